@@ -1,0 +1,87 @@
+//! Claims: the standard OpenID Connect claims plus the app's own typed claims.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The standard claims of OIDC Core section 5.1. Every field but `sub` is optional.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StandardClaims {
+    /// Subject: the user's identifier at the issuer.
+    pub sub: String,
+    /// Full name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Given name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    /// Family name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    /// Casual name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    /// Shorthand name the user chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// Profile page URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Picture URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+    /// E-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether the e-mail was verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// Locale (BCP 47).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// Time zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zoneinfo: Option<String>,
+    /// Last update (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<u64>,
+}
+
+impl StandardClaims {
+    /// A name to show: `name`, else `preferred_username`, else `email`, else `sub`.
+    pub fn display_name(&self) -> &str {
+        self.name
+            .as_deref()
+            .or(self.preferred_username.as_deref())
+            .or(self.email.as_deref())
+            .unwrap_or(&self.sub)
+    }
+}
+
+/// No additional claims: the default for `C`. Accepts any claim set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NoAdditionalClaims {}
+
+/// `aud` is a string or an array of strings (RFC 7519 section 4.1.3).
+pub(crate) fn audience<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Aud {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<Aud>::deserialize(d)? {
+        Some(Aud::One(a)) => vec![a],
+        Some(Aud::Many(v)) => v,
+        None => Vec::new(),
+    })
+}
+
+/// Numeric dates may be sent as floats; the fraction is dropped (RFC 7519 section 2).
+pub(crate) fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = Option::<f64>::deserialize(d)?;
+    match v {
+        Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
+        Some(_) => Err(serde::de::Error::custom("invalid NumericDate")),
+        None => Ok(None),
+    }
+}

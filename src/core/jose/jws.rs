@@ -1,0 +1,212 @@
+//! Compact JWS parsing (RFC 7515 section 7.1) and the verified/unverified split.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::{
+    Algorithm, AlgorithmPolicy, AsyncSignatureVerifier, JoseError, Jwk, JwkSet, SignatureVerifier,
+};
+use crate::core::b64;
+
+/// The protected header of a JWS, with the parameters this library reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Header {
+    /// The signature algorithm.
+    pub alg: Algorithm,
+    /// Key ID.
+    pub kid: Option<String>,
+    /// Media type of the whole token (`JWT`, `at+jwt`, `dpop+jwt`).
+    pub typ: Option<String>,
+    /// An embedded public key (used by DPoP proofs).
+    pub jwk: Option<Jwk>,
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: Option<String>,
+    kid: Option<String>,
+    typ: Option<String>,
+    jwk: Option<Jwk>,
+    crit: Option<Vec<String>>,
+}
+
+/// A parsed JWS whose signature has not been checked. Its claims are not reachable
+/// except through [`crate::core::jose::dangerous`].
+#[derive(Debug, Clone)]
+pub struct UnverifiedJws {
+    header: Header,
+    signing_input: String,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+/// A JWS whose signature verified with a trusted key under an allowed algorithm.
+#[derive(Debug, Clone)]
+pub struct VerifiedJws {
+    header: Header,
+    payload: Vec<u8>,
+}
+
+fn decode(part: &'static str, value: &str) -> Result<Vec<u8>, JoseError> {
+    b64::decode(value).map_err(|source| JoseError::Base64 { part, source })
+}
+
+impl UnverifiedJws {
+    /// Parses a compact JWS. Refuses `none`, HMAC, unknown algorithms and any `crit`.
+    pub fn parse(token: &str) -> Result<Self, JoseError> {
+        let parts: Vec<&str> = token.trim().split('.').collect();
+        if parts.len() != 3 {
+            return Err(JoseError::PartCount(parts.len()));
+        }
+        let header_bytes = decode("header", parts[0])?;
+        let raw: RawHeader = serde_json::from_slice(&header_bytes).map_err(|e| JoseError::Json {
+            part: "header",
+            message: e.to_string(),
+        })?;
+        let alg = raw.alg.ok_or_else(|| JoseError::Json {
+            part: "header",
+            message: "missing alg".into(),
+        })?;
+        let alg = Algorithm::parse(&alg)?;
+        // RFC 7515 section 4.1.11: critical extensions we do not implement must be refused.
+        if let Some(first) = raw.crit.and_then(|c| c.into_iter().next()) {
+            return Err(JoseError::UnsupportedCrit(first));
+        }
+        let payload = decode("payload", parts[1])?;
+        let signature = decode("signature", parts[2])?;
+        let signing_input_len = parts[0].len() + 1 + parts[1].len();
+        let trimmed = token.trim();
+        Ok(Self {
+            header: Header {
+                alg,
+                kid: raw.kid,
+                typ: raw.typ,
+                jwk: raw.jwk,
+            },
+            signing_input: trimmed[..signing_input_len].to_owned(),
+            payload,
+            signature,
+        })
+    }
+
+    /// The protected header (not yet authenticated).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    pub(super) fn insecure_payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    fn check_alg(&self, policy: &AlgorithmPolicy) -> Result<(), JoseError> {
+        if policy.allows(self.header.alg) {
+            Ok(())
+        } else {
+            Err(JoseError::AlgNotAllowed(self.header.alg))
+        }
+    }
+
+    /// Picks the key from the set: by `kid` when present; otherwise the only key that
+    /// fits the algorithm (RFC 7517 section 4.5; a set with several fitting keys needs
+    /// a `kid`).
+    pub fn select_key<'a>(&self, keys: &'a JwkSet) -> Result<&'a Jwk, JoseError> {
+        let alg = self.header.alg;
+        match &self.header.kid {
+            Some(kid) => {
+                let mut with_kid = keys.keys.iter().filter(|k| k.kid.as_deref() == Some(kid));
+                let key = with_kid
+                    .find(|k| k.fits(alg))
+                    .ok_or_else(|| JoseError::UnknownKid(kid.clone()))?;
+                Ok(key)
+            }
+            None => {
+                let mut fitting = keys.keys.iter().filter(|k| k.fits(alg));
+                let first = fitting.next().ok_or(JoseError::NoMatchingKey(alg))?;
+                if fitting.next().is_some() {
+                    return Err(JoseError::AmbiguousKey);
+                }
+                Ok(first)
+            }
+        }
+    }
+
+    /// Verifies against a key set.
+    pub fn verify(
+        self,
+        keys: &JwkSet,
+        policy: &AlgorithmPolicy,
+        verifier: &impl SignatureVerifier,
+    ) -> Result<VerifiedJws, JoseError> {
+        self.check_alg(policy)?;
+        let key = self.select_key(keys)?;
+        self.verify_with_key(key, policy, verifier)
+    }
+
+    /// Verifies with one given key (for example the `jwk` of a DPoP proof).
+    pub fn verify_with_key(
+        self,
+        key: &Jwk,
+        policy: &AlgorithmPolicy,
+        verifier: &impl SignatureVerifier,
+    ) -> Result<VerifiedJws, JoseError> {
+        self.check_alg(policy)?;
+        if !key.fits(self.header.alg) {
+            return Err(JoseError::NoMatchingKey(self.header.alg));
+        }
+        verifier.verify(
+            self.header.alg,
+            key,
+            self.signing_input.as_bytes(),
+            &self.signature,
+        )?;
+        Ok(self.into_verified())
+    }
+
+    /// Verifies against a key set with asynchronous crypto.
+    pub async fn verify_async(
+        self,
+        keys: &JwkSet,
+        policy: &AlgorithmPolicy,
+        verifier: &impl AsyncSignatureVerifier,
+    ) -> Result<VerifiedJws, JoseError> {
+        self.check_alg(policy)?;
+        let key = self.select_key(keys)?;
+        verifier
+            .verify(
+                self.header.alg,
+                key,
+                self.signing_input.as_bytes(),
+                &self.signature,
+            )
+            .await?;
+        Ok(self.into_verified())
+    }
+
+    fn into_verified(self) -> VerifiedJws {
+        VerifiedJws {
+            header: self.header,
+            payload: self.payload,
+        }
+    }
+}
+
+impl VerifiedJws {
+    /// The protected header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The authenticated payload bytes.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// The payload as JSON claims.
+    pub fn claims<T: DeserializeOwned>(&self) -> Result<T, JoseError> {
+        serde_json::from_slice(&self.payload).map_err(|e| JoseError::Json {
+            part: "payload",
+            message: e.to_string(),
+        })
+    }
+}

@@ -1,0 +1,448 @@
+//! Validation rules of the core, each with a failing case, plus RFC vectors.
+
+use serde_json::json;
+
+use super::jose::{
+    dangerous, Algorithm, AlgorithmPolicy, JoseError, Jwk, JwkSet, RustCryptoVerifier,
+    UnverifiedJws,
+};
+use super::*;
+use crate::test_support::{rsa_jwk, rsa_sign, set, EcKey};
+
+const NOW: u64 = 1_700_000_000;
+const ISS: &str = "https://idp.example";
+
+fn vectors() -> serde_json::Value {
+    serde_json::from_str(include_str!("../../tests/vectors/jose.json")).unwrap()
+}
+
+fn vector_jwk(v: &serde_json::Value) -> Jwk {
+    serde_json::from_value(v["jwk"].clone()).unwrap()
+}
+
+fn verify_vector(name: &str) -> Result<(), JoseError> {
+    let v = &vectors()[name];
+    let jws = UnverifiedJws::parse(v["jws"].as_str().unwrap())?;
+    jws.verify(&set(&[vector_jwk(v)]), &AlgorithmPolicy::default(), &RustCryptoVerifier)
+        .map(|_| ())
+}
+
+// RFC 7515 appendix A.2 (RS256), A.3 (ES256); RFC 7520 section 4.1 (RS256 with kid);
+// RFC 8037 appendix A.4 (EdDSA).
+#[test]
+fn rfc_signature_vectors_verify() {
+    for name in ["rfc7515_a2_rs256", "rfc7515_a3_es256", "rfc7520_4_1_rs256", "rfc8037_a4_eddsa"] {
+        verify_vector(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
+fn rfc_vectors_fail_when_tampered() {
+    for name in ["rfc7515_a2_rs256", "rfc7515_a3_es256", "rfc8037_a4_eddsa"] {
+        let v = &vectors()[name];
+        let token = v["jws"].as_str().unwrap();
+        // Flip one payload character: the signature no longer covers the input.
+        let (head, rest) = token.split_once('.').unwrap();
+        let mut payload: Vec<char> = rest.chars().collect();
+        payload[3] = if payload[3] == 'A' { 'B' } else { 'A' };
+        let tampered = format!("{head}.{}", payload.into_iter().collect::<String>());
+        let jws = UnverifiedJws::parse(&tampered).unwrap();
+        let err = jws
+            .verify(&set(&[vector_jwk(v)]), &AlgorithmPolicy::default(), &RustCryptoVerifier)
+            .unwrap_err();
+        assert_eq!(err, JoseError::InvalidSignature, "{name}");
+    }
+}
+
+// RFC 7520 section 4.3: ES512 is not supported, and says so.
+#[test]
+fn unsupported_alg_is_typed() {
+    let v = &vectors()["rfc7520_4_3_es512"];
+    assert_eq!(
+        UnverifiedJws::parse(v["jws"].as_str().unwrap()).unwrap_err(),
+        JoseError::UnsupportedAlg("ES512".into())
+    );
+}
+
+// RFC 7515 A.1 (HS256) and A.5 (unsecured): refused at parse time (RFC 8725 3.1, 3.2).
+#[test]
+fn hmac_and_none_are_refused() {
+    let v = vectors();
+    assert_eq!(
+        UnverifiedJws::parse(v["rfc7515_a1_hs256"]["jws"].as_str().unwrap()).unwrap_err(),
+        JoseError::SymmetricAlg("HS256".into())
+    );
+    assert_eq!(
+        UnverifiedJws::parse(v["rfc7515_a5_unsecured"]["jws"].as_str().unwrap()).unwrap_err(),
+        JoseError::AlgNone
+    );
+}
+
+// RFC 7638 section 3.1 and RFC 8037 appendix A.3.
+#[test]
+fn rfc_thumbprints() {
+    let v = vectors();
+    for name in ["rfc7638_3_1", "rfc8037_a3_thumbprint"] {
+        let jwk = vector_jwk(&v[name]);
+        assert_eq!(jwk.thumbprint().unwrap(), v[name]["thumbprint"].as_str().unwrap(), "{name}");
+    }
+    let key = EcKey::new(3, "k");
+    let mut other = key.jwk();
+    other.kid = Some("different kid, same key".into());
+    assert_eq!(key.jwk().thumbprint().unwrap(), other.thumbprint().unwrap());
+}
+
+#[test]
+fn malformed_jws_is_typed() {
+    assert_eq!(UnverifiedJws::parse("a.b").unwrap_err(), JoseError::PartCount(2));
+    assert_eq!(UnverifiedJws::parse("a.b.c.d").unwrap_err(), JoseError::PartCount(4));
+    assert!(matches!(
+        UnverifiedJws::parse("e=.e30.AA").unwrap_err(),
+        JoseError::Base64 { part: "header", .. }
+    ));
+    let h = b64::encode(b"{\"alg\":");
+    assert!(matches!(
+        UnverifiedJws::parse(&format!("{h}.e30.AA")).unwrap_err(),
+        JoseError::Json { part: "header", .. }
+    ));
+    let h = b64::encode(b"{\"typ\":\"JWT\"}");
+    assert!(matches!(
+        UnverifiedJws::parse(&format!("{h}.e30.AA")).unwrap_err(),
+        JoseError::Json { part: "header", .. }
+    ));
+    let h = b64::encode(b"{\"alg\":\"ES256\"}");
+    assert!(matches!(
+        UnverifiedJws::parse(&format!("{h}.e30.A")).unwrap_err(),
+        JoseError::Base64 { part: "signature", .. }
+    ));
+    assert!(matches!(
+        UnverifiedJws::parse(&format!("{h}.%%.AA")).unwrap_err(),
+        JoseError::Base64 { part: "payload", .. }
+    ));
+}
+
+#[test]
+fn crit_header_is_refused() {
+    let key = EcKey::new(1, "k1");
+    let token = key.sign(&json!({"alg":"ES256","crit":["exp"],"exp":1}), &json!({}));
+    assert_eq!(
+        UnverifiedJws::parse(&token).unwrap_err(),
+        JoseError::UnsupportedCrit("exp".into())
+    );
+}
+
+#[test]
+fn key_selection_rules() {
+    let a = EcKey::new(1, "a");
+    let b = EcKey::new(2, "b");
+    let keys = set(&[a.jwk(), b.jwk()]);
+    let policy = AlgorithmPolicy::default();
+    // By kid.
+    let t = b.jwt(None, &json!({"x":1}));
+    let ok = UnverifiedJws::parse(&t).unwrap().verify(&keys, &policy, &RustCryptoVerifier).unwrap();
+    assert_eq!(ok.claims::<serde_json::Value>().unwrap()["x"], 1);
+    // Unknown kid.
+    let c = EcKey::new(3, "c");
+    let t = c.jwt(None, &json!({}));
+    assert_eq!(
+        UnverifiedJws::parse(&t).unwrap().verify(&keys, &policy, &RustCryptoVerifier).unwrap_err(),
+        JoseError::UnknownKid("c".into())
+    );
+    // No kid with several fitting keys.
+    let t = a.sign(&json!({"alg":"ES256"}), &json!({}));
+    assert_eq!(
+        UnverifiedJws::parse(&t).unwrap().verify(&keys, &policy, &RustCryptoVerifier).unwrap_err(),
+        JoseError::AmbiguousKey
+    );
+    // No kid with one fitting key: accepted.
+    assert!(UnverifiedJws::parse(&t)
+        .unwrap()
+        .verify(&set(&[a.jwk(), rsa_jwk("r")]), &policy, &RustCryptoVerifier)
+        .is_ok());
+    // A key of another type never fits (no algorithm confusion).
+    assert_eq!(
+        UnverifiedJws::parse(&t)
+            .unwrap()
+            .verify(&set(&[rsa_jwk("r")]), &policy, &RustCryptoVerifier)
+            .unwrap_err(),
+        JoseError::NoMatchingKey(Algorithm::ES256)
+    );
+    // An encryption key is not used for signatures.
+    let mut enc = a.jwk();
+    enc.use_ = Some("enc".into());
+    assert_eq!(
+        UnverifiedJws::parse(&t).unwrap().verify(&set(&[enc]), &policy, &RustCryptoVerifier).unwrap_err(),
+        JoseError::NoMatchingKey(Algorithm::ES256)
+    );
+}
+
+#[test]
+fn alg_allow_list_is_enforced() {
+    let a = EcKey::new(1, "a");
+    let t = a.jwt(None, &json!({}));
+    let err = UnverifiedJws::parse(&t)
+        .unwrap()
+        .verify(&set(&[a.jwk()]), &AlgorithmPolicy::only([Algorithm::RS256]), &RustCryptoVerifier)
+        .unwrap_err();
+    assert_eq!(err, JoseError::AlgNotAllowed(Algorithm::ES256));
+}
+
+#[test]
+fn rsa_pkcs1_and_pss_verify_and_fail_when_tampered() {
+    let keys = set(&[rsa_jwk("r")]);
+    for alg in ["RS256", "PS256"] {
+        let t = rsa_sign(alg, "r", &json!({"a": 1}));
+        assert!(UnverifiedJws::parse(&t)
+            .unwrap()
+            .verify(&keys, &AlgorithmPolicy::default(), &RustCryptoVerifier)
+            .is_ok());
+        let mut sig = b64::decode(t.rsplit('.').next().unwrap()).unwrap();
+        sig[10] ^= 1;
+        let (input, _) = t.rsplit_once('.').unwrap();
+        let bad = format!("{input}.{}", b64::encode(&sig));
+        assert_eq!(
+            UnverifiedJws::parse(&bad)
+                .unwrap()
+                .verify(&keys, &AlgorithmPolicy::default(), &RustCryptoVerifier)
+                .unwrap_err(),
+            JoseError::InvalidSignature,
+            "{alg}"
+        );
+    }
+}
+
+#[test]
+fn weak_rsa_key_is_refused() {
+    let jwk: Jwk = serde_json::from_value(json!({"kty":"RSA","n": b64::encode(&[0xff; 128]),"e":"AQAB"})).unwrap();
+    let t = rsa_sign("RS256", "r", &json!({}));
+    let err = UnverifiedJws::parse(&t)
+        .unwrap()
+        .verify_with_key(&jwk, &AlgorithmPolicy::default(), &RustCryptoVerifier)
+        .unwrap_err();
+    assert!(matches!(err, JoseError::InvalidKey(ref m) if m.contains("1024 bits")), "{err}");
+}
+
+#[test]
+fn jwks_skips_unparseable_members() {
+    let doc = json!({"keys": [{"kty": 5}, {"kty":"EC","crv":"P-256","x":"a","y":"b","kid":"ok"}]});
+    let keys = JwkSet::from_json(doc.to_string().as_bytes()).unwrap();
+    assert_eq!(keys.keys.len(), 1);
+    assert!(matches!(JwkSet::from_json(b"nope"), Err(JoseError::Json { .. })));
+}
+
+#[test]
+fn dangerous_decode_reads_without_verifying() {
+    let t = EcKey::new(1, "a").jwt(None, &json!({"sub":"x"}));
+    let claims: serde_json::Value = dangerous::insecure_decode_claims(&t).unwrap();
+    assert_eq!(claims["sub"], "x");
+}
+
+// ---- ID token (OIDC Core 3.1.3.7) ----
+
+fn id_claims() -> serde_json::Value {
+    json!({
+        "iss": ISS, "sub": "alice", "aud": "spa", "exp": NOW + 300, "iat": NOW - 10,
+        "nonce": "n-1", "name": "Alice", "groups": ["admin"],
+    })
+}
+
+fn validate_id(token: &str, keys: &JwkSet) -> Result<IdTokenClaims, IdTokenError> {
+    IdTokenValidator::new(ISS, "spa").validate(
+        token,
+        keys,
+        &RustCryptoVerifier,
+        Some(&Nonce::new("n-1")),
+        NOW,
+    )
+}
+
+fn with(mut v: serde_json::Value, k: &str, x: serde_json::Value) -> serde_json::Value {
+    if x.is_null() {
+        v.as_object_mut().unwrap().remove(k);
+    } else {
+        v[k] = x;
+    }
+    v
+}
+
+#[test]
+fn id_token_valid_with_typed_claims() {
+    #[derive(serde::Deserialize, Debug)]
+    struct Groups {
+        groups: Vec<String>,
+    }
+    let key = EcKey::new(1, "k");
+    let t = key.jwt(Some("JWT"), &id_claims());
+    let c: IdTokenClaims<Groups> = IdTokenValidator::new(ISS, "spa")
+        .validate(&t, &set(&[key.jwk()]), &RustCryptoVerifier, Some(&Nonce::new("n-1")), NOW)
+        .unwrap();
+    assert_eq!(c.standard.sub, "alice");
+    assert_eq!(c.standard.display_name(), "Alice");
+    assert_eq!(c.additional.groups, ["admin"]);
+}
+
+#[test]
+fn id_token_rs256_valid() {
+    let t = rsa_sign("RS256", "r", &id_claims());
+    assert!(validate_id(&t, &set(&[rsa_jwk("r")])).is_ok());
+}
+
+#[test]
+fn id_token_rules_each_fail() {
+    let key = EcKey::new(1, "k");
+    let keys = set(&[key.jwk()]);
+    let check = |claims: serde_json::Value| validate_id(&key.jwt(None, &claims), &keys);
+    use IdTokenError as E;
+    assert_eq!(check(with(id_claims(), "exp", json!(NOW - 61))), Err(E::Expired));
+    assert!(check(with(id_claims(), "exp", json!(NOW - 59))).is_ok(), "within leeway");
+    assert_eq!(check(with(id_claims(), "exp", json!(null))), Err(E::MissingClaim("exp")));
+    assert_eq!(check(with(id_claims(), "iss", json!("https://evil"))), Err(E::IssuerMismatch("https://evil".into())));
+    assert_eq!(check(with(id_claims(), "iss", json!("https://idp.example/"))), Err(E::IssuerMismatch("https://idp.example/".into())));
+    assert_eq!(check(with(id_claims(), "aud", json!("other"))), Err(E::AudienceMismatch));
+    assert_eq!(check(with(id_claims(), "aud", json!(["spa", "x"]))), Err(E::UntrustedAudience("x".into())));
+    assert_eq!(check(with(id_claims(), "azp", json!("other"))), Err(E::AzpMismatch("other".into())));
+    assert_eq!(check(with(id_claims(), "nonce", json!("n-2"))), Err(E::NonceMismatch));
+    assert_eq!(check(with(id_claims(), "nonce", json!(null))), Err(E::NonceMismatch));
+    assert_eq!(check(with(id_claims(), "iat", json!(NOW + 120))), Err(E::IssuedInFuture));
+    assert_eq!(check(with(id_claims(), "iat", json!(null))), Err(E::MissingClaim("iat")));
+    assert_eq!(check(with(id_claims(), "sub", json!(""))), Err(E::MissingClaim("sub")));
+    assert!(matches!(check(with(id_claims(), "exp", json!("soon"))), Err(E::Malformed(_))));
+    assert!(matches!(check(with(id_claims(), "sub", json!(null))), Err(E::Malformed(_))));
+}
+
+#[test]
+fn id_token_multiple_audiences_need_trust_and_azp() {
+    let key = EcKey::new(1, "k");
+    let keys = set(&[key.jwk()]);
+    let v = IdTokenValidator::new(ISS, "spa").trusted_audience("api");
+    let t = key.jwt(None, &with(id_claims(), "aud", json!(["spa", "api"])));
+    assert_eq!(
+        v.validate::<NoAdditionalClaims>(&t, &keys, &RustCryptoVerifier, Some(&Nonce::new("n-1")), NOW),
+        Err(IdTokenError::MissingClaim("azp"))
+    );
+    let t = key.jwt(None, &with(with(id_claims(), "aud", json!(["spa", "api"])), "azp", json!("spa")));
+    assert!(v
+        .validate::<NoAdditionalClaims>(&t, &keys, &RustCryptoVerifier, Some(&Nonce::new("n-1")), NOW)
+        .is_ok());
+}
+
+#[test]
+fn id_token_signature_rules_fail() {
+    let key = EcKey::new(1, "k");
+    let keys = set(&[key.jwk()]);
+    // alg none
+    let none = format!(
+        "{}.{}.",
+        b64::encode(br#"{"alg":"none"}"#),
+        b64::encode(id_claims().to_string().as_bytes())
+    );
+    assert_eq!(validate_id(&none, &keys), Err(IdTokenError::Jose(JoseError::AlgNone)));
+    // HS256 with the public key as secret
+    let hs = format!(
+        "{}.{}.AAAA",
+        b64::encode(br#"{"alg":"HS256","kid":"k"}"#),
+        b64::encode(id_claims().to_string().as_bytes())
+    );
+    assert_eq!(
+        validate_id(&hs, &keys),
+        Err(IdTokenError::Jose(JoseError::SymmetricAlg("HS256".into())))
+    );
+    // signed by another key with the same kid
+    let impostor = EcKey::new(9, "k");
+    assert_eq!(
+        validate_id(&impostor.jwt(None, &id_claims()), &keys),
+        Err(IdTokenError::Jose(JoseError::InvalidSignature))
+    );
+    // unknown kid
+    assert_eq!(
+        validate_id(&EcKey::new(1, "other").jwt(None, &id_claims()), &keys),
+        Err(IdTokenError::Jose(JoseError::UnknownKid("other".into())))
+    );
+    // payload swapped under a valid signature
+    let good = key.jwt(None, &id_claims());
+    let parts: Vec<&str> = good.split('.').collect();
+    let forged = b64::encode(with(id_claims(), "sub", json!("mallory")).to_string().as_bytes());
+    assert_eq!(
+        validate_id(&format!("{}.{forged}.{}", parts[0], parts[2]), &keys),
+        Err(IdTokenError::Jose(JoseError::InvalidSignature))
+    );
+    // payload not JSON
+    let t = key.sign(&json!({"alg":"ES256","kid":"k"}), &json!("text"));
+    assert!(matches!(validate_id(&t, &keys), Err(IdTokenError::Malformed(_))));
+}
+
+#[test]
+fn refreshed_id_token_must_keep_identity() {
+    let key = EcKey::new(1, "k");
+    let keys = set(&[key.jwk()]);
+    let first = validate_id(&key.jwt(None, &id_claims()), &keys).unwrap();
+    let v = IdTokenValidator::new(ISS, "spa");
+    let same: IdTokenClaims = v
+        .validate(&key.jwt(None, &with(id_claims(), "nonce", json!(null))), &keys, &RustCryptoVerifier, None, NOW)
+        .unwrap();
+    assert!(check_refresh_continuity(&first, &same).is_ok());
+    let other: IdTokenClaims = v
+        .validate(&key.jwt(None, &with(id_claims(), "sub", json!("bob"))), &keys, &RustCryptoVerifier, None, NOW)
+        .unwrap();
+    assert_eq!(check_refresh_continuity(&first, &other), Err(IdTokenError::RefreshMismatch("sub")));
+}
+
+// ---- Access token (RFC 9068 section 4) ----
+
+fn at_claims() -> serde_json::Value {
+    json!({
+        "iss": ISS, "sub": "alice", "aud": "api", "exp": NOW + 300, "iat": NOW - 5,
+        "jti": "j1", "client_id": "spa", "scope": "openid todos:write",
+    })
+}
+
+fn validate_at(token: &str, keys: &JwkSet) -> Result<AccessTokenClaims, AccessTokenError> {
+    AccessTokenValidator::new(ISS, "api").validate(token, keys, &RustCryptoVerifier, NOW)
+}
+
+#[test]
+fn access_token_valid() {
+    let key = EcKey::new(1, "k");
+    let c = validate_at(&key.jwt(Some("at+jwt"), &at_claims()), &set(&[key.jwk()])).unwrap();
+    assert_eq!(c.sub, "alice");
+    assert!(c.has_scope("todos:write"));
+    assert!(!c.has_scope("todos"));
+    let c = validate_at(&key.jwt(Some("application/AT+JWT"), &at_claims()), &set(&[key.jwk()]));
+    assert!(c.is_ok());
+}
+
+#[test]
+fn access_token_rules_each_fail() {
+    let key = EcKey::new(1, "k");
+    let keys = set(&[key.jwk()]);
+    let check = |typ: Option<&str>, claims: serde_json::Value| validate_at(&key.jwt(typ, &claims), &keys);
+    use AccessTokenError as E;
+    let at = Some("at+jwt");
+    assert_eq!(check(Some("JWT"), at_claims()), Err(E::WrongType("JWT".into())));
+    assert_eq!(check(None, at_claims()), Err(E::WrongType(String::new())));
+    assert_eq!(check(at, with(at_claims(), "iss", json!("https://evil"))), Err(E::IssuerMismatch));
+    assert_eq!(check(at, with(at_claims(), "aud", json!(["other"]))), Err(E::AudienceMismatch));
+    assert_eq!(check(at, with(at_claims(), "aud", json!(null))), Err(E::AudienceMismatch));
+    assert_eq!(check(at, with(at_claims(), "exp", json!(NOW - 61))), Err(E::Expired));
+    assert_eq!(check(at, with(at_claims(), "exp", json!(null))), Err(E::MissingClaim("exp")));
+    assert_eq!(check(at, with(at_claims(), "nbf", json!(NOW + 120))), Err(E::NotYetValid));
+    assert_eq!(check(at, with(at_claims(), "iat", json!(NOW + 120))), Err(E::NotYetValid));
+    assert_eq!(check(at, with(at_claims(), "iat", json!(null))), Err(E::MissingClaim("iat")));
+    assert_eq!(check(at, with(at_claims(), "sub", json!(null))), Err(E::MissingClaim("sub")));
+    let other = EcKey::new(2, "k");
+    assert_eq!(
+        validate_at(&other.jwt(at, &at_claims()), &keys),
+        Err(E::Jose(JoseError::InvalidSignature))
+    );
+}
+
+#[test]
+fn access_token_confirmation_is_parsed() {
+    let key = EcKey::new(1, "k");
+    let c = validate_at(
+        &key.jwt(Some("at+jwt"), &with(at_claims(), "cnf", json!({"jkt": "abc"}))),
+        &set(&[key.jwk()]),
+    )
+    .unwrap();
+    assert_eq!(c.cnf.unwrap().jkt.as_deref(), Some("abc"));
+}

@@ -1,0 +1,283 @@
+//! Token endpoint requests (RFC 6749 sections 4.1.3 and 6) and responses (section 5).
+
+use serde::{Deserialize, Serialize};
+
+use super::discovery::ProviderMetadata;
+use super::http::{HttpRequest, HttpResponse};
+use super::pkce::CodeVerifier;
+use super::types::{AccessToken, AuthorizationCode, IdToken, RefreshToken};
+
+/// An OAuth error response (RFC 6749 sections 4.1.2.1 and 5.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthError {
+    /// The error code, e.g. `invalid_grant`.
+    pub error: String,
+    /// Human-readable detail from the provider.
+    #[serde(default)]
+    pub error_description: Option<String>,
+    /// A page about the error.
+    #[serde(default)]
+    pub error_uri: Option<String>,
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.error)?;
+        if let Some(d) = &self.error_description {
+            write!(f, " ({d})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Error from the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The provider answered with an OAuth error (any status, 200 included).
+    #[error("the token endpoint refused the request: {0}")]
+    Provider(OAuthError),
+    /// A non-success status without an OAuth error body.
+    #[error("the token endpoint answered HTTP {0}")]
+    Status(u16),
+    /// The body is not a valid token response.
+    #[error("the token response is malformed: {0}")]
+    Malformed(String),
+    /// RFC 6749 section 7.1: only `Bearer` and `DPoP` (RFC 9449) are understood.
+    #[error("unsupported token_type `{0}`")]
+    UnsupportedTokenType(String),
+}
+
+/// The kind of access token issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenType {
+    /// RFC 6750 bearer token.
+    Bearer,
+    /// RFC 9449 DPoP-bound token.
+    DPoP,
+}
+
+/// A successful token response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// Bearer or DPoP.
+    pub token_type: TokenType,
+    /// Lifetime in seconds, if given.
+    pub expires_in: Option<u64>,
+    /// A refresh token, if issued.
+    pub refresh_token: Option<RefreshToken>,
+    /// The ID token, if issued.
+    pub id_token: Option<IdToken>,
+    /// Granted scope, if it differs from the requested one.
+    pub scope: Option<String>,
+    /// Lifetime of the refresh token (non-standard; sent by Keycloak and others).
+    pub refresh_expires_in: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct RawTokenResponse {
+    access_token: Option<String>,
+    token_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    expires_in: Option<u64>,
+    refresh_token: Option<String>,
+    id_token: Option<String>,
+    scope: Option<String>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    refresh_expires_in: Option<u64>,
+    error: Option<String>,
+    error_description: Option<String>,
+    error_uri: Option<String>,
+}
+
+/// Some providers send numbers as strings: accept both.
+fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N {
+        Num(u64),
+        Float(f64),
+        Str(String),
+    }
+    Ok(match Option::<N>::deserialize(d)? {
+        Some(N::Num(n)) => Some(n),
+        Some(N::Float(f)) if f >= 0.0 => Some(f as u64),
+        Some(N::Str(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+impl TokenResponse {
+    /// Parses a token endpoint response. Error bodies are recognized at any status,
+    /// since some providers answer errors with `200 OK`.
+    pub fn from_response(response: &HttpResponse) -> Result<Self, TokenError> {
+        let raw: Result<RawTokenResponse, _> = serde_json::from_slice(&response.body);
+        let ok = (200..300).contains(&response.status);
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err(e) if ok => return Err(TokenError::Malformed(e.to_string())),
+            Err(_) => return Err(TokenError::Status(response.status)),
+        };
+        if let Some(error) = raw.error {
+            return Err(TokenError::Provider(OAuthError {
+                error,
+                error_description: raw.error_description,
+                error_uri: raw.error_uri,
+            }));
+        }
+        if !ok {
+            return Err(TokenError::Status(response.status));
+        }
+        let access_token = raw
+            .access_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| TokenError::Malformed("no access_token".into()))?;
+        let token_type = match raw.token_type.as_deref() {
+            // RFC 6749 section 5.1: the type is case-insensitive.
+            Some(t) if t.eq_ignore_ascii_case("bearer") => TokenType::Bearer,
+            Some(t) if t.eq_ignore_ascii_case("dpop") => TokenType::DPoP,
+            Some(t) => return Err(TokenError::UnsupportedTokenType(t.to_owned())),
+            None => return Err(TokenError::Malformed("no token_type".into())),
+        };
+        Ok(TokenResponse {
+            access_token: AccessToken::new(access_token),
+            token_type,
+            expires_in: raw.expires_in,
+            refresh_token: raw.refresh_token.filter(|t| !t.is_empty()).map(RefreshToken::new),
+            id_token: raw.id_token.filter(|t| !t.is_empty()).map(IdToken::new),
+            scope: raw.scope,
+            refresh_expires_in: raw.refresh_expires_in,
+        })
+    }
+}
+
+/// Builds the authorization-code token request for a public client (RFC 6749
+/// section 4.1.3, RFC 7636 section 4.5).
+pub fn authorization_code_request(
+    metadata: &ProviderMetadata,
+    client_id: &str,
+    code: &AuthorizationCode,
+    verifier: &CodeVerifier,
+    redirect_uri: &str,
+) -> HttpRequest {
+    HttpRequest::post_form(
+        metadata.token_endpoint(),
+        [
+            ("grant_type", "authorization_code"),
+            ("code", code.secret()),
+            ("redirect_uri", redirect_uri),
+            ("client_id", client_id),
+            ("code_verifier", verifier.secret()),
+        ],
+    )
+}
+
+/// Builds the refresh-token request for a public client (RFC 6749 section 6).
+pub fn refresh_request(
+    metadata: &ProviderMetadata,
+    client_id: &str,
+    refresh_token: &RefreshToken,
+) -> HttpRequest {
+    HttpRequest::post_form(
+        metadata.token_endpoint(),
+        [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.secret()),
+            ("client_id", client_id),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn meta() -> ProviderMetadata {
+        let doc = serde_json::json!({
+            "issuer": "https://idp.example",
+            "authorization_endpoint": "https://idp.example/auth",
+            "token_endpoint": "https://idp.example/token",
+            "jwks_uri": "https://idp.example/jwks",
+        });
+        ProviderMetadata::from_json(doc.to_string().as_bytes(), "https://idp.example").unwrap()
+    }
+
+    #[test]
+    fn parses_success() {
+        let r = TokenResponse::from_response(&resp(
+            200,
+            r#"{"access_token":"at","token_type":"bearer","expires_in":"300","refresh_token":"rt","id_token":"a.b.c","scope":"openid"}"#,
+        ))
+        .unwrap();
+        assert_eq!(r.access_token.secret(), "at");
+        assert_eq!(r.token_type, TokenType::Bearer);
+        assert_eq!(r.expires_in, Some(300));
+        assert_eq!(r.refresh_token.unwrap().secret(), "rt");
+        assert_eq!(r.id_token.unwrap().secret(), "a.b.c");
+    }
+
+    #[test]
+    fn parses_dpop_type() {
+        let r = TokenResponse::from_response(&resp(200, r#"{"access_token":"at","token_type":"DPoP","expires_in":60}"#)).unwrap();
+        assert_eq!(r.token_type, TokenType::DPoP);
+    }
+
+    #[test]
+    fn error_response_is_typed() {
+        let e = TokenResponse::from_response(&resp(
+            400,
+            r#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#,
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e,
+            TokenError::Provider(OAuthError {
+                error: "invalid_grant".into(),
+                error_description: Some("grant request is invalid".into()),
+                error_uri: None
+            })
+        );
+        assert!(e.to_string().contains("invalid_grant (grant request is invalid)"));
+    }
+
+    #[test]
+    fn error_with_200_is_an_error() {
+        let e = TokenResponse::from_response(&resp(200, r#"{"error":"invalid_request"}"#)).unwrap_err();
+        assert!(matches!(e, TokenError::Provider(ref o) if o.error == "invalid_request"));
+    }
+
+    #[test]
+    fn malformed_and_status_errors() {
+        assert!(matches!(TokenResponse::from_response(&resp(200, "<html>")), Err(TokenError::Malformed(_))));
+        assert_eq!(TokenResponse::from_response(&resp(502, "<html>")), Err(TokenError::Status(502)));
+        assert!(matches!(TokenResponse::from_response(&resp(200, r#"{"token_type":"Bearer"}"#)), Err(TokenError::Malformed(_))));
+        assert_eq!(
+            TokenResponse::from_response(&resp(200, r#"{"access_token":"a","token_type":"mac"}"#)),
+            Err(TokenError::UnsupportedTokenType("mac".into()))
+        );
+    }
+
+    #[test]
+    fn builds_code_and_refresh_requests() {
+        let v = CodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap();
+        let req = authorization_code_request(&meta(), "spa", &AuthorizationCode::new("c/1"), &v, "https://app/");
+        assert_eq!(req.url, "https://idp.example/token");
+        assert_eq!(
+            String::from_utf8(req.body).unwrap(),
+            "grant_type=authorization_code&code=c%2F1&redirect_uri=https%3A%2F%2Fapp%2F&client_id=spa&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+        );
+        let req = refresh_request(&meta(), "spa", &RefreshToken::new("r"));
+        assert_eq!(String::from_utf8(req.body).unwrap(), "grant_type=refresh_token&refresh_token=r&client_id=spa");
+    }
+}

@@ -1,0 +1,60 @@
+//! Newtypes for protocol values. Secrets never print in `Debug`.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! secret_string {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a value.
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+
+            /// The value, to put on the wire. Do not log it.
+            pub fn secret(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+    };
+}
+
+secret_string!(
+    /// An OAuth access token.
+    AccessToken
+);
+secret_string!(
+    /// An OAuth refresh token. Kept in memory only.
+    RefreshToken
+);
+secret_string!(
+    /// An authorization code from the callback.
+    AuthorizationCode
+);
+secret_string!(
+    /// A raw ID token (compact JWS).
+    IdToken
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let t = AccessToken::new("eyJhbGciOi.secret.sig");
+        assert_eq!(format!("{t:?}"), "AccessToken([redacted])");
+        assert_eq!(format!("{:?}", RefreshToken::new("r")), "RefreshToken([redacted])");
+        assert_eq!(t.secret(), "eyJhbGciOi.secret.sig");
+    }
+}

@@ -1,0 +1,55 @@
+//! # oidc-leptos
+//!
+//! OpenID Connect sign-in for [Leptos](https://leptos.dev) apps, and offline
+//! access-token validation for their Rust backends, in one crate.
+//!
+//! - [`core`]: the protocol, sans-IO and runtime-agnostic (discovery, PKCE, callback,
+//!   token requests, JOSE, ID token and RFC 9068 access-token validation).
+//! - The Leptos side (features `csr` / `hydrate` / `ssr`): [`OidcProvider`], [`use_oidc`],
+//!   [`use_user`], [`use_access_token`].
+//! - [`server`] (feature `server`): a [`server::Validator`] and the axum extractor
+//!   [`server::Auth`].
+//!
+//! # Feature Flags
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `csr` | Leptos client-side rendering: the browser session, components and hooks |
+//! | `hydrate` | as `csr`, for the browser half of an SSR app |
+//! | `ssr` | the same components and hooks on the server, rendering the pending state |
+//! | `server` | access-token validation with discovery and JWKS caching, axum extractor |
+//! | `rust-crypto` | pure-Rust RSA/ECDSA/EdDSA verification (enabled by `server`) |
+//!
+//! Exactly one of `csr`, `hydrate`, `ssr` per build target. The browser build takes
+//! its crypto from WebCrypto, so it carries no RSA or elliptic-curve code.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+pub mod core;
+#[cfg(all(test, feature = "rust-crypto"))]
+mod test_support;
+mod session;
+
+#[cfg(feature = "browser")]
+mod browser;
+#[cfg(any(feature = "csr", feature = "hydrate", feature = "ssr"))]
+mod leptos;
+#[cfg(feature = "server")]
+pub mod server;
+
+pub use crate::core::{
+    AccessToken, IdTokenClaims, NoAdditionalClaims, ProviderMetadata, StandardClaims,
+};
+pub use session::{AuthError, AuthState, LoginOptions, LogoutOptions, OidcConfig, User};
+
+#[cfg(any(feature = "csr", feature = "hydrate", feature = "ssr"))]
+pub use crate::leptos::{
+    get_access_token, use_access_token, use_oidc, use_user, Oidc, OidcProvider,
+};
+
+/// The names most apps need.
+pub mod prelude {
+    pub use crate::{AuthState, LoginOptions, LogoutOptions, OidcConfig, User};
+    #[cfg(any(feature = "csr", feature = "hydrate", feature = "ssr"))]
+    pub use crate::{use_access_token, use_oidc, use_user, Oidc, OidcProvider};
+}

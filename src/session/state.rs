@@ -1,0 +1,151 @@
+//! The observable session state.
+
+use serde::de::DeserializeOwned;
+
+use crate::core::{
+    jose::JoseError, CallbackError, DiscoveryError, IdTokenClaims, IdTokenError, NoAdditionalClaims,
+    RandomError, StandardClaims, TokenError,
+};
+
+/// The signed-in user: the validated ID token claims.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User<C = NoAdditionalClaims> {
+    claims: IdTokenClaims<C>,
+}
+
+impl<C> User<C> {
+    pub(crate) fn new(claims: IdTokenClaims<C>) -> Self {
+        Self { claims }
+    }
+
+    /// The subject identifier.
+    pub fn sub(&self) -> &str {
+        &self.claims.standard.sub
+    }
+
+    /// A name to show (name, preferred username, e-mail, or subject).
+    pub fn display_name(&self) -> &str {
+        self.claims.standard.display_name()
+    }
+
+    /// The standard profile claims.
+    pub fn standard(&self) -> &StandardClaims {
+        &self.claims.standard
+    }
+
+    /// The app's own claims.
+    pub fn additional(&self) -> &C {
+        &self.claims.additional
+    }
+
+    /// All ID token claims.
+    pub fn claims(&self) -> &IdTokenClaims<C> {
+        &self.claims
+    }
+}
+
+/// Claims kept untyped by the session; hooks give them the app's type.
+pub(crate) type RawClaims = serde_json::Map<String, serde_json::Value>;
+
+#[cfg_attr(not(any(feature = "csr", feature = "hydrate", feature = "ssr")), allow(dead_code))]
+impl User<RawClaims> {
+    /// Gives the additional claims the app's type.
+    pub(crate) fn typed<C: DeserializeOwned>(&self) -> Result<User<C>, AuthError> {
+        let value = serde_json::to_value(&self.claims)
+            .map_err(|e| AuthError::Claims(e.to_string()))?;
+        serde_json::from_value(value)
+            .map(User::new)
+            .map_err(|e| AuthError::Claims(e.to_string()))
+    }
+}
+
+/// Where the session stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthState<C = NoAdditionalClaims> {
+    /// Starting up, or completing a sign-in.
+    Pending,
+    /// Nobody is signed in.
+    LoggedOut,
+    /// A user is signed in.
+    LoggedIn(User<C>),
+    /// Sign-in failed; the app can offer to log in again.
+    Failed(AuthError),
+}
+
+impl<C> AuthState<C> {
+    /// The user, when signed in.
+    pub fn user(&self) -> Option<&User<C>> {
+        match self {
+            AuthState::LoggedIn(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// Whether a user is signed in.
+    pub fn is_logged_in(&self) -> bool {
+        matches!(self, AuthState::LoggedIn(_))
+    }
+
+    /// Whether the state is still being determined.
+    pub fn is_pending(&self) -> bool {
+        matches!(self, AuthState::Pending)
+    }
+}
+
+#[cfg_attr(not(any(feature = "csr", feature = "hydrate", feature = "ssr")), allow(dead_code))]
+impl AuthState<RawClaims> {
+    /// Gives the claims the app's type; a mismatch is a failed state.
+    pub(crate) fn typed<C: DeserializeOwned>(&self) -> AuthState<C> {
+        match self {
+            AuthState::Pending => AuthState::Pending,
+            AuthState::LoggedOut => AuthState::LoggedOut,
+            AuthState::Failed(e) => AuthState::Failed(e.clone()),
+            AuthState::LoggedIn(u) => match u.typed() {
+                Ok(u) => AuthState::LoggedIn(u),
+                Err(e) => AuthState::Failed(e),
+            },
+        }
+    }
+}
+
+/// Why sign-in or a token operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The provider's metadata could not be loaded or is invalid.
+    #[error("cannot use the identity provider: {0}")]
+    Discovery(#[from] DiscoveryError),
+    /// The redirect back from the provider is invalid.
+    #[error("sign-in callback rejected: {0}")]
+    Callback(#[from] CallbackError),
+    /// The token endpoint refused or answered badly.
+    #[error("token request failed: {0}")]
+    Token(#[from] TokenError),
+    /// The ID token is invalid.
+    #[error("ID token rejected: {0}")]
+    IdToken(#[from] IdTokenError),
+    /// The provider's keys could not be loaded.
+    #[error("cannot load the provider's keys: {0}")]
+    Keys(JoseError),
+    /// The network request failed (offline, CORS, DNS...).
+    #[error("network error: {0}")]
+    Network(String),
+    /// Browser storage is unavailable.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// The platform's random number generator failed.
+    #[error("{0}")]
+    Random(String),
+    /// The user's claims do not fit the app's claims type.
+    #[error("the user's claims do not match the expected type: {0}")]
+    Claims(String),
+    /// Nobody is signed in.
+    #[error("not signed in")]
+    NotLoggedIn,
+}
+
+impl From<RandomError> for AuthError {
+    fn from(e: RandomError) -> Self {
+        AuthError::Random(e.to_string())
+    }
+}
