@@ -1,1 +1,64 @@
-fn main() {}
+//! Runs the example API (and, with `STATIC_DIR`, serves the built front end).
+//!
+//! Environment: `OIDC_ISSUER` (default `http://localhost:9000`), `OIDC_AUDIENCE`
+//! (default `todo-api`), `LISTEN_ADDR` (default `127.0.0.1:3000`), `DATABASE_URL`
+//! (default `todo.db`), `STATIC_DIR` (optional), `CORS_ORIGINS` (optional,
+//! comma-separated origins allowed to call the API from elsewhere).
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::{header, HeaderValue, Method};
+use oidc_leptos::server::Validator;
+use todo_backend::{api, open_database, AppState};
+use tower_http::cors::CorsLayer;
+use tower_http::services::{ServeDir, ServeFile};
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .init();
+    let issuer = env("OIDC_ISSUER", "http://localhost:9000");
+    let audience = env("OIDC_AUDIENCE", "todo-api");
+    let addr = env("LISTEN_ADDR", "127.0.0.1:3000");
+    let db_url = env("DATABASE_URL", "todo.db");
+
+    let validator = Validator::discover(&issuer).audience(&audience).build().await?;
+    let db = open_database(&db_url)?;
+    let state = AppState { validator, db: Arc::new(Mutex::new(db)) };
+    let mut app = api(state);
+
+    if let Ok(origins) = std::env::var("CORS_ORIGINS") {
+        let origins: Vec<HeaderValue> = origins
+            .split(',')
+            .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+            .collect();
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+        );
+    }
+    if let Ok(dir) = std::env::var("STATIC_DIR") {
+        let index = format!("{dir}/index.html");
+        app = app.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(index)));
+    }
+    let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
+
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    tracing::info!(%addr, %issuer, %audience, "TODO API listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
