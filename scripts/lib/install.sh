@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TRUNK_VERSION="0.21.14"
 # Must equal the wasm-bindgen version in Cargo.lock.
-WASM_BINDGEN_VERSION="$(grep -A1 '^name = "wasm-bindgen"$' "$ROOT/Cargo.lock" 2>/dev/null | sed -n 's/^version = "\(.*\)"/\1/p' | head -n1)"
+WASM_BINDGEN_VERSION="$(grep -A1 '^name = "wasm-bindgen"$' "$ROOT/Cargo.lock" 2>/dev/null | sed -n 's/^version = "\(.*\)"/\1/p' | head -n1 || true)"
 WASM_BINDGEN_VERSION="${WASM_BINDGEN_VERSION:-0.2.130}"
 
 log() { printf '\033[1;34m[install]\033[0m %s\n' "$*" >&2; }

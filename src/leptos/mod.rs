@@ -81,7 +81,6 @@ fn start_session(_config: OidcConfig, _state: RwSignal<AuthState<RawClaims>>) ->
 /// The handle returned by [`use_oidc`]: the session state and its actions.
 pub struct Oidc<C = crate::core::NoAdditionalClaims> {
     ctx: OidcContext,
-    state: Signal<AuthState<C>>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -101,13 +100,19 @@ impl<C> std::fmt::Debug for Oidc<C> {
 impl<C: DeserializeOwned + Clone + Send + Sync + 'static> Oidc<C> {
     /// The session state, with the user's claims typed as `C`.
     pub fn state(&self) -> Signal<AuthState<C>> {
-        self.state
+        let raw = self.ctx.state;
+        Signal::derive(move || raw.with(|s| s.typed::<C>()))
     }
 
     /// The signed-in user, if any.
     pub fn user(&self) -> Signal<Option<User<C>>> {
-        let state = self.state;
-        Signal::derive(move || state.with(|s| s.user().cloned()))
+        let raw = self.ctx.state;
+        Signal::derive(move || {
+            raw.with(|s| match s {
+                AuthState::LoggedIn(u) => u.typed::<C>().ok(),
+                _ => None,
+            })
+        })
     }
 
     /// Sends the browser to the provider to sign in. Errors show as the failed state.
@@ -205,11 +210,8 @@ pub fn use_oidc<C>() -> Oidc<C>
 where
     C: DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    let ctx = context();
-    let raw = ctx.state;
     Oidc {
-        ctx,
-        state: Signal::derive(move || raw.with(|s| s.typed::<C>())),
+        ctx: context(),
         _claims: PhantomData,
     }
 }

@@ -14,7 +14,7 @@ use crate::core::{
     authorization_code_request, discovery_request, form, refresh_request, sanitize_return_path,
     AccessToken, AuthorizationRequest, CallbackError, CallbackParams, HttpRequest, HttpResponse,
     IdToken, IdTokenValidator, OAuthError, PendingAuthorization, ProviderMetadata, RefreshToken,
-    TokenError, TokenResponse, TokenType, CALLBACK_PARAMS,
+    TokenError, TokenResponse, CALLBACK_PARAMS,
 };
 
 /// Storage key of the pending authorization (per tab: session storage).
@@ -58,7 +58,6 @@ pub(crate) trait Platform: AsyncSignatureVerifier {
 
 struct Tokens {
     access_token: AccessToken,
-    token_type: TokenType,
     expires_at: Option<u64>,
     refresh_token: Option<RefreshToken>,
     id_token: Option<IdToken>,
@@ -104,6 +103,7 @@ impl<P: Platform + 'static> Session<P> {
     }
 
     /// The current state.
+    #[cfg(test)]
     pub(crate) fn state(&self) -> AuthState<RawClaims> {
         self.state.borrow().clone()
     }
@@ -246,7 +246,6 @@ impl<P: Platform + 'static> Session<P> {
         };
         *self.tokens.borrow_mut() = Some(Tokens {
             access_token: response.access_token,
-            token_type: response.token_type,
             expires_at: response.expires_in.map(|e| now.saturating_add(e)),
             // RFC 6749 section 6: without a new refresh token, the old one stays valid.
             refresh_token: response.refresh_token.or(previous_refresh),
@@ -341,11 +340,6 @@ impl<P: Platform + 'static> Session<P> {
             this.renewing.borrow_mut().take();
             result
         }
-    }
-
-    /// The token type of the current access token.
-    pub(crate) fn token_type(&self) -> Option<TokenType> {
-        self.tokens.borrow().as_ref().map(|t| t.token_type)
     }
 
     async fn refresh(&self) -> Result<AccessToken, AuthError> {
