@@ -26,9 +26,9 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod core;
+mod session;
 #[cfg(all(test, feature = "rust-crypto"))]
 mod test_support;
-mod session;
 
 #[cfg(feature = "browser")]
 mod browser;
@@ -49,7 +49,7 @@ pub use crate::leptos::{
 
 /// The names most apps need.
 pub mod prelude {
-    pub use crate::{AuthState, LoginOptions, LogoutOptions, OidcConfig, User};
     #[cfg(any(feature = "csr", feature = "hydrate", feature = "ssr"))]
     pub use crate::{use_access_token, use_oidc, use_user, Oidc, OidcProvider};
+    pub use crate::{AuthState, LoginOptions, LogoutOptions, OidcConfig, User};
 }

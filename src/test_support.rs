@@ -1,4 +1,5 @@
 //! Keys and token signing for tests.
+#![allow(clippy::unwrap_used)]
 
 use p256::ecdsa::signature::Signer;
 use rsa::pkcs1v15::SigningKey as RsaSigningKey;
@@ -53,7 +54,9 @@ impl EcKey {
 }
 
 pub(crate) fn set(keys: &[Jwk]) -> JwkSet {
-    JwkSet { keys: keys.to_vec() }
+    JwkSet {
+        keys: keys.to_vec(),
+    }
 }
 
 /// An RSA test key (generated once per test binary).

@@ -56,7 +56,7 @@ install_wasm_bindgen() {
 }
 
 install_browser() {
-  apt_install chromium chromium-driver
+  apt_install chromium chromium-driver curl
 }
 
 install_binaryen() {

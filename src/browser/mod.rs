@@ -9,6 +9,9 @@ use crate::core::jose::{Algorithm, AsyncSignatureVerifier, JoseError, Jwk};
 use crate::core::{HttpRequest, HttpResponse};
 use crate::session::engine::{PageUrl, Platform};
 
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests;
+
 /// The [`Platform`] of a browser window.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct BrowserPlatform;

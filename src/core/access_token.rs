@@ -148,7 +148,8 @@ impl AccessTokenValidator {
         // RFC 9068 section 4: typ must be `at+jwt` (or `application/at+jwt`); media types
         // compare case-insensitively (RFC 7515 section 4.1.9).
         let typ = jws.header().typ.clone().unwrap_or_default();
-        let typ_ok = typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt");
+        let typ_ok =
+            typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt");
         if !typ_ok {
             return Err(AccessTokenError::WrongType(typ));
         }

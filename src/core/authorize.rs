@@ -300,12 +300,20 @@ mod tests {
         let (url, pending) = build();
         assert!(url.starts_with("https://idp.example/auth?tenant=a&response_type=code"));
         let q: Vec<_> = form::parse(url.split_once('?').unwrap().1);
-        let get = |k: &str| q.iter().filter(|(n, _)| n == k).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+        let get = |k: &str| {
+            q.iter()
+                .filter(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(get("scope"), ["openid profile"]);
         assert_eq!(get("state"), [pending.state.secret().to_owned()]);
         assert_eq!(get("nonce"), [pending.nonce.secret().to_owned()]);
         assert_eq!(get("code_challenge_method"), ["S256"]);
-        assert_eq!(get("code_challenge"), [pending.code_verifier.challenge().as_str().to_owned()]);
+        assert_eq!(
+            get("code_challenge"),
+            [pending.code_verifier.challenge().as_str().to_owned()]
+        );
         assert_eq!(get("redirect_uri"), ["https://app.example/"]);
         assert_eq!(get("ui_locales"), ["fr"]);
         assert_eq!(pending.return_to.as_deref(), Some("/todos"));
@@ -324,7 +332,10 @@ mod tests {
     fn pending_survives_serialization() {
         let (_, p) = build();
         let json = serde_json::to_string(&p).unwrap();
-        assert_eq!(serde_json::from_str::<PendingAuthorization>(&json).unwrap(), p);
+        assert_eq!(
+            serde_json::from_str::<PendingAuthorization>(&json).unwrap(),
+            p
+        );
     }
 
     fn callback(pending: &PendingAuthorization, extra: &str) -> String {
@@ -428,7 +439,14 @@ mod tests {
     #[test]
     fn return_paths_stay_on_origin() {
         assert_eq!(sanitize_return_path("/todos?x=1#a"), "/todos?x=1#a");
-        for bad in ["//evil.example", "/\\evil.example", "https://evil.example", "javascript:alert(1)", "todos", "/a\nb"] {
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "todos",
+            "/a\nb",
+        ] {
             assert_eq!(sanitize_return_path(bad), "/", "{bad}");
         }
     }

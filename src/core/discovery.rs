@@ -15,7 +15,9 @@ pub enum DiscoveryError {
     #[error("provider metadata is malformed: {0}")]
     Malformed(String),
     /// Discovery section 4.3: the `issuer` in the document must equal the configured issuer.
-    #[error("provider metadata issuer `{found}` does not equal the configured issuer `{expected}`")]
+    #[error(
+        "provider metadata issuer `{found}` does not equal the configured issuer `{expected}`"
+    )]
     IssuerMismatch {
         /// The configured issuer.
         expected: String,

@@ -51,15 +51,13 @@ pub fn decode(value: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -142,7 +140,13 @@ mod tests {
     #[test]
     fn appends_to_existing_query_and_keeps_fragment() {
         assert_eq!(append_query("https://a/b", [("x", "1")]), "https://a/b?x=1");
-        assert_eq!(append_query("https://a/b?y=2", [("x", "1")]), "https://a/b?y=2&x=1");
-        assert_eq!(append_query("https://a/b?y#f", [("x", "1")]), "https://a/b?y&x=1#f");
+        assert_eq!(
+            append_query("https://a/b?y=2", [("x", "1")]),
+            "https://a/b?y=2&x=1"
+        );
+        assert_eq!(
+            append_query("https://a/b?y#f", [("x", "1")]),
+            "https://a/b?y&x=1#f"
+        );
     }
 }

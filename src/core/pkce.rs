@@ -113,8 +113,14 @@ mod tests {
 
     #[test]
     fn rejects_short_long_and_bad_charset() {
-        assert_eq!(CodeVerifier::new("a".repeat(42)), Err(PkceError::Length(42)));
-        assert_eq!(CodeVerifier::new("a".repeat(129)), Err(PkceError::Length(129)));
+        assert_eq!(
+            CodeVerifier::new("a".repeat(42)),
+            Err(PkceError::Length(42))
+        );
+        assert_eq!(
+            CodeVerifier::new("a".repeat(129)),
+            Err(PkceError::Length(129))
+        );
         assert!(CodeVerifier::new("a".repeat(128)).is_ok());
         assert_eq!(
             CodeVerifier::new(format!("{}+", "a".repeat(43))),

@@ -1,4 +1,5 @@
 //! Validation rules of the core, each with a failing case, plus RFC vectors.
+#![allow(clippy::unwrap_used)]
 
 use serde_json::json;
 
@@ -23,15 +24,24 @@ fn vector_jwk(v: &serde_json::Value) -> Jwk {
 fn verify_vector(name: &str) -> Result<(), JoseError> {
     let v = &vectors()[name];
     let jws = UnverifiedJws::parse(v["jws"].as_str().unwrap())?;
-    jws.verify(&set(&[vector_jwk(v)]), &AlgorithmPolicy::default(), &RustCryptoVerifier)
-        .map(|_| ())
+    jws.verify(
+        &set(&[vector_jwk(v)]),
+        &AlgorithmPolicy::default(),
+        &RustCryptoVerifier,
+    )
+    .map(|_| ())
 }
 
 // RFC 7515 appendix A.2 (RS256), A.3 (ES256); RFC 7520 section 4.1 (RS256 with kid);
 // RFC 8037 appendix A.4 (EdDSA).
 #[test]
 fn rfc_signature_vectors_verify() {
-    for name in ["rfc7515_a2_rs256", "rfc7515_a3_es256", "rfc7520_4_1_rs256", "rfc8037_a4_eddsa"] {
+    for name in [
+        "rfc7515_a2_rs256",
+        "rfc7515_a3_es256",
+        "rfc7520_4_1_rs256",
+        "rfc8037_a4_eddsa",
+    ] {
         verify_vector(name).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
@@ -48,7 +58,11 @@ fn rfc_vectors_fail_when_tampered() {
         let tampered = format!("{head}.{}", payload.into_iter().collect::<String>());
         let jws = UnverifiedJws::parse(&tampered).unwrap();
         let err = jws
-            .verify(&set(&[vector_jwk(v)]), &AlgorithmPolicy::default(), &RustCryptoVerifier)
+            .verify(
+                &set(&[vector_jwk(v)]),
+                &AlgorithmPolicy::default(),
+                &RustCryptoVerifier,
+            )
             .unwrap_err();
         assert_eq!(err, JoseError::InvalidSignature, "{name}");
     }
@@ -84,7 +98,11 @@ fn rfc_thumbprints() {
     let v = vectors();
     for name in ["rfc7638_3_1", "rfc8037_a3_thumbprint"] {
         let jwk = vector_jwk(&v[name]);
-        assert_eq!(jwk.thumbprint().unwrap(), v[name]["thumbprint"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            jwk.thumbprint().unwrap(),
+            v[name]["thumbprint"].as_str().unwrap(),
+            "{name}"
+        );
     }
     let key = EcKey::new(3, "k");
     let mut other = key.jwk();
@@ -94,8 +112,14 @@ fn rfc_thumbprints() {
 
 #[test]
 fn malformed_jws_is_typed() {
-    assert_eq!(UnverifiedJws::parse("a.b").unwrap_err(), JoseError::PartCount(2));
-    assert_eq!(UnverifiedJws::parse("a.b.c.d").unwrap_err(), JoseError::PartCount(4));
+    assert_eq!(
+        UnverifiedJws::parse("a.b").unwrap_err(),
+        JoseError::PartCount(2)
+    );
+    assert_eq!(
+        UnverifiedJws::parse("a.b.c.d").unwrap_err(),
+        JoseError::PartCount(4)
+    );
     assert!(matches!(
         UnverifiedJws::parse("e=.e30.AA").unwrap_err(),
         JoseError::Base64 { part: "header", .. }
@@ -113,11 +137,17 @@ fn malformed_jws_is_typed() {
     let h = b64::encode(b"{\"alg\":\"ES256\"}");
     assert!(matches!(
         UnverifiedJws::parse(&format!("{h}.e30.A")).unwrap_err(),
-        JoseError::Base64 { part: "signature", .. }
+        JoseError::Base64 {
+            part: "signature",
+            ..
+        }
     ));
     assert!(matches!(
         UnverifiedJws::parse(&format!("{h}.%%.AA")).unwrap_err(),
-        JoseError::Base64 { part: "payload", .. }
+        JoseError::Base64 {
+            part: "payload",
+            ..
+        }
     ));
 }
 
@@ -139,19 +169,28 @@ fn key_selection_rules() {
     let policy = AlgorithmPolicy::default();
     // By kid.
     let t = b.jwt(None, &json!({"x":1}));
-    let ok = UnverifiedJws::parse(&t).unwrap().verify(&keys, &policy, &RustCryptoVerifier).unwrap();
+    let ok = UnverifiedJws::parse(&t)
+        .unwrap()
+        .verify(&keys, &policy, &RustCryptoVerifier)
+        .unwrap();
     assert_eq!(ok.claims::<serde_json::Value>().unwrap()["x"], 1);
     // Unknown kid.
     let c = EcKey::new(3, "c");
     let t = c.jwt(None, &json!({}));
     assert_eq!(
-        UnverifiedJws::parse(&t).unwrap().verify(&keys, &policy, &RustCryptoVerifier).unwrap_err(),
+        UnverifiedJws::parse(&t)
+            .unwrap()
+            .verify(&keys, &policy, &RustCryptoVerifier)
+            .unwrap_err(),
         JoseError::UnknownKid("c".into())
     );
     // No kid with several fitting keys.
     let t = a.sign(&json!({"alg":"ES256"}), &json!({}));
     assert_eq!(
-        UnverifiedJws::parse(&t).unwrap().verify(&keys, &policy, &RustCryptoVerifier).unwrap_err(),
+        UnverifiedJws::parse(&t)
+            .unwrap()
+            .verify(&keys, &policy, &RustCryptoVerifier)
+            .unwrap_err(),
         JoseError::AmbiguousKey
     );
     // No kid with one fitting key: accepted.
@@ -171,7 +210,10 @@ fn key_selection_rules() {
     let mut enc = a.jwk();
     enc.use_ = Some("enc".into());
     assert_eq!(
-        UnverifiedJws::parse(&t).unwrap().verify(&set(&[enc]), &policy, &RustCryptoVerifier).unwrap_err(),
+        UnverifiedJws::parse(&t)
+            .unwrap()
+            .verify(&set(&[enc]), &policy, &RustCryptoVerifier)
+            .unwrap_err(),
         JoseError::NoMatchingKey(Algorithm::ES256)
     );
 }
@@ -182,7 +224,11 @@ fn alg_allow_list_is_enforced() {
     let t = a.jwt(None, &json!({}));
     let err = UnverifiedJws::parse(&t)
         .unwrap()
-        .verify(&set(&[a.jwk()]), &AlgorithmPolicy::only([Algorithm::RS256]), &RustCryptoVerifier)
+        .verify(
+            &set(&[a.jwk()]),
+            &AlgorithmPolicy::only([Algorithm::RS256]),
+            &RustCryptoVerifier,
+        )
         .unwrap_err();
     assert_eq!(err, JoseError::AlgNotAllowed(Algorithm::ES256));
 }
@@ -213,13 +259,18 @@ fn rsa_pkcs1_and_pss_verify_and_fail_when_tampered() {
 
 #[test]
 fn weak_rsa_key_is_refused() {
-    let jwk: Jwk = serde_json::from_value(json!({"kty":"RSA","n": b64::encode(&[0xff; 128]),"e":"AQAB"})).unwrap();
+    let jwk: Jwk =
+        serde_json::from_value(json!({"kty":"RSA","n": b64::encode(&[0xff; 128]),"e":"AQAB"}))
+            .unwrap();
     let t = rsa_sign("RS256", "r", &json!({}));
     let err = UnverifiedJws::parse(&t)
         .unwrap()
         .verify_with_key(&jwk, &AlgorithmPolicy::default(), &RustCryptoVerifier)
         .unwrap_err();
-    assert!(matches!(err, JoseError::InvalidKey(ref m) if m.contains("1024 bits")), "{err}");
+    assert!(
+        matches!(err, JoseError::InvalidKey(ref m) if m.contains("1024 bits")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -227,7 +278,10 @@ fn jwks_skips_unparseable_members() {
     let doc = json!({"keys": [{"kty": 5}, {"kty":"EC","crv":"P-256","x":"a","y":"b","kid":"ok"}]});
     let keys = JwkSet::from_json(doc.to_string().as_bytes()).unwrap();
     assert_eq!(keys.keys.len(), 1);
-    assert!(matches!(JwkSet::from_json(b"nope"), Err(JoseError::Json { .. })));
+    assert!(matches!(
+        JwkSet::from_json(b"nope"),
+        Err(JoseError::Json { .. })
+    ));
 }
 
 #[test]
@@ -274,7 +328,13 @@ fn id_token_valid_with_typed_claims() {
     let key = EcKey::new(1, "k");
     let t = key.jwt(Some("JWT"), &id_claims());
     let c: IdTokenClaims<Groups> = IdTokenValidator::new(ISS, "spa")
-        .validate(&t, &set(&[key.jwk()]), &RustCryptoVerifier, Some(&Nonce::new("n-1")), NOW)
+        .validate(
+            &t,
+            &set(&[key.jwk()]),
+            &RustCryptoVerifier,
+            Some(&Nonce::new("n-1")),
+            NOW,
+        )
         .unwrap();
     assert_eq!(c.standard.sub, "alice");
     assert_eq!(c.standard.display_name(), "Alice");
@@ -293,21 +353,66 @@ fn id_token_rules_each_fail() {
     let keys = set(&[key.jwk()]);
     let check = |claims: serde_json::Value| validate_id(&key.jwt(None, &claims), &keys);
     use IdTokenError as E;
-    assert_eq!(check(with(id_claims(), "exp", json!(NOW - 61))), Err(E::Expired));
-    assert!(check(with(id_claims(), "exp", json!(NOW - 59))).is_ok(), "within leeway");
-    assert_eq!(check(with(id_claims(), "exp", json!(null))), Err(E::MissingClaim("exp")));
-    assert_eq!(check(with(id_claims(), "iss", json!("https://evil"))), Err(E::IssuerMismatch("https://evil".into())));
-    assert_eq!(check(with(id_claims(), "iss", json!("https://idp.example/"))), Err(E::IssuerMismatch("https://idp.example/".into())));
-    assert_eq!(check(with(id_claims(), "aud", json!("other"))), Err(E::AudienceMismatch));
-    assert_eq!(check(with(id_claims(), "aud", json!(["spa", "x"]))), Err(E::UntrustedAudience("x".into())));
-    assert_eq!(check(with(id_claims(), "azp", json!("other"))), Err(E::AzpMismatch("other".into())));
-    assert_eq!(check(with(id_claims(), "nonce", json!("n-2"))), Err(E::NonceMismatch));
-    assert_eq!(check(with(id_claims(), "nonce", json!(null))), Err(E::NonceMismatch));
-    assert_eq!(check(with(id_claims(), "iat", json!(NOW + 120))), Err(E::IssuedInFuture));
-    assert_eq!(check(with(id_claims(), "iat", json!(null))), Err(E::MissingClaim("iat")));
-    assert_eq!(check(with(id_claims(), "sub", json!(""))), Err(E::MissingClaim("sub")));
-    assert!(matches!(check(with(id_claims(), "exp", json!("soon"))), Err(E::Malformed(_))));
-    assert!(matches!(check(with(id_claims(), "sub", json!(null))), Err(E::Malformed(_))));
+    assert_eq!(
+        check(with(id_claims(), "exp", json!(NOW - 61))),
+        Err(E::Expired)
+    );
+    assert!(
+        check(with(id_claims(), "exp", json!(NOW - 59))).is_ok(),
+        "within leeway"
+    );
+    assert_eq!(
+        check(with(id_claims(), "exp", json!(null))),
+        Err(E::MissingClaim("exp"))
+    );
+    assert_eq!(
+        check(with(id_claims(), "iss", json!("https://evil"))),
+        Err(E::IssuerMismatch("https://evil".into()))
+    );
+    assert_eq!(
+        check(with(id_claims(), "iss", json!("https://idp.example/"))),
+        Err(E::IssuerMismatch("https://idp.example/".into()))
+    );
+    assert_eq!(
+        check(with(id_claims(), "aud", json!("other"))),
+        Err(E::AudienceMismatch)
+    );
+    assert_eq!(
+        check(with(id_claims(), "aud", json!(["spa", "x"]))),
+        Err(E::UntrustedAudience("x".into()))
+    );
+    assert_eq!(
+        check(with(id_claims(), "azp", json!("other"))),
+        Err(E::AzpMismatch("other".into()))
+    );
+    assert_eq!(
+        check(with(id_claims(), "nonce", json!("n-2"))),
+        Err(E::NonceMismatch)
+    );
+    assert_eq!(
+        check(with(id_claims(), "nonce", json!(null))),
+        Err(E::NonceMismatch)
+    );
+    assert_eq!(
+        check(with(id_claims(), "iat", json!(NOW + 120))),
+        Err(E::IssuedInFuture)
+    );
+    assert_eq!(
+        check(with(id_claims(), "iat", json!(null))),
+        Err(E::MissingClaim("iat"))
+    );
+    assert_eq!(
+        check(with(id_claims(), "sub", json!(""))),
+        Err(E::MissingClaim("sub"))
+    );
+    assert!(matches!(
+        check(with(id_claims(), "exp", json!("soon"))),
+        Err(E::Malformed(_))
+    ));
+    assert!(matches!(
+        check(with(id_claims(), "sub", json!(null))),
+        Err(E::Malformed(_))
+    ));
 }
 
 #[test]
@@ -317,12 +422,31 @@ fn id_token_multiple_audiences_need_trust_and_azp() {
     let v = IdTokenValidator::new(ISS, "spa").trusted_audience("api");
     let t = key.jwt(None, &with(id_claims(), "aud", json!(["spa", "api"])));
     assert_eq!(
-        v.validate::<NoAdditionalClaims>(&t, &keys, &RustCryptoVerifier, Some(&Nonce::new("n-1")), NOW),
+        v.validate::<NoAdditionalClaims>(
+            &t,
+            &keys,
+            &RustCryptoVerifier,
+            Some(&Nonce::new("n-1")),
+            NOW
+        ),
         Err(IdTokenError::MissingClaim("azp"))
     );
-    let t = key.jwt(None, &with(with(id_claims(), "aud", json!(["spa", "api"])), "azp", json!("spa")));
+    let t = key.jwt(
+        None,
+        &with(
+            with(id_claims(), "aud", json!(["spa", "api"])),
+            "azp",
+            json!("spa"),
+        ),
+    );
     assert!(v
-        .validate::<NoAdditionalClaims>(&t, &keys, &RustCryptoVerifier, Some(&Nonce::new("n-1")), NOW)
+        .validate::<NoAdditionalClaims>(
+            &t,
+            &keys,
+            &RustCryptoVerifier,
+            Some(&Nonce::new("n-1")),
+            NOW
+        )
         .is_ok());
 }
 
@@ -336,7 +460,10 @@ fn id_token_signature_rules_fail() {
         b64::encode(br#"{"alg":"none"}"#),
         b64::encode(id_claims().to_string().as_bytes())
     );
-    assert_eq!(validate_id(&none, &keys), Err(IdTokenError::Jose(JoseError::AlgNone)));
+    assert_eq!(
+        validate_id(&none, &keys),
+        Err(IdTokenError::Jose(JoseError::AlgNone))
+    );
     // HS256 with the public key as secret
     let hs = format!(
         "{}.{}.AAAA",
@@ -361,14 +488,21 @@ fn id_token_signature_rules_fail() {
     // payload swapped under a valid signature
     let good = key.jwt(None, &id_claims());
     let parts: Vec<&str> = good.split('.').collect();
-    let forged = b64::encode(with(id_claims(), "sub", json!("mallory")).to_string().as_bytes());
+    let forged = b64::encode(
+        with(id_claims(), "sub", json!("mallory"))
+            .to_string()
+            .as_bytes(),
+    );
     assert_eq!(
         validate_id(&format!("{}.{forged}.{}", parts[0], parts[2]), &keys),
         Err(IdTokenError::Jose(JoseError::InvalidSignature))
     );
     // payload not JSON
     let t = key.sign(&json!({"alg":"ES256","kid":"k"}), &json!("text"));
-    assert!(matches!(validate_id(&t, &keys), Err(IdTokenError::Malformed(_))));
+    assert!(matches!(
+        validate_id(&t, &keys),
+        Err(IdTokenError::Malformed(_))
+    ));
 }
 
 #[test]
@@ -378,13 +512,28 @@ fn refreshed_id_token_must_keep_identity() {
     let first = validate_id(&key.jwt(None, &id_claims()), &keys).unwrap();
     let v = IdTokenValidator::new(ISS, "spa");
     let same: IdTokenClaims = v
-        .validate(&key.jwt(None, &with(id_claims(), "nonce", json!(null))), &keys, &RustCryptoVerifier, None, NOW)
+        .validate(
+            &key.jwt(None, &with(id_claims(), "nonce", json!(null))),
+            &keys,
+            &RustCryptoVerifier,
+            None,
+            NOW,
+        )
         .unwrap();
     assert!(check_refresh_continuity(&first, &same).is_ok());
     let other: IdTokenClaims = v
-        .validate(&key.jwt(None, &with(id_claims(), "sub", json!("bob"))), &keys, &RustCryptoVerifier, None, NOW)
+        .validate(
+            &key.jwt(None, &with(id_claims(), "sub", json!("bob"))),
+            &keys,
+            &RustCryptoVerifier,
+            None,
+            NOW,
+        )
         .unwrap();
-    assert_eq!(check_refresh_continuity(&first, &other), Err(IdTokenError::RefreshMismatch("sub")));
+    assert_eq!(
+        check_refresh_continuity(&first, &other),
+        Err(IdTokenError::RefreshMismatch("sub"))
+    );
 }
 
 // ---- Access token (RFC 9068 section 4) ----
@@ -407,7 +556,10 @@ fn access_token_valid() {
     assert_eq!(c.sub, "alice");
     assert!(c.has_scope("todos:write"));
     assert!(!c.has_scope("todos"));
-    let c = validate_at(&key.jwt(Some("application/AT+JWT"), &at_claims()), &set(&[key.jwk()]));
+    let c = validate_at(
+        &key.jwt(Some("application/AT+JWT"), &at_claims()),
+        &set(&[key.jwk()]),
+    );
     assert!(c.is_ok());
 }
 
@@ -415,20 +567,51 @@ fn access_token_valid() {
 fn access_token_rules_each_fail() {
     let key = EcKey::new(1, "k");
     let keys = set(&[key.jwk()]);
-    let check = |typ: Option<&str>, claims: serde_json::Value| validate_at(&key.jwt(typ, &claims), &keys);
+    let check =
+        |typ: Option<&str>, claims: serde_json::Value| validate_at(&key.jwt(typ, &claims), &keys);
     use AccessTokenError as E;
     let at = Some("at+jwt");
-    assert_eq!(check(Some("JWT"), at_claims()), Err(E::WrongType("JWT".into())));
+    assert_eq!(
+        check(Some("JWT"), at_claims()),
+        Err(E::WrongType("JWT".into()))
+    );
     assert_eq!(check(None, at_claims()), Err(E::WrongType(String::new())));
-    assert_eq!(check(at, with(at_claims(), "iss", json!("https://evil"))), Err(E::IssuerMismatch));
-    assert_eq!(check(at, with(at_claims(), "aud", json!(["other"]))), Err(E::AudienceMismatch));
-    assert_eq!(check(at, with(at_claims(), "aud", json!(null))), Err(E::AudienceMismatch));
-    assert_eq!(check(at, with(at_claims(), "exp", json!(NOW - 61))), Err(E::Expired));
-    assert_eq!(check(at, with(at_claims(), "exp", json!(null))), Err(E::MissingClaim("exp")));
-    assert_eq!(check(at, with(at_claims(), "nbf", json!(NOW + 120))), Err(E::NotYetValid));
-    assert_eq!(check(at, with(at_claims(), "iat", json!(NOW + 120))), Err(E::NotYetValid));
-    assert_eq!(check(at, with(at_claims(), "iat", json!(null))), Err(E::MissingClaim("iat")));
-    assert_eq!(check(at, with(at_claims(), "sub", json!(null))), Err(E::MissingClaim("sub")));
+    assert_eq!(
+        check(at, with(at_claims(), "iss", json!("https://evil"))),
+        Err(E::IssuerMismatch)
+    );
+    assert_eq!(
+        check(at, with(at_claims(), "aud", json!(["other"]))),
+        Err(E::AudienceMismatch)
+    );
+    assert_eq!(
+        check(at, with(at_claims(), "aud", json!(null))),
+        Err(E::AudienceMismatch)
+    );
+    assert_eq!(
+        check(at, with(at_claims(), "exp", json!(NOW - 61))),
+        Err(E::Expired)
+    );
+    assert_eq!(
+        check(at, with(at_claims(), "exp", json!(null))),
+        Err(E::MissingClaim("exp"))
+    );
+    assert_eq!(
+        check(at, with(at_claims(), "nbf", json!(NOW + 120))),
+        Err(E::NotYetValid)
+    );
+    assert_eq!(
+        check(at, with(at_claims(), "iat", json!(NOW + 120))),
+        Err(E::NotYetValid)
+    );
+    assert_eq!(
+        check(at, with(at_claims(), "iat", json!(null))),
+        Err(E::MissingClaim("iat"))
+    );
+    assert_eq!(
+        check(at, with(at_claims(), "sub", json!(null))),
+        Err(E::MissingClaim("sub"))
+    );
     let other = EcKey::new(2, "k");
     assert_eq!(
         validate_at(&other.jwt(at, &at_claims()), &keys),
@@ -440,7 +623,10 @@ fn access_token_rules_each_fail() {
 fn access_token_confirmation_is_parsed() {
     let key = EcKey::new(1, "k");
     let c = validate_at(
-        &key.jwt(Some("at+jwt"), &with(at_claims(), "cnf", json!({"jkt": "abc"}))),
+        &key.jwt(
+            Some("at+jwt"),
+            &with(at_claims(), "cnf", json!({"jkt": "abc"})),
+        ),
         &set(&[key.jwk()]),
     )
     .unwrap();

@@ -146,7 +146,10 @@ impl TokenResponse {
             access_token: AccessToken::new(access_token),
             token_type,
             expires_in: raw.expires_in,
-            refresh_token: raw.refresh_token.filter(|t| !t.is_empty()).map(RefreshToken::new),
+            refresh_token: raw
+                .refresh_token
+                .filter(|t| !t.is_empty())
+                .map(RefreshToken::new),
             id_token: raw.id_token.filter(|t| !t.is_empty()).map(IdToken::new),
             scope: raw.scope,
             refresh_expires_in: raw.refresh_expires_in,
@@ -229,7 +232,11 @@ mod tests {
 
     #[test]
     fn parses_dpop_type() {
-        let r = TokenResponse::from_response(&resp(200, r#"{"access_token":"at","token_type":"DPoP","expires_in":60}"#)).unwrap();
+        let r = TokenResponse::from_response(&resp(
+            200,
+            r#"{"access_token":"at","token_type":"DPoP","expires_in":60}"#,
+        ))
+        .unwrap();
         assert_eq!(r.token_type, TokenType::DPoP);
     }
 
@@ -248,20 +255,32 @@ mod tests {
                 error_uri: None
             })
         );
-        assert!(e.to_string().contains("invalid_grant (grant request is invalid)"));
+        assert!(e
+            .to_string()
+            .contains("invalid_grant (grant request is invalid)"));
     }
 
     #[test]
     fn error_with_200_is_an_error() {
-        let e = TokenResponse::from_response(&resp(200, r#"{"error":"invalid_request"}"#)).unwrap_err();
+        let e =
+            TokenResponse::from_response(&resp(200, r#"{"error":"invalid_request"}"#)).unwrap_err();
         assert!(matches!(e, TokenError::Provider(ref o) if o.error == "invalid_request"));
     }
 
     #[test]
     fn malformed_and_status_errors() {
-        assert!(matches!(TokenResponse::from_response(&resp(200, "<html>")), Err(TokenError::Malformed(_))));
-        assert_eq!(TokenResponse::from_response(&resp(502, "<html>")), Err(TokenError::Status(502)));
-        assert!(matches!(TokenResponse::from_response(&resp(200, r#"{"token_type":"Bearer"}"#)), Err(TokenError::Malformed(_))));
+        assert!(matches!(
+            TokenResponse::from_response(&resp(200, "<html>")),
+            Err(TokenError::Malformed(_))
+        ));
+        assert_eq!(
+            TokenResponse::from_response(&resp(502, "<html>")),
+            Err(TokenError::Status(502))
+        );
+        assert!(matches!(
+            TokenResponse::from_response(&resp(200, r#"{"token_type":"Bearer"}"#)),
+            Err(TokenError::Malformed(_))
+        ));
         assert_eq!(
             TokenResponse::from_response(&resp(200, r#"{"access_token":"a","token_type":"mac"}"#)),
             Err(TokenError::UnsupportedTokenType("mac".into()))
@@ -271,13 +290,22 @@ mod tests {
     #[test]
     fn builds_code_and_refresh_requests() {
         let v = CodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap();
-        let req = authorization_code_request(&meta(), "spa", &AuthorizationCode::new("c/1"), &v, "https://app/");
+        let req = authorization_code_request(
+            &meta(),
+            "spa",
+            &AuthorizationCode::new("c/1"),
+            &v,
+            "https://app/",
+        );
         assert_eq!(req.url, "https://idp.example/token");
         assert_eq!(
             String::from_utf8(req.body).unwrap(),
             "grant_type=authorization_code&code=c%2F1&redirect_uri=https%3A%2F%2Fapp%2F&client_id=spa&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
         );
         let req = refresh_request(&meta(), "spa", &RefreshToken::new("r"));
-        assert_eq!(String::from_utf8(req.body).unwrap(), "grant_type=refresh_token&refresh_token=r&client_id=spa");
+        assert_eq!(
+            String::from_utf8(req.body).unwrap(),
+            "grant_type=refresh_token&refresh_token=r&client_id=spa"
+        );
     }
 }

@@ -54,7 +54,10 @@ mod tests {
     fn secrets_are_redacted_in_debug() {
         let t = AccessToken::new("eyJhbGciOi.secret.sig");
         assert_eq!(format!("{t:?}"), "AccessToken([redacted])");
-        assert_eq!(format!("{:?}", RefreshToken::new("r")), "RefreshToken([redacted])");
+        assert_eq!(
+            format!("{:?}", RefreshToken::new("r")),
+            "RefreshToken([redacted])"
+        );
         assert_eq!(t.secret(), "eyJhbGciOi.secret.sig");
     }
 }

@@ -74,7 +74,10 @@ fn start_session(config: OidcConfig, state: RwSignal<AuthState<RawClaims>>) -> O
 }
 
 #[cfg(not(feature = "browser"))]
-fn start_session(_config: OidcConfig, _state: RwSignal<AuthState<RawClaims>>) -> Option<SessionRef> {
+fn start_session(
+    _config: OidcConfig,
+    _state: RwSignal<AuthState<RawClaims>>,
+) -> Option<SessionRef> {
     None
 }
 
@@ -126,7 +129,9 @@ impl<C: DeserializeOwned + Clone + Send + Sync + 'static> Oidc<C> {
     }
 
     /// A fresh access token (renewed when about to expire; one renewal at a time).
-    pub fn get_access_token(&self) -> impl Future<Output = Result<AccessToken, AuthError>> + 'static {
+    pub fn get_access_token(
+        &self,
+    ) -> impl Future<Output = Result<AccessToken, AuthError>> + 'static {
         access_token(self.ctx)
     }
 
@@ -155,7 +160,9 @@ impl<C: DeserializeOwned + Clone + Send + Sync + 'static> Oidc<C> {
     }
 }
 
-fn access_token(ctx: OidcContext) -> impl Future<Output = Result<AccessToken, AuthError>> + 'static {
+fn access_token(
+    ctx: OidcContext,
+) -> impl Future<Output = Result<AccessToken, AuthError>> + 'static {
     #[cfg(feature = "browser")]
     let pending = ctx.session.get_value().map(|s| s.access_token());
     #[cfg(not(feature = "browser"))]

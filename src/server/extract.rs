@@ -52,8 +52,12 @@ impl AuthRejection {
                 AccessTokenError::IssuerMismatch => "the token issuer is not trusted",
                 AccessTokenError::WrongType(_) => "the token is not a JWT access token",
                 AccessTokenError::MissingClaim(_) => "the token misses a required claim",
-                AccessTokenError::Jose(JoseError::InvalidSignature) => "the token signature is invalid",
-                AccessTokenError::Jose(_) | AccessTokenError::Malformed(_) => "the token is malformed",
+                AccessTokenError::Jose(JoseError::InvalidSignature) => {
+                    "the token signature is invalid"
+                }
+                AccessTokenError::Jose(_) | AccessTokenError::Malformed(_) => {
+                    "the token is malformed"
+                }
             },
         }
     }
@@ -65,7 +69,10 @@ impl IntoResponse for AuthRejection {
             AuthRejection::Missing => (StatusCode::UNAUTHORIZED, "Bearer".to_owned(), None),
             AuthRejection::Malformed => (
                 StatusCode::BAD_REQUEST,
-                format!(r#"Bearer error="invalid_request", error_description="{}""#, self.description()),
+                format!(
+                    r#"Bearer error="invalid_request", error_description="{}""#,
+                    self.description()
+                ),
                 Some("invalid_request"),
             ),
             AuthRejection::Unavailable => {
@@ -74,7 +81,10 @@ impl IntoResponse for AuthRejection {
             }
             _ => (
                 StatusCode::UNAUTHORIZED,
-                format!(r#"Bearer error="invalid_token", error_description="{}""#, self.description()),
+                format!(
+                    r#"Bearer error="invalid_token", error_description="{}""#,
+                    self.description()
+                ),
                 Some("invalid_token"),
             ),
         };
@@ -125,16 +135,13 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let validator = Validator::from_ref(state);
         let token = bearer_token(parts)?;
-        let claims = validator
-            .validate::<C>(token)
-            .await
-            .map_err(|e| match e {
-                ValidationFailure::Invalid(e) => AuthRejection::Invalid(e),
-                ValidationFailure::Unavailable(e) => {
-                    tracing::warn!(error = %e, "cannot load the provider's keys");
-                    AuthRejection::Unavailable
-                }
-            })?;
+        let claims = validator.validate::<C>(token).await.map_err(|e| match e {
+            ValidationFailure::Invalid(e) => AuthRejection::Invalid(e),
+            ValidationFailure::Unavailable(e) => {
+                tracing::warn!(error = %e, "cannot load the provider's keys");
+                AuthRejection::Unavailable
+            }
+        })?;
         // RFC 9449 section 7.1: a token bound to a DPoP key is not a bearer token.
         if claims.cnf.as_ref().is_some_and(|c| c.jkt.is_some()) {
             return Err(AuthRejection::BoundTokenAsBearer);

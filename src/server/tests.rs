@@ -1,5 +1,6 @@
 //! The validator and extractor: `oneshot` for each rule, and a real socket for
 //! discovery and key rotation.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};
 
@@ -51,7 +52,9 @@ async fn call(app: Router, auth: Option<&str>) -> (StatusCode, String, String) {
         .get("www-authenticate")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
     (status, challenge, String::from_utf8(body.to_vec()).unwrap())
 }
 
@@ -59,11 +62,19 @@ async fn call(app: Router, auth: Option<&str>) -> (StatusCode, String, String) {
 async fn valid_token_reaches_handler() {
     let key = EcKey::new(1, "k1");
     let token = key.jwt(Some("at+jwt"), &claims("https://idp.example"));
-    let (status, _, body) = call(app(static_validator(&key)), Some(&format!("Bearer {token}"))).await;
+    let (status, _, body) = call(
+        app(static_validator(&key)),
+        Some(&format!("Bearer {token}")),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, r#"{"sub":"alice"}"#);
     // The scheme is case-insensitive.
-    let (status, _, _) = call(app(static_validator(&key)), Some(&format!("bearer {token}"))).await;
+    let (status, _, _) = call(
+        app(static_validator(&key)),
+        Some(&format!("bearer {token}")),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -73,8 +84,12 @@ async fn missing_token_gets_bare_challenge() {
     let (status, challenge, _) = call(app(static_validator(&key)), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(challenge, "Bearer");
-    let (status, challenge, _) = call(app(static_validator(&key)), Some("Basic dXNlcjpwYXNz")).await;
-    assert_eq!((status, challenge.as_str()), (StatusCode::UNAUTHORIZED, "Bearer"));
+    let (status, challenge, _) =
+        call(app(static_validator(&key)), Some("Basic dXNlcjpwYXNz")).await;
+    assert_eq!(
+        (status, challenge.as_str()),
+        (StatusCode::UNAUTHORIZED, "Bearer")
+    );
 }
 
 #[tokio::test]
@@ -83,7 +98,10 @@ async fn malformed_header_is_invalid_request() {
     for bad in ["Bearer", "Bearer a\"b", "Bearer "] {
         let (status, challenge, _) = call(app(static_validator(&key)), Some(bad)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
-        assert!(challenge.contains(r#"error="invalid_request""#), "{challenge}");
+        assert!(
+            challenge.contains(r#"error="invalid_request""#),
+            "{challenge}"
+        );
     }
 }
 
@@ -93,8 +111,14 @@ async fn invalid_tokens_get_invalid_token_and_are_not_echoed() {
     let cases = [
         (json!({"exp": NOW - 100}), "expired"),
         (json!({"aud": "other-api"}), "not intended for this API"),
-        (json!({"iss": "https://evil.example"}), "issuer is not trusted"),
-        (json!({"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}), "DPoP-bound"),
+        (
+            json!({"iss": "https://evil.example"}),
+            "issuer is not trusted",
+        ),
+        (
+            json!({"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}),
+            "DPoP-bound",
+        ),
     ];
     for (patch, description) in cases {
         let mut c = claims("https://idp.example");
@@ -102,10 +126,16 @@ async fn invalid_tokens_get_invalid_token_and_are_not_echoed() {
             c[k] = v.clone();
         }
         let token = key.jwt(Some("at+jwt"), &c);
-        let (status, challenge, body) =
-            call(app(static_validator(&key)), Some(&format!("Bearer {token}"))).await;
+        let (status, challenge, body) = call(
+            app(static_validator(&key)),
+            Some(&format!("Bearer {token}")),
+        )
+        .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{description}");
-        assert!(challenge.starts_with(r#"Bearer error="invalid_token""#), "{challenge}");
+        assert!(
+            challenge.starts_with(r#"Bearer error="invalid_token""#),
+            "{challenge}"
+        );
         assert!(challenge.contains(description), "{challenge}");
         let payload = token.split('.').nth(1).unwrap();
         assert!(!body.contains(payload) && !challenge.contains(payload));
@@ -118,8 +148,11 @@ async fn invalid_tokens_get_invalid_token_and_are_not_echoed() {
         (forged.as_str(), "signature is invalid"),
         ("abc.def", "malformed"),
     ] {
-        let (status, challenge, _) =
-            call(app(static_validator(&key)), Some(&format!("Bearer {token}"))).await;
+        let (status, challenge, _) = call(
+            app(static_validator(&key)),
+            Some(&format!("Bearer {token}")),
+        )
+        .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(challenge.contains(description), "{challenge}");
     }
@@ -127,7 +160,9 @@ async fn invalid_tokens_get_invalid_token_and_are_not_echoed() {
 
 #[tokio::test]
 async fn audience_is_required() {
-    let err = Validator::discover("https://idp.example").build_lazy().unwrap_err();
+    let err = Validator::discover("https://idp.example")
+        .build_lazy()
+        .unwrap_err();
     assert_eq!(err, ValidatorError::MissingAudience);
 }
 

@@ -191,7 +191,11 @@ impl Validator {
     ) -> Result<AccessTokenClaims<C>, ValidationFailure> {
         let keys = self.current_keys().await?;
         let now = self.inner.clock.now();
-        match self.inner.rules.validate(token, &keys, &RustCryptoVerifier, now) {
+        match self
+            .inner
+            .rules
+            .validate(token, &keys, &RustCryptoVerifier, now)
+        {
             Err(AccessTokenError::Jose(JoseError::UnknownKid(_) | JoseError::NoMatchingKey(_)))
                 if !self.inner.fixed =>
             {
@@ -257,7 +261,8 @@ impl Validator {
             }
         };
         let body = self.get(&jwks_uri).await?;
-        let keys = Arc::new(JwkSet::from_json(&body).map_err(|e| ValidatorError::Keys(e.to_string()))?);
+        let keys =
+            Arc::new(JwkSet::from_json(&body).map_err(|e| ValidatorError::Keys(e.to_string()))?);
         let mut state = self.inner.keys.write().await;
         // Replaced, not merged: a key removed by the provider stops being accepted.
         state.keys = Arc::clone(&keys);
@@ -288,7 +293,9 @@ impl Validator {
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(http)? {
             if body.len() + chunk.len() > MAX_DOCUMENT {
-                return Err(ValidatorError::Keys(format!("{url} is larger than {MAX_DOCUMENT} bytes")));
+                return Err(ValidatorError::Keys(format!(
+                    "{url} is larger than {MAX_DOCUMENT} bytes"
+                )));
             }
             body.extend_from_slice(&chunk);
         }

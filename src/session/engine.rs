@@ -103,7 +103,7 @@ impl<P: Platform + 'static> Session<P> {
     }
 
     /// The current state.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "rust-crypto"))]
     pub(crate) fn state(&self) -> AuthState<RawClaims> {
         self.state.borrow().clone()
     }
@@ -182,7 +182,10 @@ impl<P: Platform + 'static> Session<P> {
             Some(callback) => self.complete_sign_in(callback).await,
             // No tokens survive a reload (they live in memory only); the provider is
             // discovered now so that a misconfiguration shows at once.
-            None => self.metadata().await.map(|_| self.set_state(AuthState::LoggedOut)),
+            None => self
+                .metadata()
+                .await
+                .map(|_| self.set_state(AuthState::LoggedOut)),
         };
         if let Err(e) = result {
             self.set_state(AuthState::Failed(e));
@@ -267,7 +270,8 @@ impl<P: Platform + 'static> Session<P> {
             request = request.extra(k.clone(), v.clone());
         }
         let (url, pending) = request.build(&metadata, self.platform.now())?;
-        let json = serde_json::to_string(&pending).map_err(|e| AuthError::Storage(e.to_string()))?;
+        let json =
+            serde_json::to_string(&pending).map_err(|e| AuthError::Storage(e.to_string()))?;
         self.platform
             .storage_set(PENDING_KEY, &json)
             .map_err(AuthError::Storage)?;
@@ -319,8 +323,8 @@ impl<P: Platform + 'static> Session<P> {
                     t.refresh_token.is_some(),
                 ),
             };
-            let fresh = expires_at
-                .is_none_or(|e| this.platform.now().saturating_add(RENEW_MARGIN) < e);
+            let fresh =
+                expires_at.is_none_or(|e| this.platform.now().saturating_add(RENEW_MARGIN) < e);
             if fresh || !can_refresh {
                 return Ok(token);
             }

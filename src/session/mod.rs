@@ -11,6 +11,6 @@ mod state;
 mod tests;
 
 pub use config::{LoginOptions, LogoutOptions, OidcConfig};
-pub use state::{AuthError, AuthState, User};
 #[cfg_attr(not(feature = "browser"), allow(unused_imports))]
 pub(crate) use state::RawClaims;
+pub use state::{AuthError, AuthState, User};

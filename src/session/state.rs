@@ -3,8 +3,8 @@
 use serde::de::DeserializeOwned;
 
 use crate::core::{
-    jose::JoseError, CallbackError, DiscoveryError, IdTokenClaims, IdTokenError, NoAdditionalClaims,
-    RandomError, StandardClaims, TokenError,
+    jose::JoseError, CallbackError, DiscoveryError, IdTokenClaims, IdTokenError,
+    NoAdditionalClaims, RandomError, StandardClaims, TokenError,
 };
 
 /// The signed-in user: the validated ID token claims.
@@ -47,12 +47,15 @@ impl<C> User<C> {
 /// Claims kept untyped by the session; hooks give them the app's type.
 pub(crate) type RawClaims = serde_json::Map<String, serde_json::Value>;
 
-#[cfg_attr(not(any(feature = "csr", feature = "hydrate", feature = "ssr")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "csr", feature = "hydrate", feature = "ssr")),
+    allow(dead_code)
+)]
 impl User<RawClaims> {
     /// Gives the additional claims the app's type.
     pub(crate) fn typed<C: DeserializeOwned>(&self) -> Result<User<C>, AuthError> {
-        let value = serde_json::to_value(&self.claims)
-            .map_err(|e| AuthError::Claims(e.to_string()))?;
+        let value =
+            serde_json::to_value(&self.claims).map_err(|e| AuthError::Claims(e.to_string()))?;
         serde_json::from_value(value)
             .map(User::new)
             .map_err(|e| AuthError::Claims(e.to_string()))
@@ -60,6 +63,8 @@ impl User<RawClaims> {
 }
 
 /// Where the session stands.
+// One value lives in a signal: boxing the user would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuthState<C = NoAdditionalClaims> {
     /// Starting up, or completing a sign-in.
@@ -92,7 +97,10 @@ impl<C> AuthState<C> {
     }
 }
 
-#[cfg_attr(not(any(feature = "csr", feature = "hydrate", feature = "ssr")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "csr", feature = "hydrate", feature = "ssr")),
+    allow(dead_code)
+)]
 impl AuthState<RawClaims> {
     /// Gives the claims the app's type; a mismatch is a failed state.
     pub(crate) fn typed<C: DeserializeOwned>(&self) -> AuthState<C> {

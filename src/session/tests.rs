@@ -1,4 +1,5 @@
 //! The session engine against a fake platform and a fake provider.
+#![allow(clippy::unwrap_used)]
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -8,7 +9,9 @@ use serde_json::json;
 
 use super::engine::{PageUrl, Platform, Session, PENDING_KEY};
 use super::*;
-use crate::core::jose::{Algorithm, AsyncSignatureVerifier, JoseError, Jwk, RustCryptoVerifier, SignatureVerifier};
+use crate::core::jose::{
+    Algorithm, AsyncSignatureVerifier, JoseError, Jwk, RustCryptoVerifier, SignatureVerifier,
+};
 use crate::core::{form, CallbackError, HttpRequest, HttpResponse, IdTokenError, TokenError};
 use crate::test_support::EcKey;
 
@@ -30,7 +33,13 @@ struct Fake {
 struct FakeRef(Rc<Fake>);
 
 impl AsyncSignatureVerifier for FakeRef {
-    async fn verify(&self, alg: Algorithm, key: &Jwk, input: &[u8], sig: &[u8]) -> Result<(), JoseError> {
+    async fn verify(
+        &self,
+        alg: Algorithm,
+        key: &Jwk,
+        input: &[u8],
+        sig: &[u8],
+    ) -> Result<(), JoseError> {
         RustCryptoVerifier.verify(alg, key, input, sig)
     }
 }
@@ -78,7 +87,11 @@ impl Platform for FakeRef {
 }
 
 fn json_response(status: u16, v: serde_json::Value) -> Result<HttpResponse, String> {
-    Ok(HttpResponse { status, headers: vec![], body: v.to_string().into_bytes() })
+    Ok(HttpResponse {
+        status,
+        headers: vec![],
+        body: v.to_string().into_bytes(),
+    })
 }
 
 fn discovery() -> serde_json::Value {
@@ -138,34 +151,56 @@ fn setup() -> (FakeRef, Rc<Provider>, Rc<Session<FakeRef>>) {
                     if let Some(e) = *p.refresh_error.borrow() {
                         return json_response(400, json!({"error": e}));
                     }
-                    return json_response(200, json!({
-                        "access_token": format!("at-{}", p.refreshes.borrow()), "token_type": "Bearer",
-                        "expires_in": 300, "refresh_token": "rt-2",
-                    }));
+                    return json_response(
+                        200,
+                        json!({
+                            "access_token": format!("at-{}", p.refreshes.borrow()), "token_type": "Bearer",
+                            "expires_in": 300, "refresh_token": "rt-2",
+                        }),
+                    );
                 }
                 if *p.token_status.borrow() != 200 {
-                    return json_response(*p.token_status.borrow(), json!({"error": "invalid_grant", "error_description": "code used"}));
+                    return json_response(
+                        *p.token_status.borrow(),
+                        json!({"error": "invalid_grant", "error_description": "code used"}),
+                    );
                 }
                 assert!(get("code_verifier").is_some_and(|v| v.len() == 43));
-                let nonce = p.id_nonce_override.borrow().clone().unwrap_or_else(|| p.nonce.borrow().clone());
-                let id = p.key.jwt(None, &json!({
-                    "iss": ISS, "aud": "spa", "sub": "alice", "name": "Alice", "nonce": nonce,
-                    "iat": NOW, "exp": NOW + 300, "team": "blue",
-                }));
-                json_response(200, json!({
-                    "access_token": "at-0", "token_type": "Bearer", "expires_in": 60,
-                    "refresh_token": "rt-1", "id_token": id,
-                }))
+                let nonce = p
+                    .id_nonce_override
+                    .borrow()
+                    .clone()
+                    .unwrap_or_else(|| p.nonce.borrow().clone());
+                let id = p.key.jwt(
+                    None,
+                    &json!({
+                        "iss": ISS, "aud": "spa", "sub": "alice", "name": "Alice", "nonce": nonce,
+                        "iat": NOW, "exp": NOW + 300, "team": "blue",
+                    }),
+                );
+                json_response(
+                    200,
+                    json!({
+                        "access_token": "at-0", "token_type": "Bearer", "expires_in": 60,
+                        "refresh_token": "rt-1", "id_token": id,
+                    }),
+                )
             }
             _ => json_response(404, json!({})),
         }
     });
-    let session = Session::new(fake.clone(), OidcConfig::new(ISS, "spa").scopes(["profile"]));
+    let session = Session::new(
+        fake.clone(),
+        OidcConfig::new(ISS, "spa").scopes(["profile"]),
+    );
     (fake, provider, session)
 }
 
 fn run<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 /// Logs in and returns the callback query the provider would send.
@@ -173,11 +208,20 @@ fn login(fake: &FakeRef, provider: &Provider, session: &Session<FakeRef>) -> Str
     run(session.login(LoginOptions::default())).unwrap();
     let url = fake.0.navigations.borrow().last().cloned().unwrap();
     let q = form::parse(url.split_once('?').unwrap().1);
-    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap();
+    let get = |k: &str| {
+        q.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
     *provider.nonce.borrow_mut() = get("nonce");
     assert_eq!(get("redirect_uri"), "https://app.example/");
     assert_eq!(get("scope"), "openid profile");
-    format!("?code=abc&state={}&iss={}&session_state=xyz&keep=1", form::encode(&get("state")), form::encode(ISS))
+    format!(
+        "?code=abc&state={}&iss={}&session_state=xyz&keep=1",
+        form::encode(&get("state")),
+        form::encode(ISS)
+    )
 }
 
 fn arrive(fake: &FakeRef, query: &str) {
@@ -206,7 +250,12 @@ fn full_sign_in_cleans_url_and_logs_in() {
     assert_eq!(fake.0.url.borrow().query, "?page=2");
     assert_eq!(run(session.access_token()).unwrap().secret(), "at-0");
     // Tokens are never written to storage.
-    assert!(fake.0.storage.borrow().values().all(|v| !v.contains("at-0") && !v.contains("rt-1")));
+    assert!(fake
+        .0
+        .storage
+        .borrow()
+        .values()
+        .all(|v| !v.contains("at-0") && !v.contains("rt-1")));
 }
 
 #[test]
@@ -220,7 +269,10 @@ fn typed_claims_mismatch_is_a_failed_state() {
     let callback = login(&fake, &provider, &session);
     arrive(&fake, &callback);
     run(session.start(session.take_callback()));
-    assert!(matches!(session.state().typed::<Needs>(), AuthState::Failed(AuthError::Claims(_))));
+    assert!(matches!(
+        session.state().typed::<Needs>(),
+        AuthState::Failed(AuthError::Claims(_))
+    ));
 }
 
 #[test]
@@ -234,18 +286,29 @@ fn no_callback_means_logged_out() {
 #[test]
 fn failed_discovery_at_start_is_a_failed_state() {
     let (fake, _p, session) = setup();
-    *fake.0.handler.borrow_mut() = Box::new(|_| json_response(200, json!({"issuer": "https://other.example"})));
+    *fake.0.handler.borrow_mut() =
+        Box::new(|_| json_response(200, json!({"issuer": "https://other.example"})));
     run(session.start(None));
-    assert!(matches!(session.state(), AuthState::Failed(AuthError::Discovery(_))), "{:?}", session.state());
+    assert!(
+        matches!(session.state(), AuthState::Failed(AuthError::Discovery(_))),
+        "{:?}",
+        session.state()
+    );
 }
 
 #[test]
 fn forged_state_fails_and_consumes_pending() {
     let (fake, provider, session) = setup();
     login(&fake, &provider, &session);
-    arrive(&fake, &format!("?code=abc&state=forged&iss={}", form::encode(ISS)));
+    arrive(
+        &fake,
+        &format!("?code=abc&state=forged&iss={}", form::encode(ISS)),
+    );
     run(session.start(session.take_callback()));
-    assert_eq!(session.state(), AuthState::Failed(AuthError::Callback(CallbackError::StateMismatch)));
+    assert_eq!(
+        session.state(),
+        AuthState::Failed(AuthError::Callback(CallbackError::StateMismatch))
+    );
     assert!(!fake.0.storage.borrow().contains_key(PENDING_KEY));
     assert_eq!(fake.0.url.borrow().query, "");
 }
@@ -255,7 +318,10 @@ fn callback_without_pending_request_fails() {
     let (fake, _p, session) = setup();
     arrive(&fake, "?code=abc&state=s");
     run(session.start(session.take_callback()));
-    assert_eq!(session.state(), AuthState::Failed(AuthError::Callback(CallbackError::NoPendingRequest)));
+    assert_eq!(
+        session.state(),
+        AuthState::Failed(AuthError::Callback(CallbackError::NoPendingRequest))
+    );
 }
 
 #[test]
@@ -267,7 +333,10 @@ fn replayed_callback_fails() {
     assert!(session.state().is_logged_in());
     arrive(&fake, &callback);
     run(session.start(session.take_callback()));
-    assert_eq!(session.state(), AuthState::Failed(AuthError::Callback(CallbackError::NoPendingRequest)));
+    assert_eq!(
+        session.state(),
+        AuthState::Failed(AuthError::Callback(CallbackError::NoPendingRequest))
+    );
 }
 
 #[test]
@@ -277,7 +346,10 @@ fn wrong_nonce_fails() {
     *provider.id_nonce_override.borrow_mut() = Some("other".into());
     arrive(&fake, &callback);
     run(session.start(session.take_callback()));
-    assert_eq!(session.state(), AuthState::Failed(AuthError::IdToken(IdTokenError::NonceMismatch)));
+    assert_eq!(
+        session.state(),
+        AuthState::Failed(AuthError::IdToken(IdTokenError::NonceMismatch))
+    );
 }
 
 #[test]
@@ -299,9 +371,15 @@ fn token_endpoint_error_fails_with_message() {
 fn network_and_discovery_failures_are_typed() {
     let (fake, _p, session) = setup();
     *fake.0.handler.borrow_mut() = Box::new(|_| Err("connection refused".into()));
-    assert_eq!(run(session.login(LoginOptions::default())), Err(AuthError::Network("connection refused".into())));
+    assert_eq!(
+        run(session.login(LoginOptions::default())),
+        Err(AuthError::Network("connection refused".into()))
+    );
     *fake.0.handler.borrow_mut() = Box::new(|_| json_response(500, json!({})));
-    assert!(matches!(run(session.login(LoginOptions::default())), Err(AuthError::Discovery(_))));
+    assert!(matches!(
+        run(session.login(LoginOptions::default())),
+        Err(AuthError::Discovery(_))
+    ));
     assert!(fake.0.navigations.borrow().is_empty());
 }
 
@@ -313,7 +391,9 @@ fn expiring_token_is_renewed_once_for_concurrent_callers() {
     run(session.start(session.take_callback()));
     // 60 s token; 40 s later it is inside the renewal margin.
     *fake.0.now.borrow_mut() = NOW + 40;
-    let (a, b) = run(async { futures_util::future::join(session.access_token(), session.access_token()).await });
+    let (a, b) = run(async {
+        futures_util::future::join(session.access_token(), session.access_token()).await
+    });
     assert_eq!(a.unwrap().secret(), "at-1");
     assert_eq!(b.unwrap().secret(), "at-1");
     assert_eq!(*provider.refreshes.borrow(), 1);
@@ -328,7 +408,10 @@ fn revoked_refresh_token_logs_out_but_transient_error_does_not() {
     run(session.start(session.take_callback()));
     *fake.0.now.borrow_mut() = NOW + 40;
     *provider.refresh_error.borrow_mut() = Some("temporarily_unavailable");
-    assert!(matches!(run(session.access_token()), Err(AuthError::Token(_))));
+    assert!(matches!(
+        run(session.access_token()),
+        Err(AuthError::Token(_))
+    ));
     assert!(session.state().is_logged_in());
     *provider.refresh_error.borrow_mut() = Some("invalid_grant");
     assert_eq!(run(session.access_token()), Err(AuthError::NotLoggedIn));

@@ -60,10 +60,11 @@ impl UnverifiedJws {
             return Err(JoseError::PartCount(parts.len()));
         }
         let header_bytes = decode("header", parts[0])?;
-        let raw: RawHeader = serde_json::from_slice(&header_bytes).map_err(|e| JoseError::Json {
-            part: "header",
-            message: e.to_string(),
-        })?;
+        let raw: RawHeader =
+            serde_json::from_slice(&header_bytes).map_err(|e| JoseError::Json {
+                part: "header",
+                message: e.to_string(),
+            })?;
         let alg = raw.alg.ok_or_else(|| JoseError::Json {
             part: "header",
             message: "missing alg".into(),

@@ -48,13 +48,7 @@ fn sec1(x: &[u8], y: &[u8]) -> Vec<u8> {
 }
 
 impl SignatureVerifier for RustCryptoVerifier {
-    fn verify(
-        &self,
-        alg: Algorithm,
-        key: &Jwk,
-        input: &[u8],
-        sig: &[u8],
-    ) -> Result<(), JoseError> {
+    fn verify(&self, alg: Algorithm, key: &Jwk, input: &[u8], sig: &[u8]) -> Result<(), JoseError> {
         use sha2::{Digest, Sha256, Sha384, Sha512};
         match alg {
             Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 => {

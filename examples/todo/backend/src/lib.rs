@@ -111,12 +111,20 @@ async fn me(Auth(claims): Auth<serde_json::Value>) -> Json<serde_json::Value> {
     Json(serde_json::to_value(&claims).unwrap_or_default())
 }
 
-async fn list(State(state): State<AppState>, Auth(claims): Auth) -> Result<Json<Vec<Todo>>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+) -> Result<Json<Vec<Todo>>, ApiError> {
     let owner = claims.sub;
     let todos = with_db(&state, move |db| {
-        let mut stmt = db.prepare("SELECT id, title, done FROM todos WHERE owner = ?1 ORDER BY id")?;
+        let mut stmt =
+            db.prepare("SELECT id, title, done FROM todos WHERE owner = ?1 ORDER BY id")?;
         let rows = stmt.query_map(params![owner], |r| {
-            Ok(Todo { id: r.get(0)?, title: r.get(1)?, done: r.get(2)? })
+            Ok(Todo {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                done: r.get(2)?,
+            })
         })?;
         rows.collect()
     })
@@ -132,8 +140,15 @@ async fn create(
     let title = check_title(&new.title)?;
     let owner = claims.sub;
     let todo = with_db(&state, move |db| {
-        db.execute("INSERT INTO todos (owner, title) VALUES (?1, ?2)", params![owner, title])?;
-        Ok(Todo { id: db.last_insert_rowid(), title, done: false })
+        db.execute(
+            "INSERT INTO todos (owner, title) VALUES (?1, ?2)",
+            params![owner, title],
+        )?;
+        Ok(Todo {
+            id: db.last_insert_rowid(),
+            title,
+            done: false,
+        })
     })
     .await?;
     Ok((StatusCode::CREATED, Json(todo)))
@@ -153,9 +168,14 @@ async fn update(
              WHERE id = ?3 AND owner = ?4",
             params![title, change.done, id, owner],
         )?;
-        let mut stmt = db.prepare("SELECT id, title, done FROM todos WHERE id = ?1 AND owner = ?2")?;
+        let mut stmt =
+            db.prepare("SELECT id, title, done FROM todos WHERE id = ?1 AND owner = ?2")?;
         let mut rows = stmt.query_map(params![id, owner], |r| {
-            Ok(Todo { id: r.get(0)?, title: r.get(1)?, done: r.get(2)? })
+            Ok(Todo {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                done: r.get(2)?,
+            })
         })?;
         rows.next().transpose()
     })
@@ -171,7 +191,10 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     let owner = claims.sub;
     let n = with_db(&state, move |db| {
-        db.execute("DELETE FROM todos WHERE id = ?1 AND owner = ?2", params![id, owner])
+        db.execute(
+            "DELETE FROM todos WHERE id = ?1 AND owner = ?2",
+            params![id, owner],
+        )
     })
     .await?;
     if n == 0 {

@@ -30,9 +30,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = env("LISTEN_ADDR", "127.0.0.1:3000");
     let db_url = env("DATABASE_URL", "todo.db");
 
-    let validator = Validator::discover(&issuer).audience(&audience).build().await?;
+    let validator = Validator::discover(&issuer)
+        .audience(&audience)
+        .build()
+        .await?;
     let db = open_database(&db_url)?;
-    let state = AppState { validator, db: Arc::new(Mutex::new(db)) };
+    let state = AppState {
+        validator,
+        db: Arc::new(Mutex::new(db)),
+    };
     let mut app = api(state);
 
     if let Ok(origins) = std::env::var("CORS_ORIGINS") {

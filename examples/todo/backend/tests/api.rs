@@ -18,7 +18,9 @@ fn b64(data: &[u8]) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..=c.len() {
             out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
@@ -39,10 +41,19 @@ impl Idp {
         .unwrap()
     }
     fn token(&self, sub: &str) -> String {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        let h = b64(json!({"alg": "ES256", "kid": "k", "typ": "at+jwt"}).to_string().as_bytes());
-        let c = b64(json!({"iss": ISS, "sub": sub, "aud": "todo-api", "iat": now, "exp": now + 300,
-            "client_id": "spa", "jti": sub}).to_string().as_bytes());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let h = b64(json!({"alg": "ES256", "kid": "k", "typ": "at+jwt"})
+            .to_string()
+            .as_bytes());
+        let c = b64(
+            json!({"iss": ISS, "sub": sub, "aud": "todo-api", "iat": now, "exp": now + 300,
+            "client_id": "spa", "jti": sub})
+            .to_string()
+            .as_bytes(),
+        );
         let input = format!("{h}.{c}");
         let sig: p256::ecdsa::Signature = self.0.sign(input.as_bytes());
         format!("{input}.{}", b64(&sig.to_bytes()))
@@ -56,37 +67,66 @@ fn app(idp: &Idp) -> axum::Router {
         .build_lazy()
         .unwrap();
     let db = open_database(":memory:").unwrap();
-    api(AppState { validator, db: Arc::new(Mutex::new(db)) })
+    api(AppState {
+        validator,
+        db: Arc::new(Mutex::new(db)),
+    })
 }
 
-async fn send(app: &axum::Router, method: &str, uri: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+async fn send(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(t) = token {
         req = req.header("Authorization", format!("Bearer {t}"));
     }
     let req = match body {
-        Some(b) => req.header("Content-Type", "application/json").body(Body::from(b.to_string())),
+        Some(b) => req
+            .header("Content-Type", "application/json")
+            .body(Body::from(b.to_string())),
         None => req.body(Body::empty()),
     }
     .unwrap();
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
 async fn requires_a_token() {
     let idp = Idp::new();
     let app = app(&idp);
-    assert_eq!(send(&app, "GET", "/api/todos", None, None).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(send(&app, "GET", "/api/me", Some("x.y.z"), None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&app, "GET", "/api/todos", None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(&app, "GET", "/api/me", Some("x.y.z"), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
 async fn me_returns_validated_claims() {
     let idp = Idp::new();
-    let (status, body) = send(&app(&idp), "GET", "/api/me", Some(&idp.token("alice")), None).await;
+    let (status, body) = send(
+        &app(&idp),
+        "GET",
+        "/api/me",
+        Some(&idp.token("alice")),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["sub"], "alice");
     assert_eq!(body["client_id"], "spa");
@@ -98,19 +138,53 @@ async fn todos_are_per_user_crud() {
     let app = app(&idp);
     let alice = idp.token("alice");
     let bob = idp.token("bob");
-    let (s, created) = send(&app, "POST", "/api/todos", Some(&alice), Some(json!({"title": " milk "}))).await;
+    let (s, created) = send(
+        &app,
+        "POST",
+        "/api/todos",
+        Some(&alice),
+        Some(json!({"title": " milk "})),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(created["title"], "milk");
     let id = created["id"].as_i64().unwrap();
-    assert_eq!(send(&app, "GET", "/api/todos", Some(&alice), None).await.1, json!([{"id": id, "title": "milk", "done": false}]));
-    assert_eq!(send(&app, "GET", "/api/todos", Some(&bob), None).await.1, json!([]));
+    assert_eq!(
+        send(&app, "GET", "/api/todos", Some(&alice), None).await.1,
+        json!([{"id": id, "title": "milk", "done": false}])
+    );
+    assert_eq!(
+        send(&app, "GET", "/api/todos", Some(&bob), None).await.1,
+        json!([])
+    );
     let uri = format!("/api/todos/{id}");
-    assert_eq!(send(&app, "PATCH", &uri, Some(&bob), Some(json!({"done": true}))).await.0, StatusCode::NOT_FOUND);
-    let (s, updated) = send(&app, "PATCH", &uri, Some(&alice), Some(json!({"done": true}))).await;
+    assert_eq!(
+        send(&app, "PATCH", &uri, Some(&bob), Some(json!({"done": true})))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (s, updated) = send(
+        &app,
+        "PATCH",
+        &uri,
+        Some(&alice),
+        Some(json!({"done": true})),
+    )
+    .await;
     assert_eq!((s, updated["done"].clone()), (StatusCode::OK, json!(true)));
-    assert_eq!(send(&app, "DELETE", &uri, Some(&bob), None).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(send(&app, "DELETE", &uri, Some(&alice), None).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(send(&app, "GET", "/api/todos", Some(&alice), None).await.1, json!([]));
+    assert_eq!(
+        send(&app, "DELETE", &uri, Some(&bob), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(&app, "DELETE", &uri, Some(&alice), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(&app, "GET", "/api/todos", Some(&alice), None).await.1,
+        json!([])
+    );
 }
 
 #[tokio::test]
@@ -119,7 +193,23 @@ async fn titles_are_validated() {
     let app = app(&idp);
     let t = idp.token("alice");
     for bad in [json!({"title": "  "}), json!({"title": "x".repeat(201)})] {
-        assert_eq!(send(&app, "POST", "/api/todos", Some(&t), Some(bad)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            send(&app, "POST", "/api/todos", Some(&t), Some(bad))
+                .await
+                .0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
     }
-    assert_eq!(send(&app, "POST", "/api/todos", Some(&t), Some(json!({"nope": 1}))).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        send(
+            &app,
+            "POST",
+            "/api/todos",
+            Some(&t),
+            Some(json!({"nope": 1}))
+        )
+        .await
+        .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 }

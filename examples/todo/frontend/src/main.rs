@@ -41,10 +41,14 @@ async fn http(
     init.set_method(method);
     let headers = web_sys::Headers::new().map_err(err)?;
     if let Some(t) = token {
-        headers.set("Authorization", &format!("Bearer {t}")).map_err(err)?;
+        headers
+            .set("Authorization", &format!("Bearer {t}"))
+            .map_err(err)?;
     }
     if let Some(b) = &body {
-        headers.set("Content-Type", "application/json").map_err(err)?;
+        headers
+            .set("Content-Type", "application/json")
+            .map_err(err)?;
         init.set_body(&wasm_bindgen::JsValue::from_str(b));
     }
     init.set_headers(&headers);
@@ -55,7 +59,9 @@ async fn http(
         .map_err(|_| format!("cannot reach {url}"))?
         .dyn_into()
         .map_err(err)?;
-    let text = JsFuture::from(response.text().map_err(err)?).await.map_err(err)?;
+    let text = JsFuture::from(response.text().map_err(err)?)
+        .await
+        .map_err(err)?;
     Ok((response.status(), text.as_string().unwrap_or_default()))
 }
 
@@ -173,7 +179,8 @@ fn Page(api_base: String) -> impl IntoView {
     let oidc = use_oidc::<oidc_leptos::NoAdditionalClaims>();
     let tokens = TokenSource { oidc };
     let login = move |_| oidc.login(LoginOptions::default());
-    move || match oidc.state().get() {
+    move || {
+        match oidc.state().get() {
         AuthState::Pending => view! { <p class="pending">"Signing in…"</p> }.into_any(),
         AuthState::LoggedOut => view! {
             <button data-testid="login" on:click=login>"Log in"</button>
@@ -195,13 +202,14 @@ fn Page(api_base: String) -> impl IntoView {
         }
         .into_any(),
     }
+    }
 }
 
 #[cfg(feature = "auth")]
 #[component]
 fn Shell(config: AppConfig) -> impl IntoView {
-    let oidc_config = oidc_leptos::OidcConfig::new(config.issuer, config.client_id)
-        .scopes(config.scopes);
+    let oidc_config =
+        oidc_leptos::OidcConfig::new(config.issuer, config.client_id).scopes(config.scopes);
     view! {
         <oidc_leptos::OidcProvider config=oidc_config>
             <Page api_base=config.api_base />

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# End-to-end tests: the built example against the real dev IdP, driven by Playwright
+# in Debian's Chromium. Uses its own ports and database so a running demo is untouched.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+# shellcheck source=services.sh
+source scripts/lib/services.sh
+trap stop_services EXIT
+
+APP_PORT="${E2E_APP_PORT:-3100}"
+IDP_PORT="${E2E_IDP_PORT:-9100}"
+DIST="$ROOT/target/e2e-dist"
+rm -rf "$DIST" && cp -r "$ROOT/dist" "$DIST"
+write_app_config "$DIST" "http://localhost:$IDP_PORT"
+DB="$ROOT/target/e2e-todo.db"
+rm -f "$DB" "$DB-wal" "$DB-shm"
+
+start_idp "$IDP_PORT" "http://localhost:$APP_PORT"
+start_backend "127.0.0.1:$APP_PORT" "http://localhost:$IDP_PORT" "$DIST" "$DB"
+
+cd tests/e2e
+APP_URL="http://localhost:$APP_PORT" IDP_ISSUER="http://localhost:$IDP_PORT" npm test
