@@ -19,6 +19,8 @@ type SessionRef = ();
 #[derive(Clone, Copy)]
 struct OidcContext {
     state: RwSignal<AuthState<RawClaims>>,
+    // On the server there is no session to drive.
+    #[cfg_attr(not(feature = "browser"), allow(dead_code))]
     session: StoredValue<Option<SessionRef>, LocalStorage>,
 }
 
@@ -120,12 +122,18 @@ impl<C: DeserializeOwned + Clone + Send + Sync + 'static> Oidc<C> {
 
     /// Sends the browser to the provider to sign in. Errors show as the failed state.
     pub fn login(&self, options: LoginOptions) {
+        #[cfg(feature = "browser")]
         self.run(move |s| async move { s.login(options).await });
+        #[cfg(not(feature = "browser"))]
+        let _ = options;
     }
 
     /// Ends the session here and at the provider (RP-initiated logout).
     pub fn logout(&self, options: LogoutOptions) {
+        #[cfg(feature = "browser")]
         self.run(move |s| async move { s.logout(options).await });
+        #[cfg(not(feature = "browser"))]
+        let _ = options;
     }
 
     /// A fresh access token (renewed when about to expire; one renewal at a time).
@@ -149,14 +157,6 @@ impl<C: DeserializeOwned + Clone + Send + Sync + 'static> Oidc<C> {
                 }
             });
         }
-    }
-
-    #[cfg(not(feature = "browser"))]
-    fn run<F, Fut>(&self, _action: F)
-    where
-        F: FnOnce(SessionRef) -> Fut + 'static,
-        Fut: Future<Output = Result<(), AuthError>> + 'static,
-    {
     }
 }
 

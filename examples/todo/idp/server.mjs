@@ -1,0 +1,190 @@
+// Development OpenID Provider for the TODO example.
+//
+// Accepts any user name and password, issues RFC 9068 JWT access tokens for the
+// `todo-api` audience, and keeps everything in memory: restarting it signs everyone
+// out and rotates the signing keys. Not for production use.
+
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import http from 'node:http';
+
+import Provider, { errors } from 'oidc-provider';
+
+function envInt(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number.parseInt(raw, 10);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+const PORT = envInt('IDP_PORT', 9000);
+const ISSUER = (process.env.IDP_ISSUER || `http://localhost:${PORT}`).replace(/\/+$/, '');
+const APP_ORIGIN = new URL(process.env.APP_ORIGIN || 'http://localhost:3000').origin;
+const ACCESS_TOKEN_TTL = envInt('IDP_ACCESS_TOKEN_TTL', 600);
+const ID_TOKEN_TTL = envInt('IDP_ID_TOKEN_TTL', 600);
+const REFRESH_TOKEN_TTL = envInt('IDP_REFRESH_TOKEN_TTL', 24 * 60 * 60);
+const SESSION_TTL = 24 * 60 * 60;
+
+const CLIENT_ID = 'todo-spa';
+// The API's resource indicator (RFC 8707 wants an absolute URI) and the audience its
+// access tokens carry.
+const API_RESOURCE = 'urn:todo-api';
+const API_AUDIENCE = 'todo-api';
+const SCOPES = ['openid', 'profile', 'email', 'offline_access'];
+
+// Fresh signing keys on every start; the JWKS endpoint publishes their public halves.
+function signingKey(type, options, alg) {
+  const { privateKey } = generateKeyPairSync(type, options);
+  return { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg, use: 'sig' };
+}
+
+const jwks = {
+  keys: [
+    signingKey('rsa', { modulusLength: 2048 }, 'RS256'),
+    signingKey('ec', { namedCurve: 'P-256' }, 'ES256'),
+  ],
+};
+
+// Any login is accepted: the subject is the login as typed.
+async function findAccount(_ctx, id) {
+  return {
+    accountId: id,
+    async claims() {
+      return {
+        sub: id,
+        name: id,
+        preferred_username: id,
+        email: `${id}@example.test`,
+        email_verified: true,
+      };
+    },
+  };
+}
+
+const appRoot = `${APP_ORIGIN}/`;
+
+const configuration = {
+  clients: [
+    {
+      client_id: CLIENT_ID,
+      client_name: 'TODO example',
+      application_type: 'web',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [appRoot],
+      post_logout_redirect_uris: [appRoot],
+    },
+  ],
+  responseTypes: ['code'],
+  findAccount,
+  jwks,
+  cookies: {
+    keys: ['todo-example-dev-cookie-key-not-a-secret'],
+  },
+  scopes: SCOPES,
+  claims: {
+    openid: ['sub'],
+    profile: ['name', 'preferred_username'],
+    email: ['email', 'email_verified'],
+  },
+  // Put the granted profile and email claims in the ID token too, not only at userinfo.
+  conformIdTokenClaims: false,
+  pkce: {
+    required: () => true,
+  },
+  // The browser app calls the token, revocation and introspection endpoints from its
+  // own origin: allow exactly the origins of the calling client's redirect URIs.
+  clientBasedCORS(_ctx, origin, client) {
+    if (!origin || origin === 'null') return false;
+    return [...client.redirectUris, ...(client.postLogoutRedirectUris || [])]
+      .some((uri) => URL.parse(uri)?.origin === origin);
+  },
+  // Public clients get refresh tokens without having to ask for offline_access (which
+  // the provider only grants together with prompt=consent).
+  issueRefreshToken(_ctx, client) {
+    return client.grantTypeAllowed('refresh_token');
+  },
+  rotateRefreshToken: true,
+  features: {
+    devInteractions: { enabled: true },
+    dPoP: { enabled: true },
+    revocation: { enabled: true },
+    introspection: { enabled: true },
+    userinfo: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource(_ctx, _client, oneOf) {
+        return oneOf || API_RESOURCE;
+      },
+      useGrantedResource() {
+        return true;
+      },
+      getResourceServerInfo(_ctx, resourceIndicator) {
+        if (resourceIndicator !== API_RESOURCE) {
+          throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+        }
+        return {
+          audience: API_AUDIENCE,
+          scope: SCOPES.join(' '),
+          accessTokenTTL: ACCESS_TOKEN_TTL,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'RS256' } },
+        };
+      },
+    },
+  },
+  ttl: {
+    AccessToken: ACCESS_TOKEN_TTL,
+    IdToken: ID_TOKEN_TTL,
+    AuthorizationCode: 60,
+    Interaction: 60 * 60,
+    Session: SESSION_TTL,
+    Grant: SESSION_TTL,
+    RefreshToken(ctx) {
+      // A rotated refresh token keeps the remaining lifetime of the one it replaces.
+      const rotated = ctx?.oidc?.entities?.RotatedRefreshToken;
+      return rotated ? rotated.remainingTTL : REFRESH_TOKEN_TTL;
+    },
+  },
+};
+
+const provider = new Provider(ISSUER, configuration);
+
+// The built-in pages import a web font; drop it so a browser never leaves this machine.
+provider.use(async (ctx, next) => {
+  await next();
+  if (typeof ctx.body === 'string' && ctx.response.is('html')) {
+    ctx.body = ctx.body.replace(/@import\s+url\([^)]*\)\s*;?/g, '');
+  }
+});
+
+// Token responses also say how long the refresh token lives (`refresh_expires_in`,
+// seconds), for clients that want to know when the session will end.
+provider.use(async (ctx, next) => {
+  await next();
+  const body = ctx.body;
+  if (ctx.oidc?.route === 'token' && ctx.status === 200 && body?.refresh_token) {
+    const refreshToken = await provider.RefreshToken.find(body.refresh_token);
+    if (refreshToken) body.refresh_expires_in = refreshToken.remainingTTL;
+  }
+});
+
+const server = http.createServer(provider.callback());
+
+server.listen(PORT, '127.0.0.1', () => {
+  console.log(`IdP listening on ${ISSUER}`);
+});
+
+function shutdown(signal) {
+  console.log(`IdP received ${signal}, stopping`);
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+
+process.once('SIGTERM', () => shutdown('SIGTERM'));
+process.once('SIGINT', () => shutdown('SIGINT'));
