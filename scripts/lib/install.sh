@@ -59,22 +59,25 @@ install_browser() {
   apt_install chromium chromium-driver curl
 }
 
-install_binaryen() {
-  apt_install binaryen
+# wasm-opt comes from npm's binaryen (a current release): Debian's binaryen 108
+# predates the externref tables that wasm-bindgen emits and breaks them.
+install_wasm_opt() {
+  install_node_deps "$ROOT/scripts/tools"
 }
+export PATH="$ROOT/scripts/tools/node_modules/.bin:$PATH"
 
 install_node_deps() {
   local dir="$1"
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package.json" -nt "$dir/node_modules/.installed" ]; then
     log "npm install in ${dir#"$ROOT"/}"
-    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error && touch node_modules/.installed)
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed)
   fi
 }
 
 install_all() {
   install_rust_targets
   install_browser
-  install_binaryen
+  install_wasm_opt
   install_wasm_bindgen
   install_trunk
   install_node_deps "$ROOT/examples/todo/idp"

@@ -154,6 +154,15 @@ const configuration = {
 
 const provider = new Provider(ISSUER, configuration);
 
+// No icon: answer the browser's automatic request without a 404 in its console.
+provider.use(async (ctx, next) => {
+  if (ctx.method === 'GET' && ctx.path === '/favicon.ico') {
+    ctx.status = 204;
+    return;
+  }
+  await next();
+});
+
 // The built-in pages import a web font; drop it so a browser never leaves this machine.
 provider.use(async (ctx, next) => {
   await next();
@@ -171,6 +180,17 @@ provider.use(async (ctx, next) => {
     const refreshToken = await provider.RefreshToken.find(body.refresh_token);
     if (refreshToken) body.refresh_expires_in = refreshToken.remainingTTL;
   }
+});
+
+// One line per rejected request, to make failed sign-ins easy to diagnose.
+for (const event of ['authorization.error', 'grant.error', 'end_session.error', 'revocation.error', 'introspection.error', 'userinfo.error']) {
+  provider.on(event, (_ctx, err) => {
+    const detail = err.error_detail || err.error_description;
+    console.warn(`IdP ${event}: ${err.error || err.name}${detail ? ` (${detail})` : ''}`);
+  });
+}
+provider.on('server_error', (_ctx, err) => {
+  console.error('IdP server error:', err);
 });
 
 const server = http.createServer(provider.callback());

@@ -1,0 +1,155 @@
+// Browser set-up for the end-to-end tests: Debian's Chromium driven by playwright-core,
+// kept on loopback, with console output and page errors collected per page so a failing
+// test can show what the browser saw.
+
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const trimSlash = (url) => url.replace(/\/+$/, '');
+
+export const APP_URL = trimSlash(process.env.APP_URL || 'http://localhost:3000');
+export const IDP_ISSUER = trimSlash(process.env.IDP_ISSUER || 'http://localhost:9000');
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+/** Longest single wait (element, navigation) in milliseconds. */
+export const WAIT_MS = 15_000;
+
+export const ARTIFACTS_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'artifacts',
+);
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Starts Chromium with a fresh, throw-away profile. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+}
+
+const isLoopback = (url) => {
+  try {
+    const { protocol, hostname } = new URL(url);
+    if (!protocol.startsWith('http')) return true;
+    return ['localhost', '127.0.0.1', '[::1]'].includes(hostname);
+  } catch {
+    return true;
+  }
+};
+
+/**
+ * Opens a page in its own browser context and records what happens in it.
+ * Returns `{ context, page, pageErrors, console, offLoopback, report, close }`.
+ */
+export async function openPage(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  page.setDefaultNavigationTimeout(WAIT_MS);
+
+  const pageErrors = [];
+  const consoleLines = [];
+  const offLoopback = [];
+
+  page.on('pageerror', (error) => {
+    pageErrors.push(error);
+    consoleLines.push(`[pageerror] ${error.stack || error.message}`);
+  });
+  page.on('console', (message) => {
+    consoleLines.push(`[${message.type()}] ${message.text()}`);
+  });
+  page.on('requestfailed', (request) => {
+    consoleLines.push(`[requestfailed] ${request.method()} ${request.url()}: ${request.failure()?.errorText}`);
+  });
+  page.on('request', (request) => {
+    if (!isLoopback(request.url())) offLoopback.push(request.url());
+  });
+
+  /** Text summary for a failure message. */
+  function report() {
+    const lines = [`page URL: ${page.url()}`];
+    lines.push(consoleLines.length ? 'browser console:' : 'browser console: (empty)');
+    lines.push(...consoleLines.map((line) => `  ${line}`));
+    if (offLoopback.length) lines.push(`requests off loopback: ${offLoopback.join(', ')}`);
+    return lines.join('\n');
+  }
+
+  return {
+    context,
+    page,
+    pageErrors,
+    console: consoleLines,
+    offLoopback,
+    report,
+    close: () => context.close(),
+  };
+}
+
+const slug = (text) => text.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
+
+/** Saves a full-page screenshot under artifacts/ and returns its path (or null). */
+export async function saveScreenshot(page, name) {
+  try {
+    await mkdir(ARTIFACTS_DIR, { recursive: true });
+    const file = path.join(ARTIFACTS_DIR, `${slug(name)}-${Date.now()}.png`);
+    await page.screenshot({ path: file, fullPage: true, timeout: 5_000 });
+    return file;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs `body(session)` on a fresh page. Fails on uncaught page errors; on any failure
+ * it saves a screenshot and prints the browser console before rethrowing.
+ */
+export async function withPage(browser, t, body) {
+  const session = await openPage(browser);
+  try {
+    await body(session);
+    if (session.pageErrors.length) {
+      throw new Error(`uncaught error(s) in the page:\n${session.pageErrors.map((e) => e.stack || e.message).join('\n')}`);
+    }
+  } catch (error) {
+    const shot = await saveScreenshot(session.page, t.name);
+    console.error(`\n--- ${t.name} failed ---\n${session.report()}`);
+    if (shot) console.error(`screenshot: ${shot}`);
+    throw error;
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * Runs one named step of a test; a failure names the step, and an uncaught page error
+ * during the step fails it.
+ */
+export async function step(session, t, name, body) {
+  t.diagnostic(`step: ${name}`);
+  const errorsBefore = session.pageErrors.length;
+  try {
+    await body();
+  } catch (error) {
+    throw new Error(`[${name}] ${error.message}`, { cause: error });
+  }
+  if (session.pageErrors.length > errorsBefore) {
+    const fresh = session.pageErrors.slice(errorsBefore);
+    throw new Error(`[${name}] uncaught error in the page: ${fresh.map((e) => e.message).join('; ')}`);
+  }
+}

@@ -1,0 +1,95 @@
+// Signing in and out of the example TODO app through the dev identity provider, and the
+// app's handling of a forged authorization response.
+
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+
+import {
+  APP_URL, IDP_ISSUER, launchBrowser, step, withPage,
+} from '../lib/browser.mjs';
+import { AppPage } from '../pages/app.mjs';
+import { IdpPage } from '../pages/idp.mjs';
+
+const TEST_TIMEOUT_MS = 180_000;
+
+let browser;
+
+before(async () => {
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test('sign in, add a TODO, reload, sign in again and sign out', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  await withPage(browser, t, async (session) => {
+    const { page } = session;
+    const app = new AppPage(page, APP_URL);
+    const idp = new IdpPage(page, IDP_ISSUER);
+    const user = 'alice';
+    const title = `e2e todo ${randomUUID().slice(0, 8)}`;
+
+    await step(session, t, '1. sign in through the identity provider', async () => {
+      await app.open('/');
+      await app.expectLoggedOut();
+      await app.clickLogin();
+      await idp.waitUntilCurrent();
+      await idp.loginInput.waitFor({ state: 'visible' });
+      const seen = await idp.completeInteraction({ login: user, backAtApp: app.settled });
+      assert.equal(seen[0], 'login', `expected the sign-in form first, saw: ${seen.join(', ')}`);
+      await app.expectLoggedIn(user);
+      await app.expectCleanUrl();
+    });
+
+    await step(session, t, '2. add a TODO', async () => {
+      await app.addTodo(title);
+    });
+
+    let afterReload;
+    await step(session, t, '3. reload shows a defined state', async () => {
+      await app.reload();
+      afterReload = await app.authState();
+      const error = afterReload === 'failed' ? await app.authError.first().innerText() : '';
+      assert.notEqual(afterReload, 'failed', `app shows an authentication error after reload: ${error}`);
+      t.diagnostic(`after reload the app is ${afterReload}`);
+    });
+
+    await step(session, t, '4. signed in again, the TODO is still there', async () => {
+      if (afterReload === 'logged-out') {
+        const seen = await app.signIn(idp, user);
+        t.diagnostic(`second sign-in went through: ${seen.join(', ') || 'no provider page'}`);
+      } else {
+        await app.expectLoggedIn(user);
+      }
+      await app.expectTodo(title);
+    });
+
+    await step(session, t, '5. sign out through the identity provider', async () => {
+      await app.clickLogout();
+      await idp.confirmLogout();
+      await page.waitForURL((url) => url.href.startsWith(`${APP_URL}/`));
+      await app.expectLoggedOut();
+    });
+  });
+});
+
+test('a forged authorization response is rejected', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  await withPage(browser, t, async (session) => {
+    const app = new AppPage(session.page, APP_URL);
+
+    await step(session, t, 'open a callback URL with a state the app never issued', async () => {
+      await app.open('/?code=x&state=forged');
+      try {
+        await app.authError.first().waitFor({ state: 'visible' });
+      } catch (error) {
+        throw new Error(`no authentication error shown (app state: ${await app.authState()})`, { cause: error });
+      }
+      const message = await app.authError.first().innerText();
+      assert.match(message, /state/i, `error message should mention the state: "${message}"`);
+      await app.loginButton.first().waitFor({ state: 'visible' });
+      await app.expectCleanUrl();
+    });
+  });
+});
