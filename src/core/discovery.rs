@@ -35,7 +35,7 @@ pub enum DiscoveryError {
     InsecureEndpoint(String),
 }
 
-/// Provider metadata: the fields this library uses. Unknown fields are kept in `extra`.
+/// Provider metadata: the fields this library uses (others are ignored).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ProviderMetadata {
@@ -78,9 +78,6 @@ pub struct ProviderMetadata {
     /// RFC 9207: the provider sends `iss` in authorization responses.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
-    /// Other metadata.
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The discovery URL of an issuer (Discovery section 4: issuer + `/.well-known/openid-configuration`).
@@ -208,7 +205,6 @@ mod tests {
         let m = parse(&doc("https://idp.example"), "https://idp.example").unwrap();
         assert_eq!(m.token_endpoint(), "https://idp.example/token");
         assert!(m.authorization_response_iss_parameter_supported);
-        assert!(m.extra.contains_key("claims_parameter_supported"));
         assert!(!m.supports_dpop());
     }
 

@@ -124,22 +124,46 @@ impl<P: Platform + 'static> Session<P> {
 
     /// Takes the authorization response out of the address bar, if there is one.
     /// Synchronous, so it runs before the app's router reads the URL. The parameters
-    /// `code`, `state`, `iss`, `session_state` (and the error ones) are removed.
+    /// `code`, `state`, `iss`, `session_state` (and the error ones) are removed, and
+    /// when the `state` is the one this tab sent, the return path of the sign-in takes
+    /// the callback's place at once, so the router starts on the right page.
     pub(crate) fn take_callback(&self) -> Option<Result<CallbackParams, CallbackError>> {
         let url = self.platform.page_url();
         let parsed = CallbackParams::parse(&url.query);
         if matches!(parsed, Ok(None)) {
             return None;
         }
-        let kept: Vec<(String, String)> = form::parse(&url.query)
-            .into_iter()
-            .filter(|(k, _)| !CALLBACK_PARAMS.contains(&k.as_str()))
-            .collect();
-        let query = form::serialize(kept.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let sep = if query.is_empty() { "" } else { "?" };
-        self.platform
-            .replace_url(&format!("{}{sep}{query}{}", url.path, url.fragment));
+        let return_to = match &parsed {
+            Ok(Some(params)) => self.pending().and_then(|p| {
+                let ours = params.state.as_deref().is_some_and(|s| p.state.matches(s));
+                if ours {
+                    p.return_to
+                } else {
+                    None
+                }
+            }),
+            _ => None,
+        };
+        let target = match return_to {
+            Some(path) => sanitize_return_path(&path),
+            None => {
+                let kept: Vec<(String, String)> = form::parse(&url.query)
+                    .into_iter()
+                    .filter(|(k, _)| !CALLBACK_PARAMS.contains(&k.as_str()))
+                    .collect();
+                let query = form::serialize(kept.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                let sep = if query.is_empty() { "" } else { "?" };
+                format!("{}{sep}{query}{}", url.path, url.fragment)
+            }
+        };
+        self.platform.replace_url(&target);
         parsed.transpose()
+    }
+
+    /// The pending authorization of this tab, if any (not consumed).
+    fn pending(&self) -> Option<PendingAuthorization> {
+        let stored = self.platform.storage_get(PENDING_KEY).ok().flatten()?;
+        serde_json::from_str(&stored).ok()
     }
 
     async fn metadata(&self) -> Result<ProviderMetadata, AuthError> {
@@ -197,15 +221,10 @@ impl<P: Platform + 'static> Session<P> {
         callback: Result<CallbackParams, CallbackError>,
     ) -> Result<(), AuthError> {
         // The pending request is single-use: removed before anything else happens.
-        let pending = self
-            .platform
-            .storage_get(PENDING_KEY)
-            .map_err(AuthError::Storage)?;
+        let pending = self.pending();
         self.platform.storage_remove(PENDING_KEY);
         let params = callback?;
-        let pending: PendingAuthorization = pending
-            .and_then(|p| serde_json::from_str(&p).ok())
-            .ok_or(CallbackError::NoPendingRequest)?;
+        let pending = pending.ok_or(CallbackError::NoPendingRequest)?;
         let metadata = self.metadata().await?;
         let code = pending.validate_callback(&params, &metadata, self.platform.now())?;
         let request = authorization_code_request(
@@ -233,9 +252,6 @@ impl<P: Platform + 'static> Session<P> {
             )
             .await?;
         self.store_tokens(tokens);
-        if let Some(path) = pending.return_to.as_deref() {
-            self.platform.replace_url(&sanitize_return_path(path));
-        }
         self.set_state(AuthState::LoggedIn(User::new(claims)));
         Ok(())
     }
@@ -323,9 +339,19 @@ impl<P: Platform + 'static> Session<P> {
                     t.refresh_token.is_some(),
                 ),
             };
-            let fresh =
-                expires_at.is_none_or(|e| this.platform.now().saturating_add(RENEW_MARGIN) < e);
-            if fresh || !can_refresh {
+            let now = this.platform.now();
+            let fresh = expires_at.is_none_or(|e| now.saturating_add(RENEW_MARGIN) < e);
+            if fresh {
+                return Ok(token);
+            }
+            if !can_refresh {
+                // Without a refresh token an expired access token ends the session;
+                // one that is merely close to expiry is still usable.
+                if expires_at.is_some_and(|e| now >= e) {
+                    this.tokens.borrow_mut().take();
+                    this.set_state(AuthState::LoggedOut);
+                    return Err(AuthError::NotLoggedIn);
+                }
                 return Ok(token);
             }
             let renewal = {

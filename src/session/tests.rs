@@ -113,6 +113,7 @@ struct Provider {
     id_nonce_override: RefCell<Option<String>>,
     refreshes: RefCell<u32>,
     refresh_error: RefCell<Option<&'static str>>,
+    no_refresh_token: RefCell<bool>,
 }
 
 fn setup() -> (FakeRef, Rc<Provider>, Rc<Session<FakeRef>>) {
@@ -136,6 +137,7 @@ fn setup() -> (FakeRef, Rc<Provider>, Rc<Session<FakeRef>>) {
         id_nonce_override: RefCell::new(None),
         refreshes: RefCell::new(0),
         refresh_error: RefCell::new(None),
+        no_refresh_token: RefCell::new(false),
     });
     let p = Rc::clone(&provider);
     *fake.0.handler.borrow_mut() = Box::new(move |req| {
@@ -178,13 +180,14 @@ fn setup() -> (FakeRef, Rc<Provider>, Rc<Session<FakeRef>>) {
                         "iat": NOW, "exp": NOW + 300, "team": "blue",
                     }),
                 );
-                json_response(
-                    200,
-                    json!({
-                        "access_token": "at-0", "token_type": "Bearer", "expires_in": 60,
-                        "refresh_token": "rt-1", "id_token": id,
-                    }),
-                )
+                let mut body = json!({
+                    "access_token": "at-0", "token_type": "Bearer", "expires_in": 60,
+                    "refresh_token": "rt-1", "id_token": id,
+                });
+                if *p.no_refresh_token.borrow() {
+                    body.as_object_mut().unwrap().remove("refresh_token");
+                }
+                json_response(200, body)
             }
             _ => json_response(404, json!({})),
         }
@@ -237,17 +240,16 @@ fn full_sign_in_cleans_url_and_logs_in() {
     assert!(fake.0.storage.borrow().contains_key(PENDING_KEY));
     arrive(&fake, &callback);
     let cb = session.take_callback();
-    // The callback parameters leave the address bar at once; others stay.
-    assert_eq!(fake.0.url.borrow().query, "?keep=1");
+    // The callback leaves the address bar at once, replaced by the return path.
+    assert_eq!(fake.0.url.borrow().path, "/todos");
+    assert_eq!(fake.0.url.borrow().query, "?page=2");
     run(session.start(cb));
     let state = session.state().typed::<serde_json::Value>();
     let user = state.user().expect("logged in");
     assert_eq!(user.display_name(), "Alice");
     assert_eq!(user.additional()["team"], "blue");
-    // The pending request is consumed; the return path restored.
+    // The pending request is consumed.
     assert!(!fake.0.storage.borrow().contains_key(PENDING_KEY));
-    assert_eq!(fake.0.url.borrow().path, "/todos");
-    assert_eq!(fake.0.url.borrow().query, "?page=2");
     assert_eq!(run(session.access_token()).unwrap().secret(), "at-0");
     // Tokens are never written to storage.
     assert!(fake
@@ -310,6 +312,8 @@ fn forged_state_fails_and_consumes_pending() {
         AuthState::Failed(AuthError::Callback(CallbackError::StateMismatch))
     );
     assert!(!fake.0.storage.borrow().contains_key(PENDING_KEY));
+    // A foreign callback is removed but does not get the return path.
+    assert_eq!(fake.0.url.borrow().path, "/");
     assert_eq!(fake.0.url.borrow().query, "");
 }
 
@@ -414,6 +418,20 @@ fn revoked_refresh_token_logs_out_but_transient_error_does_not() {
     ));
     assert!(session.state().is_logged_in());
     *provider.refresh_error.borrow_mut() = Some("invalid_grant");
+    assert_eq!(run(session.access_token()), Err(AuthError::NotLoggedIn));
+    assert_eq!(session.state(), AuthState::LoggedOut);
+}
+
+#[test]
+fn expired_token_without_refresh_token_ends_the_session() {
+    let (fake, provider, session) = setup();
+    *provider.no_refresh_token.borrow_mut() = true;
+    let callback = login(&fake, &provider, &session);
+    arrive(&fake, &callback);
+    run(session.start(session.take_callback()));
+    *fake.0.now.borrow_mut() = NOW + 45;
+    assert_eq!(run(session.access_token()).unwrap().secret(), "at-0");
+    *fake.0.now.borrow_mut() = NOW + 60;
     assert_eq!(run(session.access_token()), Err(AuthError::NotLoggedIn));
     assert_eq!(session.state(), AuthState::LoggedOut);
 }
