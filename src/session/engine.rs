@@ -9,6 +9,7 @@ use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 
 use super::config::{LoginOptions, LogoutOptions, OidcConfig};
 use super::state::{AuthError, AuthState, RawClaims, User};
+use crate::core::b64;
 use crate::core::jose::{AsyncSignatureVerifier, JwkSet};
 use crate::core::{
     authorization_code_request, discovery_request, form, refresh_request, sanitize_return_path,
@@ -251,8 +252,16 @@ impl<P: Platform + 'static> Session<P> {
                 self.platform.now(),
             )
             .await?;
+        // The payload decoded once more: validated above, kept for typed claims.
+        let payload = id_token
+            .secret()
+            .split('.')
+            .nth(1)
+            .and_then(|p| b64::decode(p).ok())
+            .and_then(|p| String::from_utf8(p).ok())
+            .unwrap_or_default();
         self.store_tokens(tokens);
-        self.set_state(AuthState::LoggedIn(User::new(claims)));
+        self.set_state(AuthState::LoggedIn(User::new(claims, payload.into())));
         Ok(())
     }
 

@@ -1,5 +1,7 @@
 //! The observable session state.
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 
 use crate::core::{
@@ -11,11 +13,13 @@ use crate::core::{
 #[derive(Debug, Clone, PartialEq)]
 pub struct User<C = NoAdditionalClaims> {
     claims: IdTokenClaims<C>,
+    /// The validated claims as JSON, from which the app's claims type is read.
+    payload: Arc<str>,
 }
 
 impl<C> User<C> {
-    pub(crate) fn new(claims: IdTokenClaims<C>) -> Self {
-        Self { claims }
+    pub(crate) fn new(claims: IdTokenClaims<C>, payload: Arc<str>) -> Self {
+        Self { claims, payload }
     }
 
     /// The subject identifier.
@@ -44,8 +48,9 @@ impl<C> User<C> {
     }
 }
 
-/// Claims kept untyped by the session; hooks give them the app's type.
-pub(crate) type RawClaims = serde_json::Map<String, serde_json::Value>;
+/// The session keeps only the standard claims typed (and the validated JSON); hooks
+/// read the app's own type from the JSON.
+pub(crate) type RawClaims = NoAdditionalClaims;
 
 #[cfg_attr(
     not(any(feature = "csr", feature = "hydrate", feature = "ssr")),
@@ -54,10 +59,8 @@ pub(crate) type RawClaims = serde_json::Map<String, serde_json::Value>;
 impl User<RawClaims> {
     /// Gives the additional claims the app's type.
     pub(crate) fn typed<C: DeserializeOwned>(&self) -> Result<User<C>, AuthError> {
-        let value =
-            serde_json::to_value(&self.claims).map_err(|e| AuthError::Claims(e.to_string()))?;
-        serde_json::from_value(value)
-            .map(User::new)
+        serde_json::from_str(&self.payload)
+            .map(|claims| User::new(claims, Arc::clone(&self.payload)))
             .map_err(|e| AuthError::Claims(e.to_string()))
     }
 }
