@@ -1,7 +1,5 @@
 //! Random protocol values from the operating system's (or browser's) CSPRNG.
 
-use serde::{Deserialize, Serialize};
-
 /// Error obtaining random bytes from the platform.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the platform random number generator failed: {0}")]
@@ -21,10 +19,7 @@ pub fn random_string(bytes: usize) -> Result<String, RandomError> {
 
 macro_rules! random_value {
     ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
+        super::types::secret_string!($(#[$doc])* $name);
 
         impl $name {
             /// A fresh value of 256 bits from the CSPRNG (the protocol asks for at least 128).
@@ -32,25 +27,9 @@ macro_rules! random_value {
                 random_string(32).map(Self)
             }
 
-            /// Wraps a value received from elsewhere.
-            pub fn new(value: impl Into<String>) -> Self {
-                Self(value.into())
-            }
-
-            /// The value as sent on the wire.
-            pub fn secret(&self) -> &str {
-                &self.0
-            }
-
             /// Compares with a received value in constant time.
             pub fn matches(&self, other: &str) -> bool {
                 super::constant_time_eq(self.0.as_bytes(), other.as_bytes())
-            }
-        }
-
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(concat!(stringify!($name), "([redacted])"))
             }
         }
     };

@@ -632,3 +632,37 @@ fn access_token_confirmation_is_parsed() {
     .unwrap();
     assert_eq!(c.cnf.unwrap().jkt.as_deref(), Some("abc"));
 }
+
+#[test]
+fn es384_verifies_and_fails_when_tampered() {
+    use p384::ecdsa::signature::Signer;
+    let sk = p384::ecdsa::SigningKey::from_slice(&[5u8; 48]).unwrap();
+    let point = sk.verifying_key().to_encoded_point(false);
+    let jwk: Jwk = serde_json::from_value(json!({
+        "kty": "EC", "crv": "P-384", "kid": "p384",
+        "x": b64::encode(point.x().unwrap()), "y": b64::encode(point.y().unwrap()),
+    }))
+    .unwrap();
+    let input = format!(
+        "{}.{}",
+        b64::encode(br#"{"alg":"ES384","kid":"p384"}"#),
+        b64::encode(br#"{"sub":"x"}"#)
+    );
+    let sig: p384::ecdsa::Signature = sk.sign(input.as_bytes());
+    let keys = set(&[jwk]);
+    let good = format!("{input}.{}", b64::encode(&sig.to_bytes()));
+    assert!(UnverifiedJws::parse(&good)
+        .unwrap()
+        .verify(&keys, &AlgorithmPolicy::default(), &RustCryptoVerifier)
+        .is_ok());
+    let mut bytes = sig.to_bytes().to_vec();
+    bytes[0] ^= 1;
+    let bad = format!("{input}.{}", b64::encode(&bytes));
+    assert_eq!(
+        UnverifiedJws::parse(&bad)
+            .unwrap()
+            .verify(&keys, &AlgorithmPolicy::default(), &RustCryptoVerifier)
+            .unwrap_err(),
+        JoseError::InvalidSignature
+    );
+}

@@ -1,11 +1,9 @@
 //! Newtypes for protocol values. Secrets never print in `Debug`.
 
-use serde::{Deserialize, Serialize};
-
 macro_rules! secret_string {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -28,6 +26,7 @@ macro_rules! secret_string {
         }
     };
 }
+pub(crate) use secret_string;
 
 secret_string!(
     /// An OAuth access token.

@@ -75,6 +75,14 @@ export class AppPage {
     await this.page.waitForURL(clean, { timeout: WAIT_MS });
   }
 
+  /** Everything the page keeps in web storage, as one string. */
+  async webStorage() {
+    return this.page.evaluate(() => JSON.stringify({
+      session: { ...window.sessionStorage },
+      local: { ...window.localStorage },
+    }));
+  }
+
   /** Starts signing in: clicks the app's login button. */
   async clickLogin() {
     await this.loginButton.first().click();

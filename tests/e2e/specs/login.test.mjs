@@ -41,6 +41,9 @@ test('sign in, add a TODO, reload, sign in again and sign out', { timeout: TEST_
       assert.equal(seen[0], 'login', `expected the sign-in form first, saw: ${seen.join(', ')}`);
       await app.expectLoggedIn(user);
       await app.expectCleanUrl();
+      // Tokens live in memory only, and the one-time sign-in request is consumed.
+      const storage = await app.webStorage();
+      assert.equal(storage, '{"session":{},"local":{}}', `web storage after sign-in: ${storage}`);
     });
 
     await step(session, t, '2. add a TODO', async () => {
