@@ -274,14 +274,27 @@ fn weak_rsa_key_is_refused() {
 }
 
 #[test]
-fn jwks_skips_unparseable_members() {
-    let doc = json!({"keys": [{"kty": 5}, {"kty":"EC","crv":"P-256","x":"a","y":"b","kid":"ok"}]});
+fn jwks_keeps_unknown_key_types_out_of_selection() {
+    let doc = json!({"keys": [
+        {"kty": "oct", "k": "c2VjcmV0", "kid": "ok"},
+        {"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "kid": "ok", "x5c": ["MII"]},
+    ]});
     let keys = JwkSet::from_json(doc.to_string().as_bytes()).unwrap();
-    assert_eq!(keys.keys.len(), 1);
+    assert_eq!(keys.keys.len(), 2);
+    assert!(!keys.keys[0].fits(Algorithm::ES256));
+    assert!(keys.keys[1].fits(Algorithm::ES256));
     assert!(matches!(
         JwkSet::from_json(b"nope"),
         Err(JoseError::Json { .. })
     ));
+    assert!(matches!(
+        JwkSet::from_json(br#"{"keys": [{"kty": 5}]}"#),
+        Err(JoseError::Json { .. })
+    ));
+    let private =
+        Jwk::from_json(br#"{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"secret"}"#).unwrap();
+    assert!(private.is_private());
+    assert!(!serde_json::to_string(&private).unwrap().contains("secret"));
 }
 
 #[test]

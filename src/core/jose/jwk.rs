@@ -36,26 +36,21 @@ pub struct Jwk {
     /// Curve point y.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<String>,
-    /// RFC 7517 section 4.2 / RFC 9449 section 4.3: a private key member, present only to
-    /// refuse keys that carry it where a public key is required.
-    #[serde(default, skip_serializing)]
-    d: Option<serde_json::Value>,
+    /// RFC 9449 section 4.3: whether a private member (`d`) is present, only to refuse
+    /// keys that carry one where a public key is required.
+    #[serde(default, rename = "d", deserialize_with = "present", skip_serializing)]
+    has_private: bool,
 }
 
-/// A JWK Set (RFC 7517 section 5).
+/// A JWK Set (RFC 7517 section 5). Keys of unknown types parse and are never selected.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct JwkSet {
-    /// The keys. Members that fail to parse are skipped (RFC 7517 section 5).
-    #[serde(deserialize_with = "lenient_keys")]
+    /// The keys.
     pub keys: Vec<Jwk>,
 }
 
-fn lenient_keys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Jwk>, D::Error> {
-    let values = Vec::<serde_json::Value>::deserialize(d)?;
-    Ok(values
-        .into_iter()
-        .filter_map(|v| serde_json::from_value(v).ok())
-        .collect())
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
 impl JwkSet {
@@ -85,7 +80,7 @@ impl Jwk {
 
     /// Whether this key carries private material.
     pub fn is_private(&self) -> bool {
-        self.d.is_some()
+        self.has_private
     }
 
     /// Whether the key can verify signatures made with `alg`: same key type and curve,
