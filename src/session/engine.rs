@@ -10,18 +10,20 @@ use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 use super::config::{LoginOptions, LogoutOptions, OidcConfig};
 use super::state::{AuthError, AuthState, RawClaims, User};
 use crate::core::b64;
-use crate::core::jose::{AsyncSignatureVerifier, JwkSet};
+use crate::core::jose::{AsyncSignatureVerifier, JoseError, JwkSet};
 use crate::core::{
-    authorization_code_request, discovery_request, form, refresh_request, sanitize_return_path,
-    AccessToken, AuthorizationRequest, CallbackError, CallbackParams, HttpRequest, HttpResponse,
-    IdToken, IdTokenValidator, OAuthError, PendingAuthorization, ProviderMetadata, RefreshToken,
-    TokenError, TokenResponse, CALLBACK_PARAMS,
+    authorization_code_request, check_refresh_continuity, discovery_request, form, refresh_request,
+    sanitize_return_path, AccessToken, AuthorizationRequest, CallbackError, CallbackParams,
+    HttpRequest, HttpResponse, IdToken, IdTokenError, IdTokenValidator, Nonce, OAuthError,
+    PendingAuthorization, ProviderMetadata, RefreshToken, TokenError, TokenResponse,
+    CALLBACK_PARAMS,
 };
 
 /// Storage key of the pending authorization (per tab: session storage).
 pub(crate) const PENDING_KEY: &str = "oidc-leptos.pending";
 
-/// Renew the access token this many seconds before it expires.
+/// Renew the access token this many seconds before it expires (at most half its
+/// lifetime, so short-lived tokens are not renewed on every use).
 const RENEW_MARGIN: u64 = 30;
 
 /// The current page address, split.
@@ -60,6 +62,7 @@ pub(crate) trait Platform: AsyncSignatureVerifier {
 struct Tokens {
     access_token: AccessToken,
     expires_at: Option<u64>,
+    renew_at: Option<u64>,
     refresh_token: Option<RefreshToken>,
     id_token: Option<IdToken>,
 }
@@ -241,17 +244,44 @@ impl<P: Platform + 'static> Session<P> {
             .id_token
             .clone()
             .ok_or_else(|| TokenError::Malformed("no id_token in the response".into()))?;
-        let keys = self.keys(&metadata).await?;
-        let claims = IdTokenValidator::new(&self.config.issuer, &self.config.client_id)
-            .leeway(self.config.leeway)
-            .validate_async::<RawClaims>(
-                id_token.secret(),
-                &keys,
-                &self.platform,
-                Some(&pending.nonce),
-                self.platform.now(),
-            )
+        let user = self
+            .validate_id_token(&metadata, &id_token, Some(&pending.nonce))
             .await?;
+        self.store_tokens(tokens);
+        self.set_state(AuthState::LoggedIn(user));
+        Ok(())
+    }
+
+    /// Validates an ID token (OIDC Core 3.1.3.7). Keys are fetched once and fetched
+    /// again when the token names a key the cached set lacks (provider key rotation).
+    async fn validate_id_token(
+        &self,
+        metadata: &ProviderMetadata,
+        id_token: &IdToken,
+        nonce: Option<&Nonce>,
+    ) -> Result<User<RawClaims>, AuthError> {
+        let validator = IdTokenValidator::new(&self.config.issuer, &self.config.client_id)
+            .leeway(self.config.leeway);
+        let mut refetched = false;
+        let claims = loop {
+            let keys = self.keys(metadata).await?;
+            let result = validator
+                .validate_async::<RawClaims>(
+                    id_token.secret(),
+                    &keys,
+                    &self.platform,
+                    nonce,
+                    self.platform.now(),
+                )
+                .await;
+            match result {
+                Err(IdTokenError::Jose(JoseError::UnknownKid(_))) if !refetched => {
+                    refetched = true;
+                    self.keys.borrow_mut().take();
+                }
+                other => break other?,
+            }
+        };
         // The payload decoded once more: validated above, kept for typed claims.
         let payload = id_token
             .secret()
@@ -260,9 +290,7 @@ impl<P: Platform + 'static> Session<P> {
             .and_then(|p| b64::decode(p).ok())
             .and_then(|p| String::from_utf8(p).ok())
             .unwrap_or_default();
-        self.store_tokens(tokens);
-        self.set_state(AuthState::LoggedIn(User::new(claims, payload.into())));
-        Ok(())
+        Ok(User::new(claims, payload.into()))
     }
 
     fn store_tokens(&self, response: TokenResponse) {
@@ -275,6 +303,9 @@ impl<P: Platform + 'static> Session<P> {
         *self.tokens.borrow_mut() = Some(Tokens {
             access_token: response.access_token,
             expires_at: response.expires_in.map(|e| now.saturating_add(e)),
+            renew_at: response
+                .expires_in
+                .map(|e| now.saturating_add(e - RENEW_MARGIN.min(e / 2))),
             // RFC 6749 section 6: without a new refresh token, the old one stays valid.
             refresh_token: response.refresh_token.or(previous_refresh),
             id_token: response.id_token.or(previous_id),
@@ -340,16 +371,17 @@ impl<P: Platform + 'static> Session<P> {
     ) -> impl Future<Output = Result<AccessToken, AuthError>> + 'static {
         let this = Rc::clone(self);
         async move {
-            let (token, expires_at, can_refresh) = match this.tokens.borrow().as_ref() {
+            let (token, expires_at, renew_at, can_refresh) = match this.tokens.borrow().as_ref() {
                 None => return Err(AuthError::NotLoggedIn),
                 Some(t) => (
                     t.access_token.clone(),
                     t.expires_at,
+                    t.renew_at,
                     t.refresh_token.is_some(),
                 ),
             };
             let now = this.platform.now();
-            let fresh = expires_at.is_none_or(|e| now.saturating_add(RENEW_MARGIN) < e);
+            let fresh = renew_at.is_none_or(|r| now < r);
             if fresh {
                 return Ok(token);
             }
@@ -381,6 +413,24 @@ impl<P: Platform + 'static> Session<P> {
         }
     }
 
+    async fn refreshed_user(
+        &self,
+        metadata: &ProviderMetadata,
+        id_token: &IdToken,
+    ) -> Result<User<RawClaims>, AuthError> {
+        let user = self.validate_id_token(metadata, id_token, None).await?;
+        let previous = self.state.borrow().user().cloned();
+        if let Some(previous) = previous {
+            if let Err(e) = check_refresh_continuity(previous.claims(), user.claims()) {
+                // Another identity behind the same session: end it.
+                self.tokens.borrow_mut().take();
+                self.set_state(AuthState::LoggedOut);
+                return Err(e.into());
+            }
+        }
+        Ok(user)
+    }
+
     async fn refresh(&self) -> Result<AccessToken, AuthError> {
         let Some(refresh_token) = self
             .tokens
@@ -395,8 +445,24 @@ impl<P: Platform + 'static> Session<P> {
         let response = self.platform.fetch(request).await.map_err(network)?;
         match TokenResponse::from_response(&response) {
             Ok(tokens) => {
+                // OIDC Core 12.2: a new ID token is validated like the first one and
+                // must name the same issuer, subject and audience.
+                let user = match &tokens.id_token {
+                    Some(id_token) => Some(self.refreshed_user(&metadata, id_token).await?),
+                    None => None,
+                };
                 let access = tokens.access_token.clone();
                 self.store_tokens(tokens);
+                // The state changes (and the app re-renders) only when the profile did.
+                let changed = user.filter(|u| {
+                    self.state
+                        .borrow()
+                        .user()
+                        .is_none_or(|previous| previous.standard() != u.standard())
+                });
+                if let Some(user) = changed {
+                    self.set_state(AuthState::LoggedIn(user));
+                }
                 Ok(access)
             }
             // RFC 6749 section 5.2: the grant is gone; the session is over.

@@ -114,6 +114,10 @@ struct Provider {
     refreshes: RefCell<u32>,
     refresh_error: RefCell<Option<&'static str>>,
     no_refresh_token: RefCell<bool>,
+    /// (sub, name) of an ID token sent with refreshed tokens.
+    refresh_id: RefCell<Option<(String, String)>>,
+    /// A key that replaced `key` at the provider.
+    rotated: RefCell<Option<EcKey>>,
 }
 
 fn setup() -> (FakeRef, Rc<Provider>, Rc<Session<FakeRef>>) {
@@ -138,13 +142,21 @@ fn setup() -> (FakeRef, Rc<Provider>, Rc<Session<FakeRef>>) {
         refreshes: RefCell::new(0),
         refresh_error: RefCell::new(None),
         no_refresh_token: RefCell::new(false),
+        refresh_id: RefCell::new(None),
+        rotated: RefCell::new(None),
     });
     let p = Rc::clone(&provider);
     *fake.0.handler.borrow_mut() = Box::new(move |req| {
         let path = req.url.strip_prefix(ISS).unwrap_or("");
         match path {
             "/.well-known/openid-configuration" => json_response(200, discovery()),
-            "/jwks" => json_response(200, json!({"keys": [p.key.jwk()]})),
+            "/jwks" => {
+                let jwk = match p.rotated.borrow().as_ref() {
+                    Some(k) => k.jwk(),
+                    None => p.key.jwk(),
+                };
+                json_response(200, json!({"keys": [jwk]}))
+            }
             "/token" => {
                 let body = form::parse(std::str::from_utf8(&req.body).unwrap());
                 let get = |k: &str| body.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
@@ -153,13 +165,22 @@ fn setup() -> (FakeRef, Rc<Provider>, Rc<Session<FakeRef>>) {
                     if let Some(e) = *p.refresh_error.borrow() {
                         return json_response(400, json!({"error": e}));
                     }
-                    return json_response(
-                        200,
-                        json!({
-                            "access_token": format!("at-{}", p.refreshes.borrow()), "token_type": "Bearer",
-                            "expires_in": 300, "refresh_token": "rt-2",
-                        }),
-                    );
+                    let mut body = json!({
+                        "access_token": format!("at-{}", p.refreshes.borrow()), "token_type": "Bearer",
+                        "expires_in": 300, "refresh_token": "rt-2",
+                    });
+                    if let Some((sub, name)) = p.refresh_id.borrow().clone() {
+                        let claims = json!({
+                            "iss": ISS, "aud": "spa", "sub": sub, "name": name,
+                            "iat": NOW + 40, "exp": NOW + 340,
+                        });
+                        body["id_token"] = match p.rotated.borrow().as_ref() {
+                            Some(k) => k.jwt(None, &claims),
+                            None => p.key.jwt(None, &claims),
+                        }
+                        .into();
+                    }
+                    return json_response(200, body);
                 }
                 if *p.token_status.borrow() != 200 {
                     return json_response(
@@ -434,6 +455,58 @@ fn expired_token_without_refresh_token_ends_the_session() {
     *fake.0.now.borrow_mut() = NOW + 60;
     assert_eq!(run(session.access_token()), Err(AuthError::NotLoggedIn));
     assert_eq!(session.state(), AuthState::LoggedOut);
+}
+
+fn signed_in() -> (FakeRef, Rc<Provider>, Rc<Session<FakeRef>>) {
+    let (fake, provider, session) = setup();
+    let callback = login(&fake, &provider, &session);
+    arrive(&fake, &callback);
+    run(session.start(session.take_callback()));
+    assert!(session.state().is_logged_in());
+    (fake, provider, session)
+}
+
+#[test]
+fn refreshed_id_token_updates_the_user_after_key_rotation() {
+    let (fake, provider, session) = signed_in();
+    *provider.refresh_id.borrow_mut() = Some(("alice".into(), "Alice Liddell".into()));
+    // The provider rotated its key since sign-in: the new kid makes the keys refetch.
+    *provider.rotated.borrow_mut() = Some(EcKey::new(2, "k2"));
+    *fake.0.now.borrow_mut() = NOW + 40;
+    assert_eq!(run(session.access_token()).unwrap().secret(), "at-1");
+    let state = session.state();
+    assert_eq!(state.user().unwrap().display_name(), "Alice Liddell");
+}
+
+#[test]
+fn renewal_with_the_same_profile_does_not_touch_the_state() {
+    let (fake, provider, session) = signed_in();
+    let changes = Rc::new(RefCell::new(0));
+    let counter = Rc::clone(&changes);
+    session.subscribe(move |_| *counter.borrow_mut() += 1);
+    *provider.refresh_id.borrow_mut() = Some(("alice".into(), "Alice".into()));
+    *fake.0.now.borrow_mut() = NOW + 40;
+    assert_eq!(run(session.access_token()).unwrap().secret(), "at-1");
+    assert_eq!(*changes.borrow(), 0);
+    // The renewed token lives 300 s: it is used as is until 30 s before expiry.
+    *fake.0.now.borrow_mut() = NOW + 40 + 269;
+    assert_eq!(run(session.access_token()).unwrap().secret(), "at-1");
+    *fake.0.now.borrow_mut() = NOW + 40 + 270;
+    assert_eq!(run(session.access_token()).unwrap().secret(), "at-2");
+    assert_eq!(*changes.borrow(), 0);
+}
+
+#[test]
+fn refreshed_id_token_for_another_subject_ends_the_session() {
+    let (fake, provider, session) = signed_in();
+    *provider.refresh_id.borrow_mut() = Some(("mallory".into(), "Mallory".into()));
+    *fake.0.now.borrow_mut() = NOW + 40;
+    assert_eq!(
+        run(session.access_token()),
+        Err(AuthError::IdToken(IdTokenError::RefreshMismatch("sub")))
+    );
+    assert_eq!(session.state(), AuthState::LoggedOut);
+    assert_eq!(run(session.access_token()), Err(AuthError::NotLoggedIn));
 }
 
 #[test]

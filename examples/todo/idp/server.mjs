@@ -193,6 +193,11 @@ provider.on('server_error', (_ctx, err) => {
   console.error('IdP server error:', err);
 });
 
+// One line per token grant, to follow sign-ins and renewals in the log.
+provider.on('grant.success', (ctx) => {
+  console.log(`grant ${ctx.oidc.params?.grant_type} for ${ctx.oidc.client?.clientId}`);
+});
+
 const server = http.createServer(provider.callback());
 
 server.listen(PORT, '127.0.0.1', () => {

@@ -50,6 +50,14 @@ test('sign in, add a TODO, reload, sign in again and sign out', { timeout: TEST_
       await app.addTodo(title);
     });
 
+    await step(session, t, '2b. after the access token expires, the next call renews it', async () => {
+      // The e2e IdP issues 4 s access tokens; waiting them out is the behaviour under
+      // test (the script checks the IdP's log for the refresh grant afterwards).
+      await page.waitForTimeout(5_000);
+      await app.addTodo(`${title} (renewed)`);
+      await app.expectLoggedIn(user);
+    });
+
     let afterReload;
     await step(session, t, '3. reload shows a defined state', async () => {
       await app.reload();
