@@ -127,6 +127,11 @@ impl IdTokenValidator {
         self
     }
 
+    /// The accepted signature algorithms.
+    pub fn algorithm_policy(&self) -> &AlgorithmPolicy {
+        &self.policy
+    }
+
     /// Verifies the signature against `keys` and checks the claims at time `now`.
     /// `nonce` is the one sent in the authorization request (None on refresh).
     pub fn validate<C: DeserializeOwned>(

@@ -9,8 +9,7 @@ use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 
 use super::config::{LoginOptions, LogoutOptions, OidcConfig};
 use super::state::{AuthError, AuthState, RawClaims, User};
-use crate::core::b64;
-use crate::core::jose::{AsyncSignatureVerifier, JoseError, JwkSet};
+use crate::core::jose::{AsyncSignatureVerifier, JoseError, JwkSet, UnverifiedJws};
 use crate::core::{
     authorization_code_request, check_refresh_continuity, discovery_request, form, refresh_request,
     sanitize_return_path, AccessToken, AuthorizationRequest, CallbackError, CallbackParams,
@@ -263,33 +262,23 @@ impl<P: Platform + 'static> Session<P> {
         let validator = IdTokenValidator::new(&self.config.issuer, &self.config.client_id)
             .leeway(self.config.leeway);
         let mut refetched = false;
-        let claims = loop {
+        let verified = loop {
             let keys = self.keys(metadata).await?;
-            let result = validator
-                .validate_async::<RawClaims>(
-                    id_token.secret(),
-                    &keys,
-                    &self.platform,
-                    nonce,
-                    self.platform.now(),
-                )
+            let result = UnverifiedJws::parse(id_token.secret())
+                .map_err(IdTokenError::from)?
+                .verify_async(&keys, validator.algorithm_policy(), &self.platform)
                 .await;
             match result {
-                Err(IdTokenError::Jose(JoseError::UnknownKid(_))) if !refetched => {
+                Err(JoseError::UnknownKid(_)) if !refetched => {
                     refetched = true;
                     self.keys.borrow_mut().take();
                 }
-                other => break other?,
+                other => break other.map_err(IdTokenError::from)?,
             }
         };
-        // The payload decoded once more: validated above, kept for typed claims.
-        let payload = id_token
-            .secret()
-            .split('.')
-            .nth(1)
-            .and_then(|p| b64::decode(p).ok())
-            .and_then(|p| String::from_utf8(p).ok())
-            .unwrap_or_default();
+        let claims = validator.check_claims::<RawClaims>(&verified, nonce, self.platform.now())?;
+        // The validated JSON is kept so hooks can read the app's own claims type from it.
+        let payload = String::from_utf8_lossy(verified.payload());
         Ok(User::new(claims, payload.into()))
     }
 

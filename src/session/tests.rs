@@ -288,10 +288,7 @@ fn typed_claims_mismatch_is_a_failed_state() {
         #[allow(dead_code)]
         roles: Vec<String>,
     }
-    let (fake, provider, session) = setup();
-    let callback = login(&fake, &provider, &session);
-    arrive(&fake, &callback);
-    run(session.start(session.take_callback()));
+    let (_fake, _provider, session) = signed_in();
     assert!(matches!(
         session.state().typed::<Needs>(),
         AuthState::Failed(AuthError::Claims(_))
@@ -410,10 +407,7 @@ fn network_and_discovery_failures_are_typed() {
 
 #[test]
 fn expiring_token_is_renewed_once_for_concurrent_callers() {
-    let (fake, provider, session) = setup();
-    let callback = login(&fake, &provider, &session);
-    arrive(&fake, &callback);
-    run(session.start(session.take_callback()));
+    let (fake, provider, session) = signed_in();
     // 60 s token; 40 s later it is inside the renewal margin.
     *fake.0.now.borrow_mut() = NOW + 40;
     let (a, b) = run(async {
@@ -427,10 +421,7 @@ fn expiring_token_is_renewed_once_for_concurrent_callers() {
 
 #[test]
 fn revoked_refresh_token_logs_out_but_transient_error_does_not() {
-    let (fake, provider, session) = setup();
-    let callback = login(&fake, &provider, &session);
-    arrive(&fake, &callback);
-    run(session.start(session.take_callback()));
+    let (fake, provider, session) = signed_in();
     *fake.0.now.borrow_mut() = NOW + 40;
     *provider.refresh_error.borrow_mut() = Some("temporarily_unavailable");
     assert!(matches!(
@@ -511,10 +502,7 @@ fn refreshed_id_token_for_another_subject_ends_the_session() {
 
 #[test]
 fn logout_ends_session_at_provider() {
-    let (fake, provider, session) = setup();
-    let callback = login(&fake, &provider, &session);
-    arrive(&fake, &callback);
-    run(session.start(session.take_callback()));
+    let (fake, _provider, session) = signed_in();
     run(session.logout(LogoutOptions::default())).unwrap();
     assert_eq!(session.state(), AuthState::LoggedOut);
     let url = fake.0.navigations.borrow().last().cloned().unwrap();
