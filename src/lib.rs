@@ -40,7 +40,10 @@ pub mod server;
 pub use crate::core::{
     AccessToken, IdTokenClaims, NoAdditionalClaims, ProviderMetadata, StandardClaims,
 };
-pub use session::{AuthError, AuthState, LoginOptions, LogoutOptions, OidcConfig, User};
+pub use session::{
+    AuthError, AuthState, LoginOptions, LogoutOptions, OidcConfig, RestoreMode, User,
+    SILENT_CALLBACK_HTML,
+};
 
 #[cfg(any(feature = "csr", feature = "hydrate", feature = "ssr"))]
 pub use crate::leptos::{

@@ -1,5 +1,24 @@
 //! Client configuration and the options of login and logout.
 
+use std::time::Duration;
+
+/// How a reload restores the session without stored tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RestoreMode {
+    /// A hidden iframe when the provider is same-site with the app (its cookies reach
+    /// it), otherwise a top-level `prompt=none` redirect when this browser was signed
+    /// in recently. The default.
+    #[default]
+    Auto,
+    /// Always the hidden iframe (the provider's cookies must reach a frame).
+    Iframe,
+    /// Always the top-level `prompt=none` redirect, and only after a recent sign-in.
+    Redirect,
+    /// Never restore: every reload starts signed out.
+    Off,
+}
+
 /// How the app talks to its OpenID Provider.
 ///
 /// ```
@@ -17,6 +36,15 @@ pub struct OidcConfig {
     pub(crate) post_logout_redirect_uri: Option<String>,
     pub(crate) leeway: u64,
     pub(crate) extra_params: Vec<(String, String)>,
+    pub(crate) trusted_audiences: Vec<String>,
+    pub(crate) silent_redirect_uri: Option<String>,
+    pub(crate) restore: RestoreMode,
+    pub(crate) renew_margin: Duration,
+    pub(crate) renew_ahead: bool,
+    pub(crate) keep_alive: Option<Duration>,
+    pub(crate) silent_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) storage_namespace: Option<String>,
 }
 
 impl OidcConfig {
@@ -30,7 +58,83 @@ impl OidcConfig {
             post_logout_redirect_uri: None,
             leeway: 60,
             extra_params: Vec::new(),
+            trusted_audiences: Vec::new(),
+            silent_redirect_uri: None,
+            restore: RestoreMode::Auto,
+            renew_margin: Duration::from_secs(30),
+            renew_ahead: true,
+            keep_alive: None,
+            silent_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(15),
+            storage_namespace: None,
         }
+    }
+
+    /// An audience besides the client that ID tokens may name (OIDC Core 3.1.3.7 step
+    /// 3), e.g. an API the provider adds to `aud`. Defaults to none: an ID token with an
+    /// untrusted extra audience is rejected.
+    pub fn trusted_audience(mut self, audience: impl Into<String>) -> Self {
+        self.trusted_audiences.push(audience.into());
+        self
+    }
+
+    /// The page the hidden iframe of a silent sign-in lands on: a small static page
+    /// that hands its address to the app (see [`SILENT_CALLBACK_HTML`](crate::SILENT_CALLBACK_HTML)).
+    /// It must be registered at the provider as a redirect URI. Defaults to the app's
+    /// origin + `/silent-callback.html`.
+    pub fn silent_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.silent_redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// How a reload restores the session. Defaults to [`RestoreMode::Auto`].
+    pub fn restore(mut self, mode: RestoreMode) -> Self {
+        self.restore = mode;
+        self
+    }
+
+    /// Renew the access token when less than this is left (at most half its
+    /// lifetime). Defaults to 30 s.
+    pub fn renew_margin(mut self, margin: Duration) -> Self {
+        self.renew_margin = margin;
+        self
+    }
+
+    /// Renew the access token ahead of expiry while the user is active in the tab, so
+    /// that API calls never wait on the network. Defaults to true; an idle or hidden
+    /// tab renews only when a token is asked for.
+    pub fn renew_ahead(mut self, on: bool) -> Self {
+        self.renew_ahead = on;
+        self
+    }
+
+    /// The provider session's idle lifetime, when the tokens do not tell it (no
+    /// `refresh_expires_in`, no JWT refresh token). While the user works, the session
+    /// is renewed before it idles out. Defaults to none (renewal follows the access
+    /// token only).
+    pub fn keep_alive(mut self, idle_lifetime: Duration) -> Self {
+        self.keep_alive = Some(idle_lifetime);
+        self
+    }
+
+    /// How long a silent sign-in in a hidden iframe may take before the app counts
+    /// as signed out. Defaults to 10 s.
+    pub fn silent_timeout(mut self, timeout: Duration) -> Self {
+        self.silent_timeout = timeout;
+        self
+    }
+
+    /// Timeout of each request to the provider. Defaults to 15 s.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Prefix of the storage keys and the tab channel's name. Defaults to one derived
+    /// from the issuer and client ID, so two apps (or two providers) never mix.
+    pub fn storage_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.storage_namespace = Some(namespace.into());
+        self
     }
 
     /// Scopes besides `openid`. Defaults to none.

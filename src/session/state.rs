@@ -153,6 +153,9 @@ pub enum AuthError {
     /// Nobody is signed in.
     #[error("not signed in")]
     NotLoggedIn,
+    /// The access token expired and could not be renewed yet.
+    #[error("the access token expired and could not be renewed")]
+    TokenExpired,
 }
 
 impl From<RandomError> for AuthError {

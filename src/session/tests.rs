@@ -1,511 +1,492 @@
-//! The session engine against a fake platform and a fake provider.
+//! The session machine against a fake provider, in virtual time.
 #![allow(clippy::unwrap_used)]
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::rc::Rc;
+mod harness;
 
-use serde_json::json;
+use harness::*;
 
-use super::engine::{PageUrl, Platform, Session, PENDING_KEY};
+use super::machine::{Command, Event, TabMessage, ACTIVE_WINDOW_MS};
 use super::*;
-use crate::core::jose::{
-    Algorithm, AsyncSignatureVerifier, JoseError, Jwk, RustCryptoVerifier, SignatureVerifier,
-};
-use crate::core::{form, CallbackError, HttpRequest, HttpResponse, IdTokenError, TokenError};
-use crate::test_support::EcKey;
 
-const ISS: &str = "https://idp.example";
-const NOW: u64 = 1_700_000_000;
-
-type Handler = Box<dyn Fn(&HttpRequest) -> Result<HttpResponse, String>>;
-
-struct Fake {
-    now: RefCell<u64>,
-    storage: RefCell<HashMap<String, String>>,
-    url: RefCell<PageUrl>,
-    navigations: RefCell<Vec<String>>,
-    requests: RefCell<Vec<HttpRequest>>,
-    handler: RefCell<Handler>,
-}
-
-#[derive(Clone)]
-struct FakeRef(Rc<Fake>);
-
-impl AsyncSignatureVerifier for FakeRef {
-    async fn verify(
-        &self,
-        alg: Algorithm,
-        key: &Jwk,
-        input: &[u8],
-        sig: &[u8],
-    ) -> Result<(), JoseError> {
-        RustCryptoVerifier.verify(alg, key, input, sig)
-    }
-}
-
-impl Platform for FakeRef {
-    async fn fetch(&self, request: HttpRequest) -> Result<HttpResponse, String> {
-        self.0.requests.borrow_mut().push(request.clone());
-        // Yield once so concurrent callers really interleave.
-        tokio::task::yield_now().await;
-        (self.0.handler.borrow())(&request)
-    }
-    fn now(&self) -> u64 {
-        *self.0.now.borrow()
-    }
-    fn storage_get(&self, key: &str) -> Result<Option<String>, String> {
-        Ok(self.0.storage.borrow().get(key).cloned())
-    }
-    fn storage_set(&self, key: &str, value: &str) -> Result<(), String> {
-        self.0.storage.borrow_mut().insert(key.into(), value.into());
-        Ok(())
-    }
-    fn storage_remove(&self, key: &str) {
-        self.0.storage.borrow_mut().remove(key);
-    }
-    fn page_url(&self) -> PageUrl {
-        self.0.url.borrow().clone()
-    }
-    fn replace_url(&self, pqf: &str) {
-        let (rest, fragment) = match pqf.split_once('#') {
-            Some((r, f)) => (r.to_owned(), format!("#{f}")),
-            None => (pqf.to_owned(), String::new()),
-        };
-        let (path, query) = match rest.split_once('?') {
-            Some((p, q)) => (p.to_owned(), format!("?{q}")),
-            None => (rest, String::new()),
-        };
-        let mut u = self.0.url.borrow_mut();
-        u.path = path;
-        u.query = query;
-        u.fragment = fragment;
-    }
-    fn navigate(&self, url: &str) {
-        self.0.navigations.borrow_mut().push(url.into());
-    }
-}
-
-fn json_response(status: u16, v: serde_json::Value) -> Result<HttpResponse, String> {
-    Ok(HttpResponse {
-        status,
-        headers: vec![],
-        body: v.to_string().into_bytes(),
-    })
-}
-
-fn discovery() -> serde_json::Value {
-    json!({
-        "issuer": ISS,
-        "authorization_endpoint": format!("{ISS}/auth"),
-        "token_endpoint": format!("{ISS}/token"),
-        "jwks_uri": format!("{ISS}/jwks"),
-        "end_session_endpoint": format!("{ISS}/session/end"),
-        "authorization_response_iss_parameter_supported": true,
-    })
-}
-
-/// A provider that signs ID tokens with `key`, echoing the nonce of the last login.
-struct Provider {
-    key: EcKey,
-    nonce: RefCell<String>,
-    token_status: RefCell<u16>,
-    id_nonce_override: RefCell<Option<String>>,
-    refreshes: RefCell<u32>,
-    refresh_error: RefCell<Option<&'static str>>,
-    no_refresh_token: RefCell<bool>,
-    /// (sub, name) of an ID token sent with refreshed tokens.
-    refresh_id: RefCell<Option<(String, String)>>,
-    /// A key that replaced `key` at the provider.
-    rotated: RefCell<Option<EcKey>>,
-}
-
-fn setup() -> (FakeRef, Rc<Provider>, Rc<Session<FakeRef>>) {
-    let fake = FakeRef(Rc::new(Fake {
-        now: RefCell::new(NOW),
-        storage: RefCell::new(HashMap::new()),
-        url: RefCell::new(PageUrl {
-            origin: "https://app.example".into(),
-            path: "/todos".into(),
-            query: "?page=2".into(),
-            fragment: String::new(),
-        }),
-        navigations: RefCell::new(vec![]),
-        requests: RefCell::new(vec![]),
-        handler: RefCell::new(Box::new(|_| Err("unset".into()))),
-    }));
-    let provider = Rc::new(Provider {
-        key: EcKey::new(1, "k1"),
-        nonce: RefCell::new(String::new()),
-        token_status: RefCell::new(200),
-        id_nonce_override: RefCell::new(None),
-        refreshes: RefCell::new(0),
-        refresh_error: RefCell::new(None),
-        no_refresh_token: RefCell::new(false),
-        refresh_id: RefCell::new(None),
-        rotated: RefCell::new(None),
-    });
-    let p = Rc::clone(&provider);
-    *fake.0.handler.borrow_mut() = Box::new(move |req| {
-        let path = req.url.strip_prefix(ISS).unwrap_or("");
-        match path {
-            "/.well-known/openid-configuration" => json_response(200, discovery()),
-            "/jwks" => {
-                let jwk = match p.rotated.borrow().as_ref() {
-                    Some(k) => k.jwk(),
-                    None => p.key.jwk(),
-                };
-                json_response(200, json!({"keys": [jwk]}))
-            }
-            "/token" => {
-                let body = form::parse(std::str::from_utf8(&req.body).unwrap());
-                let get = |k: &str| body.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-                if get("grant_type").as_deref() == Some("refresh_token") {
-                    *p.refreshes.borrow_mut() += 1;
-                    if let Some(e) = *p.refresh_error.borrow() {
-                        return json_response(400, json!({"error": e}));
-                    }
-                    let mut body = json!({
-                        "access_token": format!("at-{}", p.refreshes.borrow()), "token_type": "Bearer",
-                        "expires_in": 300, "refresh_token": "rt-2",
-                    });
-                    if let Some((sub, name)) = p.refresh_id.borrow().clone() {
-                        let claims = json!({
-                            "iss": ISS, "aud": "spa", "sub": sub, "name": name,
-                            "iat": NOW + 40, "exp": NOW + 340,
-                        });
-                        body["id_token"] = match p.rotated.borrow().as_ref() {
-                            Some(k) => k.jwt(None, &claims),
-                            None => p.key.jwt(None, &claims),
-                        }
-                        .into();
-                    }
-                    return json_response(200, body);
-                }
-                if *p.token_status.borrow() != 200 {
-                    return json_response(
-                        *p.token_status.borrow(),
-                        json!({"error": "invalid_grant", "error_description": "code used"}),
-                    );
-                }
-                assert!(get("code_verifier").is_some_and(|v| v.len() == 43));
-                let nonce = p
-                    .id_nonce_override
-                    .borrow()
-                    .clone()
-                    .unwrap_or_else(|| p.nonce.borrow().clone());
-                let id = p.key.jwt(
-                    None,
-                    &json!({
-                        "iss": ISS, "aud": "spa", "sub": "alice", "name": "Alice", "nonce": nonce,
-                        "iat": NOW, "exp": NOW + 300, "team": "blue",
-                    }),
-                );
-                let mut body = json!({
-                    "access_token": "at-0", "token_type": "Bearer", "expires_in": 60,
-                    "refresh_token": "rt-1", "id_token": id,
-                });
-                if *p.no_refresh_token.borrow() {
-                    body.as_object_mut().unwrap().remove("refresh_token");
-                }
-                json_response(200, body)
-            }
-            _ => json_response(404, json!({})),
-        }
-    });
-    let session = Session::new(
-        fake.clone(),
-        OidcConfig::new(ISS, "spa").scopes(["profile"]),
-    );
-    (fake, provider, session)
-}
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
-/// Logs in and returns the callback query the provider would send.
-fn login(fake: &FakeRef, provider: &Provider, session: &Session<FakeRef>) -> String {
-    run(session.login(LoginOptions::default())).unwrap();
-    let url = fake.0.navigations.borrow().last().cloned().unwrap();
-    let q = form::parse(url.split_once('?').unwrap().1);
-    let get = |k: &str| {
-        q.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap()
-    };
-    *provider.nonce.borrow_mut() = get("nonce");
-    assert_eq!(get("redirect_uri"), "https://app.example/");
-    assert_eq!(get("scope"), "openid profile");
-    format!(
-        "?code=abc&state={}&iss={}&session_state=xyz&keep=1",
-        form::encode(&get("state")),
-        form::encode(ISS)
-    )
-}
-
-fn arrive(fake: &FakeRef, query: &str) {
-    let mut u = fake.0.url.borrow_mut();
-    u.path = "/".into();
-    u.query = query.into();
+#[test]
+fn first_visit_restores_through_the_frame_and_stays_signed_out_without_idp_session() {
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/todos");
+    tab.start();
+    // Discovery, then the hidden frame asks with prompt=none: no provider session.
+    assert!(tab.state().is_pending() || matches!(tab.state(), AuthState::LoggedOut));
+    tab.run();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert_eq!(tab.frames_opened, 1);
+    assert!(tab.published.iter().all(|s| !matches!(s, AuthState::Failed(_))));
 }
 
 #[test]
-fn full_sign_in_cleans_url_and_logs_in() {
-    let (fake, provider, session) = setup();
-    let callback = login(&fake, &provider, &session);
-    assert!(fake.0.storage.borrow().contains_key(PENDING_KEY));
-    arrive(&fake, &callback);
-    let cb = session.take_callback();
-    // The callback leaves the address bar at once, replaced by the return path.
-    assert_eq!(fake.0.url.borrow().path, "/todos");
-    assert_eq!(fake.0.url.borrow().query, "?page=2");
-    run(session.start(cb));
-    let state = session.state().typed::<serde_json::Value>();
-    let user = state.user().expect("logged in");
-    assert_eq!(user.display_name(), "Alice");
-    assert_eq!(user.additional()["team"], "blue");
-    // The pending request is consumed.
-    assert!(!fake.0.storage.borrow().contains_key(PENDING_KEY));
-    assert_eq!(run(session.access_token()).unwrap().secret(), "at-0");
-    // Tokens are never written to storage.
-    assert!(fake
-        .0
-        .storage
-        .borrow()
-        .values()
-        .all(|v| !v.contains("at-0") && !v.contains("rt-1")));
-}
-
-#[test]
-fn typed_claims_mismatch_is_a_failed_state() {
-    #[derive(serde::Deserialize, Debug, Clone, PartialEq)]
-    struct Needs {
-        #[allow(dead_code)]
-        roles: Vec<String>,
+fn interactive_login_signs_in_and_returns_to_the_path() {
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/todos");
+    tab.start();
+    tab.run();
+    let mut tab = tab.login_as("alice");
+    assert_eq!(tab.user().as_deref(), Some("alice"));
+    assert_eq!(tab.url, "/todos");
+    // No token ever reaches storage.
+    for value in tab.storage_values() {
+        assert!(!value.contains(&idp.last_access_token()), "{value}");
     }
-    let (_fake, _provider, session) = signed_in();
-    assert!(matches!(
-        session.state().typed::<Needs>(),
-        AuthState::Failed(AuthError::Claims(_))
-    ));
+    // The first sign-in tells the other tabs.
+    assert!(tab.broadcasts.contains(&TabMessage::Login));
+    assert!(tab.token().is_ok());
 }
 
 #[test]
-fn no_callback_means_logged_out() {
-    let (_fake, _p, session) = setup();
-    assert!(session.take_callback().is_none());
-    run(session.start(None));
-    assert_eq!(session.state(), AuthState::LoggedOut);
-}
-
-#[test]
-fn failed_discovery_at_start_is_a_failed_state() {
-    let (fake, _p, session) = setup();
-    *fake.0.handler.borrow_mut() =
-        Box::new(|_| json_response(200, json!({"issuer": "https://other.example"})));
-    run(session.start(None));
-    assert!(
-        matches!(session.state(), AuthState::Failed(AuthError::Discovery(_))),
-        "{:?}",
-        session.state()
-    );
-}
-
-#[test]
-fn forged_state_fails_and_consumes_pending() {
-    let (fake, provider, session) = setup();
-    login(&fake, &provider, &session);
-    arrive(
-        &fake,
-        &format!("?code=abc&state=forged&iss={}", form::encode(ISS)),
-    );
-    run(session.start(session.take_callback()));
+fn reload_restores_through_the_frame_with_two_provider_requests() {
+    let idp = Idp::new();
+    let tab = signed_in(&idp);
+    let before = idp.requests();
+    let mut reloaded = tab.reload();
+    reloaded.start();
+    reloaded.run();
+    assert_eq!(reloaded.user().as_deref(), Some("alice"));
+    // Discovery, the frame's authorization request and the code exchange; keys are
+    // fetched once per page.
+    let paths = idp.paths_since(before);
     assert_eq!(
-        session.state(),
-        AuthState::Failed(AuthError::Callback(CallbackError::StateMismatch))
+        paths,
+        vec!["/.well-known/openid-configuration", "/auth", "/token", "/jwks"]
     );
-    assert!(!fake.0.storage.borrow().contains_key(PENDING_KEY));
-    // A foreign callback is removed but does not get the return path.
-    assert_eq!(fake.0.url.borrow().path, "/");
-    assert_eq!(fake.0.url.borrow().query, "");
+    assert!(!reloaded.published.iter().any(|s| matches!(s, AuthState::LoggedOut)));
 }
 
 #[test]
-fn callback_without_pending_request_fails() {
-    let (fake, _p, session) = setup();
-    arrive(&fake, "?code=abc&state=s");
-    run(session.start(session.take_callback()));
-    assert_eq!(
-        session.state(),
-        AuthState::Failed(AuthError::Callback(CallbackError::NoPendingRequest))
-    );
+fn cross_site_provider_restores_through_a_top_level_redirect_only_after_a_sign_in() {
+    let idp = Idp::new();
+    let mut tab = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/");
+    tab.start();
+    tab.run();
+    // Never signed in here: no redirect, signed out at once.
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert!(tab.navigations.is_empty());
+    assert_eq!(tab.frames_opened, 0);
+
+    let tab = tab.login_as("alice");
+    let mut reloaded = tab.reload();
+    reloaded.start();
+    reloaded.run();
+    let nav = reloaded.navigations.last().cloned().unwrap();
+    assert!(nav.contains("prompt=none"), "{nav}");
+    let mut back = reloaded.follow_redirect();
+    back.run();
+    assert_eq!(back.user().as_deref(), Some("alice"));
 }
 
 #[test]
-fn replayed_callback_fails() {
-    let (fake, provider, session) = setup();
-    let callback = login(&fake, &provider, &session);
-    arrive(&fake, &callback);
-    run(session.start(session.take_callback()));
-    assert!(session.state().is_logged_in());
-    arrive(&fake, &callback);
-    run(session.start(session.take_callback()));
-    assert_eq!(
-        session.state(),
-        AuthState::Failed(AuthError::Callback(CallbackError::NoPendingRequest))
-    );
+fn a_silent_redirect_answered_login_required_ends_signed_out_without_a_loop() {
+    let idp = Idp::new();
+    let mut tab = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/");
+    tab.start();
+    tab.run();
+    let tab = tab.login_as("alice");
+    idp.end_sessions();
+    let mut reloaded = tab.reload();
+    reloaded.start();
+    reloaded.run();
+    let mut back = reloaded.follow_redirect();
+    back.run();
+    assert_eq!(back.state(), AuthState::LoggedOut);
+    // The marker is gone: the next reload does not try again.
+    let mut again = back.reload();
+    again.start();
+    again.run();
+    assert!(again.navigations.is_empty());
+    assert_eq!(again.state(), AuthState::LoggedOut);
 }
 
 #[test]
-fn wrong_nonce_fails() {
-    let (fake, provider, session) = setup();
-    let callback = login(&fake, &provider, &session);
-    *provider.id_nonce_override.borrow_mut() = Some("other".into());
-    arrive(&fake, &callback);
-    run(session.start(session.take_callback()));
-    assert_eq!(
-        session.state(),
-        AuthState::Failed(AuthError::IdToken(IdTokenError::NonceMismatch))
-    );
+fn app_urls_with_code_are_not_callbacks_and_keep_the_pending_sign_in() {
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/shop");
+    tab.query = "?code=SUMMER10".into();
+    tab.session.insert("pending".into(), "kept".into());
+    tab.start();
+    tab.run();
+    assert_eq!(tab.url, "/shop?code=SUMMER10");
+    assert_eq!(tab.session.get("pending").map(String::as_str), Some("kept"));
+    // Same with `code` and `state` on another path than the redirect URI's.
+    let mut tab = Tab::new(&idp, "/other");
+    tab.query = "?code=a&state=b".into();
+    tab.session.insert("pending".into(), "kept".into());
+    tab.start();
+    tab.run();
+    assert_eq!(tab.session.get("pending").map(String::as_str), Some("kept"));
 }
 
 #[test]
-fn token_endpoint_error_fails_with_message() {
-    let (fake, provider, session) = setup();
-    let callback = login(&fake, &provider, &session);
-    *provider.token_status.borrow_mut() = 400;
-    arrive(&fake, &callback);
-    run(session.start(session.take_callback()));
-    match session.state() {
-        AuthState::Failed(e @ AuthError::Token(TokenError::Provider(_))) => {
-            assert!(e.to_string().contains("invalid_grant (code used)"), "{e}");
-        }
+fn forged_callback_fails_with_a_clear_error_and_cleans_the_address() {
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/");
+    tab.query = "?code=x&state=forged&keep=1".into();
+    tab.start();
+    tab.run();
+    assert_eq!(tab.url, "/?keep=1");
+    match tab.state() {
+        AuthState::Failed(e) => assert!(e.to_string().contains("state"), "{e}"),
         other => panic!("{other:?}"),
     }
 }
 
 #[test]
-fn network_and_discovery_failures_are_typed() {
-    let (fake, _p, session) = setup();
-    *fake.0.handler.borrow_mut() = Box::new(|_| Err("connection refused".into()));
-    assert_eq!(
-        run(session.login(LoginOptions::default())),
-        Err(AuthError::Network("connection refused".into()))
-    );
-    *fake.0.handler.borrow_mut() = Box::new(|_| json_response(500, json!({})));
-    assert!(matches!(
-        run(session.login(LoginOptions::default())),
-        Err(AuthError::Discovery(_))
-    ));
-    assert!(fake.0.navigations.borrow().is_empty());
+fn pending_request_of_another_client_is_refused() {
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/todos");
+    tab.start();
+    tab.run();
+    tab.dispatch(Event::Login(LoginOptions::default()));
+    let mut back = tab.follow_interactive("alice");
+    // The configuration changed between redirect and callback.
+    back.client_id = "other-spa".into();
+    back.start();
+    back.run();
+    assert!(matches!(back.state(), AuthState::Failed(_)), "{:?}", back.state());
+    assert!(idp.paths().iter().filter(|p| *p == "/token").count() == 0);
 }
 
 #[test]
-fn expiring_token_is_renewed_once_for_concurrent_callers() {
-    let (fake, provider, session) = signed_in();
-    // 60 s token; 40 s later it is inside the renewal margin.
-    *fake.0.now.borrow_mut() = NOW + 40;
-    let (a, b) = run(async {
-        futures_util::future::join(session.access_token(), session.access_token()).await
+fn logout_during_a_refresh_is_final() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    tab.advance(idp.lifetime_ms());
+    tab.hold_fetches = true;
+    tab.want_token();
+    assert_eq!(tab.held.len(), 1, "one refresh in flight");
+    tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    // The refresh answers after the logout: it is dropped.
+    tab.release_all();
+    tab.run();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert!(tab.resolved.iter().all(|(_, r)| r.is_err()));
+}
+
+#[test]
+fn concurrent_callers_share_one_refresh() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    tab.advance(idp.lifetime_ms());
+    tab.hold_fetches = true;
+    for _ in 0..5 {
+        tab.want_token();
+    }
+    assert_eq!(tab.held.len(), 1);
+    tab.release_all();
+    tab.run();
+    assert_eq!(tab.resolved.len(), 5);
+    assert!(tab.resolved.iter().all(|(_, r)| r.is_ok()));
+    assert_eq!(idp.refreshes(), 1);
+    assert_eq!(idp.reuse_detected(), 0);
+}
+
+#[test]
+fn a_fresh_token_is_answered_without_the_network() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    let before = idp.requests();
+    tab.want_token();
+    assert_eq!(tab.resolved.len(), 1);
+    assert_eq!(idp.requests(), before);
+}
+
+#[test]
+fn an_active_tab_renews_ahead_of_expiry_and_an_idle_one_does_not() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    // Active: the timer renews before expiry, so a later call needs no network.
+    let due = tab.machine.next_deadline().unwrap();
+    assert!(due < tab.now.mono + idp.lifetime_ms());
+    tab.activity_until(due);
+    tab.fire_timers();
+    assert_eq!(idp.refreshes(), 1);
+    // Idle past the window: no more renewals ahead of time.
+    tab.advance(ACTIVE_WINDOW_MS + idp.lifetime_ms() * 3);
+    tab.fire_timers();
+    assert_eq!(idp.refreshes(), 1);
+    // A hidden tab does not either, even with recent activity.
+    tab.dispatch(Event::Activity);
+    tab.dispatch(Event::Visibility(false));
+    assert_eq!(tab.machine.next_deadline(), None);
+    // The next call renews lazily.
+    tab.want_token();
+    assert_eq!(idp.refreshes(), 2);
+    assert!(tab.resolved.last().unwrap().1.is_ok());
+}
+
+#[test]
+fn keep_alive_renews_before_the_provider_session_idles_out_while_the_user_works() {
+    let idp = Idp::new();
+    idp.set_refresh_expires_in(Some(600));
+    let mut tab = signed_in_with(&idp, |c| c.renew_ahead(false));
+    // The user works (activity every 30 s) for an hour, never calling the API.
+    for _ in 0..120 {
+        tab.advance(30_000);
+        tab.dispatch(Event::Activity);
+        tab.fire_timers();
+    }
+    // Renewed about every 540 s (a minute before the 600 s idle lifetime), never
+    // idled out.
+    let n = idp.refreshes();
+    assert!((6..=10).contains(&n), "{n} refreshes");
+    tab.want_token();
+    assert!(tab.resolved.last().unwrap().1.is_ok());
+    assert_eq!(idp.invalid_grants(), 0);
+}
+
+#[test]
+fn transient_failures_back_off_and_keep_the_current_token() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    let lifetime = idp.lifetime_ms();
+    // Inside the margin but not expired.
+    tab.advance(lifetime - 10_000);
+    idp.set_down(true);
+    tab.want_token();
+    let first = tab.resolved.last().unwrap().1.clone();
+    assert!(first.is_ok(), "the current token while it is valid: {first:?}");
+    assert_eq!(tab.state().is_logged_in(), true);
+    // Retries back off: 1 s, 2 s, 4 s...
+    let before = idp.requests();
+    tab.advance(500);
+    tab.fire_timers();
+    assert_eq!(idp.requests(), before);
+    tab.advance(600);
+    tab.fire_timers();
+    assert_eq!(idp.requests(), before + 1);
+    // Expired while the provider is down: an error, not a logout.
+    tab.advance(lifetime);
+    tab.want_token();
+    assert!(tab.resolved.last().unwrap().1.is_err());
+    assert!(tab.state().is_logged_in());
+    // The provider is back: the session recovers.
+    idp.set_down(false);
+    tab.advance(MAX_WAIT);
+    tab.fire_timers();
+    tab.want_token();
+    assert!(tab.resolved.last().unwrap().1.is_ok());
+}
+
+#[test]
+fn invalid_grant_ends_the_session_and_tells_the_tabs() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    idp.revoke_all();
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert!(tab.broadcasts.contains(&TabMessage::Lost));
+    assert!(tab.resolved.last().unwrap().1.is_err());
+}
+
+#[test]
+fn a_rotated_refresh_token_survives_a_failed_key_fetch() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    // The provider rotates its signing key and its key set endpoint fails.
+    idp.rotate_key();
+    idp.set_jwks_down(true);
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert!(tab.state().is_logged_in());
+    // The new refresh token was kept: the next refresh uses it, not the spent one.
+    idp.set_jwks_down(false);
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    tab.run();
+    assert_eq!(idp.reuse_detected(), 0);
+    assert_eq!(idp.invalid_grants(), 0);
+    assert!(tab.resolved.last().unwrap().1.is_ok());
+}
+
+#[test]
+fn refreshed_id_token_with_another_subject_ends_the_session() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    idp.set_subject_on_refresh(Some("mallory"));
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert!(matches!(tab.state(), AuthState::Failed(_)), "{:?}", tab.state());
+}
+
+#[test]
+fn client_clock_minutes_off_either_way_signs_in_and_renews_on_time() {
+    for skew in [-300_000i64, 300_000] {
+        let idp = Idp::new();
+        idp.set_clock_skew(skew);
+        let mut tab = signed_in(&idp);
+        assert!(tab.state().is_logged_in(), "skew {skew}");
+        // Not renewed early, not used late.
+        tab.advance(idp.lifetime_ms() / 4);
+        tab.want_token();
+        assert_eq!(idp.refreshes(), 0, "skew {skew}");
+        tab.advance(idp.lifetime_ms());
+        tab.want_token();
+        assert_eq!(idp.refreshes(), 1, "skew {skew}");
+    }
+}
+
+#[test]
+fn a_wall_clock_jump_neither_logs_out_nor_keeps_an_expired_token() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    // Set back an hour: the monotonic clock still ages the token.
+    tab.now.wall -= 3_600_000;
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert_eq!(idp.refreshes(), 1);
+    assert!(tab.state().is_logged_in());
+    // Forward an hour (or a sleep the monotonic clock missed): renewed, not logged out.
+    tab.now.wall += 7_200_000;
+    tab.want_token();
+    assert_eq!(idp.refreshes(), 2);
+    assert!(tab.state().is_logged_in());
+}
+
+#[test]
+fn expires_in_zero_does_not_loop() {
+    let idp = Idp::new();
+    idp.set_expires_in(Some(0));
+    let mut tab = signed_in(&idp);
+    for _ in 0..10 {
+        tab.want_token();
+        tab.fire_timers();
+    }
+    // The JWT's exp gives the lifetime.
+    assert_eq!(idp.refreshes(), 0);
+    idp.set_expires_in(None);
+    let mut tab = signed_in(&idp);
+    tab.want_token();
+    assert_eq!(idp.refreshes(), 0);
+}
+
+#[test]
+fn without_refresh_token_the_frame_renews() {
+    let idp = Idp::new();
+    idp.set_issue_refresh_tokens(false);
+    let mut tab = signed_in(&idp);
+    tab.advance(idp.lifetime_ms());
+    let frames = tab.frames_opened;
+    tab.want_token();
+    assert_eq!(tab.frames_opened, frames + 1);
+    assert!(tab.resolved.last().unwrap().1.is_ok());
+    assert!(tab.state().is_logged_in());
+}
+
+#[test]
+fn logout_marker_blocks_silent_restore_and_the_next_login_asks_for_the_user() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
+    assert!(tab.broadcasts.contains(&TabMessage::Logout));
+    let mut reloaded = tab.reload();
+    reloaded.start();
+    reloaded.run();
+    assert_eq!(reloaded.frames_opened, 0);
+    assert_eq!(reloaded.state(), AuthState::LoggedOut);
+    reloaded.dispatch(Event::Login(LoginOptions::default()));
+    let nav = reloaded.navigations.last().unwrap();
+    assert!(nav.contains("prompt=login"), "{nav}");
+}
+
+#[test]
+fn rp_initiated_logout_navigates_with_the_hint() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    tab.dispatch(Event::Logout(LogoutOptions::default()));
+    let nav = tab.navigations.last().unwrap();
+    assert!(nav.starts_with(&format!("{ISS}/session/end?")), "{nav}");
+    assert!(nav.contains("id_token_hint="));
+    assert!(nav.contains("client_id=spa"));
+}
+
+#[test]
+fn tabs_follow_logout_and_login_and_ignore_their_own_messages() {
+    let idp = Idp::new();
+    let mut a = signed_in(&idp);
+    let mut b = Tab::new(&idp, "/");
+    b.tab_id = "b".into();
+    b.start();
+    b.run();
+    assert!(b.state().is_logged_in(), "B restores from the provider session");
+    // Own messages are ignored.
+    let a_id = a.tab_id.clone();
+    a.dispatch(Event::Tab {
+        from: a_id,
+        message: TabMessage::Logout,
     });
-    assert_eq!(a.unwrap().secret(), "at-1");
-    assert_eq!(b.unwrap().secret(), "at-1");
-    assert_eq!(*provider.refreshes.borrow(), 1);
-    assert_eq!(run(session.access_token()).unwrap().secret(), "at-1");
+    assert!(a.state().is_logged_in());
+    // Logout in A signs B out.
+    a.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
+    b.dispatch(Event::Tab {
+        from: a.tab_id.clone(),
+        message: TabMessage::Logout,
+    });
+    assert_eq!(b.state(), AuthState::LoggedOut);
+    // Login in A signs B in, with its own code exchange.
+    let mut a = a.reload();
+    a.start();
+    a.run();
+    let a = a.login_as("alice");
+    let frames = b.frames_opened;
+    b.dispatch(Event::Tab {
+        from: a.tab_id.clone(),
+        message: TabMessage::Login,
+    });
+    b.run();
+    assert_eq!(b.frames_opened, frames + 1);
+    assert!(b.state().is_logged_in());
 }
 
 #[test]
-fn revoked_refresh_token_logs_out_but_transient_error_does_not() {
-    let (fake, provider, session) = signed_in();
-    *fake.0.now.borrow_mut() = NOW + 40;
-    *provider.refresh_error.borrow_mut() = Some("temporarily_unavailable");
-    assert!(matches!(
-        run(session.access_token()),
-        Err(AuthError::Token(_))
-    ));
-    assert!(session.state().is_logged_in());
-    *provider.refresh_error.borrow_mut() = Some("invalid_grant");
-    assert_eq!(run(session.access_token()), Err(AuthError::NotLoggedIn));
-    assert_eq!(session.state(), AuthState::LoggedOut);
+fn a_frame_that_never_answers_times_out_to_signed_out() {
+    let idp = Idp::new();
+    idp.set_frame_hangs(true);
+    let mut tab = Tab::new(&idp, "/");
+    tab.start();
+    tab.run();
+    assert!(tab.state().is_pending());
+    let deadline = tab.machine.next_deadline().unwrap();
+    tab.now.mono = deadline;
+    tab.now.wall += 10_000;
+    tab.dispatch(Event::Timer);
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert!(tab.frames_closed >= 1);
+    // A late answer is dropped.
+    tab.deliver_late_frame();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
 }
 
 #[test]
-fn expired_token_without_refresh_token_ends_the_session() {
-    let (fake, provider, session) = setup();
-    *provider.no_refresh_token.borrow_mut() = true;
-    let callback = login(&fake, &provider, &session);
-    arrive(&fake, &callback);
-    run(session.start(session.take_callback()));
-    *fake.0.now.borrow_mut() = NOW + 45;
-    assert_eq!(run(session.access_token()).unwrap().secret(), "at-0");
-    *fake.0.now.borrow_mut() = NOW + 60;
-    assert_eq!(run(session.access_token()), Err(AuthError::NotLoggedIn));
-    assert_eq!(session.state(), AuthState::LoggedOut);
-}
-
-fn signed_in() -> (FakeRef, Rc<Provider>, Rc<Session<FakeRef>>) {
-    let (fake, provider, session) = setup();
-    let callback = login(&fake, &provider, &session);
-    arrive(&fake, &callback);
-    run(session.start(session.take_callback()));
-    assert!(session.state().is_logged_in());
-    (fake, provider, session)
+fn waiting_callers_during_restore_get_the_token_after_it() {
+    let idp = Idp::new();
+    let tab = signed_in(&idp);
+    let mut reloaded = tab.reload();
+    reloaded.hold_fetches = true;
+    reloaded.start();
+    reloaded.want_token();
+    assert!(reloaded.resolved.is_empty());
+    reloaded.hold_fetches = false;
+    reloaded.release_all();
+    reloaded.run();
+    assert_eq!(reloaded.resolved.len(), 1);
+    assert!(reloaded.resolved[0].1.is_ok());
 }
 
 #[test]
-fn refreshed_id_token_updates_the_user_after_key_rotation() {
-    let (fake, provider, session) = signed_in();
-    *provider.refresh_id.borrow_mut() = Some(("alice".into(), "Alice Liddell".into()));
-    // The provider rotated its key since sign-in: the new kid makes the keys refetch.
-    *provider.rotated.borrow_mut() = Some(EcKey::new(2, "k2"));
-    *fake.0.now.borrow_mut() = NOW + 40;
-    assert_eq!(run(session.access_token()).unwrap().secret(), "at-1");
-    let state = session.state();
-    assert_eq!(state.user().unwrap().display_name(), "Alice Liddell");
-}
-
-#[test]
-fn renewal_with_the_same_profile_does_not_touch_the_state() {
-    let (fake, provider, session) = signed_in();
-    let changes = Rc::new(RefCell::new(0));
-    let counter = Rc::clone(&changes);
-    session.subscribe(move |_| *counter.borrow_mut() += 1);
-    *provider.refresh_id.borrow_mut() = Some(("alice".into(), "Alice".into()));
-    *fake.0.now.borrow_mut() = NOW + 40;
-    assert_eq!(run(session.access_token()).unwrap().secret(), "at-1");
-    assert_eq!(*changes.borrow(), 0);
-    // The renewed token lives 300 s: it is used as is until 30 s before expiry.
-    *fake.0.now.borrow_mut() = NOW + 40 + 269;
-    assert_eq!(run(session.access_token()).unwrap().secret(), "at-1");
-    *fake.0.now.borrow_mut() = NOW + 40 + 270;
-    assert_eq!(run(session.access_token()).unwrap().secret(), "at-2");
-    assert_eq!(*changes.borrow(), 0);
-}
-
-#[test]
-fn refreshed_id_token_for_another_subject_ends_the_session() {
-    let (fake, provider, session) = signed_in();
-    *provider.refresh_id.borrow_mut() = Some(("mallory".into(), "Mallory".into()));
-    *fake.0.now.borrow_mut() = NOW + 40;
-    assert_eq!(
-        run(session.access_token()),
-        Err(AuthError::IdToken(IdTokenError::RefreshMismatch("sub")))
-    );
-    assert_eq!(session.state(), AuthState::LoggedOut);
-    assert_eq!(run(session.access_token()), Err(AuthError::NotLoggedIn));
-}
-
-#[test]
-fn logout_ends_session_at_provider() {
-    let (fake, _provider, session) = signed_in();
-    run(session.logout(LogoutOptions::default())).unwrap();
-    assert_eq!(session.state(), AuthState::LoggedOut);
-    let url = fake.0.navigations.borrow().last().cloned().unwrap();
-    assert!(url.starts_with("https://idp.example/session/end?client_id=spa&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2F&id_token_hint=ey"), "{url}");
-    assert_eq!(run(session.access_token()), Err(AuthError::NotLoggedIn));
+fn publish_is_sent_only_on_change() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    let n = tab.published.len();
+    tab.dispatch(Event::Activity);
+    tab.want_token();
+    assert_eq!(tab.published.len(), n);
+    let commands = tab.machine.handle(tab.now, Event::Activity);
+    assert!(!commands.iter().any(|c| matches!(c, Command::Publish(_))));
 }

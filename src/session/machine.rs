@@ -1,0 +1,1469 @@
+//! The client session as a pure state machine.
+//!
+//! `Machine::handle(now, event)` returns the commands to carry out; the driver (the
+//! browser, or a test harness) performs them and posts their results back as events.
+//! Nothing here does IO, keeps shared mutable state or waits: time comes in with each
+//! event, and `next_deadline()` says when the driver should send `Event::Timer`.
+//!
+//! Every request carries an id and the phase names the one it waits for, so a late
+//! answer (a refresh that completes after a logout, a frame that answers after its
+//! timeout) is dropped. Tokens exist only inside `Phase::SignedIn`: leaving that phase
+//! drops them, so nothing can bring a session back once it ended.
+
+use serde::{Deserialize, Serialize};
+
+use super::client::{Client, Slot};
+use super::config::{LoginOptions, LogoutOptions};
+use super::state::{AuthError, AuthState, RawClaims, User};
+use crate::core::jose::{dangerous, AlgorithmPolicy, JoseError, JwkSet, VerifiedJws};
+use crate::core::{
+    authorization_code_request, check_refresh_continuity, discovery_request, form,
+    refresh_request, sanitize_return_path, AccessToken, AuthorizationRequest, CallbackError,
+    CallbackParams, HttpRequest, HttpResponse, IdToken, IdTokenError, IdTokenValidator, Nonce,
+    PendingAuthorization, ProviderMetadata, RefreshToken, TokenError, TokenResponse,
+    CALLBACK_PARAMS,
+};
+
+/// Identifies one request (fetch, verification, silent frame).
+pub(crate) type ReqId = u64;
+/// Identifies a caller waiting for an access token.
+pub(crate) type WaiterId = u64;
+
+/// The time of an event, in milliseconds: `mono` from a monotonic clock (timers and
+/// lifetimes), `wall` since the Unix epoch (protocol times; may jump).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Now {
+    pub mono: u64,
+    pub wall: u64,
+}
+
+/// Lifetime assumed for an access token when neither `expires_in` nor a JWT `exp`
+/// tells it.
+pub(crate) const DEFAULT_LIFETIME_MS: u64 = 5 * 60 * 1000;
+/// The user counts as active this long after their last pointer, key or focus event.
+pub(crate) const ACTIVE_WINDOW_MS: u64 = 60 * 1000;
+/// The "was signed in" marker lasts this long when the provider session's lifetime is
+/// unknown.
+pub(crate) const MARKER_TTL_MS: u64 = 12 * 60 * 60 * 1000;
+/// Longest wait between two renewal attempts after transient failures.
+pub(crate) const MAX_BACKOFF_MS: u64 = 60 * 1000;
+
+/// What one tab tells the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum TabMessage {
+    /// A user signed in interactively: signed-out tabs restore silently.
+    Login,
+    /// An explicit logout: every tab signs out.
+    Logout,
+    /// The session ended at the provider: every tab signs out.
+    Lost,
+}
+
+impl TabMessage {
+    /// The message on the wire.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            TabMessage::Login => "login",
+            TabMessage::Logout => "logout",
+            TabMessage::Lost => "lost",
+        }
+    }
+
+    /// Reads a message from the wire.
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "login" => Some(TabMessage::Login),
+            "logout" => Some(TabMessage::Logout),
+            "lost" => Some(TabMessage::Lost),
+            _ => None,
+        }
+    }
+}
+
+/// The page the app started on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct PageUrl {
+    /// Path, starting with `/`.
+    pub path: String,
+    /// Query including `?`, or empty.
+    pub query: String,
+    /// Fragment including `#`, or empty.
+    pub fragment: String,
+}
+
+/// What the driver read at start.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StartInfo {
+    /// This tab's id (random), to recognize its own messages.
+    pub tab: String,
+    /// The address the app was loaded at.
+    pub page: PageUrl,
+    /// `Slot::Pending`.
+    pub pending: Option<String>,
+    /// `Slot::SignedIn`.
+    pub signed_in: Option<String>,
+    /// `Slot::LoggedOut`.
+    pub logged_out: Option<String>,
+    /// Whether the page is visible.
+    pub visible: bool,
+}
+
+/// An input to the machine.
+#[derive(Debug, Clone)]
+pub(crate) enum Event {
+    /// The app starts.
+    Start(StartInfo),
+    /// The user asks to sign in.
+    Login(LoginOptions),
+    /// The user asks to sign out.
+    Logout(LogoutOptions),
+    /// A caller wants an access token; answered by `Command::Resolve`.
+    WantToken(WaiterId),
+    /// The user did something in this tab (pointer, key, focus).
+    Activity,
+    /// The tab became visible or hidden.
+    Visibility(bool),
+    /// The answer to `Command::Fetch`.
+    Http {
+        req: ReqId,
+        result: Result<HttpResponse, String>,
+    },
+    /// The answer to `Command::Verify`.
+    Verified {
+        req: ReqId,
+        result: Result<VerifiedJws, JoseError>,
+    },
+    /// `next_deadline()` was reached.
+    Timer,
+    /// Another tab spoke.
+    Tab { from: String, message: TabMessage },
+    /// The silent frame landed: the query of its address.
+    SilentResult { req: ReqId, query: String },
+}
+
+/// An action for the driver.
+#[derive(Debug, Clone)]
+pub(crate) enum Command {
+    /// Send a request (with the configured timeout and a size cap); answer with
+    /// `Event::Http`.
+    Fetch {
+        req: ReqId,
+        request: HttpRequest,
+        timeout_ms: u64,
+    },
+    /// Verify a compact JWS against a key set; answer with `Event::Verified`.
+    Verify {
+        req: ReqId,
+        token: String,
+        keys: JwkSet,
+        policy: AlgorithmPolicy,
+    },
+    /// Leave the app for this URL.
+    Navigate(String),
+    /// Replace the address (path, query, fragment) without navigating.
+    ReplaceUrl(String),
+    /// Write (or, with `None`, remove) a storage slot.
+    Store { slot: Slot, value: Option<String> },
+    /// Tell the other tabs.
+    Broadcast(TabMessage),
+    /// Load `url` in a hidden iframe; its landing address comes back as
+    /// `Event::SilentResult`.
+    OpenSilentFrame { req: ReqId, url: String },
+    /// Remove the hidden iframe, if any.
+    CloseSilentFrame,
+    /// Answer a `WantToken`.
+    Resolve {
+        waiter: WaiterId,
+        result: Result<AccessToken, AuthError>,
+    },
+    /// The state the app shows changed.
+    Publish(AuthState<RawClaims>),
+}
+
+/// The pending authorization as this tab keeps it between redirect and callback. It
+/// names the client it was made for, so a configuration changed in between cannot mix
+/// two clients.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredPending {
+    issuer: String,
+    client_id: String,
+    /// A `prompt=none` restore: `login_required` means signed out, not an error.
+    silent: bool,
+    pending: PendingAuthorization,
+}
+
+/// What to do once the provider's metadata is known.
+#[derive(Debug, Clone)]
+enum Then {
+    Callback(Box<(Option<StoredPending>, Result<CallbackParams, CallbackError>)>),
+    Restore,
+    SignedOut,
+    Login(LoginOptions),
+}
+
+/// One step of getting tokens.
+#[derive(Debug, Clone)]
+enum Step {
+    /// The hidden iframe is loading the `prompt=none` authorization request.
+    Frame {
+        req: ReqId,
+        until: u64,
+        pending: Box<PendingAuthorization>,
+    },
+    /// The token request is out.
+    Token {
+        req: ReqId,
+        sent: Now,
+        nonce: Option<Nonce>,
+    },
+    /// The key set is being fetched to check the ID token.
+    Keys { req: ReqId, check: Box<Check> },
+    /// The ID token's signature is being verified.
+    Verify { req: ReqId, check: Box<Check> },
+}
+
+impl Step {
+    fn req(&self) -> ReqId {
+        match self {
+            Step::Frame { req, .. }
+            | Step::Token { req, .. }
+            | Step::Keys { req, .. }
+            | Step::Verify { req, .. } => *req,
+        }
+    }
+}
+
+/// A token response whose ID token is being checked.
+#[derive(Debug, Clone)]
+struct Check {
+    response: TokenResponse,
+    id_token: IdToken,
+    nonce: Option<Nonce>,
+    sent: Now,
+    received: Now,
+    refetched: bool,
+}
+
+/// Tokens and the checked user.
+#[derive(Debug)]
+struct Acquired {
+    response: TokenResponse,
+    user: Option<User<RawClaims>>,
+    received: Now,
+}
+
+/// How getting tokens failed.
+#[derive(Debug)]
+enum Failure {
+    /// The provider needs the user (`login_required` and the like): signed out.
+    NeedsLogin,
+    /// The silent frame did not answer in time.
+    FrameTimeout,
+    /// The grant is gone (`invalid_grant`).
+    GrantGone,
+    /// Worth another try later. Tokens that arrived before the failure are kept.
+    Transient(AuthError, Option<Box<TokenResponse>>),
+    /// A definite error.
+    Fatal(AuthError),
+}
+
+enum Outcome {
+    Next(Step),
+    Done(Box<Acquired>),
+    Fail(Failure),
+}
+
+/// The signed-in session: the only place tokens exist.
+#[derive(Debug, Clone)]
+struct SignedIn {
+    user: User<RawClaims>,
+    id_token: Option<IdToken>,
+    access: AccessToken,
+    refresh: Option<RefreshToken>,
+    /// When the access token arrived.
+    got: Now,
+    /// Its lifetime (ms).
+    lifetime: u64,
+    /// When the refresh token (or provider session) was last renewed, and its idle
+    /// lifetime (ms), when known.
+    idle: Option<(Now, u64)>,
+    /// The renewal in flight (one at a time, by construction).
+    renewal: Option<Step>,
+    /// After transient failures: when to try again (mono) and how many failed.
+    retry: Option<(u64, u32)>,
+    /// The last renewal error, while retrying.
+    error: Option<AuthError>,
+}
+
+/// Milliseconds since `since`, by whichever clock has moved more: a monotonic clock
+/// that paused while the machine slept, or a wall clock set back, never makes a token
+/// look younger than it is.
+fn elapsed(now: Now, since: Now) -> u64 {
+    now.mono
+        .saturating_sub(since.mono)
+        .max(now.wall.saturating_sub(since.wall))
+}
+
+impl SignedIn {
+    fn margin(&self, client: &Client) -> u64 {
+        client.renew_margin_ms.min(self.lifetime / 2)
+    }
+    fn remaining(&self, now: Now) -> u64 {
+        self.lifetime.saturating_sub(elapsed(now, self.got))
+    }
+    fn expired(&self, now: Now) -> bool {
+        self.remaining(now) == 0
+    }
+    /// Less than the margin left: renew before handing the token out.
+    fn due(&self, now: Now, client: &Client) -> bool {
+        self.remaining(now) <= self.margin(client)
+    }
+    /// When (mono) the access token becomes due.
+    fn due_at(&self, client: &Client) -> u64 {
+        self.got
+            .mono
+            .saturating_add(self.lifetime - self.margin(client))
+    }
+    /// When (mono) the provider session must be renewed not to idle out.
+    fn keep_alive_at(&self) -> Option<u64> {
+        let (since, idle) = self.idle?;
+        let margin = (idle / 4).min(60_000);
+        Some(since.mono.saturating_add(idle - margin))
+    }
+    fn keep_alive_due(&self, now: Now) -> bool {
+        self.idle.is_some_and(|(since, idle)| {
+            elapsed(now, since) >= idle - (idle / 4).min(60_000)
+        })
+    }
+}
+
+/// Where the session stands.
+#[derive(Debug, Clone)]
+enum Phase {
+    /// Before `Event::Start`.
+    Idle,
+    /// Loading the provider's metadata.
+    Discovering { req: ReqId, then: Then },
+    SignedOut,
+    /// The page is leaving for the provider.
+    Redirecting,
+    /// Completing a sign-in: a callback, or a silent restore.
+    SigningIn { silent: bool, step: Step },
+    SignedIn(Box<SignedIn>),
+    Failed(AuthError),
+}
+
+/// The session.
+#[derive(Debug, Clone)]
+pub(crate) struct Machine {
+    client: Client,
+    tab: String,
+    metadata: Option<ProviderMetadata>,
+    keys: Option<JwkSet>,
+    phase: Phase,
+    next_req: ReqId,
+    waiters: Vec<WaiterId>,
+    /// Provider time minus wall time (ms), from the last ID token's `iat`.
+    offset: i64,
+    last_activity: u64,
+    visible: bool,
+    logged_out_marker: bool,
+    published: Option<AuthState<RawClaims>>,
+    now: Now,
+    out: Vec<Command>,
+}
+
+/// Callback errors that mean "the user must interact": signed out, not a failure
+/// (OIDC Core 3.1.2.6).
+const NEEDS_INTERACTION: [&str; 4] = [
+    "login_required",
+    "interaction_required",
+    "consent_required",
+    "account_selection_required",
+];
+
+#[derive(Deserialize)]
+struct Times {
+    iat: Option<u64>,
+    exp: Option<u64>,
+}
+
+impl Machine {
+    /// A machine for `client`, waiting for `Event::Start`.
+    pub(crate) fn new(client: Client) -> Self {
+        Machine {
+            client,
+            tab: String::new(),
+            metadata: None,
+            keys: None,
+            phase: Phase::Idle,
+            next_req: 0,
+            waiters: Vec::new(),
+            offset: 0,
+            last_activity: 0,
+            visible: true,
+            logged_out_marker: false,
+            published: None,
+            now: Now::default(),
+            out: Vec::new(),
+        }
+    }
+
+    /// The bound configuration.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// When the driver should send `Event::Timer` (mono ms), if ever.
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
+        match &self.phase {
+            Phase::SigningIn {
+                step: Step::Frame { until, .. },
+                ..
+            } => Some(*until),
+            Phase::SignedIn(s) => self.signed_in_deadline(s),
+            _ => None,
+        }
+    }
+
+    fn signed_in_deadline(&self, s: &SignedIn) -> Option<u64> {
+        match &s.renewal {
+            Some(Step::Frame { until, .. }) => return Some(*until),
+            Some(_) => return None,
+            None => {}
+        }
+        if let Some((until, _)) = s.retry {
+            return Some(until);
+        }
+        if !self.can_renew(s) {
+            // Nothing can renew it: the session ends when the token expires.
+            return Some(s.got.mono.saturating_add(s.lifetime));
+        }
+        let mut deadline: Option<u64> = None;
+        let due_at = s.due_at(&self.client);
+        // Ahead of time only while the user is active in a visible tab: at the due
+        // time, or now if that has passed (then `poll` would have started it).
+        let active_then =
+            self.last_activity.saturating_add(ACTIVE_WINDOW_MS) > due_at.max(self.now.mono);
+        if self.client.renew_ahead && self.visible && active_then {
+            deadline = Some(due_at);
+        }
+        if self.last_activity > s.got.mono {
+            if let Some(at) = s.keep_alive_at() {
+                deadline = Some(deadline.map_or(at, |d| d.min(at)));
+            }
+        }
+        deadline
+    }
+
+    /// Handles one event at `now`; returns what the driver must do, in order.
+    pub(crate) fn handle(&mut self, now: Now, event: Event) -> Vec<Command> {
+        self.now = now;
+        match event {
+            Event::Start(info) => self.start(info),
+            Event::Login(options) => self.login(options),
+            Event::Logout(options) => self.logout(options),
+            Event::WantToken(waiter) => self.waiters.push(waiter),
+            Event::Activity => self.last_activity = now.mono,
+            Event::Visibility(visible) => {
+                self.visible = visible;
+                if visible {
+                    self.last_activity = now.mono;
+                }
+            }
+            Event::Http { req, result } => self.on_http(req, result),
+            Event::Verified { req, result } => self.on_verified(req, result),
+            Event::Timer => self.on_timer(),
+            Event::Tab { from, message } => self.on_tab(&from, message),
+            Event::SilentResult { req, query } => self.on_silent(req, &query),
+        }
+        self.poll();
+        self.settle();
+        self.publish();
+        std::mem::take(&mut self.out)
+    }
+
+    fn req(&mut self) -> ReqId {
+        self.next_req += 1;
+        self.next_req
+    }
+
+    fn emit(&mut self, command: Command) {
+        self.out.push(command);
+    }
+
+    fn fetch(&mut self, request: HttpRequest) -> ReqId {
+        let req = self.req();
+        let timeout_ms = self.client.request_timeout_ms;
+        self.emit(Command::Fetch {
+            req,
+            request,
+            timeout_ms,
+        });
+        req
+    }
+
+    fn wall_secs(&self) -> u64 {
+        self.now.wall / 1000
+    }
+
+    /// Provider time in seconds.
+    fn server_secs(&self) -> u64 {
+        let ms = i128::from(self.now.wall) + i128::from(self.offset);
+        u64::try_from(ms.max(0) / 1000).unwrap_or(0)
+    }
+
+    // ----- start -------------------------------------------------------------
+
+    fn start(&mut self, info: StartInfo) {
+        if !matches!(self.phase, Phase::Idle) {
+            return;
+        }
+        self.tab = info.tab;
+        self.visible = info.visible;
+        self.last_activity = self.now.mono;
+        self.logged_out_marker = info.logged_out.is_some();
+        let then = match self.take_callback(&info.page, info.pending.as_deref()) {
+            Some(callback) => Then::Callback(Box::new(callback)),
+            None => {
+                let recently = info
+                    .signed_in
+                    .as_deref()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .is_some_and(|until| until > self.now.wall);
+                if self.logged_out_marker {
+                    Then::SignedOut
+                } else if self.client.frame || (self.client.redirect_restore && recently) {
+                    Then::Restore
+                } else {
+                    Then::SignedOut
+                }
+            }
+        };
+        self.discover(then);
+    }
+
+    /// Recognizes an authorization response in the address and takes it out: only a
+    /// query with `state`, on the redirect URI's path, is one (an app URL like
+    /// `/shop?code=SUMMER10` is left alone). The pending request is removed at once
+    /// (single use), and the address becomes the sign-in's return path.
+    fn take_callback(
+        &mut self,
+        page: &PageUrl,
+        stored: Option<&str>,
+    ) -> Option<(Option<StoredPending>, Result<CallbackParams, CallbackError>)> {
+        if page.path != self.client.redirect_path {
+            return None;
+        }
+        let params = CallbackParams::parse(&page.query);
+        match &params {
+            Ok(Some(p)) if p.state.is_some() => {}
+            Err(_) if form::parse(&page.query).iter().any(|(k, _)| k == "state") => {}
+            _ => return None,
+        }
+        self.emit(Command::Store {
+            slot: Slot::Pending,
+            value: None,
+        });
+        let stored: Option<StoredPending> = stored
+            .and_then(|s| serde_json::from_str::<StoredPending>(s).ok())
+            .filter(|s| s.issuer == self.client.issuer && s.client_id == self.client.client_id);
+        let ours = match (&params, &stored) {
+            (Ok(Some(p)), Some(s)) => p
+                .state
+                .as_deref()
+                .is_some_and(|st| s.pending.state.matches(st)),
+            _ => false,
+        };
+        let target = match stored.as_ref().and_then(|s| s.pending.return_to.clone()) {
+            Some(path) if ours => sanitize_return_path(&path),
+            _ => {
+                let kept: Vec<(String, String)> = form::parse(&page.query)
+                    .into_iter()
+                    .filter(|(k, _)| !CALLBACK_PARAMS.contains(&k.as_str()))
+                    .collect();
+                let query = form::serialize(kept.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                let sep = if query.is_empty() { "" } else { "?" };
+                format!("{}{sep}{query}{}", page.path, page.fragment)
+            }
+        };
+        self.emit(Command::ReplaceUrl(target));
+        let params = params.map(|p| p.unwrap_or_default());
+        Some((stored, params))
+    }
+
+    fn discover(&mut self, then: Then) {
+        let req = self.fetch(discovery_request(&self.client.issuer));
+        self.phase = Phase::Discovering { req, then };
+    }
+
+    fn proceed(&mut self, then: Then) {
+        match then {
+            Then::Callback(callback) => {
+                let (stored, params) = *callback;
+                self.complete_callback(stored, params);
+            }
+            Then::Restore => self.restore(),
+            Then::SignedOut => self.phase = Phase::SignedOut,
+            Then::Login(options) => self.login(options),
+        }
+    }
+
+    fn complete_callback(
+        &mut self,
+        stored: Option<StoredPending>,
+        params: Result<CallbackParams, CallbackError>,
+    ) {
+        let Some(metadata) = self.metadata.clone() else {
+            return;
+        };
+        let Some(stored) = stored else {
+            self.phase = Phase::Failed(CallbackError::NoPendingRequest.into());
+            return;
+        };
+        let code = params
+            .and_then(|p| stored.pending.validate_callback(&p, &metadata, self.wall_secs()));
+        match code {
+            Ok(code) => {
+                let request = authorization_code_request(
+                    &metadata,
+                    &self.client.client_id,
+                    &code,
+                    &stored.pending.code_verifier,
+                    &stored.pending.redirect_uri,
+                );
+                let sent = self.now;
+                let req = self.fetch(request);
+                self.phase = Phase::SigningIn {
+                    silent: stored.silent,
+                    step: Step::Token {
+                        req,
+                        sent,
+                        nonce: Some(stored.pending.nonce),
+                    },
+                };
+            }
+            Err(CallbackError::Provider(e))
+                if stored.silent && NEEDS_INTERACTION.contains(&e.error.as_str()) =>
+            {
+                self.signed_out_quietly();
+            }
+            Err(e) => self.phase = Phase::Failed(e.into()),
+        }
+    }
+
+    /// Silent sign-in: the hidden iframe when it can reach the provider's cookies,
+    /// else a top-level `prompt=none` redirect.
+    fn restore(&mut self) {
+        if self.client.frame {
+            if let Some(step) = self.open_frame() {
+                self.phase = Phase::SigningIn { silent: true, step };
+            }
+        } else if self.client.redirect_restore {
+            let _ = self.redirect_to_provider(LoginOptions::default(), true);
+        } else {
+            self.phase = Phase::SignedOut;
+        }
+    }
+
+    fn authorization_request(&self, redirect_uri: &str, options: &LoginOptions) -> AuthorizationRequest {
+        let mut request = AuthorizationRequest::new(&self.client.client_id, redirect_uri)
+            .scopes(self.client.scopes.iter().cloned());
+        if let Some(path) = &options.return_to {
+            request = request.return_to(sanitize_return_path(path));
+        }
+        for (k, v) in self.client.extra_params.iter().chain(options.extra.iter()) {
+            request = request.extra(k.clone(), v.clone());
+        }
+        request
+    }
+
+    fn open_frame(&mut self) -> Option<Step> {
+        let metadata = self.metadata.clone()?;
+        let redirect = self.client.silent_redirect_uri.clone();
+        let request = self
+            .authorization_request(&redirect, &LoginOptions::default())
+            .extra("prompt", "none");
+        match request.build(&metadata, self.wall_secs()) {
+            Ok((url, pending)) => {
+                let req = self.req();
+                self.emit(Command::OpenSilentFrame { req, url });
+                Some(Step::Frame {
+                    req,
+                    until: self.now.mono.saturating_add(self.client.silent_timeout_ms),
+                    pending: Box::new(pending),
+                })
+            }
+            Err(e) => {
+                self.phase = Phase::Failed(e.into());
+                None
+            }
+        }
+    }
+
+    fn redirect_to_provider(&mut self, options: LoginOptions, silent: bool) -> Option<()> {
+        let Some(metadata) = self.metadata.clone() else {
+            self.discover(Then::Login(options));
+            return None;
+        };
+        let redirect = self.client.redirect_uri.clone();
+        let mut request = self.authorization_request(&redirect, &options);
+        if silent {
+            request = request.extra("prompt", "none");
+        } else if self.logged_out_marker && !options.extra.iter().any(|(k, _)| k == "prompt") {
+            // After an explicit logout the next sign-in asks for the user, so that a
+            // provider session left behind does not sign them straight back in.
+            request = request.extra("prompt", "login");
+        }
+        let built = request.build(&metadata, self.wall_secs());
+        let (url, pending) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                self.phase = Phase::Failed(e.into());
+                return None;
+            }
+        };
+        let stored = StoredPending {
+            issuer: self.client.issuer.clone(),
+            client_id: self.client.client_id.clone(),
+            silent,
+            pending,
+        };
+        match serde_json::to_string(&stored) {
+            Ok(json) => {
+                self.emit(Command::Store {
+                    slot: Slot::Pending,
+                    value: Some(json),
+                });
+                self.emit(Command::Navigate(url));
+                self.leave(Phase::Redirecting);
+                Some(())
+            }
+            Err(e) => {
+                self.phase = Phase::Failed(AuthError::Storage(e.to_string()));
+                None
+            }
+        }
+    }
+
+    // ----- user actions ------------------------------------------------------
+
+    fn login(&mut self, options: LoginOptions) {
+        match &mut self.phase {
+            Phase::Discovering { then, .. } => *then = Then::Login(options),
+            Phase::Idle => {}
+            _ => {
+                let _ = self.redirect_to_provider(options, false);
+            }
+        }
+    }
+
+    fn logout(&mut self, options: LogoutOptions) {
+        if matches!(self.phase, Phase::Idle) {
+            return;
+        }
+        let hint = match &self.phase {
+            Phase::SignedIn(s) => s.id_token.clone(),
+            _ => None,
+        };
+        self.forget_session();
+        self.logged_out_marker = true;
+        let wall = self.now.wall;
+        self.emit(Command::Store {
+            slot: Slot::LoggedOut,
+            value: Some(wall.to_string()),
+        });
+        self.emit(Command::Broadcast(TabMessage::Logout));
+        let endpoint = self
+            .metadata
+            .as_ref()
+            .and_then(|m| m.end_session_endpoint.clone())
+            .filter(|e| crate::core::is_secure_url(e));
+        match endpoint {
+            Some(endpoint) if !options.local_only => {
+                // RP-Initiated Logout 1.0 section 2.
+                let mut pairs = vec![
+                    ("client_id", self.client.client_id.as_str()),
+                    (
+                        "post_logout_redirect_uri",
+                        self.client.post_logout_redirect_uri.as_str(),
+                    ),
+                ];
+                if let Some(hint) = hint.as_ref() {
+                    pairs.push(("id_token_hint", hint.secret()));
+                }
+                let url = form::append_query(&endpoint, pairs);
+                self.emit(Command::Navigate(url));
+                self.phase = Phase::Redirecting;
+            }
+            _ => self.phase = Phase::SignedOut,
+        }
+    }
+
+    /// Leaves the current phase: its tokens are dropped with it and a frame in flight
+    /// is closed.
+    fn leave(&mut self, next: Phase) {
+        let frame = matches!(
+            &self.phase,
+            Phase::SigningIn {
+                step: Step::Frame { .. },
+                ..
+            }
+        ) || matches!(&self.phase, Phase::SignedIn(s) if matches!(s.renewal, Some(Step::Frame { .. })));
+        if frame {
+            self.emit(Command::CloseSilentFrame);
+        }
+        self.phase = next;
+    }
+
+    /// Ends the session here, without telling anyone: no marker of a recent sign-in.
+    fn forget_session(&mut self) {
+        self.leave(Phase::SignedOut);
+        self.emit(Command::Store {
+            slot: Slot::SignedIn,
+            value: None,
+        });
+    }
+
+    fn signed_out_quietly(&mut self) {
+        self.forget_session();
+    }
+
+    /// The session ended at the provider: sign out here and in every tab.
+    fn session_lost(&mut self) {
+        self.forget_session();
+        self.emit(Command::Broadcast(TabMessage::Lost));
+    }
+
+    // ----- answers -----------------------------------------------------------
+
+    fn on_http(&mut self, req: ReqId, result: Result<HttpResponse, String>) {
+        match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::Discovering { req: r, then } if r == req => {
+                let metadata = result
+                    .map_err(AuthError::Network)
+                    .and_then(|resp| {
+                        ProviderMetadata::from_response(&resp, &self.client.issuer)
+                            .map_err(AuthError::from)
+                    });
+                match metadata {
+                    Ok(m) => {
+                        self.metadata = Some(m);
+                        self.phase = Phase::SignedOut;
+                        self.proceed(then);
+                    }
+                    Err(e) => self.phase = Phase::Failed(e),
+                }
+            }
+            Phase::SigningIn { silent, step } if step.req() == req => {
+                let outcome = self.step_http(step, result, true);
+                self.signing_in(silent, outcome);
+            }
+            Phase::SignedIn(mut s) if s.renewal.as_ref().is_some_and(|st| st.req() == req) => {
+                let step = s.renewal.take();
+                self.phase = Phase::SignedIn(s);
+                if let Some(step) = step {
+                    let outcome = self.step_http(step, result, false);
+                    self.renewed(outcome);
+                }
+            }
+            // A stale answer (the phase moved on): dropped.
+            other => self.phase = other,
+        }
+    }
+
+    fn on_verified(&mut self, req: ReqId, result: Result<VerifiedJws, JoseError>) {
+        match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::SigningIn { silent, step } if step.req() == req => {
+                let outcome = self.step_verified(step, result);
+                self.signing_in(silent, outcome);
+            }
+            Phase::SignedIn(mut s) if s.renewal.as_ref().is_some_and(|st| st.req() == req) => {
+                let step = s.renewal.take();
+                self.phase = Phase::SignedIn(s);
+                if let Some(step) = step {
+                    let outcome = self.step_verified(step, result);
+                    self.renewed(outcome);
+                }
+            }
+            other => self.phase = other,
+        }
+    }
+
+    fn on_silent(&mut self, req: ReqId, query: &str) {
+        match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::SigningIn { silent, step } if step.req() == req => {
+                self.emit(Command::CloseSilentFrame);
+                let outcome = self.step_silent(step, query);
+                self.signing_in(silent, outcome);
+            }
+            Phase::SignedIn(mut s) if s.renewal.as_ref().is_some_and(|st| st.req() == req) => {
+                self.emit(Command::CloseSilentFrame);
+                let step = s.renewal.take();
+                self.phase = Phase::SignedIn(s);
+                if let Some(step) = step {
+                    let outcome = self.step_silent(step, query);
+                    self.renewed(outcome);
+                }
+            }
+            other => self.phase = other,
+        }
+    }
+
+    fn on_timer(&mut self) {
+        let now = self.now.mono;
+        let expired =
+            |step: Option<&Step>| matches!(step, Some(Step::Frame { until, .. }) if now >= *until);
+        match &self.phase {
+            Phase::SigningIn { step, .. } if expired(Some(step)) => {
+                self.emit(Command::CloseSilentFrame);
+                self.signing_in(true, Outcome::Fail(Failure::FrameTimeout));
+            }
+            Phase::SignedIn(s) if expired(s.renewal.as_ref()) => {
+                if let Phase::SignedIn(s) = &mut self.phase {
+                    s.renewal = None;
+                }
+                self.emit(Command::CloseSilentFrame);
+                self.renewed(Outcome::Fail(Failure::FrameTimeout));
+            }
+            // Renewals that fall due start in `poll`.
+            _ => {}
+        }
+    }
+
+    fn on_tab(&mut self, from: &str, message: TabMessage) {
+        if from == self.tab {
+            return;
+        }
+        match message {
+            TabMessage::Logout | TabMessage::Lost => {
+                if message == TabMessage::Logout {
+                    self.logged_out_marker = true;
+                }
+                if matches!(self.phase, Phase::SignedIn(_) | Phase::SigningIn { .. }) {
+                    self.leave(Phase::SignedOut);
+                }
+            }
+            TabMessage::Login => {
+                self.logged_out_marker = false;
+                // Each tab signs in with its own code exchange: its own token family,
+                // so rotated refresh tokens are never shared between tabs.
+                if matches!(self.phase, Phase::SignedOut) {
+                    if self.client.frame {
+                        if let Some(step) = self.open_frame() {
+                            self.phase = Phase::SigningIn { silent: true, step };
+                        }
+                    } else if self.client.redirect_restore {
+                        let _ = self.redirect_to_provider(LoginOptions::default(), true);
+                    }
+                }
+            }
+        }
+    }
+
+    // ----- getting tokens ----------------------------------------------------
+
+    /// An answer to a fetch of `step`. `signing_in`: an ID token is required.
+    fn step_http(
+        &mut self,
+        step: Step,
+        result: Result<HttpResponse, String>,
+        signing_in: bool,
+    ) -> Outcome {
+        match step {
+            Step::Token { sent, nonce, .. } => {
+                let response = match result {
+                    Ok(r) => r,
+                    Err(e) => return Outcome::Fail(Failure::Transient(AuthError::Network(e), None)),
+                };
+                match TokenResponse::from_response(&response) {
+                    Ok(tokens) => self.start_check(tokens, nonce, sent, signing_in),
+                    // RFC 6749 section 5.2: the grant is invalid, expired or revoked.
+                    Err(TokenError::Provider(e)) if e.error == "invalid_grant" => {
+                        Outcome::Fail(Failure::GrantGone)
+                    }
+                    Err(TokenError::Provider(e))
+                        if e.error == "temporarily_unavailable" || e.error == "server_error" =>
+                    {
+                        Outcome::Fail(Failure::Transient(TokenError::Provider(e).into(), None))
+                    }
+                    Err(TokenError::Status(s)) if s >= 500 || s == 429 || s == 408 => {
+                        Outcome::Fail(Failure::Transient(TokenError::Status(s).into(), None))
+                    }
+                    Err(e @ TokenError::Malformed(_)) => {
+                        Outcome::Fail(Failure::Transient(e.into(), None))
+                    }
+                    Err(e) => Outcome::Fail(Failure::Fatal(e.into())),
+                }
+            }
+            Step::Keys { check, .. } => {
+                let keys = match result {
+                    Ok(r) if (200..300).contains(&r.status) => {
+                        JwkSet::from_json(&r.body).map_err(AuthError::Keys)
+                    }
+                    Ok(r) => Err(AuthError::Network(format!(
+                        "the key set endpoint answered HTTP {}",
+                        r.status
+                    ))),
+                    Err(e) => Err(AuthError::Network(e)),
+                };
+                match keys {
+                    Ok(keys) => {
+                        self.keys = Some(keys);
+                        self.verify(check)
+                    }
+                    Err(e) => Outcome::Fail(Failure::Transient(e, Some(Box::new(check.response)))),
+                }
+            }
+            other => Outcome::Next(other),
+        }
+    }
+
+    fn start_check(
+        &mut self,
+        response: TokenResponse,
+        nonce: Option<Nonce>,
+        sent: Now,
+        signing_in: bool,
+    ) -> Outcome {
+        let Some(id_token) = response.id_token.clone() else {
+            if signing_in {
+                return Outcome::Fail(Failure::Fatal(
+                    TokenError::Malformed("no id_token in the response".into()).into(),
+                ));
+            }
+            let received = self.now;
+            return Outcome::Done(Box::new(Acquired {
+                response,
+                user: None,
+                received,
+            }));
+        };
+        let check = Box::new(Check {
+            response,
+            id_token,
+            nonce,
+            sent,
+            received: self.now,
+            refetched: false,
+        });
+        if self.keys.is_some() {
+            self.verify(check)
+        } else {
+            self.fetch_keys(check)
+        }
+    }
+
+    fn fetch_keys(&mut self, mut check: Box<Check>) -> Outcome {
+        let Some(uri) = self.metadata.as_ref().map(|m| m.jwks_uri.clone()) else {
+            return Outcome::Fail(Failure::Fatal(AuthError::NotLoggedIn));
+        };
+        check.refetched = true;
+        let req = self.fetch(HttpRequest::get_json(uri));
+        Outcome::Next(Step::Keys { req, check })
+    }
+
+    fn validator(&self) -> IdTokenValidator {
+        let mut v = IdTokenValidator::new(&self.client.issuer, &self.client.client_id)
+            .leeway(self.client.leeway);
+        for aud in &self.client.trusted_audiences {
+            v = v.trusted_audience(aud.clone());
+        }
+        v
+    }
+
+    fn verify(&mut self, check: Box<Check>) -> Outcome {
+        let Some(keys) = self.keys.clone() else {
+            return self.fetch_keys(check);
+        };
+        let req = self.req();
+        let policy = self.validator().algorithm_policy().clone();
+        self.emit(Command::Verify {
+            req,
+            token: check.id_token.secret().to_owned(),
+            keys,
+            policy,
+        });
+        Outcome::Next(Step::Verify { req, check })
+    }
+
+    fn step_verified(&mut self, step: Step, result: Result<VerifiedJws, JoseError>) -> Outcome {
+        let Step::Verify { check, .. } = step else {
+            return Outcome::Next(step);
+        };
+        let verified = match result {
+            Ok(v) => v,
+            // A key the cached set lacks, or a signature the cached set does not
+            // verify: the provider may have rotated its keys. Fetch them once more.
+            Err(JoseError::UnknownKid(_) | JoseError::InvalidSignature) if !check.refetched => {
+                return self.fetch_keys(check);
+            }
+            Err(e) => return Outcome::Fail(Failure::Fatal(IdTokenError::from(e).into())),
+        };
+        // Server time: the provider's clock, from the token's `iat` against the middle
+        // of the request, so that a client clock minutes off neither rejects a fresh
+        // token nor keeps an expired one.
+        if let Ok(Times { iat: Some(iat), .. }) = serde_json::from_slice::<Times>(verified.payload()) {
+            let mid = (i128::from(check.sent.wall) + i128::from(check.received.wall)) / 2;
+            let offset = i128::from(iat) * 1000 - mid;
+            self.offset = i64::try_from(offset).unwrap_or(0);
+        }
+        let claims = self
+            .validator()
+            .check_claims::<RawClaims>(&verified, check.nonce.as_ref(), self.server_secs());
+        match claims {
+            Ok(claims) => {
+                let payload = String::from_utf8_lossy(verified.payload());
+                Outcome::Done(Box::new(Acquired {
+                    response: check.response,
+                    user: Some(User::new(claims, payload.into())),
+                    received: check.received,
+                }))
+            }
+            Err(e) => Outcome::Fail(Failure::Fatal(e.into())),
+        }
+    }
+
+    fn step_silent(&mut self, step: Step, query: &str) -> Outcome {
+        let Step::Frame { pending, .. } = step else {
+            return Outcome::Next(step);
+        };
+        let Some(metadata) = self.metadata.clone() else {
+            return Outcome::Fail(Failure::NeedsLogin);
+        };
+        let params = match CallbackParams::parse(query) {
+            Ok(Some(p)) => p,
+            Ok(None) => return Outcome::Fail(Failure::Fatal(CallbackError::MissingCode.into())),
+            Err(e) => return Outcome::Fail(Failure::Fatal(e.into())),
+        };
+        match pending.validate_callback(&params, &metadata, self.wall_secs()) {
+            Ok(code) => {
+                let request = authorization_code_request(
+                    &metadata,
+                    &self.client.client_id,
+                    &code,
+                    &pending.code_verifier,
+                    &pending.redirect_uri,
+                );
+                let sent = self.now;
+                let req = self.fetch(request);
+                Outcome::Next(Step::Token {
+                    req,
+                    sent,
+                    nonce: Some(pending.nonce),
+                })
+            }
+            Err(CallbackError::Provider(e)) if NEEDS_INTERACTION.contains(&e.error.as_str()) => {
+                Outcome::Fail(Failure::NeedsLogin)
+            }
+            Err(e) => Outcome::Fail(Failure::Fatal(e.into())),
+        }
+    }
+
+    // ----- outcomes ----------------------------------------------------------
+
+    fn signing_in(&mut self, silent: bool, outcome: Outcome) {
+        match outcome {
+            Outcome::Next(step) => self.phase = Phase::SigningIn { silent, step },
+            Outcome::Done(acquired) => {
+                let Acquired {
+                    response,
+                    user,
+                    received,
+                } = *acquired;
+                let Some(user) = user else {
+                    self.phase = Phase::Failed(AuthError::NotLoggedIn);
+                    return;
+                };
+                let signed_in = self.new_signed_in(user, response, received);
+                self.phase = Phase::SignedIn(Box::new(signed_in));
+                self.mark_signed_in();
+                if self.logged_out_marker {
+                    self.logged_out_marker = false;
+                    self.emit(Command::Store {
+                        slot: Slot::LoggedOut,
+                        value: None,
+                    });
+                }
+                if !silent {
+                    self.emit(Command::Broadcast(TabMessage::Login));
+                }
+            }
+            // A silent attempt that needs the user, or that failed, leaves the app
+            // signed out: never an error loop.
+            Outcome::Fail(_) if silent => self.signed_out_quietly(),
+            Outcome::Fail(failure) => {
+                let error = match failure {
+                    Failure::Transient(e, _) | Failure::Fatal(e) => e,
+                    Failure::GrantGone => TokenError::Provider(crate::core::OAuthError {
+                        error: "invalid_grant".into(),
+                        error_description: None,
+                        error_uri: None,
+                    })
+                    .into(),
+                    Failure::NeedsLogin | Failure::FrameTimeout => AuthError::NotLoggedIn,
+                };
+                self.leave(Phase::Failed(error));
+            }
+        }
+    }
+
+    fn new_signed_in(&self, user: User<RawClaims>, response: TokenResponse, received: Now) -> SignedIn {
+        let lifetime = self.lifetime(&response, received);
+        let idle = self.idle_lifetime(&response).map(|ms| (received, ms));
+        SignedIn {
+            user,
+            id_token: response.id_token,
+            access: response.access_token,
+            refresh: response.refresh_token,
+            got: received,
+            lifetime,
+            idle,
+            renewal: None,
+            retry: None,
+            error: None,
+        }
+    }
+
+    /// The access token's lifetime (ms): `expires_in` (relative, so immune to clock
+    /// skew), else the JWT's `exp` in server time, else `DEFAULT_LIFETIME_MS`. A zero
+    /// or negative lifetime counts as unknown, so it cannot make renewal loop.
+    fn lifetime(&self, response: &TokenResponse, received: Now) -> u64 {
+        if let Some(secs) = response.expires_in.filter(|s| *s > 0) {
+            return secs.saturating_mul(1000);
+        }
+        let exp = dangerous::insecure_decode_claims::<Times>(response.access_token.secret())
+            .ok()
+            .and_then(|t| t.exp);
+        if let Some(exp) = exp {
+            let server_ms = i128::from(received.wall) + i128::from(self.offset);
+            let left = i128::from(exp) * 1000 - server_ms;
+            if left > 0 {
+                return u64::try_from(left).unwrap_or(DEFAULT_LIFETIME_MS);
+            }
+        }
+        DEFAULT_LIFETIME_MS
+    }
+
+    /// The refresh token's (provider session's) idle lifetime (ms), when known.
+    fn idle_lifetime(&self, response: &TokenResponse) -> Option<u64> {
+        if let Some(secs) = response.refresh_expires_in.filter(|s| *s > 0) {
+            return Some(secs.saturating_mul(1000));
+        }
+        let from_jwt = response.refresh_token.as_ref().and_then(|rt| {
+            let t = dangerous::insecure_decode_claims::<Times>(rt.secret()).ok()?;
+            let left = i128::from(t.exp?) * 1000 - (i128::from(self.now.wall) + i128::from(self.offset));
+            u64::try_from(left).ok().filter(|l| *l > 0)
+        });
+        from_jwt.or(self.client.keep_alive_ms)
+    }
+
+    fn mark_signed_in(&mut self) {
+        let ttl = match &self.phase {
+            Phase::SignedIn(s) => s.idle.map_or(MARKER_TTL_MS, |(_, ms)| ms),
+            _ => MARKER_TTL_MS,
+        };
+        let until = self.now.wall.saturating_add(ttl);
+        self.emit(Command::Store {
+            slot: Slot::SignedIn,
+            value: Some(until.to_string()),
+        });
+    }
+
+    fn renewed(&mut self, outcome: Outcome) {
+        if !matches!(self.phase, Phase::SignedIn(_)) {
+            return;
+        }
+        match outcome {
+            Outcome::Next(step) => {
+                if let Phase::SignedIn(s) = &mut self.phase {
+                    s.renewal = Some(step);
+                }
+            }
+            Outcome::Done(acquired) => {
+                let Acquired {
+                    response,
+                    user,
+                    received,
+                } = *acquired;
+                if let Some(user) = user {
+                    // OIDC Core 12.2: the same iss, sub and aud as the first ID token.
+                    let continuity = match &self.phase {
+                        Phase::SignedIn(s) => check_refresh_continuity(s.user.claims(), user.claims()),
+                        _ => Ok(()),
+                    };
+                    if let Err(e) = continuity {
+                        self.end_failed(e.into());
+                        return;
+                    }
+                    if let Phase::SignedIn(s) = &mut self.phase {
+                        // The app re-renders only when the profile changed.
+                        if s.user.standard() != user.standard() {
+                            s.user = user;
+                        }
+                    }
+                }
+                self.adopt(response, received);
+                self.mark_signed_in();
+            }
+            Outcome::Fail(Failure::NeedsLogin | Failure::GrantGone) => self.session_lost(),
+            Outcome::Fail(Failure::Transient(error, tokens)) => {
+                if let Some(tokens) = tokens {
+                    // The new tokens arrived; only checking the ID token failed. A
+                    // rotated refresh token must not be lost to a transient error.
+                    let received = self.now;
+                    self.adopt(*tokens, received);
+                }
+                self.back_off(error);
+            }
+            Outcome::Fail(Failure::FrameTimeout) => {
+                self.back_off(AuthError::Network("the silent sign-in timed out".into()))
+            }
+            Outcome::Fail(Failure::Fatal(e)) => self.end_failed(e),
+        }
+    }
+
+    /// Ends the session with an error the app shows.
+    fn end_failed(&mut self, error: AuthError) {
+        self.leave(Phase::Failed(error));
+        self.emit(Command::Store {
+            slot: Slot::SignedIn,
+            value: None,
+        });
+    }
+
+    /// Takes the tokens of a renewal.
+    fn adopt(&mut self, response: TokenResponse, received: Now) {
+        let lifetime = self.lifetime(&response, received);
+        let idle = self.idle_lifetime(&response);
+        let Phase::SignedIn(s) = &mut self.phase else {
+            return;
+        };
+        s.access = response.access_token;
+        s.got = received;
+        s.lifetime = lifetime;
+        // RFC 6749 section 6: without a new refresh token the old one stays valid.
+        if let Some(rt) = response.refresh_token {
+            s.refresh = Some(rt);
+        }
+        if let Some(id) = response.id_token {
+            s.id_token = Some(id);
+        }
+        if let Some(ms) = idle {
+            s.idle = Some((received, ms));
+        }
+        s.retry = None;
+        s.error = None;
+    }
+
+    fn back_off(&mut self, error: AuthError) {
+        let now = self.now.mono;
+        if let Phase::SignedIn(s) = &mut self.phase {
+            let attempt = s.retry.map_or(0, |(_, a)| a).saturating_add(1);
+            let wait = 1000u64
+                .saturating_mul(1 << (attempt - 1).min(6))
+                .min(MAX_BACKOFF_MS);
+            s.retry = Some((now.saturating_add(wait), attempt));
+            s.error = Some(error);
+        }
+    }
+
+    fn can_renew(&self, s: &SignedIn) -> bool {
+        s.refresh.is_some() || self.client.frame
+    }
+
+    /// Starts a renewal that fell due: lazily for waiting callers, ahead of time for
+    /// an active user, or to keep the provider session alive while the user works.
+    fn poll(&mut self) {
+        let now = self.now;
+        let active = self.visible && now.mono.saturating_sub(self.last_activity) < ACTIVE_WINDOW_MS;
+        let Phase::SignedIn(s) = &self.phase else {
+            return;
+        };
+        if s.renewal.is_some() || s.retry.is_some_and(|(until, _)| now.mono < until) {
+            return;
+        }
+        let due = s.due(now, &self.client);
+        let wanted = !self.waiters.is_empty() && due;
+        let ahead = self.client.renew_ahead && active && due;
+        let keep_alive = self.last_activity > s.got.mono && s.keep_alive_due(now);
+        let retrying = s.retry.is_some() && due;
+        let expired = s.expired(now);
+        let refresh = s.refresh.clone();
+        if !(wanted || ahead || keep_alive || retrying || (expired && !self.can_renew(s))) {
+            return;
+        }
+        if let Some(rt) = refresh {
+            let Some(metadata) = self.metadata.clone() else {
+                return;
+            };
+            let request = refresh_request(&metadata, &self.client.client_id, &rt);
+            let req = self.fetch(request);
+            if let Phase::SignedIn(s) = &mut self.phase {
+                s.renewal = Some(Step::Token {
+                    req,
+                    sent: now,
+                    nonce: None,
+                });
+            }
+        } else if self.client.frame {
+            let step = self.open_frame();
+            if let Phase::SignedIn(s) = &mut self.phase {
+                s.renewal = step;
+            }
+        } else if expired {
+            // Nothing can renew it: the session is over.
+            self.forget_session();
+        }
+    }
+
+    /// Answers the callers waiting for a token, once the phase can.
+    fn settle(&mut self) {
+        if self.waiters.is_empty() {
+            return;
+        }
+        let now = self.now;
+        let answer: Option<Result<AccessToken, AuthError>> = match &self.phase {
+            Phase::SignedIn(s) => {
+                let waiting_on_renewal = s.renewal.is_some() && s.due(now, &self.client);
+                if waiting_on_renewal {
+                    None
+                } else if !s.expired(now) {
+                    Some(Ok(s.access.clone()))
+                } else {
+                    Some(Err(s.error.clone().unwrap_or(AuthError::TokenExpired)))
+                }
+            }
+            Phase::Idle | Phase::Discovering { .. } | Phase::SigningIn { .. } => None,
+            Phase::SignedOut | Phase::Redirecting | Phase::Failed(_) => Some(Err(AuthError::NotLoggedIn)),
+        };
+        if let Some(result) = answer {
+            for waiter in std::mem::take(&mut self.waiters) {
+                self.out.push(Command::Resolve {
+                    waiter,
+                    result: result.clone(),
+                });
+            }
+        }
+    }
+
+    fn state(&self) -> AuthState<RawClaims> {
+        match &self.phase {
+            Phase::Idle | Phase::Discovering { .. } | Phase::SigningIn { .. } | Phase::Redirecting => {
+                AuthState::Pending
+            }
+            Phase::SignedOut => AuthState::LoggedOut,
+            Phase::SignedIn(s) => AuthState::LoggedIn(s.user.clone()),
+            Phase::Failed(e) => AuthState::Failed(e.clone()),
+        }
+    }
+
+    /// `Publish` is the only writer of what the app shows: sent when it changes.
+    fn publish(&mut self) {
+        let state = self.state();
+        if self.published.as_ref() != Some(&state) {
+            self.published = Some(state.clone());
+            self.out.push(Command::Publish(state));
+        }
+    }
+}

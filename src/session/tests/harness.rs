@@ -1,0 +1,642 @@
+//! A browser and a provider for the machine, in virtual time: the browser's storage,
+//! its tabs' commands carried out at once (or held, to interleave), and a provider
+//! with sessions, PKCE, rotating refresh tokens and reuse detection.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::core::jose::{RustCryptoVerifier, UnverifiedJws};
+use crate::core::{b64, form, HttpRequest, HttpResponse};
+use crate::session::client::{Client, Slot};
+use crate::session::machine::{
+    Command, Event, Machine, Now, PageUrl, ReqId, StartInfo, TabMessage, WaiterId,
+};
+use crate::session::{AuthError, AuthState, OidcConfig, RawClaims};
+use crate::test_support::EcKey;
+use crate::AccessToken;
+
+pub const ISS: &str = "https://login.example.com";
+pub const APP: &str = "https://app.example.com";
+pub const WALL0: u64 = 1_700_000_000_000;
+pub const MAX_WAIT: u64 = 120_000;
+
+#[derive(Default)]
+struct Family {
+    user: String,
+    generation: u32,
+    revoked: bool,
+}
+
+struct Grant {
+    user: String,
+    nonce: Option<String>,
+    redirect_uri: String,
+    challenge: String,
+}
+
+pub struct IdpState {
+    key: EcKey,
+    session: Option<String>,
+    codes: HashMap<String, Grant>,
+    families: HashMap<u32, Family>,
+    next: u32,
+    paths: Vec<String>,
+    lifetime: u64,
+    expires_in: Option<Option<u64>>,
+    refresh_expires_in: Option<u64>,
+    skew: i64,
+    down: bool,
+    jwks_down: bool,
+    subject_on_refresh: Option<String>,
+    issue_refresh: bool,
+    frame_hangs: bool,
+    refreshes: u32,
+    reuse: u32,
+    invalid_grants: u32,
+    last_access: String,
+    /// The browser's local storage, shared by its tabs.
+    pub local: HashMap<&'static str, String>,
+    /// Every refresh token ever presented.
+    pub presented: Vec<String>,
+}
+
+/// The provider (and the browser profile the tabs share).
+#[derive(Clone)]
+pub struct Idp(pub Rc<RefCell<IdpState>>);
+
+fn json_response(status: u16, v: serde_json::Value) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: vec![],
+        body: v.to_string().into_bytes(),
+    }
+}
+
+impl Idp {
+    pub fn new() -> Self {
+        Idp(Rc::new(RefCell::new(IdpState {
+            key: EcKey::new(1, "k1"),
+            session: None,
+            codes: HashMap::new(),
+            families: HashMap::new(),
+            next: 0,
+            paths: vec![],
+            lifetime: 60,
+            expires_in: None,
+            refresh_expires_in: None,
+            skew: 0,
+            down: false,
+            jwks_down: false,
+            subject_on_refresh: None,
+            issue_refresh: true,
+            frame_hangs: false,
+            refreshes: 0,
+            reuse: 0,
+            invalid_grants: 0,
+            last_access: String::new(),
+            local: HashMap::new(),
+            presented: vec![],
+        })))
+    }
+
+    pub fn lifetime_ms(&self) -> u64 {
+        self.0.borrow().lifetime * 1000
+    }
+    pub fn requests(&self) -> usize {
+        self.0.borrow().paths.len()
+    }
+    pub fn paths(&self) -> Vec<String> {
+        self.0.borrow().paths.clone()
+    }
+    pub fn paths_since(&self, n: usize) -> Vec<String> {
+        self.0.borrow().paths[n..].to_vec()
+    }
+    pub fn refreshes(&self) -> u32 {
+        self.0.borrow().refreshes
+    }
+    pub fn reuse_detected(&self) -> u32 {
+        self.0.borrow().reuse
+    }
+    pub fn invalid_grants(&self) -> u32 {
+        self.0.borrow().invalid_grants
+    }
+    pub fn last_access_token(&self) -> String {
+        self.0.borrow().last_access.clone()
+    }
+    pub fn set_refresh_expires_in(&self, v: Option<u64>) {
+        self.0.borrow_mut().refresh_expires_in = v;
+    }
+    pub fn set_expires_in(&self, v: Option<u64>) {
+        self.0.borrow_mut().expires_in = Some(v);
+    }
+    pub fn set_clock_skew(&self, ms: i64) {
+        self.0.borrow_mut().skew = ms;
+    }
+    pub fn set_down(&self, down: bool) {
+        self.0.borrow_mut().down = down;
+    }
+    pub fn set_jwks_down(&self, down: bool) {
+        self.0.borrow_mut().jwks_down = down;
+    }
+    pub fn set_subject_on_refresh(&self, sub: Option<&str>) {
+        self.0.borrow_mut().subject_on_refresh = sub.map(Into::into);
+    }
+    pub fn set_issue_refresh_tokens(&self, on: bool) {
+        self.0.borrow_mut().issue_refresh = on;
+    }
+    pub fn set_frame_hangs(&self, on: bool) {
+        self.0.borrow_mut().frame_hangs = on;
+    }
+    pub fn rotate_key(&self) {
+        self.0.borrow_mut().key = EcKey::new(2, "k2");
+    }
+    pub fn end_sessions(&self) {
+        self.0.borrow_mut().session = None;
+    }
+    pub fn revoke_all(&self) {
+        for f in self.0.borrow_mut().families.values_mut() {
+            f.revoked = true;
+        }
+    }
+
+    /// The provider's clock (seconds): its own, whatever the client's wall clock says.
+    fn time(&self, now: Now) -> u64 {
+        let ms = WALL0 as i64 + now.mono as i64 + self.0.borrow().skew;
+        (ms / 1000) as u64
+    }
+
+    /// The authorization endpoint: the query of the redirect back.
+    pub fn authorize(&self, url: &str, login: Option<&str>) -> (String, String) {
+        let mut st = self.0.borrow_mut();
+        st.paths.push("/auth".into());
+        let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+        let params: HashMap<String, String> = form::parse(query).into_iter().collect();
+        if let Some(user) = login {
+            st.session = Some(user.to_owned());
+        }
+        let redirect = params["redirect_uri"].clone();
+        let state = params["state"].clone();
+        let Some(user) = st.session.clone() else {
+            assert_eq!(params.get("prompt").map(String::as_str), Some("none"));
+            let q = form::serialize([
+                ("error", "login_required"),
+                ("state", state.as_str()),
+                ("iss", ISS),
+            ]);
+            return (redirect, q);
+        };
+        st.next += 1;
+        let code = format!("code{}", st.next);
+        st.codes.insert(
+            code.clone(),
+            Grant {
+                user,
+                nonce: params.get("nonce").cloned(),
+                redirect_uri: redirect.clone(),
+                challenge: params["code_challenge"].clone(),
+            },
+        );
+        let q = form::serialize([("code", code.as_str()), ("state", state.as_str()), ("iss", ISS)]);
+        (redirect, q)
+    }
+
+    fn issue(&self, now: Now, user: &str, nonce: Option<String>, family: Option<u32>) -> HttpResponse {
+        let iat = self.time(now);
+        let mut st = self.0.borrow_mut();
+        let access = st.key.jwt(
+            Some("at+jwt"),
+            &json!({"iss": ISS, "sub": user, "aud": "api", "iat": iat, "exp": iat + st.lifetime, "client_id": "spa"}),
+        );
+        let mut id = json!({"iss": ISS, "sub": user, "aud": "spa", "iat": iat, "exp": iat + 600, "name": user});
+        if let Some(n) = nonce {
+            id["nonce"] = n.into();
+        }
+        let mut body = json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "id_token": st.key.jwt(None, &id),
+        });
+        match st.expires_in {
+            None => body["expires_in"] = st.lifetime.into(),
+            Some(Some(v)) => body["expires_in"] = v.into(),
+            Some(None) => {}
+        }
+        if let Some(r) = st.refresh_expires_in {
+            body["refresh_expires_in"] = r.into();
+        }
+        if let Some(f) = family {
+            let generation = st.families[&f].generation;
+            body["refresh_token"] = format!("rt:{f}:{generation}").into();
+        }
+        st.last_access = access;
+        json_response(200, body)
+    }
+
+    fn invalid_grant(&self) -> Result<HttpResponse, String> {
+        self.0.borrow_mut().invalid_grants += 1;
+        Ok(json_response(400, json!({"error": "invalid_grant"})))
+    }
+
+    pub fn handle(&self, request: &HttpRequest, now: Now) -> Result<HttpResponse, String> {
+        let path = request.url.strip_prefix(ISS).unwrap_or(&request.url).to_owned();
+        let path = path.split('?').next().unwrap_or("").to_owned();
+        self.0.borrow_mut().paths.push(path.clone());
+        if self.0.borrow().down {
+            return Err("connection refused".into());
+        }
+        match path.as_str() {
+            "/.well-known/openid-configuration" => Ok(json_response(
+                200,
+                json!({
+                    "issuer": ISS,
+                    "authorization_endpoint": format!("{ISS}/auth"),
+                    "token_endpoint": format!("{ISS}/token"),
+                    "jwks_uri": format!("{ISS}/jwks"),
+                    "end_session_endpoint": format!("{ISS}/session/end"),
+                    "authorization_response_iss_parameter_supported": true,
+                }),
+            )),
+            "/jwks" => {
+                let st = self.0.borrow();
+                if st.jwks_down {
+                    return Ok(json_response(503, json!({})));
+                }
+                Ok(json_response(200, json!({"keys": [st.key.jwk()]})))
+            }
+            "/token" => {
+                let body = String::from_utf8(request.body.clone()).unwrap();
+                let p: HashMap<String, String> = form::parse(&body).into_iter().collect();
+                match p["grant_type"].as_str() {
+                    "authorization_code" => {
+                        let grant = self.0.borrow_mut().codes.remove(&p["code"]);
+                        let Some(grant) = grant else {
+                            return self.invalid_grant();
+                        };
+                        let challenge = b64::encode(&Sha256::digest(p["code_verifier"].as_bytes()));
+                        assert_eq!(challenge, grant.challenge, "PKCE");
+                        assert_eq!(p["redirect_uri"], grant.redirect_uri);
+                        let family = if self.0.borrow().issue_refresh {
+                            let mut st = self.0.borrow_mut();
+                            st.next += 1;
+                            let f = st.next;
+                            st.families.insert(
+                                f,
+                                Family {
+                                    user: grant.user.clone(),
+                                    ..Family::default()
+                                },
+                            );
+                            Some(f)
+                        } else {
+                            None
+                        };
+                        Ok(self.issue(now, &grant.user, grant.nonce, family))
+                    }
+                    "refresh_token" => {
+                        let rt = p["refresh_token"].clone();
+                        self.0.borrow_mut().presented.push(rt.clone());
+                        let parts: Vec<&str> = rt.split(':').collect();
+                        let (f, g): (u32, u32) = (parts[1].parse().unwrap(), parts[2].parse().unwrap());
+                        let user = {
+                            let mut st = self.0.borrow_mut();
+                            let family = st.families.get_mut(&f).unwrap();
+                            if family.revoked {
+                                drop(st);
+                                return self.invalid_grant();
+                            }
+                            if family.generation != g {
+                                // Reuse of a rotated refresh token: the family is revoked.
+                                family.revoked = true;
+                                st.reuse += 1;
+                                drop(st);
+                                return self.invalid_grant();
+                            }
+                            family.generation += 1;
+                            let user = family.user.clone();
+                            st.refreshes += 1;
+                            st.subject_on_refresh.clone().unwrap_or(user)
+                        };
+                        Ok(self.issue(now, &user, None, Some(f)))
+                    }
+                    other => panic!("grant {other}"),
+                }
+            }
+            other => panic!("unexpected request to {other}"),
+        }
+    }
+}
+
+/// One tab of the browser, with its page's session storage.
+pub struct Tab {
+    pub idp: Idp,
+    pub machine: Machine,
+    pub client_id: String,
+    pub tweak: fn(OidcConfig) -> OidcConfig,
+    pub origin: String,
+    pub tab_id: String,
+    pub path: String,
+    pub query: String,
+    pub url: String,
+    pub now: Now,
+    pub session: HashMap<String, String>,
+    pub hold_fetches: bool,
+    pub held: Vec<(ReqId, HttpRequest)>,
+    queue: VecDeque<Event>,
+    pub published: Vec<AuthState<RawClaims>>,
+    pub navigations: Vec<String>,
+    pub broadcasts: Vec<TabMessage>,
+    pub frames_opened: u32,
+    pub frames_closed: u32,
+    pub resolved: Vec<(WaiterId, Result<AccessToken, AuthError>)>,
+    next_waiter: WaiterId,
+    last_frame: Option<ReqId>,
+}
+
+fn slot_name(slot: Slot) -> &'static str {
+    match slot {
+        Slot::Pending => "pending",
+        Slot::SignedIn => "signed-in",
+        Slot::LoggedOut => "logged-out",
+    }
+}
+
+impl Tab {
+    pub fn new(idp: &Idp, path: &str) -> Self {
+        Self::with_origin(idp, APP, path)
+    }
+
+    pub fn with_origin(idp: &Idp, origin: &str, path: &str) -> Self {
+        Tab {
+            idp: idp.clone(),
+            machine: Machine::new(Client::bind(&OidcConfig::new(ISS, "spa"), origin)),
+            client_id: "spa".into(),
+            tweak: |c| c,
+            origin: origin.into(),
+            tab_id: "a".into(),
+            path: path.into(),
+            query: String::new(),
+            url: path.into(),
+            now: Now {
+                mono: 0,
+                wall: WALL0,
+            },
+            session: HashMap::new(),
+            hold_fetches: false,
+            held: vec![],
+            queue: VecDeque::new(),
+            published: vec![],
+            navigations: vec![],
+            broadcasts: vec![],
+            frames_opened: 0,
+            frames_closed: 0,
+            resolved: vec![],
+            next_waiter: 0,
+            last_frame: None,
+        }
+    }
+
+    fn config(&self) -> OidcConfig {
+        (self.tweak)(OidcConfig::new(ISS, self.client_id.clone()))
+    }
+
+    /// The page loads: the machine starts with what the storage holds.
+    pub fn start(&mut self) {
+        self.machine = Machine::new(Client::bind(&self.config(), &self.origin));
+        self.url = format!("{}{}", self.path, self.query);
+        let local = self.idp.0.borrow().local.clone();
+        let info = StartInfo {
+            tab: self.tab_id.clone(),
+            page: PageUrl {
+                path: self.path.clone(),
+                query: self.query.clone(),
+                fragment: String::new(),
+            },
+            pending: self.session.get("pending").cloned(),
+            signed_in: local.get("signed-in").cloned(),
+            logged_out: local.get("logged-out").cloned(),
+            visible: true,
+        };
+        self.dispatch(Event::Start(info));
+    }
+
+    pub fn dispatch(&mut self, event: Event) {
+        self.queue.push_back(event);
+        self.run();
+    }
+
+    pub fn run(&mut self) {
+        let mut steps = 0;
+        while let Some(event) = self.queue.pop_front() {
+            steps += 1;
+            assert!(steps < 1000, "the machine does not settle");
+            let commands = self.machine.handle(self.now, event);
+            for c in commands {
+                self.exec(c);
+            }
+        }
+    }
+
+    fn exec(&mut self, command: Command) {
+        match command {
+            Command::Fetch { req, request, .. } => {
+                if self.hold_fetches {
+                    self.held.push((req, request));
+                } else {
+                    let result = self.idp.handle(&request, self.now);
+                    self.queue.push_back(Event::Http { req, result });
+                }
+            }
+            Command::Verify {
+                req,
+                token,
+                keys,
+                policy,
+            } => {
+                let result = UnverifiedJws::parse(&token)
+                    .and_then(|j| j.verify(&keys, &policy, &RustCryptoVerifier));
+                self.queue.push_back(Event::Verified { req, result });
+            }
+            Command::Navigate(url) => self.navigations.push(url),
+            Command::ReplaceUrl(url) => self.url = url,
+            Command::Store { slot, value } => {
+                let name = slot_name(slot);
+                if slot.shared() {
+                    let local = &mut self.idp.0.borrow_mut().local;
+                    match value {
+                        Some(v) => local.insert(name, v),
+                        None => local.remove(name),
+                    };
+                } else {
+                    match value {
+                        Some(v) => self.session.insert(name.into(), v),
+                        None => self.session.remove(name),
+                    };
+                }
+            }
+            Command::Broadcast(m) => self.broadcasts.push(m),
+            Command::OpenSilentFrame { req, url } => {
+                self.frames_opened += 1;
+                self.last_frame = Some(req);
+                if !self.idp.0.borrow().frame_hangs {
+                    let (redirect, query) = self.idp.authorize(&url, None);
+                    assert_eq!(redirect, format!("{}/silent-callback.html", self.origin));
+                    self.queue.push_back(Event::SilentResult { req, query });
+                }
+            }
+            Command::CloseSilentFrame => self.frames_closed += 1,
+            Command::Resolve { waiter, result } => self.resolved.push((waiter, result)),
+            Command::Publish(state) => self.published.push(state),
+        }
+    }
+
+    pub fn release_all(&mut self) {
+        for (req, request) in std::mem::take(&mut self.held) {
+            let result = self.idp.handle(&request, self.now);
+            self.queue.push_back(Event::Http { req, result });
+        }
+        self.run();
+    }
+
+    pub fn deliver_late_frame(&mut self) {
+        if let Some(req) = self.last_frame {
+            self.dispatch(Event::SilentResult {
+                req,
+                query: "code=late&state=late".into(),
+            });
+        }
+    }
+
+    pub fn state(&self) -> AuthState<RawClaims> {
+        self.published.last().cloned().unwrap_or(AuthState::Pending)
+    }
+
+    pub fn user(&self) -> Option<String> {
+        self.state().user().map(|u| u.sub().to_owned())
+    }
+
+    pub fn want_token(&mut self) {
+        self.next_waiter += 1;
+        let w = self.next_waiter;
+        self.dispatch(Event::WantToken(w));
+    }
+
+    pub fn token(&mut self) -> Result<AccessToken, AuthError> {
+        self.want_token();
+        self.resolved.last().unwrap().1.clone()
+    }
+
+    pub fn advance(&mut self, ms: u64) {
+        self.now.mono += ms;
+        self.now.wall += ms;
+    }
+
+    /// Sends `Timer` while a deadline has passed; a deadline that stays in the past
+    /// without anything happening is a timer loop.
+    pub fn fire_timers(&mut self) {
+        for _ in 0..100 {
+            match self.machine.next_deadline() {
+                Some(d) if d <= self.now.mono => {
+                    let before = (self.idp.requests(), self.published.len(), self.frames_opened);
+                    self.dispatch(Event::Timer);
+                    let after = (self.idp.requests(), self.published.len(), self.frames_opened);
+                    if before == after && self.held.is_empty() {
+                        assert_ne!(
+                            self.machine.next_deadline(),
+                            Some(d),
+                            "timer loop: the deadline stays at {d}"
+                        );
+                    }
+                }
+                _ => return,
+            }
+        }
+        panic!("timers keep firing");
+    }
+
+    /// The user is active until `t` (mono).
+    pub fn activity_until(&mut self, t: u64) {
+        while self.now.mono + 10_000 < t {
+            self.advance(10_000);
+            self.dispatch(Event::Activity);
+        }
+        let rest = t - self.now.mono;
+        self.advance(rest);
+        self.dispatch(Event::Activity);
+    }
+
+    pub fn storage_values(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.session.values().cloned().collect();
+        v.extend(self.idp.0.borrow().local.values().cloned());
+        v
+    }
+
+    /// The same page loaded again: same tab, same session storage.
+    pub fn reload(&self) -> Tab {
+        let (path, query) = match self.url.split_once('?') {
+            Some((p, q)) => (p.to_owned(), format!("?{q}")),
+            None => (self.url.clone(), String::new()),
+        };
+        let mut t = Tab::with_origin(&self.idp, &self.origin, &path);
+        t.query = query;
+        t.tab_id = self.tab_id.clone();
+        t.client_id = self.client_id.clone();
+        t.tweak = self.tweak;
+        t.now = self.now;
+        t.session = self.session.clone();
+        t
+    }
+
+    fn landing(&self, redirect: &str, query: String) -> Tab {
+        let path = crate::session::client::path_of(redirect).to_owned();
+        let mut t = self.reload();
+        t.path = path;
+        t.query = format!("?{query}");
+        t
+    }
+
+    /// The user signs in at the provider: the page comes back with the callback.
+    pub fn follow_interactive(&self, user: &str) -> Tab {
+        let url = self.navigations.last().expect("a navigation").clone();
+        let (redirect, query) = self.idp.authorize(&url, Some(user));
+        self.landing(&redirect, query)
+    }
+
+    /// The provider answers a `prompt=none` redirect; the app loads again.
+    pub fn follow_redirect(&self) -> Tab {
+        let url = self.navigations.last().expect("a navigation").clone();
+        let (redirect, query) = self.idp.authorize(&url, None);
+        let mut t = self.landing(&redirect, query);
+        t.start();
+        t
+    }
+
+    pub fn login_as(mut self, user: &str) -> Tab {
+        let path = self.url.clone();
+        self.dispatch(Event::Login(
+            crate::LoginOptions::default().return_to(path),
+        ));
+        let mut t = self.follow_interactive(user);
+        t.start();
+        t.run();
+        t
+    }
+}
+
+/// A tab signed in as alice.
+pub fn signed_in(idp: &Idp) -> Tab {
+    signed_in_with(idp, |c| c)
+}
+
+pub fn signed_in_with(idp: &Idp, tweak: fn(OidcConfig) -> OidcConfig) -> Tab {
+    let mut tab = Tab::new(idp, "/");
+    tab.tweak = tweak;
+    tab.start();
+    tab.run();
+    let tab = tab.login_as("alice");
+    assert!(tab.state().is_logged_in(), "{:?}", tab.state());
+    tab
+}
