@@ -1,20 +1,33 @@
-//! The browser platform: `fetch`, session storage, the address bar and WebCrypto
-//! signature checks. Only this module (and `leptos`) touches web APIs.
+//! The browser driver: carries out the session machine's commands with web APIs
+//! (`fetch` with a timeout and a size cap, WebCrypto, a timer, storage, a
+//! `BroadcastChannel`, the hidden iframe, navigation) and posts the results back as
+//! events. It knows no UI framework: the Leptos layer (and any other) subscribes to
+//! the published state and sends events.
 
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+use futures_channel::oneshot;
 use js_sys::{Array, Object, Uint8Array};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use crate::core::jose::{Algorithm, AsyncSignatureVerifier, JoseError, Jwk};
-use crate::core::{HttpRequest, HttpResponse};
-use crate::session::engine::{PageUrl, Platform};
+use crate::core::jose::{Algorithm, AsyncSignatureVerifier, JoseError, Jwk, UnverifiedJws};
+use crate::core::{AccessToken, HttpRequest, HttpResponse};
+use crate::session::machine::{
+    Command, Event, Machine, Now, PageUrl, ReqId, StartInfo, TabMessage, WaiterId,
+};
+use crate::session::{AuthError, AuthState, Client, OidcConfig, RawClaims, Slot};
 
 #[cfg(all(test, target_arch = "wasm32"))]
 mod tests;
 
-/// The [`Platform`] of a browser window.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct BrowserPlatform;
+/// Largest response body accepted from the provider.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 1 << 20;
+/// Activity events are passed on at most this often (ms).
+const ACTIVITY_THROTTLE_MS: f64 = 5_000.0;
 
 fn window() -> Result<web_sys::Window, String> {
     web_sys::window().ok_or_else(|| "no window (not running in a browser page)".to_owned())
@@ -34,101 +47,427 @@ fn object(json: &str) -> Result<Object, JsValue> {
 }
 
 /// Headers a response is read for.
-const RESPONSE_HEADERS: [&str; 3] = ["content-type", "dpop-nonce", "www-authenticate"];
+const RESPONSE_HEADERS: [&str; 4] = [
+    "content-type",
+    "content-length",
+    "dpop-nonce",
+    "www-authenticate",
+];
 
-async fn fetch(request: HttpRequest) -> Result<HttpResponse, JsValue> {
+async fn fetch_inner(
+    request: &HttpRequest,
+    signal: &web_sys::AbortSignal,
+) -> Result<HttpResponse, String> {
     let init = web_sys::RequestInit::new();
     init.set_method(request.method.as_str());
     init.set_mode(web_sys::RequestMode::Cors);
-    // The token endpoint is cross-origin; cookies are not needed and not sent.
+    // The provider is cross-origin; cookies are not needed and not sent.
     init.set_credentials(web_sys::RequestCredentials::Omit);
-    let headers = web_sys::Headers::new()?;
+    init.set_signal(Some(signal));
+    let headers = web_sys::Headers::new().map_err(js_error)?;
     for (k, v) in &request.headers {
-        headers.set(k, v)?;
+        headers.set(k, v).map_err(js_error)?;
     }
     init.set_headers(&headers);
     if !request.body.is_empty() {
         init.set_body(&Uint8Array::from(request.body.as_slice()));
     }
-    let req = web_sys::Request::new_with_str_and_init(&request.url, &init)?;
+    let req = web_sys::Request::new_with_str_and_init(&request.url, &init).map_err(js_error)?;
     let resp: web_sys::Response = JsFuture::from(window()?.fetch_with_request(&req))
-        .await?
-        .dyn_into()?;
-    let body = JsFuture::from(resp.array_buffer()?).await?;
+        .await
+        .map_err(js_error)?
+        .dyn_into()
+        .map_err(js_error)?;
     let mut headers = Vec::new();
     for name in RESPONSE_HEADERS {
-        if let Some(v) = resp.headers().get(name)? {
+        if let Ok(Some(v)) = resp.headers().get(name) {
             headers.push((name.to_owned(), v));
         }
+    }
+    let declared = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_RESPONSE_BYTES) {
+        return Err(format!(
+            "the response is larger than {MAX_RESPONSE_BYTES} bytes"
+        ));
+    }
+    let body = JsFuture::from(resp.array_buffer().map_err(js_error)?)
+        .await
+        .map_err(js_error)?;
+    let body = Uint8Array::new(&body);
+    if body.length() as usize > MAX_RESPONSE_BYTES {
+        return Err(format!(
+            "the response is larger than {MAX_RESPONSE_BYTES} bytes"
+        ));
     }
     Ok(HttpResponse {
         status: resp.status(),
         headers,
-        body: Uint8Array::new(&body).to_vec(),
+        body: body.to_vec(),
     })
 }
 
-impl Platform for BrowserPlatform {
-    async fn fetch(&self, request: HttpRequest) -> Result<HttpResponse, String> {
-        let url = request.url.clone();
-        fetch(request)
-            .await
-            .map_err(|e| format!("request to {url} failed: {}", js_error(e)))
-    }
-
-    fn now(&self) -> u64 {
-        (js_sys::Date::now() / 1000.0) as u64
-    }
-
-    fn storage_get(&self, key: &str) -> Result<Option<String>, String> {
-        session_storage()?.get_item(key).map_err(js_error)
-    }
-
-    fn storage_set(&self, key: &str, value: &str) -> Result<(), String> {
-        session_storage()?.set_item(key, value).map_err(js_error)
-    }
-
-    fn storage_remove(&self, key: &str) {
-        if let Ok(s) = session_storage() {
-            let _ = s.remove_item(key);
+/// `fetch` with a timeout (an `AbortController`) and a size cap.
+pub(crate) async fn fetch(request: HttpRequest, timeout_ms: u64) -> Result<HttpResponse, String> {
+    let controller = web_sys::AbortController::new().map_err(js_error)?;
+    let abort = controller.clone();
+    let timeout = gloo_timers::callback::Timeout::new(
+        u32::try_from(timeout_ms).unwrap_or(u32::MAX),
+        move || abort.abort(),
+    );
+    let result = fetch_inner(&request, &controller.signal()).await;
+    let timed_out = controller.signal().aborted();
+    drop(timeout);
+    result.map_err(|e| {
+        if timed_out {
+            format!("request to {} timed out after {timeout_ms} ms", request.url)
+        } else {
+            format!("request to {} failed: {e}", request.url)
         }
-    }
+    })
+}
 
-    fn page_url(&self) -> PageUrl {
-        let location = window().map(|w| w.location());
-        let get = |f: fn(&web_sys::Location) -> Result<String, JsValue>| {
-            location
-                .as_ref()
-                .ok()
-                .and_then(|l| f(l).ok())
-                .unwrap_or_default()
-        };
-        PageUrl {
-            origin: get(web_sys::Location::origin),
-            path: get(web_sys::Location::pathname),
-            query: get(web_sys::Location::search),
-            fragment: get(web_sys::Location::hash),
-        }
-    }
+fn storage(shared: bool) -> Option<web_sys::Storage> {
+    let w = web_sys::window()?;
+    let s = if shared {
+        w.local_storage()
+    } else {
+        w.session_storage()
+    };
+    s.ok().flatten()
+}
 
-    fn replace_url(&self, path_query_fragment: &str) {
-        if let Ok(history) = window().and_then(|w| w.history().map_err(js_error)) {
-            let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(path_query_fragment));
-        }
-    }
+fn read(key: &str, shared: bool) -> Option<String> {
+    storage(shared)?.get_item(key).ok().flatten()
+}
 
-    fn navigate(&self, url: &str) {
-        if let Ok(w) = window() {
-            let _ = w.location().assign(url);
-        }
+fn now() -> Now {
+    let mono = web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now());
+    Now {
+        mono: mono.max(0.0) as u64,
+        wall: js_sys::Date::now().max(0.0) as u64,
     }
 }
 
-fn session_storage() -> Result<web_sys::Storage, String> {
-    window()?
-        .session_storage()
-        .map_err(js_error)?
-        .ok_or_else(|| "session storage is unavailable".to_owned())
+fn random_id() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+type StateListener = Box<dyn Fn(AuthState<RawClaims>)>;
+type Handler = Closure<dyn FnMut(web_sys::Event)>;
+
+/// Runs the session machine in a browser page.
+pub(crate) struct Driver {
+    machine: RefCell<Machine>,
+    client: Client,
+    tab: String,
+    queue: RefCell<VecDeque<Event>>,
+    busy: Cell<bool>,
+    waiters: RefCell<HashMap<WaiterId, oneshot::Sender<Result<AccessToken, AuthError>>>>,
+    next_waiter: Cell<WaiterId>,
+    timer: RefCell<Option<gloo_timers::callback::Timeout>>,
+    frame: RefCell<Option<(ReqId, web_sys::HtmlIFrameElement)>>,
+    channel: Option<web_sys::BroadcastChannel>,
+    listener: StateListener,
+    // The event handlers stay registered as long as the driver lives.
+    handlers: RefCell<Vec<Handler>>,
+    last_activity: Cell<f64>,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("tab", &self.tab)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Driver {
+    /// Binds `config` to this page and starts the session. The authorization callback
+    /// leaves the address bar synchronously, before this returns.
+    pub(crate) fn start(
+        config: &OidcConfig,
+        listener: impl Fn(AuthState<RawClaims>) + 'static,
+    ) -> Rc<Self> {
+        let location = web_sys::window().map(|w| w.location());
+        let get = |f: fn(&web_sys::Location) -> Result<String, JsValue>| {
+            location
+                .as_ref()
+                .and_then(|l| f(l).ok())
+                .unwrap_or_default()
+        };
+        let origin = get(web_sys::Location::origin);
+        let client = Client::bind(config, &origin);
+        let channel = web_sys::BroadcastChannel::new(&client.channel()).ok();
+        let driver = Rc::new(Driver {
+            machine: RefCell::new(Machine::new(client.clone())),
+            tab: random_id(),
+            client,
+            queue: RefCell::new(VecDeque::new()),
+            busy: Cell::new(false),
+            waiters: RefCell::new(HashMap::new()),
+            next_waiter: Cell::new(0),
+            timer: RefCell::new(None),
+            frame: RefCell::new(None),
+            channel,
+            listener: Box::new(listener),
+            handlers: RefCell::new(Vec::new()),
+            last_activity: Cell::new(0.0),
+        });
+        driver.listen();
+        let visible = web_sys::window()
+            .and_then(|w| w.document())
+            .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+        let info = StartInfo {
+            tab: driver.tab.clone(),
+            page: PageUrl {
+                path: get(web_sys::Location::pathname),
+                query: get(web_sys::Location::search),
+                fragment: get(web_sys::Location::hash),
+            },
+            pending: read(&driver.client.key(Slot::Pending), false),
+            signed_in: read(&driver.client.key(Slot::SignedIn), true),
+            logged_out: read(&driver.client.key(Slot::LoggedOut), true),
+            visible,
+        };
+        driver.post(Event::Start(info));
+        driver
+    }
+
+    /// Hands an event to the machine and carries out what it says. Re-entrant posts
+    /// (from a command's synchronous effects) are queued and handled in order.
+    pub(crate) fn post(self: &Rc<Self>, event: Event) {
+        self.queue.borrow_mut().push_back(event);
+        if self.busy.replace(true) {
+            return;
+        }
+        loop {
+            let next = self.queue.borrow_mut().pop_front();
+            let Some(event) = next else { break };
+            let commands = self.machine.borrow_mut().handle(now(), event);
+            for command in commands {
+                self.exec(command);
+            }
+        }
+        self.busy.set(false);
+        self.arm_timer();
+    }
+
+    /// A fresh access token (see `Machine`: one renewal at a time, shared by callers).
+    pub(crate) fn access_token(
+        self: &Rc<Self>,
+    ) -> impl std::future::Future<Output = Result<AccessToken, AuthError>> + 'static {
+        let (tx, rx) = oneshot::channel();
+        let id = self.next_waiter.get() + 1;
+        self.next_waiter.set(id);
+        self.waiters.borrow_mut().insert(id, tx);
+        self.post(Event::WantToken(id));
+        async move { rx.await.unwrap_or(Err(AuthError::NotLoggedIn)) }
+    }
+
+    fn arm_timer(self: &Rc<Self>) {
+        let deadline = self.machine.borrow().next_deadline();
+        let timer = deadline.map(|at| {
+            let delay = at.saturating_sub(now().mono);
+            let this = Rc::downgrade(self);
+            gloo_timers::callback::Timeout::new(
+                u32::try_from(delay).unwrap_or(u32::MAX),
+                move || {
+                    if let Some(this) = this.upgrade() {
+                        this.post(Event::Timer);
+                    }
+                },
+            )
+        });
+        // Replacing the handle cancels the previous timer.
+        *self.timer.borrow_mut() = timer;
+    }
+
+    fn exec(self: &Rc<Self>, command: Command) {
+        match command {
+            Command::Fetch {
+                req,
+                request,
+                timeout_ms,
+            } => {
+                let this = Rc::clone(self);
+                wasm_bindgen_futures::spawn_local(async move {
+                    let result = fetch(request, timeout_ms).await;
+                    this.post(Event::Http { req, result });
+                });
+            }
+            Command::Verify {
+                req,
+                token,
+                keys,
+                policy,
+            } => {
+                let this = Rc::clone(self);
+                wasm_bindgen_futures::spawn_local(async move {
+                    let result = match UnverifiedJws::parse(&token) {
+                        Ok(jws) => jws.verify_async(&keys, &policy, &WebCryptoVerifier).await,
+                        Err(e) => Err(e),
+                    };
+                    this.post(Event::Verified { req, result });
+                });
+            }
+            Command::Navigate(url) => {
+                if let Ok(w) = window() {
+                    let _ = w.location().assign(&url);
+                }
+            }
+            Command::ReplaceUrl(url) => {
+                if let Ok(history) = window().and_then(|w| w.history().map_err(js_error)) {
+                    let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
+                }
+            }
+            Command::Store { slot, value } => {
+                if let Some(s) = storage(slot.shared()) {
+                    let key = self.client.key(slot);
+                    let _ = match value {
+                        Some(v) => s.set_item(&key, &v),
+                        None => s.remove_item(&key),
+                    };
+                }
+            }
+            Command::Broadcast(message) => {
+                if let Some(channel) = &self.channel {
+                    let text = format!("{} {}", self.tab, message.as_str());
+                    let _ = channel.post_message(&JsValue::from_str(&text));
+                }
+            }
+            Command::OpenSilentFrame { req, url } => self.open_frame(req, &url),
+            Command::CloseSilentFrame => {
+                if let Some((_, frame)) = self.frame.borrow_mut().take() {
+                    frame.remove();
+                }
+            }
+            Command::Resolve { waiter, result } => {
+                if let Some(tx) = self.waiters.borrow_mut().remove(&waiter) {
+                    let _ = tx.send(result);
+                }
+            }
+            Command::Publish(state) => (self.listener)(state),
+        }
+    }
+
+    pub(crate) fn open_frame(self: &Rc<Self>, req: ReqId, url: &str) {
+        let frame = window()
+            .ok()
+            .and_then(|w| w.document())
+            .and_then(|d| d.create_element("iframe").ok())
+            .and_then(|e| e.dyn_into::<web_sys::HtmlIFrameElement>().ok());
+        let Some(frame) = frame else { return };
+        let _ = frame.set_attribute("aria-hidden", "true");
+        let _ = frame.set_attribute("tabindex", "-1");
+        let _ = frame.set_attribute(
+            "style",
+            "position:absolute;width:0;height:0;border:0;visibility:hidden",
+        );
+        frame.set_src(url);
+        let body = window()
+            .ok()
+            .and_then(|w| w.document())
+            .and_then(|d| d.body());
+        if let Some(body) = body {
+            let _ = body.append_child(&frame);
+            *self.frame.borrow_mut() = Some((req, frame));
+        }
+    }
+
+    /// The silent frame's answer in a `message` event: accepted only from the frame
+    /// this driver opened, on the app's own origin.
+    pub(crate) fn frame_message(&self, event: &web_sys::MessageEvent) -> Option<(ReqId, String)> {
+        let own_origin = window().ok()?.location().origin().ok()?;
+        if event.origin() != own_origin {
+            return None;
+        }
+        let frame = self.frame.borrow();
+        let (req, frame) = frame.as_ref()?;
+        let from_frame = match (event.source(), frame.content_window()) {
+            (Some(source), Some(w)) => Object::is(&source, &w),
+            _ => false,
+        };
+        if !from_frame {
+            return None;
+        }
+        let href = event.data().as_string()?;
+        let query = web_sys::Url::new(&href).ok()?.search();
+        Some((*req, query))
+    }
+
+    fn add_handler(
+        self: &Rc<Self>,
+        target: &web_sys::EventTarget,
+        name: &str,
+        f: impl FnMut(web_sys::Event) + 'static,
+    ) {
+        let closure = Closure::<dyn FnMut(web_sys::Event)>::new(f);
+        let _ = target.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+        self.handlers.borrow_mut().push(closure);
+    }
+
+    fn listen(self: &Rc<Self>) {
+        let Ok(w) = window() else { return };
+        let weak = Rc::downgrade(self);
+        self.add_handler(&w, "message", move |e| {
+            let Some(this) = weak.upgrade() else { return };
+            let answer = e
+                .dyn_ref::<web_sys::MessageEvent>()
+                .and_then(|e| this.frame_message(e));
+            if let Some((req, query)) = answer {
+                this.post(Event::SilentResult { req, query });
+            }
+        });
+        if let Some(channel) = &self.channel {
+            let weak = Rc::downgrade(self);
+            self.add_handler(channel, "message", move |e| {
+                let Some(this) = weak.upgrade() else { return };
+                let Some(text) = e
+                    .dyn_ref::<web_sys::MessageEvent>()
+                    .and_then(|m| m.data().as_string())
+                else {
+                    return;
+                };
+                let Some((from, m)) = text.split_once(' ') else {
+                    return;
+                };
+                if let Some(message) = TabMessage::parse(m) {
+                    this.post(Event::Tab {
+                        from: from.to_owned(),
+                        message,
+                    });
+                }
+            });
+        }
+        for name in ["pointerdown", "keydown", "focus", "wheel", "touchstart"] {
+            let weak = Rc::downgrade(self);
+            self.add_handler(&w, name, move |_| {
+                let Some(this) = weak.upgrade() else { return };
+                let t = js_sys::Date::now();
+                if t - this.last_activity.get() >= ACTIVITY_THROTTLE_MS {
+                    this.last_activity.set(t);
+                    this.post(Event::Activity);
+                }
+            });
+        }
+        if let Some(document) = w.document() {
+            let weak = Rc::downgrade(self);
+            let doc = document.clone();
+            self.add_handler(&document, "visibilitychange", move |_| {
+                if let Some(this) = weak.upgrade() {
+                    let visible = doc.visibility_state() == web_sys::VisibilityState::Visible;
+                    this.post(Event::Visibility(visible));
+                }
+            });
+        }
+    }
 }
 
 /// WebCrypto parameters: (import algorithm, verify algorithm) as JSON.
@@ -223,17 +562,5 @@ impl AsyncSignatureVerifier for WebCryptoVerifier {
             Ok(false) => Err(JoseError::InvalidSignature),
             Err(e) => Err(JoseError::InvalidKey(js_error(e))),
         }
-    }
-}
-
-impl AsyncSignatureVerifier for BrowserPlatform {
-    async fn verify(
-        &self,
-        alg: Algorithm,
-        key: &Jwk,
-        input: &[u8],
-        signature: &[u8],
-    ) -> Result<(), JoseError> {
-        WebCryptoVerifier.verify(alg, key, input, signature).await
     }
 }

@@ -1,19 +1,17 @@
-//! Browser tests (headless Chromium): address-bar cleanup, session storage, WebCrypto
-//! verification, and the provider's state transitions.
+//! Browser tests (headless Chromium): the driver's fetch, storage, frame messages,
+//! WebCrypto verification, and the provider's state transitions.
 #![allow(clippy::unwrap_used)]
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
-use super::{BrowserPlatform, WebCryptoVerifier};
+use super::{fetch, Driver, WebCryptoVerifier, MAX_RESPONSE_BYTES};
 use crate::core::jose::{AlgorithmPolicy, JoseError, Jwk, JwkSet, UnverifiedJws};
-use crate::core::{form, HttpRequest, HttpResponse};
-use crate::session::engine::{PageUrl, Platform, Session, PENDING_KEY};
-use crate::session::{AuthError, AuthState, LoginOptions, OidcConfig};
+use crate::core::HttpRequest;
+use crate::session::{AuthState, OidcConfig, Slot};
 use crate::{use_oidc, NoAdditionalClaims, OidcProvider};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -51,125 +49,121 @@ async fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
     false
 }
 
-/// The real browser platform, with the network and page navigation replaced.
-#[derive(Clone)]
-struct Harness {
-    metadata: String,
-    navigations: Rc<RefCell<Vec<String>>>,
-}
+/// An issuer nothing answers on.
+const DEAD_ISS: &str = "http://127.0.0.1:9";
 
-impl crate::core::jose::AsyncSignatureVerifier for Harness {
-    async fn verify(
-        &self,
-        alg: crate::core::jose::Algorithm,
-        key: &Jwk,
-        input: &[u8],
-        sig: &[u8],
-    ) -> Result<(), JoseError> {
-        WebCryptoVerifier.verify(alg, key, input, sig).await
-    }
-}
-
-impl Platform for Harness {
-    async fn fetch(&self, _request: HttpRequest) -> Result<HttpResponse, String> {
-        Ok(HttpResponse {
-            status: 200,
-            headers: vec![],
-            body: self.metadata.clone().into_bytes(),
-        })
-    }
-    fn now(&self) -> u64 {
-        BrowserPlatform.now()
-    }
-    fn storage_get(&self, key: &str) -> Result<Option<String>, String> {
-        BrowserPlatform.storage_get(key)
-    }
-    fn storage_set(&self, key: &str, value: &str) -> Result<(), String> {
-        BrowserPlatform.storage_set(key, value)
-    }
-    fn storage_remove(&self, key: &str) {
-        BrowserPlatform.storage_remove(key)
-    }
-    fn page_url(&self) -> PageUrl {
-        BrowserPlatform.page_url()
-    }
-    fn replace_url(&self, url: &str) {
-        BrowserPlatform.replace_url(url)
-    }
-    fn navigate(&self, url: &str) {
-        self.navigations.borrow_mut().push(url.to_owned());
-    }
-}
-
-const ISS: &str = "https://idp.example";
-
-fn harness() -> Harness {
-    Harness {
-        metadata: serde_json::json!({
-            "issuer": ISS,
-            "authorization_endpoint": format!("{ISS}/auth"),
-            "token_endpoint": format!("{ISS}/token"),
-            "jwks_uri": format!("{ISS}/jwks"),
-        })
-        .to_string(),
-        navigations: Rc::default(),
-    }
+fn session_storage() -> web_sys::Storage {
+    web_sys::window()
+        .unwrap()
+        .session_storage()
+        .unwrap()
+        .unwrap()
 }
 
 #[wasm_bindgen_test]
-fn page_url_reads_the_address_bar() {
-    set_address("/some/path?x=1#frag");
-    let url = BrowserPlatform.page_url();
-    assert_eq!(url.path, "/some/path");
-    assert_eq!(url.query, "?x=1");
-    assert_eq!(url.fragment, "#frag");
-    assert_eq!(url.origin, location().origin().unwrap());
-}
-
-#[wasm_bindgen_test]
-fn callback_leaves_the_address_bar_and_other_params_stay() {
-    set_address("/app?keep=1&code=abc&state=st&iss=https%3A%2F%2Fidp.example&session_state=s#top");
-    let session = Session::new(BrowserPlatform, OidcConfig::new(ISS, "spa"));
-    let params = session
-        .take_callback()
-        .expect("a callback")
-        .expect("well-formed");
-    assert_eq!(params.code.as_deref(), Some("abc"));
-    assert_eq!(params.state.as_deref(), Some("st"));
-    assert_eq!(params.iss.as_deref(), Some(ISS));
-    assert_eq!(location().pathname().unwrap(), "/app");
+fn callback_leaves_the_address_bar_before_start_returns_and_other_params_stay() {
+    set_address("/?keep=1&code=abc&state=st&iss=x&session_state=s#top");
+    let driver = Driver::start(&OidcConfig::new(DEAD_ISS, "spa"), |_| {});
+    assert_eq!(location().pathname().unwrap(), "/");
     assert_eq!(location().search().unwrap(), "?keep=1");
     assert_eq!(location().hash().unwrap(), "#top");
-    // An ordinary address is left alone.
-    set_address("/app?page=2");
-    assert!(session.take_callback().is_none());
-    assert_eq!(location().search().unwrap(), "?page=2");
+    drop(driver);
+    // An app address with `code` but no `state` is left alone, and so is its
+    // pending sign-in.
+    let key =
+        crate::session::Client::bind(&OidcConfig::new(DEAD_ISS, "spa"), "x").key(Slot::Pending);
+    session_storage().set_item(&key, "kept").unwrap();
+    set_address("/shop?code=SUMMER10");
+    let _driver = Driver::start(&OidcConfig::new(DEAD_ISS, "spa"), |_| {});
+    assert_eq!(location().search().unwrap(), "?code=SUMMER10");
+    assert_eq!(
+        session_storage().get_item(&key).unwrap().as_deref(),
+        Some("kept")
+    );
+    session_storage().remove_item(&key).unwrap();
 }
 
 #[wasm_bindgen_test]
-async fn login_keeps_the_pending_request_in_session_storage_only() {
-    set_address("/todos?x=1");
-    let h = harness();
-    let session = Session::new(h.clone(), OidcConfig::new(ISS, "spa"));
-    session.login(LoginOptions::default()).await.unwrap();
-    let url = h.navigations.borrow().last().cloned().unwrap();
-    assert!(url.starts_with("https://idp.example/auth?response_type=code&client_id=spa"));
-    let stored = BrowserPlatform
-        .storage_get(PENDING_KEY)
-        .unwrap()
-        .expect("pending stored");
-    let pending: serde_json::Value = serde_json::from_str(&stored).unwrap();
-    let q = form::parse(url.split_once('?').unwrap().1);
-    let state = q.iter().find(|(k, _)| k == "state").unwrap().1.clone();
-    assert_eq!(pending["state"], state.as_str());
-    assert_eq!(pending["return_to"], "/todos?x=1");
-    let local = web_sys::window().unwrap().local_storage().unwrap().unwrap();
-    assert_eq!(local.length().unwrap(), 0, "nothing in localStorage");
-    // The callback consumes it, whatever the outcome.
-    set_address("/?code=c&state=forged");
-    let cb = session.take_callback();
-    session.start(cb).await;
-    assert!(BrowserPlatform.storage_get(PENDING_KEY).unwrap().is_none());
+async fn fetch_times_out_with_a_clear_error() {
+    let url = format!("{}/", location().origin().unwrap());
+    let err = fetch(HttpRequest::get_json(url), 0).await.unwrap_err();
+    assert!(err.contains("timed out after 0 ms"), "{err}");
+}
+
+#[wasm_bindgen_test]
+async fn fetch_refuses_a_body_over_the_cap() {
+    let big = vec![b'a'; MAX_RESPONSE_BYTES + 1];
+    let url = format!("data:application/json;base64,{}", base64_std(&big));
+    let err = fetch(HttpRequest::get_json(url), 10_000).await.unwrap_err();
+    assert!(err.contains("larger than"), "{err}");
+    let small = format!("data:application/json;base64,{}", base64_std(b"{}"));
+    let ok = fetch(HttpRequest::get_json(small), 10_000).await.unwrap();
+    assert_eq!(ok.body, b"{}");
+}
+
+fn base64_std(data: &[u8]) -> String {
+    let text: String = data.iter().map(|b| char::from(*b)).collect();
+    web_sys::window().unwrap().btoa(&text).unwrap()
+}
+
+fn message(origin: &str, source: Option<&js_sys::Object>, data: &str) -> web_sys::MessageEvent {
+    let init = web_sys::MessageEventInit::new();
+    init.set_origin(origin);
+    init.set_data(&wasm_bindgen::JsValue::from_str(data));
+    if let Some(source) = source {
+        init.set_source(Some(source));
+    }
+    web_sys::MessageEvent::new_with_event_init_dict("message", &init).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn frame_messages_are_accepted_only_from_the_frame_on_our_origin() {
+    set_address("/");
+    let driver: Rc<Driver> = Driver::start(&OidcConfig::new(DEAD_ISS, "spa"), |_| {});
+    let origin = location().origin().unwrap();
+    let answer = format!("{origin}/silent-callback.html?code=c&state=s");
+    // No frame open: nothing is accepted.
+    assert!(driver
+        .frame_message(&message(&origin, None, &answer))
+        .is_none());
+    driver.open_frame(7, "about:blank");
+    sleep(50).await;
+    let frame_window: js_sys::Object = {
+        let frame = driver.frame.borrow();
+        frame.as_ref().unwrap().1.content_window().unwrap().into()
+    };
+    let own_window: js_sys::Object = web_sys::window().unwrap().into();
+    // Another origin, even from the frame.
+    assert!(driver
+        .frame_message(&message(
+            "https://evil.example",
+            Some(&frame_window),
+            &answer
+        ))
+        .is_none());
+    // Our origin, but another window.
+    assert!(driver
+        .frame_message(&message(&origin, Some(&own_window), &answer))
+        .is_none());
+    // Not text.
+    let init = web_sys::MessageEventInit::new();
+    init.set_origin(&origin);
+    init.set_source(Some(&frame_window));
+    let odd = web_sys::MessageEvent::new_with_event_init_dict("message", &init).unwrap();
+    assert!(driver.frame_message(&odd).is_none());
+    // The frame, on our origin.
+    assert_eq!(
+        driver.frame_message(&message(&origin, Some(&frame_window), &answer)),
+        Some((7, "?code=c&state=s".to_owned()))
+    );
+}
+
+#[wasm_bindgen_test]
+async fn access_token_without_session_is_a_typed_error() {
+    set_address("/");
+    let driver = Driver::start(&OidcConfig::new(DEAD_ISS, "spa"), |_| {});
+    let result = driver.access_token().await;
+    assert_eq!(result, Err(crate::AuthError::NotLoggedIn));
 }
 
 fn vectors() -> serde_json::Value {
@@ -238,9 +232,8 @@ fn mount_provider(issuer: &str) -> (RwSignal<Vec<String>>, RwSignal<String>) {
 
 #[wasm_bindgen_test]
 async fn forged_callback_shows_failed_state_after_url_cleanup() {
-    BrowserPlatform.storage_remove(PENDING_KEY);
     set_address("/?code=x&state=forged");
-    let (seen, search) = mount_provider("http://127.0.0.1:9");
+    let (seen, search) = mount_provider(DEAD_ISS);
     // The children never see the callback parameters.
     assert_eq!(search.get_untracked(), "");
     let failed = || {
@@ -260,7 +253,7 @@ async fn forged_callback_shows_failed_state_after_url_cleanup() {
 #[wasm_bindgen_test]
 async fn unreachable_provider_is_a_failed_state_not_a_panic() {
     set_address("/");
-    let (seen, _) = mount_provider("http://127.0.0.1:9");
+    let (seen, _) = mount_provider(DEAD_ISS);
     assert!(
         wait_for(|| seen.get_untracked().len() >= 2).await,
         "{:?}",
@@ -269,10 +262,4 @@ async fn unreachable_provider_is_a_failed_state_not_a_panic() {
     let states = seen.get_untracked();
     assert_eq!(states[0], "pending");
     assert!(states[1].starts_with("failed: network error"), "{states:?}");
-}
-
-#[wasm_bindgen_test]
-async fn access_token_without_session_is_typed_error() {
-    let session = Session::new(harness(), OidcConfig::new(ISS, "spa"));
-    assert_eq!(session.access_token().await, Err(AuthError::NotLoggedIn));
 }

@@ -12,7 +12,7 @@ use crate::session::{
 };
 
 #[cfg(feature = "browser")]
-type SessionRef = std::rc::Rc<crate::session::engine::Session<crate::browser::BrowserPlatform>>;
+type SessionRef = std::rc::Rc<crate::browser::Driver>;
 #[cfg(not(feature = "browser"))]
 type SessionRef = ();
 
@@ -26,10 +26,11 @@ struct OidcContext {
 
 /// Provides the sign-in session to its children.
 ///
-/// In the browser it consumes an authorization callback in the address bar before its
-/// children render (so the app's router never sees `code` or `state`), completes the
-/// sign-in, and keeps the tokens in memory. On the server (`ssr`) it provides a session
-/// in the [`AuthState::Pending`] state.
+/// In the browser it takes an authorization callback out of the address bar before
+/// its children render (so the app's router never sees `code` or `state`), completes
+/// the sign-in or restores the session silently, renews tokens and follows the other
+/// tabs. Tokens stay in memory. On the server (`ssr`) it provides a session in the
+/// [`AuthState::Pending`] state.
 ///
 /// ```no_run
 /// # #[cfg(feature = "csr")] {
@@ -61,18 +62,10 @@ pub fn OidcProvider(
 
 #[cfg(feature = "browser")]
 fn start_session(config: OidcConfig, state: RwSignal<AuthState<RawClaims>>) -> Option<SessionRef> {
-    use crate::browser::BrowserPlatform;
-    use crate::session::engine::Session;
-
-    let session = Session::new(BrowserPlatform, config);
-    // Synchronous: the callback leaves the address bar before the children render.
-    let callback = session.take_callback();
-    session.subscribe(move |s| {
-        state.try_set(s.clone());
-    });
-    let s = std::rc::Rc::clone(&session);
-    leptos::task::spawn_local(async move { s.start(callback).await });
-    Some(session)
+    // The machine's `Publish` is the only writer of the state signal.
+    Some(crate::browser::Driver::start(&config, move |s| {
+        state.try_set(s);
+    }))
 }
 
 #[cfg(not(feature = "browser"))]
@@ -120,18 +113,36 @@ impl<C: DeserializeOwned + Clone + Send + Sync + 'static> Oidc<C> {
         })
     }
 
-    /// Sends the browser to the provider to sign in. Errors show as the failed state.
+    /// Sends the browser to the provider to sign in (returning to the current page
+    /// unless the options say otherwise). Errors show as the failed state.
     pub fn login(&self, options: LoginOptions) {
         #[cfg(feature = "browser")]
-        self.run(move |s| async move { s.login(options).await });
+        if let Some(driver) = self.ctx.session.get_value() {
+            let mut options = options;
+            if options.return_to.is_none() {
+                options.return_to = web_sys::window().and_then(|w| {
+                    let l = w.location();
+                    Some(format!(
+                        "{}{}{}",
+                        l.pathname().ok()?,
+                        l.search().ok()?,
+                        l.hash().ok()?
+                    ))
+                });
+            }
+            driver.post(crate::session::machine::Event::Login(options));
+        }
         #[cfg(not(feature = "browser"))]
         let _ = options;
     }
 
-    /// Ends the session here and at the provider (RP-initiated logout).
+    /// Ends the session in every tab, and at the provider unless the options say
+    /// local only (RP-initiated logout).
     pub fn logout(&self, options: LogoutOptions) {
         #[cfg(feature = "browser")]
-        self.run(move |s| async move { s.logout(options).await });
+        if let Some(driver) = self.ctx.session.get_value() {
+            driver.post(crate::session::machine::Event::Logout(options));
+        }
         #[cfg(not(feature = "browser"))]
         let _ = options;
     }
@@ -141,22 +152,6 @@ impl<C: DeserializeOwned + Clone + Send + Sync + 'static> Oidc<C> {
         &self,
     ) -> impl Future<Output = Result<AccessToken, AuthError>> + 'static {
         access_token(self.ctx)
-    }
-
-    #[cfg(feature = "browser")]
-    fn run<F, Fut>(&self, action: F)
-    where
-        F: FnOnce(SessionRef) -> Fut + 'static,
-        Fut: Future<Output = Result<(), AuthError>> + 'static,
-    {
-        let state = self.ctx.state;
-        if let Some(session) = self.ctx.session.get_value() {
-            leptos::task::spawn_local(async move {
-                if let Err(e) = action(session).await {
-                    state.try_set(AuthState::Failed(e));
-                }
-            });
-        }
     }
 }
 

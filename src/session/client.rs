@@ -180,8 +180,14 @@ mod tests {
             "https://login.example.com/realms/x"
         ));
         assert!(!same_site("http://localhost:3000", "http://127.0.0.1:9000"));
-        assert!(!same_site("https://app.example.com", "https://idp.other.com"));
-        assert!(!same_site("http://app.example.com", "https://idp.example.com"));
+        assert!(!same_site(
+            "https://app.example.com",
+            "https://idp.other.com"
+        ));
+        assert!(!same_site(
+            "http://app.example.com",
+            "https://idp.example.com"
+        ));
         assert!(same_site("http://127.0.0.1:1", "http://127.0.0.1:2"));
         assert!(!same_site("https://a.example.com", "not a url"));
     }
@@ -205,7 +211,10 @@ mod tests {
         assert!(c.frame && !c.redirect_restore);
         let c = Client::bind(&config, "http://127.0.0.1:3000");
         assert!(!c.frame && c.redirect_restore);
-        let c = Client::bind(&config.clone().restore(RestoreMode::Off), "http://localhost:1");
+        let c = Client::bind(
+            &config.clone().restore(RestoreMode::Off),
+            "http://localhost:1",
+        );
         assert!(!c.frame && !c.redirect_restore);
         assert_eq!(
             c.key(Slot::Pending),

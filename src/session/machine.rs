@@ -17,9 +17,9 @@ use super::config::{LoginOptions, LogoutOptions};
 use super::state::{AuthError, AuthState, RawClaims, User};
 use crate::core::jose::{dangerous, AlgorithmPolicy, JoseError, JwkSet, VerifiedJws};
 use crate::core::{
-    authorization_code_request, check_refresh_continuity, discovery_request, form,
-    refresh_request, sanitize_return_path, AccessToken, AuthorizationRequest, CallbackError,
-    CallbackParams, HttpRequest, HttpResponse, IdToken, IdTokenError, IdTokenValidator, Nonce,
+    authorization_code_request, check_refresh_continuity, discovery_request, form, refresh_request,
+    sanitize_return_path, AccessToken, AuthorizationRequest, CallbackError, CallbackParams,
+    HttpRequest, HttpResponse, IdToken, IdTokenError, IdTokenValidator, Nonce,
     PendingAuthorization, ProviderMetadata, RefreshToken, TokenError, TokenResponse,
     CALLBACK_PARAMS,
 };
@@ -142,6 +142,9 @@ pub(crate) enum Event {
 }
 
 /// An action for the driver.
+// Commands are moved once from the machine to the driver: boxing the large ones would
+// only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(crate) enum Command {
     /// Send a request (with the configured timeout and a size cap); answer with
@@ -331,9 +334,8 @@ impl SignedIn {
         Some(since.mono.saturating_add(idle - margin))
     }
     fn keep_alive_due(&self, now: Now) -> bool {
-        self.idle.is_some_and(|(since, idle)| {
-            elapsed(now, since) >= idle - (idle / 4).min(60_000)
-        })
+        self.idle
+            .is_some_and(|(since, idle)| elapsed(now, since) >= idle - (idle / 4).min(60_000))
     }
 }
 
@@ -343,12 +345,18 @@ enum Phase {
     /// Before `Event::Start`.
     Idle,
     /// Loading the provider's metadata.
-    Discovering { req: ReqId, then: Then },
+    Discovering {
+        req: ReqId,
+        then: Then,
+    },
     SignedOut,
     /// The page is leaving for the provider.
     Redirecting,
     /// Completing a sign-in: a callback, or a silent restore.
-    SigningIn { silent: bool, step: Step },
+    SigningIn {
+        silent: bool,
+        step: Step,
+    },
     SignedIn(Box<SignedIn>),
     Failed(AuthError),
 }
@@ -407,11 +415,6 @@ impl Machine {
             now: Now::default(),
             out: Vec::new(),
         }
-    }
-
-    /// The bound configuration.
-    pub(crate) fn client(&self) -> &Client {
-        &self.client
     }
 
     /// When the driver should send `Event::Timer` (mono ms), if ever.
@@ -524,6 +527,12 @@ impl Machine {
         self.last_activity = self.now.mono;
         self.logged_out_marker = info.logged_out.is_some();
         let then = match self.take_callback(&info.page, info.pending.as_deref()) {
+            // No sign-in of this client is pending: refused at once, before any
+            // request (a forged or replayed callback).
+            Some((None, _)) => {
+                self.phase = Phase::Failed(CallbackError::NoPendingRequest.into());
+                return;
+            }
             Some(callback) => Then::Callback(Box::new(callback)),
             None => {
                 let recently = info
@@ -621,8 +630,11 @@ impl Machine {
             self.phase = Phase::Failed(CallbackError::NoPendingRequest.into());
             return;
         };
-        let code = params
-            .and_then(|p| stored.pending.validate_callback(&p, &metadata, self.wall_secs()));
+        let code = params.and_then(|p| {
+            stored
+                .pending
+                .validate_callback(&p, &metadata, self.wall_secs())
+        });
         match code {
             Ok(code) => {
                 let request = authorization_code_request(
@@ -666,7 +678,11 @@ impl Machine {
         }
     }
 
-    fn authorization_request(&self, redirect_uri: &str, options: &LoginOptions) -> AuthorizationRequest {
+    fn authorization_request(
+        &self,
+        redirect_uri: &str,
+        options: &LoginOptions,
+    ) -> AuthorizationRequest {
         let mut request = AuthorizationRequest::new(&self.client.client_id, redirect_uri)
             .scopes(self.client.scopes.iter().cloned());
         if let Some(path) = &options.return_to {
@@ -840,12 +856,10 @@ impl Machine {
     fn on_http(&mut self, req: ReqId, result: Result<HttpResponse, String>) {
         match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Discovering { req: r, then } if r == req => {
-                let metadata = result
-                    .map_err(AuthError::Network)
-                    .and_then(|resp| {
-                        ProviderMetadata::from_response(&resp, &self.client.issuer)
-                            .map_err(AuthError::from)
-                    });
+                let metadata = result.map_err(AuthError::Network).and_then(|resp| {
+                    ProviderMetadata::from_response(&resp, &self.client.issuer)
+                        .map_err(AuthError::from)
+                });
                 match metadata {
                     Ok(m) => {
                         self.metadata = Some(m);
@@ -974,7 +988,9 @@ impl Machine {
             Step::Token { sent, nonce, .. } => {
                 let response = match result {
                     Ok(r) => r,
-                    Err(e) => return Outcome::Fail(Failure::Transient(AuthError::Network(e), None)),
+                    Err(e) => {
+                        return Outcome::Fail(Failure::Transient(AuthError::Network(e), None))
+                    }
                 };
                 match TokenResponse::from_response(&response) {
                     Ok(tokens) => self.start_check(tokens, nonce, sent, signing_in),
@@ -1103,14 +1119,18 @@ impl Machine {
         // Server time: the provider's clock, from the token's `iat` against the middle
         // of the request, so that a client clock minutes off neither rejects a fresh
         // token nor keeps an expired one.
-        if let Ok(Times { iat: Some(iat), .. }) = serde_json::from_slice::<Times>(verified.payload()) {
+        if let Ok(Times { iat: Some(iat), .. }) =
+            serde_json::from_slice::<Times>(verified.payload())
+        {
             let mid = (i128::from(check.sent.wall) + i128::from(check.received.wall)) / 2;
             let offset = i128::from(iat) * 1000 - mid;
             self.offset = i64::try_from(offset).unwrap_or(0);
         }
-        let claims = self
-            .validator()
-            .check_claims::<RawClaims>(&verified, check.nonce.as_ref(), self.server_secs());
+        let claims = self.validator().check_claims::<RawClaims>(
+            &verified,
+            check.nonce.as_ref(),
+            self.server_secs(),
+        );
         match claims {
             Ok(claims) => {
                 let payload = String::from_utf8_lossy(verified.payload());
@@ -1208,7 +1228,12 @@ impl Machine {
         }
     }
 
-    fn new_signed_in(&self, user: User<RawClaims>, response: TokenResponse, received: Now) -> SignedIn {
+    fn new_signed_in(
+        &self,
+        user: User<RawClaims>,
+        response: TokenResponse,
+        received: Now,
+    ) -> SignedIn {
         let lifetime = self.lifetime(&response, received);
         let idle = self.idle_lifetime(&response).map(|ms| (received, ms));
         SignedIn {
@@ -1252,7 +1277,8 @@ impl Machine {
         }
         let from_jwt = response.refresh_token.as_ref().and_then(|rt| {
             let t = dangerous::insecure_decode_claims::<Times>(rt.secret()).ok()?;
-            let left = i128::from(t.exp?) * 1000 - (i128::from(self.now.wall) + i128::from(self.offset));
+            let left =
+                i128::from(t.exp?) * 1000 - (i128::from(self.now.wall) + i128::from(self.offset));
             u64::try_from(left).ok().filter(|l| *l > 0)
         });
         from_jwt.or(self.client.keep_alive_ms)
@@ -1289,7 +1315,9 @@ impl Machine {
                 if let Some(user) = user {
                     // OIDC Core 12.2: the same iss, sub and aud as the first ID token.
                     let continuity = match &self.phase {
-                        Phase::SignedIn(s) => check_refresh_continuity(s.user.claims(), user.claims()),
+                        Phase::SignedIn(s) => {
+                            check_refresh_continuity(s.user.claims(), user.claims())
+                        }
                         _ => Ok(()),
                     };
                     if let Err(e) = continuity {
@@ -1435,7 +1463,9 @@ impl Machine {
                 }
             }
             Phase::Idle | Phase::Discovering { .. } | Phase::SigningIn { .. } => None,
-            Phase::SignedOut | Phase::Redirecting | Phase::Failed(_) => Some(Err(AuthError::NotLoggedIn)),
+            Phase::SignedOut | Phase::Redirecting | Phase::Failed(_) => {
+                Some(Err(AuthError::NotLoggedIn))
+            }
         };
         if let Some(result) = answer {
             for waiter in std::mem::take(&mut self.waiters) {
@@ -1449,9 +1479,10 @@ impl Machine {
 
     fn state(&self) -> AuthState<RawClaims> {
         match &self.phase {
-            Phase::Idle | Phase::Discovering { .. } | Phase::SigningIn { .. } | Phase::Redirecting => {
-                AuthState::Pending
-            }
+            Phase::Idle
+            | Phase::Discovering { .. }
+            | Phase::SigningIn { .. }
+            | Phase::Redirecting => AuthState::Pending,
             Phase::SignedOut => AuthState::LoggedOut,
             Phase::SignedIn(s) => AuthState::LoggedIn(s.user.clone()),
             Phase::Failed(e) => AuthState::Failed(e.clone()),

@@ -18,7 +18,10 @@ fn first_visit_restores_through_the_frame_and_stays_signed_out_without_idp_sessi
     tab.run();
     assert_eq!(tab.state(), AuthState::LoggedOut);
     assert_eq!(tab.frames_opened, 1);
-    assert!(tab.published.iter().all(|s| !matches!(s, AuthState::Failed(_))));
+    assert!(tab
+        .published
+        .iter()
+        .all(|s| !matches!(s, AuthState::Failed(_))));
 }
 
 #[test]
@@ -53,9 +56,17 @@ fn reload_restores_through_the_frame_with_two_provider_requests() {
     let paths = idp.paths_since(before);
     assert_eq!(
         paths,
-        vec!["/.well-known/openid-configuration", "/auth", "/token", "/jwks"]
+        vec![
+            "/.well-known/openid-configuration",
+            "/auth",
+            "/token",
+            "/jwks"
+        ]
     );
-    assert!(!reloaded.published.iter().any(|s| matches!(s, AuthState::LoggedOut)));
+    assert!(!reloaded
+        .published
+        .iter()
+        .any(|s| matches!(s, AuthState::LoggedOut)));
 }
 
 #[test]
@@ -147,7 +158,11 @@ fn pending_request_of_another_client_is_refused() {
     back.client_id = "other-spa".into();
     back.start();
     back.run();
-    assert!(matches!(back.state(), AuthState::Failed(_)), "{:?}", back.state());
+    assert!(
+        matches!(back.state(), AuthState::Failed(_)),
+        "{:?}",
+        back.state()
+    );
     assert!(idp.paths().iter().filter(|p| *p == "/token").count() == 0);
 }
 
@@ -250,7 +265,10 @@ fn transient_failures_back_off_and_keep_the_current_token() {
     idp.set_down(true);
     tab.want_token();
     let first = tab.resolved.last().unwrap().1.clone();
-    assert!(first.is_ok(), "the current token while it is valid: {first:?}");
+    assert!(
+        first.is_ok(),
+        "the current token while it is valid: {first:?}"
+    );
     assert_eq!(tab.state().is_logged_in(), true);
     // Retries back off: 1 s, 2 s, 4 s...
     let before = idp.requests();
@@ -312,7 +330,11 @@ fn refreshed_id_token_with_another_subject_ends_the_session() {
     idp.set_subject_on_refresh(Some("mallory"));
     tab.advance(idp.lifetime_ms());
     tab.want_token();
-    assert!(matches!(tab.state(), AuthState::Failed(_)), "{:?}", tab.state());
+    assert!(
+        matches!(tab.state(), AuthState::Failed(_)),
+        "{:?}",
+        tab.state()
+    );
 }
 
 #[test]
@@ -414,7 +436,10 @@ fn tabs_follow_logout_and_login_and_ignore_their_own_messages() {
     b.tab_id = "b".into();
     b.start();
     b.run();
-    assert!(b.state().is_logged_in(), "B restores from the provider session");
+    assert!(
+        b.state().is_logged_in(),
+        "B restores from the provider session"
+    );
     // Own messages are ignored.
     let a_id = a.tab_id.clone();
     a.dispatch(Event::Tab {
@@ -489,4 +514,10 @@ fn publish_is_sent_only_on_change() {
     assert_eq!(tab.published.len(), n);
     let commands = tab.machine.handle(tab.now, Event::Activity);
     assert!(!commands.iter().any(|c| matches!(c, Command::Publish(_))));
+}
+
+#[test]
+fn the_example_serves_the_library_silent_callback_page() {
+    let page = include_str!("../../examples/todo/frontend/silent-callback.html");
+    assert_eq!(page, SILENT_CALLBACK_HTML);
 }

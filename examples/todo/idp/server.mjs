@@ -74,7 +74,7 @@ const configuration = {
       token_endpoint_auth_method: 'none',
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
-      redirect_uris: [appRoot],
+      redirect_uris: [appRoot, `${APP_ORIGIN}/silent-callback.html`],
       post_logout_redirect_uris: [appRoot],
     },
   ],

@@ -200,11 +200,21 @@ impl Idp {
                 challenge: params["code_challenge"].clone(),
             },
         );
-        let q = form::serialize([("code", code.as_str()), ("state", state.as_str()), ("iss", ISS)]);
+        let q = form::serialize([
+            ("code", code.as_str()),
+            ("state", state.as_str()),
+            ("iss", ISS),
+        ]);
         (redirect, q)
     }
 
-    fn issue(&self, now: Now, user: &str, nonce: Option<String>, family: Option<u32>) -> HttpResponse {
+    fn issue(
+        &self,
+        now: Now,
+        user: &str,
+        nonce: Option<String>,
+        family: Option<u32>,
+    ) -> HttpResponse {
         let iat = self.time(now);
         let mut st = self.0.borrow_mut();
         let access = st.key.jwt(
@@ -242,7 +252,11 @@ impl Idp {
     }
 
     pub fn handle(&self, request: &HttpRequest, now: Now) -> Result<HttpResponse, String> {
-        let path = request.url.strip_prefix(ISS).unwrap_or(&request.url).to_owned();
+        let path = request
+            .url
+            .strip_prefix(ISS)
+            .unwrap_or(&request.url)
+            .to_owned();
         let path = path.split('?').next().unwrap_or("").to_owned();
         self.0.borrow_mut().paths.push(path.clone());
         if self.0.borrow().down {
@@ -300,7 +314,8 @@ impl Idp {
                         let rt = p["refresh_token"].clone();
                         self.0.borrow_mut().presented.push(rt.clone());
                         let parts: Vec<&str> = rt.split(':').collect();
-                        let (f, g): (u32, u32) = (parts[1].parse().unwrap(), parts[2].parse().unwrap());
+                        let (f, g): (u32, u32) =
+                            (parts[1].parse().unwrap(), parts[2].parse().unwrap());
                         let user = {
                             let mut st = self.0.borrow_mut();
                             let family = st.families.get_mut(&f).unwrap();
@@ -540,9 +555,17 @@ impl Tab {
         for _ in 0..100 {
             match self.machine.next_deadline() {
                 Some(d) if d <= self.now.mono => {
-                    let before = (self.idp.requests(), self.published.len(), self.frames_opened);
+                    let before = (
+                        self.idp.requests(),
+                        self.published.len(),
+                        self.frames_opened,
+                    );
                     self.dispatch(Event::Timer);
-                    let after = (self.idp.requests(), self.published.len(), self.frames_opened);
+                    let after = (
+                        self.idp.requests(),
+                        self.published.len(),
+                        self.frames_opened,
+                    );
                     if before == after && self.held.is_empty() {
                         assert_ne!(
                             self.machine.next_deadline(),
@@ -616,9 +639,7 @@ impl Tab {
 
     pub fn login_as(mut self, user: &str) -> Tab {
         let path = self.url.clone();
-        self.dispatch(Event::Login(
-            crate::LoginOptions::default().return_to(path),
-        ));
+        self.dispatch(Event::Login(crate::LoginOptions::default().return_to(path)));
         let mut t = self.follow_interactive(user);
         t.start();
         t.run();
