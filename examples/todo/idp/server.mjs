@@ -21,7 +21,12 @@ function envInt(name, fallback) {
 
 const PORT = envInt('IDP_PORT', 9000);
 const ISSUER = (process.env.IDP_ISSUER || `http://localhost:${PORT}`).replace(/\/+$/, '');
-const APP_ORIGIN = new URL(process.env.APP_ORIGIN || 'http://localhost:3000').origin;
+// One or more app origins (comma-separated): the same app reached under another host
+// name is another site for the browser, which is how restore without third-party
+// cookies is tried out.
+const APP_ORIGINS = (process.env.APP_ORIGIN || 'http://localhost:3000')
+  .split(',')
+  .map((origin) => new URL(origin.trim()).origin);
 const ACCESS_TOKEN_TTL = envInt('IDP_ACCESS_TOKEN_TTL', 600);
 const ID_TOKEN_TTL = envInt('IDP_ID_TOKEN_TTL', 600);
 const REFRESH_TOKEN_TTL = envInt('IDP_REFRESH_TOKEN_TTL', 24 * 60 * 60);
@@ -63,7 +68,9 @@ async function findAccount(_ctx, id) {
   };
 }
 
-const appRoot = `${APP_ORIGIN}/`;
+const appRoots = APP_ORIGINS.map((origin) => `${origin}/`);
+// The silent sign-in's hidden iframe lands on a small static page of the app.
+const silentCallbacks = APP_ORIGINS.map((origin) => `${origin}/silent-callback.html`);
 
 const configuration = {
   clients: [
@@ -74,8 +81,8 @@ const configuration = {
       token_endpoint_auth_method: 'none',
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
-      redirect_uris: [appRoot, `${APP_ORIGIN}/silent-callback.html`],
-      post_logout_redirect_uris: [appRoot],
+      redirect_uris: [...appRoots, ...silentCallbacks],
+      post_logout_redirect_uris: appRoots,
     },
   ],
   responseTypes: ['code'],
@@ -193,9 +200,23 @@ provider.on('server_error', (_ctx, err) => {
   console.error('IdP server error:', err);
 });
 
-// One line per token grant, to follow sign-ins and renewals in the log.
+// One line per token grant, to follow sign-ins and renewals in the log, and counts
+// that tests read from `GET /__dev/stats`.
+const stats = { grants: {}, errors: {}, authorizations: 0 };
+const bump = (table, key) => { table[key] = (table[key] || 0) + 1; };
 provider.on('grant.success', (ctx) => {
-  console.log(`grant ${ctx.oidc.params?.grant_type} for ${ctx.oidc.client?.clientId}`);
+  const type = ctx.oidc.params?.grant_type;
+  bump(stats.grants, type);
+  console.log(`grant ${type} for ${ctx.oidc.client?.clientId}`);
+});
+provider.on('grant.error', (_ctx, err) => bump(stats.errors, err.error || err.name));
+provider.on('authorization.accepted', () => { stats.authorizations += 1; });
+provider.use(async (ctx, next) => {
+  if (ctx.method === 'GET' && ctx.path === '/__dev/stats') {
+    ctx.body = stats;
+    return;
+  }
+  await next();
 });
 
 const server = http.createServer(provider.callback());

@@ -53,12 +53,50 @@ const isLoopback = (url) => {
   }
 };
 
+/** The dev IdP's counters: `{ grants: {type: n}, errors: {code: n}, authorizations }`. */
+export async function idpStats() {
+  const response = await fetch(`${IDP_ISSUER}/__dev/stats`);
+  if (!response.ok) throw new Error(`IdP stats answered HTTP ${response.status}`);
+  const stats = await response.json();
+  return {
+    code: stats.grants.authorization_code || 0,
+    refresh: stats.grants.refresh_token || 0,
+    invalidGrant: stats.errors.invalid_grant || 0,
+    authorizations: stats.authorizations,
+  };
+}
+
+/**
+ * Records, in every page of `context`, the sequence of sign-in states the app showed
+ * (`pending`, `out`, `in`, `error`) in `window.__authStates`.
+ */
+export async function recordAuthStates(context) {
+  await context.addInitScript(() => {
+    const states = [];
+    window.__authStates = states;
+    const read = () => {
+      if (document.querySelector('[data-testid="user-name"]')) return 'in';
+      if (document.querySelector('[data-testid="auth-error"]')) return 'error';
+      if (document.querySelector('[data-testid="login"]')) return 'out';
+      return 'pending';
+    };
+    new MutationObserver(() => {
+      const now = read();
+      if (states[states.length - 1] !== now) states.push(now);
+    }).observe(document, { subtree: true, childList: true });
+  });
+}
+
 /**
  * Opens a page in its own browser context and records what happens in it.
  * Returns `{ context, page, pageErrors, console, offLoopback, report, close }`.
  */
-export async function openPage(browser) {
-  const context = await browser.newContext();
+export async function openPage(browser, context = null) {
+  const own = !context;
+  if (own) {
+    context = await browser.newContext();
+    await recordAuthStates(context);
+  }
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   page.setDefaultNavigationTimeout(WAIT_MS);
@@ -97,7 +135,7 @@ export async function openPage(browser) {
     console: consoleLines,
     offLoopback,
     report,
-    close: () => context.close(),
+    close: () => (own ? context.close() : page.close()),
   };
 }
 

@@ -1,0 +1,208 @@
+// The session across reloads and tabs: silent restore (hidden iframe when the IdP is
+// same-site, top-level redirect when it is not), logout remembered, tabs following
+// each other's login and logout, and two tabs renewing with rotating refresh tokens.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import {
+  APP_URL, IDP_ISSUER, idpStats, launchBrowser, openPage, step, withPage,
+} from '../lib/browser.mjs';
+import { AppPage } from '../pages/app.mjs';
+import { IdpPage } from '../pages/idp.mjs';
+
+const TEST_TIMEOUT_MS = 180_000;
+const user = 'alice';
+
+let browser;
+
+before(async () => {
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+const authStates = (page) => page.evaluate(() => window.__authStates.slice());
+
+/** Signs in from a fresh signed-out app at `app`. */
+async function signIn(app, idp) {
+  await app.open('/');
+  await app.expectLoggedOut();
+  await app.signIn(idp, user);
+}
+
+/** What the app keeps in web storage: no token, only the sign-in time marker. */
+async function expectNoTokensStored(app) {
+  const storage = JSON.parse(await app.webStorage());
+  assert.deepEqual(storage.session, {}, `session storage: ${JSON.stringify(storage.session)}`);
+  for (const [key, value] of Object.entries(storage.local)) {
+    assert.match(key, /:(signed-in|logged-out)$/, `unexpected local storage key ${key}`);
+    assert.match(value, /^\d+$/, `${key} holds more than a time: ${value}`);
+  }
+}
+
+test('reload restores the session through the hidden iframe; logout is remembered', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  await withPage(browser, t, async (session) => {
+    const { page } = session;
+    const app = new AppPage(page, APP_URL);
+    const idp = new IdpPage(page, IDP_ISSUER);
+
+    await step(session, t, 'sign in', async () => {
+      await signIn(app, idp);
+      await expectNoTokensStored(app);
+    });
+
+    await step(session, t, 'reload: signed in again without a page of the IdP, never shown signed out', async () => {
+      const before = await idpStats();
+      const topLevel = [];
+      const onNavigation = (frame) => {
+        if (frame === page.mainFrame()) topLevel.push(frame.url());
+      };
+      page.on('framenavigated', onNavigation);
+      await app.reload();
+      await app.expectLoggedIn(user);
+      page.off('framenavigated', onNavigation);
+      const states = await authStates(page);
+      assert.ok(!states.includes('out'), `the app showed signed-out during restore: ${states.join(' > ')}`);
+      assert.ok(topLevel.every((url) => url.startsWith(APP_URL)), `left the app: ${topLevel.join(', ')}`);
+      const after = await idpStats();
+      assert.equal(after.code - before.code, 1, 'one code exchange per restore');
+      assert.equal(after.refresh - before.refresh, 0, 'a restore starts its own token family');
+      await expectNoTokensStored(app);
+    });
+
+    await step(session, t, 'log out, then a reload stays signed out', async () => {
+      await app.clickLogout();
+      await idp.confirmLogout();
+      await page.waitForURL((url) => url.href.startsWith(`${APP_URL}/`));
+      await app.expectLoggedOut();
+      const before = await idpStats();
+      await app.reload();
+      await app.expectLoggedOut();
+      const after = await idpStats();
+      assert.equal(after.authorizations, before.authorizations, 'no silent sign-in after an explicit logout');
+    });
+
+    await step(session, t, 'the next login asks for the user', async () => {
+      await app.clickLogin();
+      await idp.waitUntilCurrent();
+      await idp.loginInput.waitFor({ state: 'visible' });
+    });
+  });
+});
+
+test('a cross-site IdP restores through a top-level redirect', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // The same app under another host name: for the browser the IdP is another site,
+  // so the hidden iframe would not see its cookies.
+  const crossSite = APP_URL.replace('localhost', '127.0.0.1');
+  await withPage(browser, t, async (session) => {
+    const { page } = session;
+    const app = new AppPage(page, crossSite);
+    const idp = new IdpPage(page, IDP_ISSUER);
+
+    await step(session, t, 'sign in', async () => {
+      const before = await idpStats();
+      await signIn(app, idp);
+      // A first visit makes no silent attempt: nothing says this browser was signed in.
+      const after = await idpStats();
+      assert.equal(after.authorizations - before.authorizations, 1);
+    });
+
+    await step(session, t, 'reload goes to the IdP with prompt=none and comes back signed in', async () => {
+      const visited = [];
+      const onNavigation = (frame) => {
+        if (frame === page.mainFrame()) visited.push(frame.url());
+      };
+      page.on('framenavigated', onNavigation);
+      await app.reload();
+      await app.expectLoggedIn(user);
+      await app.expectCleanUrl();
+      page.off('framenavigated', onNavigation);
+      const atIdp = visited.filter((url) => url.startsWith(IDP_ISSUER));
+      assert.ok(atIdp.some((url) => url.includes('prompt=none')), `no silent redirect: ${visited.join(', ')}`);
+    });
+  });
+});
+
+test('tabs follow each other: login signs the other tab in, logout signs every tab out', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  await withPage(browser, t, async (session) => {
+    const a = new AppPage(session.page, APP_URL);
+    const idpA = new IdpPage(session.page, IDP_ISSUER);
+    const second = await openPage(browser, session.context);
+    const b = new AppPage(second.page, APP_URL);
+    try {
+      await step(session, t, 'both tabs start signed out', async () => {
+        await a.open('/');
+        await b.open('/');
+        await a.expectLoggedOut();
+        await b.expectLoggedOut();
+      });
+
+      await step(session, t, 'login in tab A signs tab B in, with its own code exchange', async () => {
+        const before = await idpStats();
+        await a.signIn(idpA, user);
+        await b.expectLoggedIn(user);
+        const after = await idpStats();
+        assert.equal(after.code - before.code, 2, 'each tab exchanges its own code');
+      });
+
+      await step(session, t, 'logout in tab A signs tab B out', async () => {
+        await a.clickLogout();
+        await b.expectLoggedOut();
+        await idpA.confirmLogout();
+        await a.expectLoggedOut();
+      });
+      assert.deepEqual(second.pageErrors, [], 'errors in tab B');
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+test('two active tabs renew with rotating refresh tokens and never get invalid_grant', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  await withPage(browser, t, async (session) => {
+    const a = new AppPage(session.page, APP_URL);
+    const idpA = new IdpPage(session.page, IDP_ISSUER);
+    const second = await openPage(browser, session.context);
+    const b = new AppPage(second.page, APP_URL);
+    try {
+      await step(session, t, 'both tabs signed in', async () => {
+        await b.open('/');
+        await signIn(a, idpA);
+        await b.expectLoggedIn(user);
+      });
+
+      // The e2e IdP issues 4 s access tokens: 30 s are several lifetimes. The user
+      // works in both tabs (pointer moves) and each calls the API now and then.
+      const before = await idpStats();
+      const seconds = 30;
+      await step(session, t, `${seconds} s of work in both tabs`, async () => {
+        for (let i = 0; i < seconds; i += 1) {
+          await session.page.mouse.move(10 + (i % 50), 10);
+          await second.page.mouse.move(10 + (i % 50), 20);
+          if (i % 6 === 0) await a.addTodo(`tab A ${i}`);
+          if (i % 6 === 3) await b.addTodo(`tab B ${i}`);
+          await session.page.waitForTimeout(1_000);
+        }
+        await a.expectLoggedIn(user);
+        await b.expectLoggedIn(user);
+      });
+
+      await step(session, t, 'renewals happened, none failed, none looped', async () => {
+        const after = await idpStats();
+        const refreshes = after.refresh - before.refresh;
+        t.diagnostic(`refresh grants in ${seconds} s over two tabs: ${refreshes}`);
+        assert.equal(after.invalidGrant - before.invalidGrant, 0, 'invalid_grant seen');
+        // Each tab renews ahead of expiry about every 2 s while active; far more would be
+        // a renewal loop.
+        assert.ok(refreshes >= 10, `only ${refreshes} refreshes`);
+        assert.ok(refreshes <= 4 * seconds, `${refreshes} refreshes: a renewal loop`);
+      });
+      assert.deepEqual(second.pageErrors, [], 'errors in tab B');
+    } finally {
+      await second.close();
+    }
+  });
+});
