@@ -43,8 +43,11 @@ pub enum TokenError {
     /// The body is not a valid token response.
     #[error("the token response is malformed: {0}")]
     Malformed(String),
-    /// RFC 6749 section 7.1: only `Bearer` and `DPoP` (RFC 9449) are understood.
-    #[error("unsupported token_type `{0}`")]
+    /// RFC 6749 section 7.1: a client must not use a token whose type it does not
+    /// understand. Only `Bearer` (RFC 6750) is accepted by
+    /// [`TokenResponse::from_response`]; `DPoP` (RFC 9449) only where the request was
+    /// sent with a DPoP proof.
+    #[error("unsupported token_type `{0}` (expected Bearer)")]
     UnsupportedTokenType(String),
 }
 
@@ -57,8 +60,8 @@ pub enum TokenType {
     DPoP,
 }
 
-/// A successful token response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A successful token response. `Debug` redacts the tokens.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct TokenResponse {
     /// The access token.
@@ -111,9 +114,16 @@ fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D:
 }
 
 impl TokenResponse {
-    /// Parses a token endpoint response. Error bodies are recognized at any status,
-    /// since some providers answer errors with `200 OK`.
+    /// Parses a token endpoint response for a request sent without a DPoP proof: the
+    /// `token_type` must be `Bearer` (compared case-insensitively, RFC 6749 section
+    /// 5.1); any other type, `DPoP` included, is refused (RFC 6749 section 7.1).
+    /// Error bodies are recognized at any status, since some providers answer errors
+    /// with `200 OK`.
     pub fn from_response(response: &HttpResponse) -> Result<Self, TokenError> {
+        Self::parse(response, false)
+    }
+
+    fn parse(response: &HttpResponse, accept_dpop: bool) -> Result<Self, TokenError> {
         let raw: Result<RawTokenResponse, _> = serde_json::from_slice(&response.body);
         let ok = (200..300).contains(&response.status);
         let raw = match raw {
@@ -138,7 +148,7 @@ impl TokenResponse {
         let token_type = match raw.token_type.as_deref() {
             // RFC 6749 section 5.1: the type is case-insensitive.
             Some(t) if t.eq_ignore_ascii_case("bearer") => TokenType::Bearer,
-            Some(t) if t.eq_ignore_ascii_case("dpop") => TokenType::DPoP,
+            Some(t) if accept_dpop && t.eq_ignore_ascii_case("dpop") => TokenType::DPoP,
             Some(t) => return Err(TokenError::UnsupportedTokenType(t.to_owned())),
             None => return Err(TokenError::Malformed("no token_type".into())),
         };
@@ -231,13 +241,32 @@ mod tests {
     }
 
     #[test]
-    fn parses_dpop_type() {
-        let r = TokenResponse::from_response(&resp(
-            200,
-            r#"{"access_token":"at","token_type":"DPoP","expires_in":60}"#,
-        ))
-        .unwrap();
-        assert_eq!(r.token_type, TokenType::DPoP);
+    fn token_type_is_bearer_case_insensitively() {
+        // RFC 6749 section 5.1: token_type is case-insensitive.
+        for t in ["Bearer", "bearer", "BEARER"] {
+            let body = format!(r#"{{"access_token":"at","token_type":"{t}"}}"#);
+            let r = TokenResponse::from_response(&resp(200, &body)).unwrap();
+            assert_eq!(r.token_type, TokenType::Bearer, "{t}");
+        }
+    }
+
+    #[test]
+    fn other_token_types_are_refused() {
+        // RFC 6749 section 7.1: a token of a type the client does not understand must
+        // not be used; a DPoP-bound token is unusable without the DPoP key.
+        for t in ["DPoP", "dpop", "mac", "N_A", ""] {
+            let body = format!(r#"{{"access_token":"at","token_type":"{t}"}}"#);
+            assert_eq!(
+                TokenResponse::from_response(&resp(200, &body)).unwrap_err(),
+                TokenError::UnsupportedTokenType(t.into()),
+                "{t}"
+            );
+        }
+        // RFC 6749 section 5.1: token_type is REQUIRED.
+        assert!(matches!(
+            TokenResponse::from_response(&resp(200, r#"{"access_token":"at"}"#)),
+            Err(TokenError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -274,16 +303,17 @@ mod tests {
             Err(TokenError::Malformed(_))
         ));
         assert_eq!(
-            TokenResponse::from_response(&resp(502, "<html>")),
-            Err(TokenError::Status(502))
+            TokenResponse::from_response(&resp(502, "<html>")).unwrap_err(),
+            TokenError::Status(502)
         );
         assert!(matches!(
             TokenResponse::from_response(&resp(200, r#"{"token_type":"Bearer"}"#)),
             Err(TokenError::Malformed(_))
         ));
         assert_eq!(
-            TokenResponse::from_response(&resp(200, r#"{"access_token":"a","token_type":"mac"}"#)),
-            Err(TokenError::UnsupportedTokenType("mac".into()))
+            TokenResponse::from_response(&resp(200, r#"{"access_token":"a","token_type":"mac"}"#))
+                .unwrap_err(),
+            TokenError::UnsupportedTokenType("mac".into())
         );
     }
 
