@@ -430,7 +430,10 @@ fn revoked_refresh_token_logs_out_but_transient_error_does_not() {
     ));
     assert!(session.state().is_logged_in());
     *provider.refresh_error.borrow_mut() = Some("invalid_grant");
-    assert_eq!(run(session.access_token()), Err(AuthError::NotLoggedIn));
+    assert_eq!(
+        run(session.access_token()).unwrap_err(),
+        AuthError::NotLoggedIn
+    );
     assert_eq!(session.state(), AuthState::LoggedOut);
 }
 
@@ -444,7 +447,10 @@ fn expired_token_without_refresh_token_ends_the_session() {
     *fake.0.now.borrow_mut() = NOW + 45;
     assert_eq!(run(session.access_token()).unwrap().secret(), "at-0");
     *fake.0.now.borrow_mut() = NOW + 60;
-    assert_eq!(run(session.access_token()), Err(AuthError::NotLoggedIn));
+    assert_eq!(
+        run(session.access_token()).unwrap_err(),
+        AuthError::NotLoggedIn
+    );
     assert_eq!(session.state(), AuthState::LoggedOut);
 }
 
@@ -493,11 +499,14 @@ fn refreshed_id_token_for_another_subject_ends_the_session() {
     *provider.refresh_id.borrow_mut() = Some(("mallory".into(), "Mallory".into()));
     *fake.0.now.borrow_mut() = NOW + 40;
     assert_eq!(
-        run(session.access_token()),
-        Err(AuthError::IdToken(IdTokenError::RefreshMismatch("sub")))
+        run(session.access_token()).unwrap_err(),
+        AuthError::IdToken(IdTokenError::RefreshMismatch("sub"))
     );
     assert_eq!(session.state(), AuthState::LoggedOut);
-    assert_eq!(run(session.access_token()), Err(AuthError::NotLoggedIn));
+    assert_eq!(
+        run(session.access_token()).unwrap_err(),
+        AuthError::NotLoggedIn
+    );
 }
 
 #[test]
@@ -507,5 +516,8 @@ fn logout_ends_session_at_provider() {
     assert_eq!(session.state(), AuthState::LoggedOut);
     let url = fake.0.navigations.borrow().last().cloned().unwrap();
     assert!(url.starts_with("https://idp.example/session/end?client_id=spa&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2F&id_token_hint=ey"), "{url}");
-    assert_eq!(run(session.access_token()), Err(AuthError::NotLoggedIn));
+    assert_eq!(
+        run(session.access_token()).unwrap_err(),
+        AuthError::NotLoggedIn
+    );
 }

@@ -32,8 +32,8 @@ struct RawHeader {
 }
 
 /// A parsed JWS whose signature has not been checked. Its claims are not reachable
-/// except through [`crate::core::jose::dangerous`].
-#[derive(Debug, Clone)]
+/// except through [`crate::core::jose::dangerous`]. `Debug` shows the header only.
+#[derive(Clone)]
 pub struct UnverifiedJws {
     header: Header,
     signing_input: String,
@@ -42,10 +42,27 @@ pub struct UnverifiedJws {
 }
 
 /// A JWS whose signature verified with a trusted key under an allowed algorithm.
-#[derive(Debug, Clone)]
+/// `Debug` shows the header only.
+#[derive(Clone)]
 pub struct VerifiedJws {
     header: Header,
     payload: Vec<u8>,
+}
+
+impl std::fmt::Debug for UnverifiedJws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnverifiedJws")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for VerifiedJws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedJws")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
 }
 
 fn decode(part: &'static str, value: &str) -> Result<Vec<u8>, JoseError> {
