@@ -28,6 +28,7 @@ pub struct AuthorizationRequest {
     scopes: Vec<String>,
     extra: Vec<(String, String)>,
     return_to: Option<String>,
+    max_age: Option<u64>,
 }
 
 impl AuthorizationRequest {
@@ -39,6 +40,7 @@ impl AuthorizationRequest {
             scopes: vec!["openid".into()],
             extra: Vec::new(),
             return_to: None,
+            max_age: None,
         }
     }
 
@@ -61,7 +63,7 @@ impl AuthorizationRequest {
     /// the library controls (`state`, `nonce`, `code_challenge`, ...) are ignored.
     pub fn extra(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         let key = key.into();
-        const RESERVED: [&str; 8] = [
+        const RESERVED: [&str; 9] = [
             "response_type",
             "client_id",
             "redirect_uri",
@@ -70,10 +72,21 @@ impl AuthorizationRequest {
             "nonce",
             "code_challenge",
             "code_challenge_method",
+            "max_age",
         ];
         if !RESERVED.contains(&key.as_str()) {
             self.extra.push((key, value.into()));
         }
+        self
+    }
+
+    /// Asks the provider to authenticate the user again if the last authentication is
+    /// older than `secs` seconds (OIDC Core 3.1.2.1 `max_age`). The pending
+    /// authorization remembers it so the ID token's `auth_time` is checked (give it to
+    /// [`IdTokenValidator::max_age`](crate::core::IdTokenValidator::max_age)). Defaults
+    /// to none (not sent). `max_age` set through [`extra`](Self::extra) is ignored.
+    pub fn max_age(mut self, secs: u64) -> Self {
+        self.max_age = Some(secs);
         self
     }
 
@@ -105,6 +118,10 @@ impl AuthorizationRequest {
             ("code_challenge", challenge.as_str()),
             ("code_challenge_method", challenge.method()),
         ];
+        let max_age = self.max_age.map(|m| m.to_string());
+        if let Some(m) = &max_age {
+            pairs.push(("max_age", m));
+        }
         pairs.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let url = form::append_query(&metadata.authorization_endpoint, pairs);
         let pending = PendingAuthorization {
@@ -114,6 +131,7 @@ impl AuthorizationRequest {
             redirect_uri: self.redirect_uri,
             return_to: self.return_to,
             created_at: now,
+            max_age: self.max_age,
         };
         Ok((url, pending))
     }
@@ -136,6 +154,10 @@ pub struct PendingAuthorization {
     pub return_to: Option<String>,
     /// When the request was made (seconds since the epoch).
     pub created_at: u64,
+    /// The `max_age` sent, if any: the ID token's `auth_time` must then be checked
+    /// (OIDC Core 3.1.3.7 step 13). Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u64>,
 }
 
 /// Error in an authorization callback.
@@ -417,6 +439,27 @@ mod tests {
         assert_eq!(get("redirect_uri"), ["https://app.example/"]);
         assert_eq!(get("ui_locales"), ["fr"]);
         assert_eq!(pending.return_to.as_deref(), Some("/todos"));
+        assert!(get("max_age").is_empty());
+        assert_eq!(pending.max_age, None);
+    }
+
+    #[test]
+    fn max_age_is_sent_and_remembered() {
+        // OIDC Core 3.1.2.1: max_age is a request parameter; 3.1.3.7 step 13 needs it
+        // again when the ID token arrives.
+        let (url, pending) = AuthorizationRequest::new("spa", "https://app.example/")
+            .max_age(300)
+            .extra("max_age", "999999")
+            .build(&metadata(true), 1000)
+            .unwrap();
+        let q = form::parse(url.split_once('?').unwrap().1);
+        let sent: Vec<_> = q.iter().filter(|(k, _)| k == "max_age").collect();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].1, "300");
+        assert_eq!(pending.max_age, Some(300));
+        let json = serde_json::to_string(&pending).unwrap();
+        let back: PendingAuthorization = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.max_age, Some(300));
     }
 
     #[test]

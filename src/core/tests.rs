@@ -549,6 +549,206 @@ fn refreshed_id_token_must_keep_identity() {
     );
 }
 
+#[test]
+fn id_token_nbf_is_checked_with_leeway() {
+    // RFC 7519 section 4.1.5: the token must not be accepted before nbf.
+    let key = EcKey::new(1, "k");
+    let keys = set(&[key.jwk()]);
+    let check = |claims: serde_json::Value| validate_id(&key.jwt(None, &claims), &keys);
+    assert_eq!(
+        check(with(id_claims(), "nbf", json!(NOW + 61))),
+        Err(IdTokenError::NotYetValid)
+    );
+    assert!(check(with(id_claims(), "nbf", json!(NOW + 59))).is_ok());
+    assert!(check(with(id_claims(), "nbf", json!(NOW - 10))).is_ok());
+    assert!(matches!(
+        check(with(id_claims(), "nbf", json!("later"))),
+        Err(IdTokenError::Malformed(_))
+    ));
+}
+
+#[test]
+fn id_token_max_age_requires_recent_auth_time() {
+    // OIDC Core 3.1.2.1 and 3.1.3.7 step 13.
+    let key = EcKey::new(1, "k");
+    let keys = set(&[key.jwk()]);
+    let v = IdTokenValidator::new(ISS, "spa").max_age(Some(600));
+    let check = |claims: serde_json::Value| {
+        v.validate::<NoAdditionalClaims>(
+            &key.jwt(None, &claims),
+            &keys,
+            &RustCryptoVerifier,
+            Some(&Nonce::new("n-1")),
+            NOW,
+        )
+    };
+    assert_eq!(
+        check(id_claims()),
+        Err(IdTokenError::MissingClaim("auth_time"))
+    );
+    // auth_time + max_age + leeway (60) >= now
+    assert!(check(with(id_claims(), "auth_time", json!(NOW - 660))).is_ok());
+    assert_eq!(
+        check(with(id_claims(), "auth_time", json!(NOW - 661))),
+        Err(IdTokenError::AuthenticationTooOld)
+    );
+    // Without max_age, auth_time is neither required nor checked.
+    assert!(validate_id(&key.jwt(None, &id_claims()), &keys).is_ok());
+    assert!(validate_id(
+        &key.jwt(None, &with(id_claims(), "auth_time", json!(NOW - 100_000))),
+        &keys
+    )
+    .is_ok());
+}
+
+#[test]
+fn id_token_trusted_audiences() {
+    // OIDC Core 3.1.3.7 step 3: other audiences are accepted only when trusted.
+    let key = EcKey::new(1, "k");
+    let keys = set(&[key.jwk()]);
+    let claims = with(
+        with(id_claims(), "aud", json!(["spa", "api", "web"])),
+        "azp",
+        json!("spa"),
+    );
+    let t = key.jwt(None, &claims);
+    let run = |v: IdTokenValidator| {
+        v.validate::<NoAdditionalClaims>(
+            &t,
+            &keys,
+            &RustCryptoVerifier,
+            Some(&Nonce::new("n-1")),
+            NOW,
+        )
+    };
+    assert_eq!(
+        run(IdTokenValidator::new(ISS, "spa")),
+        Err(IdTokenError::UntrustedAudience("api".into()))
+    );
+    assert_eq!(
+        run(IdTokenValidator::new(ISS, "spa").trusted_audience("api")),
+        Err(IdTokenError::UntrustedAudience("web".into()))
+    );
+    assert!(run(IdTokenValidator::new(ISS, "spa").trusted_audiences(["api", "web"])).is_ok());
+    // Trusting an audience never replaces the client: aud must still contain it.
+    let t = key.jwt(None, &with(claims.clone(), "aud", json!(["api"])));
+    assert_eq!(
+        IdTokenValidator::new(ISS, "spa")
+            .trusted_audience("api")
+            .validate::<NoAdditionalClaims>(
+                &t,
+                &keys,
+                &RustCryptoVerifier,
+                Some(&Nonce::new("n-1")),
+                NOW
+            ),
+        Err(IdTokenError::AudienceMismatch)
+    );
+}
+
+fn refresh_claims(v: serde_json::Value) -> IdTokenClaims {
+    serde_json::from_value(v).unwrap()
+}
+
+#[test]
+fn refresh_continuity_rules_each_fail() {
+    // OIDC Core 12.2.
+    let base = with(
+        with(id_claims(), "auth_time", json!(NOW - 100)),
+        "azp",
+        json!("spa"),
+    );
+    let original = refresh_claims(base.clone());
+    let check = |v: serde_json::Value| check_refresh_continuity(&original, &refresh_claims(v));
+    use IdTokenError::RefreshMismatch as M;
+    // iat and exp may differ; nonce and auth_time may be absent.
+    assert!(check(with(
+        with(base.clone(), "iat", json!(NOW + 5)),
+        "exp",
+        json!(NOW + 900)
+    ))
+    .is_ok());
+    assert!(check(with(base.clone(), "nonce", json!(null))).is_ok());
+    assert!(check(with(base.clone(), "auth_time", json!(null))).is_ok());
+    // aud compares as a set.
+    let two = with(base.clone(), "aud", json!(["spa", "api"]));
+    let original_two = refresh_claims(two.clone());
+    assert!(check_refresh_continuity(
+        &original_two,
+        &refresh_claims(with(two.clone(), "aud", json!(["api", "spa"])))
+    )
+    .is_ok());
+    assert_eq!(
+        check_refresh_continuity(
+            &original_two,
+            &refresh_claims(with(two, "aud", json!(["spa"])))
+        ),
+        Err(M("aud"))
+    );
+    assert_eq!(
+        check(with(base.clone(), "iss", json!("https://other"))),
+        Err(M("iss"))
+    );
+    assert_eq!(
+        check(with(base.clone(), "sub", json!("bob"))),
+        Err(M("sub"))
+    );
+    assert_eq!(
+        check(with(base.clone(), "aud", json!(["spa", "x"]))),
+        Err(M("aud"))
+    );
+    assert_eq!(
+        check(with(base.clone(), "azp", json!("other"))),
+        Err(M("azp"))
+    );
+    assert_eq!(check(with(base.clone(), "azp", json!(null))), Err(M("azp")));
+    assert_eq!(
+        check_refresh_continuity(
+            &refresh_claims(with(base.clone(), "azp", json!(null))),
+            &original
+        ),
+        Err(M("azp"))
+    );
+    assert_eq!(
+        check(with(base.clone(), "auth_time", json!(NOW))),
+        Err(M("auth_time"))
+    );
+    assert_eq!(
+        check(with(base.clone(), "nonce", json!("n-2"))),
+        Err(M("nonce"))
+    );
+    assert_eq!(
+        check_refresh_continuity(
+            &refresh_claims(with(base.clone(), "nonce", json!(null))),
+            &original
+        ),
+        Err(M("nonce"))
+    );
+}
+
+#[test]
+fn jws_debug_shows_no_payload_or_signature() {
+    let key = EcKey::new(1, "k");
+    let t = key.jwt(None, &json!({"secret_claim": "the-secret-value"}));
+    let jws = UnverifiedJws::parse(&t).unwrap();
+    let shown = format!("{jws:?}");
+    assert!(shown.contains("ES256"), "{shown}");
+    let payload = t.split('.').nth(1).unwrap();
+    let signature = t.split('.').nth(2).unwrap();
+    assert!(!shown.contains("the-secret-value"), "{shown}");
+    assert!(!shown.contains(payload), "{shown}");
+    assert!(!shown.contains(signature), "{shown}");
+    let verified = jws
+        .verify(
+            &set(&[key.jwk()]),
+            &AlgorithmPolicy::default(),
+            &RustCryptoVerifier,
+        )
+        .unwrap();
+    let shown = format!("{verified:?}");
+    assert!(!shown.contains("the-secret-value"), "{shown}");
+}
+
 // ---- Access token (RFC 9068 section 4) ----
 
 fn at_claims() -> serde_json::Value {
