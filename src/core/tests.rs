@@ -273,6 +273,94 @@ fn weak_rsa_key_is_refused() {
     );
 }
 
+/// A verifier that accepts every signature, as a platform verifier that does not look
+/// at key sizes would: the core's own rules must still refuse weak keys.
+struct AcceptAll;
+
+impl super::jose::SignatureVerifier for AcceptAll {
+    fn verify(&self, _: Algorithm, _: &Jwk, _: &[u8], _: &[u8]) -> Result<(), JoseError> {
+        Ok(())
+    }
+}
+
+impl super::jose::AsyncSignatureVerifier for AcceptAll {
+    fn verify(
+        &self,
+        _: Algorithm,
+        _: &Jwk,
+        _: &[u8],
+        _: &[u8],
+    ) -> impl std::future::Future<Output = Result<(), JoseError>> {
+        std::future::ready(Ok(()))
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("the test future is always ready"),
+    }
+}
+
+#[test]
+fn weak_rsa_key_is_refused_by_key_selection() {
+    // RFC 7518 section 3.3: RSA keys of 2048 bits or more.
+    let weak: Jwk = serde_json::from_value(
+        json!({"kty":"RSA","kid":"w","n": b64::encode(&[0xff; 255]),"e":"AQAB"}),
+    )
+    .unwrap();
+    assert_eq!(weak.rsa_modulus_bits().unwrap(), 2040);
+    let mut n = vec![0u8; 257];
+    n[1] = 0x80;
+    let strong: Jwk =
+        serde_json::from_value(json!({"kty":"RSA","kid":"s","n": b64::encode(&n),"e":"AQAB"}))
+            .unwrap();
+    assert_eq!(strong.rsa_modulus_bits().unwrap(), 2048);
+    let token = |kid: Option<&str>| {
+        let mut h = json!({"alg":"RS256"});
+        if let Some(k) = kid {
+            h["kid"] = k.into();
+        }
+        format!(
+            "{}.{}.AAAA",
+            b64::encode(h.to_string().as_bytes()),
+            b64::encode(b"{}")
+        )
+    };
+    let policy = AlgorithmPolicy::default();
+    let refused = JoseError::InvalidKey("RSA key of 2040 bits is below 2048".into());
+    for kid in [Some("w"), None] {
+        let jws = UnverifiedJws::parse(&token(kid)).unwrap();
+        assert_eq!(
+            jws.select_key(&set(std::slice::from_ref(&weak))),
+            Err(refused.clone())
+        );
+        assert_eq!(
+            jws.clone()
+                .verify(&set(std::slice::from_ref(&weak)), &policy, &AcceptAll)
+                .unwrap_err(),
+            refused
+        );
+        assert_eq!(
+            block_on(jws.clone().verify_async(
+                &set(std::slice::from_ref(&weak)),
+                &policy,
+                &AcceptAll
+            ))
+            .unwrap_err(),
+            refused
+        );
+        assert_eq!(
+            jws.verify_with_key(&weak, &policy, &AcceptAll).unwrap_err(),
+            refused
+        );
+    }
+    let jws = UnverifiedJws::parse(&token(Some("s"))).unwrap();
+    assert!(block_on(jws.verify_async(&set(&[strong, weak]), &policy, &AcceptAll)).is_ok());
+}
+
 #[test]
 fn jwks_keeps_unknown_key_types_out_of_selection() {
     let doc = json!({"keys": [

@@ -127,8 +127,15 @@ impl UnverifiedJws {
 
     /// Picks the key from the set: by `kid` when present; otherwise the only key that
     /// fits the algorithm (RFC 7517 section 4.5; a set with several fitting keys needs
-    /// a `kid`).
+    /// a `kid`). The chosen key must pass [`Jwk::check_strength`] (RSA keys of at
+    /// least 2048 bits, RFC 7518 section 3.3), whatever crypto verifies it later.
     pub fn select_key<'a>(&self, keys: &'a JwkSet) -> Result<&'a Jwk, JoseError> {
+        let key = self.find_key(keys)?;
+        key.check_strength()?;
+        Ok(key)
+    }
+
+    fn find_key<'a>(&self, keys: &'a JwkSet) -> Result<&'a Jwk, JoseError> {
         let alg = self.header.alg;
         match &self.header.kid {
             Some(kid) => {
@@ -172,6 +179,7 @@ impl UnverifiedJws {
         if !key.fits(self.header.alg) {
             return Err(JoseError::NoMatchingKey(self.header.alg));
         }
+        key.check_strength()?;
         verifier.verify(
             self.header.alg,
             key,

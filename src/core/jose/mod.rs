@@ -7,7 +7,7 @@ mod jws;
 #[cfg(feature = "rust-crypto")]
 mod rust_crypto;
 
-pub use jwk::{Jwk, JwkSet};
+pub use jwk::{Jwk, JwkSet, MIN_RSA_BITS};
 pub use jws::{Header, UnverifiedJws, VerifiedJws};
 #[cfg(feature = "rust-crypto")]
 pub use rust_crypto::RustCryptoVerifier;
