@@ -375,14 +375,55 @@ fn jwks_keeps_unknown_key_types_out_of_selection() {
         JwkSet::from_json(b"nope"),
         Err(JoseError::Json { .. })
     ));
-    assert!(matches!(
-        JwkSet::from_json(br#"{"keys": [{"kty": 5}]}"#),
-        Err(JoseError::Json { .. })
-    ));
+    // RFC 7517 section 5: malformed keys are ignored, not fatal to the set.
+    assert_eq!(
+        JwkSet::from_json(br#"{"keys": [{"kty": 5}]}"#).unwrap(),
+        JwkSet::default()
+    );
     let private =
         Jwk::from_json(br#"{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"secret"}"#).unwrap();
     assert!(private.is_private());
     assert!(!serde_json::to_string(&private).unwrap().contains("secret"));
+}
+
+#[test]
+fn jwks_skips_malformed_keys_and_keeps_good_ones() {
+    // RFC 7517 section 5: implementations SHOULD ignore JWKs with members they do not
+    // understand or that are invalid; the other keys of the set stay usable.
+    let good = EcKey::new(1, "good");
+    let doc = json!({"keys": [
+        {"kty": 5, "kid": "bad-type"},
+        "not an object",
+        7,
+        null,
+        {"kty": "RSA", "kid": "bad-n", "n": 12, "e": "AQAB"},
+        {"kid": "no-kty"},
+        good.jwk(),
+        {"kty": "EC", "crv": ["P-256"], "x": "a", "y": "b"},
+    ]});
+    let keys = JwkSet::from_json(doc.to_string().as_bytes()).unwrap();
+    assert_eq!(keys.keys.len(), 1);
+    assert_eq!(keys.keys[0].kid.as_deref(), Some("good"));
+    let t = good.jwt(None, &json!({"ok": true}));
+    assert!(UnverifiedJws::parse(&t)
+        .unwrap()
+        .verify(&keys, &AlgorithmPolicy::default(), &RustCryptoVerifier)
+        .is_ok());
+    // The document itself must still be a JSON object with a `keys` array.
+    for bad in [
+        &b"not json"[..],
+        b"{}",
+        br#"{"keys": {}}"#,
+        br#"{"keys": "x"}"#,
+        b"[]",
+        br#"{"keys": [1, 2"#,
+    ] {
+        assert!(
+            matches!(JwkSet::from_json(bad), Err(JoseError::Json { .. })),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
 }
 
 #[test]

@@ -42,11 +42,34 @@ pub struct Jwk {
     has_private: bool,
 }
 
-/// A JWK Set (RFC 7517 section 5). Keys of unknown types parse and are never selected.
+/// A JWK Set (RFC 7517 section 5). Keys of unknown types parse and are never selected;
+/// a key that is malformed (a member of the wrong JSON type, not an object) is skipped,
+/// so one bad key does not hide the good ones (RFC 7517 section 5: implementations
+/// SHOULD ignore JWKs they do not understand). A document that is not JSON or has no
+/// `keys` array is an error.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct JwkSet {
     /// The keys.
+    #[serde(deserialize_with = "lenient_keys")]
     pub keys: Vec<Jwk>,
+}
+
+/// RFC 7517 section 5: keep the keys that parse, skip the others.
+fn lenient_keys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Jwk>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum MaybeJwk {
+        Key(Box<Jwk>),
+        Other(serde::de::IgnoredAny),
+    }
+    let all = Vec::<MaybeJwk>::deserialize(d)?;
+    Ok(all
+        .into_iter()
+        .filter_map(|k| match k {
+            MaybeJwk::Key(k) => Some(*k),
+            MaybeJwk::Other(_) => None,
+        })
+        .collect())
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
