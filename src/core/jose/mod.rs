@@ -228,6 +228,30 @@ impl AlgorithmPolicy {
 /// been authenticated.
 pub mod dangerous {
     use super::{JoseError, UnverifiedJws};
+    use crate::core::b64;
+    use crate::core::claims::numeric_date;
+
+    /// Reads the `exp` claim (a numeric date, RFC 7519 section 4.1.4) of a compact
+    /// JWT **without checking its signature or algorithm**. For scheduling only, e.g.
+    /// when to renew a token the client holds anyway: the value is whatever the token
+    /// says and must not be used to decide whether to trust it. `None` when the token is
+    /// not a three-part JWT with a JSON payload whose `exp` is a non-negative number
+    /// (opaque tokens, encrypted tokens, a missing or non-numeric `exp`).
+    pub fn insecure_jwt_exp(token: &str) -> Option<u64> {
+        #[derive(serde::Deserialize)]
+        struct Exp {
+            #[serde(default, deserialize_with = "numeric_date")]
+            exp: Option<u64>,
+        }
+        let mut parts = token.trim().split('.');
+        let (Some(_), Some(payload), Some(_), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let bytes = b64::decode(payload).ok()?;
+        serde_json::from_slice::<Exp>(&bytes).ok()?.exp
+    }
 
     /// Decodes the claims of a compact JWS without checking its signature.
     pub fn insecure_decode_claims<T: serde::de::DeserializeOwned>(
