@@ -431,6 +431,12 @@ fn dangerous_decode_reads_without_verifying() {
     let t = EcKey::new(1, "a").jwt(None, &json!({"sub":"x"}));
     let claims: serde_json::Value = dangerous::insecure_decode_claims(&t).unwrap();
     assert_eq!(claims["sub"], "x");
+    let t = EcKey::new(1, "a").jwt(None, &json!({"iat": NOW, "exp": NOW as f64 + 60.5}));
+    assert_eq!(dangerous::insecure_jwt_iat(&t), Some(NOW));
+    assert_eq!(dangerous::insecure_jwt_exp(&t), Some(NOW + 60));
+    let t = EcKey::new(1, "a").jwt(None, &json!({"iat": "now"}));
+    assert_eq!(dangerous::insecure_jwt_iat(&t), None);
+    assert_eq!(dangerous::insecure_jwt_iat("opaque-token"), None);
 }
 
 // ---- ID token (OIDC Core 3.1.3.7) ----
