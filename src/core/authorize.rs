@@ -125,6 +125,8 @@ impl AuthorizationRequest {
         pairs.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let url = form::append_query(&metadata.authorization_endpoint, pairs);
         let pending = PendingAuthorization {
+            issuer: metadata.issuer.clone(),
+            client_id: self.client_id.clone(),
             state,
             nonce,
             code_verifier: verifier,
@@ -142,6 +144,15 @@ impl AuthorizationRequest {
 /// to survive the redirect; `Debug` redacts its secrets.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingAuthorization {
+    /// The issuer the request went to. A callback is accepted only with metadata of
+    /// this issuer, so a configuration changed between redirect and callback cannot
+    /// mix two providers. Empty in records written before it existed (never matches).
+    #[serde(default)]
+    pub issuer: String,
+    /// The client ID the request was made for: use it (not the current configuration)
+    /// for the token request and the ID token's audience. Empty in older records.
+    #[serde(default)]
+    pub client_id: String,
     /// The `state` sent.
     pub state: State,
     /// The `nonce` sent.
@@ -182,6 +193,10 @@ pub enum CallbackError {
     /// A parameter appears more than once (RFC 6749 section 3.1).
     #[error("the callback repeats the parameter `{0}`")]
     DuplicateParameter(String),
+    /// The sign-in was started with another issuer than the one configured now (the
+    /// configuration changed between the redirect and the callback).
+    #[error("the sign-in was started with another provider; please sign in again")]
+    ProviderChanged,
     /// The pending request is too old.
     #[error("the sign-in request expired; please sign in again")]
     Expired,
@@ -320,6 +335,11 @@ impl PendingAuthorization {
         match &params.state {
             Some(s) if self.state.matches(s) => {}
             _ => return Err(CallbackError::StateMismatch),
+        }
+        // The response answers the request sent to `self.issuer` (RFC 6749 section
+        // 10.12, RFC 9207 section 2): the metadata must be that issuer's.
+        if self.issuer != metadata.issuer {
+            return Err(CallbackError::ProviderChanged);
         }
         // RFC 9207 section 2.4: compare iss before processing the response further.
         match &params.iss {
@@ -482,6 +502,8 @@ mod tests {
         assert_eq!(back.redirect_uri, p.redirect_uri);
         assert_eq!(back.return_to, p.return_to);
         assert_eq!(back.created_at, p.created_at);
+        assert_eq!(back.issuer, "https://idp.example");
+        assert_eq!(back.client_id, "spa");
         // Debug never shows the secrets.
         let shown = format!("{p:?}");
         for secret in [p.state.secret(), p.nonce.secret(), p.code_verifier.secret()] {
@@ -595,6 +617,46 @@ mod tests {
             p.validate_callback(&params, &metadata(true), 1001)
                 .unwrap_err(),
             CallbackError::StateMismatch
+        );
+    }
+
+    #[test]
+    fn rejects_callback_for_another_provider() {
+        // A configuration changed between redirect and callback: the code was issued
+        // by the provider the request went to, not by the one configured now.
+        let (_, p) = build();
+        let other = ProviderMetadata::from_json(
+            serde_json::json!({
+                "issuer": "https://other.example",
+                "authorization_endpoint": "https://other.example/auth",
+                "token_endpoint": "https://other.example/token",
+                "jwks_uri": "https://other.example/jwks",
+            })
+            .to_string()
+            .as_bytes(),
+            "https://other.example",
+        )
+        .unwrap();
+        let params = CallbackParams::parse(&callback(&p, "&iss=https%3A%2F%2Fother.example"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            p.validate_callback(&params, &other, 1001).unwrap_err(),
+            CallbackError::ProviderChanged
+        );
+        // A record written before the issuer was kept never matches.
+        let json = serde_json::to_value(&p).unwrap();
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("issuer");
+        old.as_object_mut().unwrap().remove("client_id");
+        let old: PendingAuthorization = serde_json::from_value(old).unwrap();
+        let params = CallbackParams::parse(&callback(&p, "&iss=https%3A%2F%2Fidp.example"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            old.validate_callback(&params, &metadata(true), 1001)
+                .unwrap_err(),
+            CallbackError::ProviderChanged
         );
     }
 
