@@ -10,14 +10,16 @@ use super::random::{Nonce, RandomError, State};
 use super::token::OAuthError;
 use super::types::AuthorizationCode;
 
-/// Parameters of the callback that are removed from the address bar once consumed.
-pub const CALLBACK_PARAMS: [&str; 6] = [
+/// Parameters of the callback that are removed from the address bar once consumed
+/// (RFC 6749 sections 4.1.2 and 4.1.2.1, RFC 9207, OIDC Session Management).
+pub const CALLBACK_PARAMS: [&str; 7] = [
     "code",
     "state",
     "iss",
     "session_state",
     "error",
     "error_description",
+    "error_uri",
 ];
 
 /// An authorization request to send the user to.
@@ -585,6 +587,22 @@ mod tests {
             detect("https://app.example/", "/", "?code=c&state=s&state=t"),
             Err(CallbackError::DuplicateParameter(ref p)) if p == "state"
         ));
+    }
+
+    #[test]
+    fn every_response_parameter_is_removed_from_the_address_bar() {
+        // RFC 6749 sections 4.1.2 and 4.1.2.1, RFC 9207 section 2.
+        for name in [
+            "code",
+            "state",
+            "iss",
+            "error",
+            "error_description",
+            "error_uri",
+            "session_state",
+        ] {
+            assert!(CALLBACK_PARAMS.contains(&name), "{name}");
+        }
     }
 
     #[test]
