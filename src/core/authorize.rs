@@ -10,14 +10,16 @@ use super::random::{Nonce, RandomError, State};
 use super::token::OAuthError;
 use super::types::AuthorizationCode;
 
-/// Parameters of the callback that are removed from the address bar once consumed.
-pub const CALLBACK_PARAMS: [&str; 6] = [
+/// Parameters of the callback that are removed from the address bar once consumed
+/// (RFC 6749 sections 4.1.2 and 4.1.2.1, RFC 9207, OIDC Session Management).
+pub const CALLBACK_PARAMS: [&str; 7] = [
     "code",
     "state",
     "iss",
     "session_state",
     "error",
     "error_description",
+    "error_uri",
 ];
 
 /// An authorization request to send the user to.
@@ -28,6 +30,7 @@ pub struct AuthorizationRequest {
     scopes: Vec<String>,
     extra: Vec<(String, String)>,
     return_to: Option<String>,
+    max_age: Option<u64>,
 }
 
 impl AuthorizationRequest {
@@ -39,6 +42,7 @@ impl AuthorizationRequest {
             scopes: vec!["openid".into()],
             extra: Vec::new(),
             return_to: None,
+            max_age: None,
         }
     }
 
@@ -61,7 +65,7 @@ impl AuthorizationRequest {
     /// the library controls (`state`, `nonce`, `code_challenge`, ...) are ignored.
     pub fn extra(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         let key = key.into();
-        const RESERVED: [&str; 8] = [
+        const RESERVED: [&str; 9] = [
             "response_type",
             "client_id",
             "redirect_uri",
@@ -70,10 +74,21 @@ impl AuthorizationRequest {
             "nonce",
             "code_challenge",
             "code_challenge_method",
+            "max_age",
         ];
         if !RESERVED.contains(&key.as_str()) {
             self.extra.push((key, value.into()));
         }
+        self
+    }
+
+    /// Asks the provider to authenticate the user again if the last authentication is
+    /// older than `secs` seconds (OIDC Core 3.1.2.1 `max_age`). The pending
+    /// authorization remembers it so the ID token's `auth_time` is checked (give it to
+    /// [`IdTokenValidator::max_age`](crate::core::IdTokenValidator::max_age)). Defaults
+    /// to none (not sent). `max_age` set through [`extra`](Self::extra) is ignored.
+    pub fn max_age(mut self, secs: u64) -> Self {
+        self.max_age = Some(secs);
         self
     }
 
@@ -105,24 +120,41 @@ impl AuthorizationRequest {
             ("code_challenge", challenge.as_str()),
             ("code_challenge_method", challenge.method()),
         ];
+        let max_age = self.max_age.map(|m| m.to_string());
+        if let Some(m) = &max_age {
+            pairs.push(("max_age", m));
+        }
         pairs.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let url = form::append_query(&metadata.authorization_endpoint, pairs);
         let pending = PendingAuthorization {
+            issuer: metadata.issuer.clone(),
+            client_id: self.client_id.clone(),
             state,
             nonce,
             code_verifier: verifier,
             redirect_uri: self.redirect_uri,
             return_to: self.return_to,
             created_at: now,
+            max_age: self.max_age,
         };
         Ok((url, pending))
     }
 }
 
 /// What the client keeps between the redirect to the provider and the callback. It is
-/// single-use: consume it on the first callback, whatever the outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// single-use: consume it on the first callback, whatever the outcome. It is serialized
+/// to survive the redirect; `Debug` redacts its secrets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingAuthorization {
+    /// The issuer the request went to. A callback is accepted only with metadata of
+    /// this issuer, so a configuration changed between redirect and callback cannot
+    /// mix two providers. Empty in records written before it existed (never matches).
+    #[serde(default)]
+    pub issuer: String,
+    /// The client ID the request was made for: use it (not the current configuration)
+    /// for the token request and the ID token's audience. Empty in older records.
+    #[serde(default)]
+    pub client_id: String,
     /// The `state` sent.
     pub state: State,
     /// The `nonce` sent.
@@ -135,6 +167,10 @@ pub struct PendingAuthorization {
     pub return_to: Option<String>,
     /// When the request was made (seconds since the epoch).
     pub created_at: u64,
+    /// The `max_age` sent, if any: the ID token's `auth_time` must then be checked
+    /// (OIDC Core 3.1.3.7 step 13). Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u64>,
 }
 
 /// Error in an authorization callback.
@@ -159,6 +195,10 @@ pub enum CallbackError {
     /// A parameter appears more than once (RFC 6749 section 3.1).
     #[error("the callback repeats the parameter `{0}`")]
     DuplicateParameter(String),
+    /// The sign-in was started with another issuer than the one configured now (the
+    /// configuration changed between the redirect and the callback).
+    #[error("the sign-in was started with another provider; please sign in again")]
+    ProviderChanged,
     /// The pending request is too old.
     #[error("the sign-in request expired; please sign in again")]
     Expired,
@@ -168,10 +208,13 @@ pub enum CallbackError {
 }
 
 /// The parameters of a redirect back from the provider.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// `Debug` prints which parameters are present but never the code or the state.
+#[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct CallbackParams {
     /// `code`
-    pub code: Option<String>,
+    pub code: Option<AuthorizationCode>,
     /// `state`
     pub state: Option<String>,
     /// `iss` (RFC 9207)
@@ -184,14 +227,54 @@ pub struct CallbackParams {
     pub error_uri: Option<String>,
 }
 
+impl std::fmt::Debug for CallbackParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn redacted<T>(v: &Option<T>) -> Option<&'static str> {
+            v.as_ref().map(|_| "[redacted]")
+        }
+        f.debug_struct("CallbackParams")
+            .field("code", &redacted(&self.code))
+            .field("state", &redacted(&self.state))
+            .field("iss", &self.iss)
+            .field("error", &self.error)
+            .field("error_description", &self.error_description)
+            .field("error_uri", &self.error_uri)
+            .finish()
+    }
+}
+
+/// The path of an absolute URL (`/` when it has none), without query or fragment.
+fn url_path(url: &str) -> &str {
+    let rest = match url.split_once("://") {
+        Some((_, after_scheme)) => match after_scheme.find(['/', '?', '#']) {
+            Some(i) => &after_scheme[i..],
+            None => "",
+        },
+        None => url,
+    };
+    let path = rest.split(['?', '#']).next().unwrap_or("");
+    if path.is_empty() {
+        "/"
+    } else {
+        path
+    }
+}
+
 impl CallbackParams {
-    /// Parses a query string. Returns `Ok(None)` when it is not an authorization
-    /// response (no `code`/`error`, or no `state` with them).
+    /// Parses a query string (with or without its leading `?`). Returns `Ok(None)` when
+    /// it is not an authorization response: an authorization response (RFC 6749
+    /// sections 4.1.2 and 4.1.2.1) carries `state` (this library always sends one)
+    /// together with `code` or `error`. A query without `state`, such as an app's own
+    /// `?code=SUMMER10`, is not a callback and is left alone.
+    ///
+    /// Prefer [`detect`](Self::detect), which also checks the page's path.
     pub fn parse(query: &str) -> Result<Option<Self>, CallbackError> {
         let mut p = CallbackParams::default();
+        let mut code: Option<String> = None;
+        let mut duplicate: Option<String> = None;
         for (k, v) in form::parse(query) {
             let slot = match k.as_str() {
-                "code" => &mut p.code,
+                "code" => &mut code,
                 "state" => &mut p.state,
                 "iss" => &mut p.iss,
                 "error" => &mut p.error,
@@ -200,14 +283,42 @@ impl CallbackParams {
                 _ => continue,
             };
             if slot.is_some() {
-                return Err(CallbackError::DuplicateParameter(k));
+                duplicate.get_or_insert(k);
+            } else {
+                *slot = Some(v);
             }
-            *slot = Some(v);
         }
-        if p.code.is_none() && p.error.is_none() {
+        // RFC 6749 section 4.1.2: `state` is REQUIRED in the response when the request
+        // had one, and ours always has; without it this is not our response.
+        if p.state.is_none() || (code.is_none() && p.error.is_none()) {
             return Ok(None);
         }
+        // RFC 6749 section 3.1: request and response parameters MUST NOT repeat.
+        if let Some(name) = duplicate {
+            return Err(CallbackError::DuplicateParameter(name));
+        }
+        p.code = code.map(AuthorizationCode::new);
         Ok(Some(p))
+    }
+
+    /// Detects an authorization response on the current page. `redirect_uri` is the
+    /// absolute redirect URI sent in the request, `page_path` the page's path (as in
+    /// `location.pathname`) and `query` its query string (with or without `?`).
+    ///
+    /// Only a page on the redirect URI's path whose query carries `state` together
+    /// with `code` or `error` is a callback (RFC 6749 section 4.1.2: the provider
+    /// redirects to the redirect URI). Anything else is `Ok(None)`: the app's own URLs
+    /// stay untouched and a pending sign-in survives them.
+    pub fn detect(
+        redirect_uri: &str,
+        page_path: &str,
+        query: &str,
+    ) -> Result<Option<Self>, CallbackError> {
+        let page_path = if page_path.is_empty() { "/" } else { page_path };
+        if url_path(redirect_uri) != page_path {
+            return Ok(None);
+        }
+        Self::parse(query)
     }
 }
 
@@ -226,6 +337,11 @@ impl PendingAuthorization {
         match &params.state {
             Some(s) if self.state.matches(s) => {}
             _ => return Err(CallbackError::StateMismatch),
+        }
+        // The response answers the request sent to `self.issuer` (RFC 6749 section
+        // 10.12, RFC 9207 section 2): the metadata must be that issuer's.
+        if self.issuer != metadata.issuer {
+            return Err(CallbackError::ProviderChanged);
         }
         // RFC 9207 section 2.4: compare iss before processing the response further.
         match &params.iss {
@@ -250,24 +366,52 @@ impl PendingAuthorization {
         params
             .code
             .as_ref()
-            .filter(|c| !c.is_empty())
-            .map(|c| AuthorizationCode::new(c.clone()))
+            .filter(|c| !c.secret().is_empty())
+            .cloned()
             .ok_or(CallbackError::MissingCode)
     }
 }
 
-/// Keeps a return path only if it stays on this origin: a path starting with a single
-/// `/` (not `//`, not `/\`), without a scheme. Anything else becomes `/`.
+/// Keeps a return path only if it stays on this origin; anything else becomes `/`.
+///
+/// A URL parser resolves a relative reference against the app's origin, and the WHATWG
+/// URL parser rewrites some paths into a scheme-relative `//host` reference that leaves
+/// the origin: it drops ASCII tabs and newlines, reads `\` as `/`, and resolves dot
+/// segments, percent-encoded dots (`%2e`) included, so `/.//evil.example`,
+/// `/%2e//evil.example` and `/./\evil` all become `//evil.example`. Hence a path is
+/// kept only when it
+/// - starts with exactly one `/` (not `//`),
+/// - has no control character (tab, newline, ...) and no `\` anywhere,
+/// - has no dot segment (`.`, `..`, in any percent-encoded spelling) in its path part,
+/// - has no percent-encoded `/` or `\` (`%2f`, `%5c`) in its path part, which a
+///   router that decodes the path could turn into `//`.
+///
+/// Query and fragment are kept as given.
 pub fn sanitize_return_path(path: &str) -> String {
-    let ok = path.starts_with('/')
-        && !path.starts_with("//")
-        && !path.starts_with("/\\")
-        && !path.chars().any(|c| c.is_control());
-    if ok {
+    if is_same_origin_path(path) {
         path.to_owned()
     } else {
         "/".to_owned()
     }
+}
+
+fn is_same_origin_path(path: &str) -> bool {
+    if !path.starts_with('/') || path.chars().any(|c| c.is_control() || c == '\\') {
+        return false;
+    }
+    let path_part = &path[..path.find(['?', '#']).unwrap_or(path.len())];
+    if path_part.starts_with("//") {
+        return false;
+    }
+    let lower = path_part.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") {
+        return false;
+    }
+    // WHATWG URL standard, "single-dot" and "double-dot" URL path segments.
+    !lower.split('/').any(|segment| {
+        let segment = segment.replace("%2e", ".");
+        segment == "." || segment == ".."
+    })
 }
 
 #[cfg(test)]
@@ -317,25 +461,56 @@ mod tests {
         assert_eq!(get("redirect_uri"), ["https://app.example/"]);
         assert_eq!(get("ui_locales"), ["fr"]);
         assert_eq!(pending.return_to.as_deref(), Some("/todos"));
+        assert!(get("max_age").is_empty());
+        assert_eq!(pending.max_age, None);
+    }
+
+    #[test]
+    fn max_age_is_sent_and_remembered() {
+        // OIDC Core 3.1.2.1: max_age is a request parameter; 3.1.3.7 step 13 needs it
+        // again when the ID token arrives.
+        let (url, pending) = AuthorizationRequest::new("spa", "https://app.example/")
+            .max_age(300)
+            .extra("max_age", "999999")
+            .build(&metadata(true), 1000)
+            .unwrap();
+        let q = form::parse(url.split_once('?').unwrap().1);
+        let sent: Vec<_> = q.iter().filter(|(k, _)| k == "max_age").collect();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].1, "300");
+        assert_eq!(pending.max_age, Some(300));
+        let json = serde_json::to_string(&pending).unwrap();
+        let back: PendingAuthorization = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.max_age, Some(300));
     }
 
     #[test]
     fn each_request_is_fresh() {
         let (_, a) = build();
         let (_, b) = build();
-        assert_ne!(a.state, b.state);
-        assert_ne!(a.nonce, b.nonce);
-        assert_ne!(a.code_verifier, b.code_verifier);
+        assert_ne!(a.state.secret(), b.state.secret());
+        assert_ne!(a.nonce.secret(), b.nonce.secret());
+        assert_ne!(a.code_verifier.secret(), b.code_verifier.secret());
     }
 
     #[test]
     fn pending_survives_serialization() {
         let (_, p) = build();
         let json = serde_json::to_string(&p).unwrap();
-        assert_eq!(
-            serde_json::from_str::<PendingAuthorization>(&json).unwrap(),
-            p
-        );
+        let back = serde_json::from_str::<PendingAuthorization>(&json).unwrap();
+        assert_eq!(back.state.secret(), p.state.secret());
+        assert_eq!(back.nonce.secret(), p.nonce.secret());
+        assert_eq!(back.code_verifier.secret(), p.code_verifier.secret());
+        assert_eq!(back.redirect_uri, p.redirect_uri);
+        assert_eq!(back.return_to, p.return_to);
+        assert_eq!(back.created_at, p.created_at);
+        assert_eq!(back.issuer, "https://idp.example");
+        assert_eq!(back.client_id, "spa");
+        // Debug never shows the secrets.
+        let shown = format!("{p:?}");
+        for secret in [p.state.secret(), p.nonce.secret(), p.code_verifier.secret()] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 
     fn callback(pending: &PendingAuthorization, extra: &str) -> String {
@@ -354,8 +529,90 @@ mod tests {
 
     #[test]
     fn not_a_callback() {
-        assert_eq!(CallbackParams::parse("?page=2").unwrap(), None);
-        assert_eq!(CallbackParams::parse("").unwrap(), None);
+        assert!(CallbackParams::parse("?page=2").unwrap().is_none());
+        assert!(CallbackParams::parse("").unwrap().is_none());
+        // RFC 6749 section 4.1.2: our responses always carry `state`.
+        assert!(CallbackParams::parse("?code=c").unwrap().is_none());
+        assert!(CallbackParams::parse("?error=x").unwrap().is_none());
+        // `state` alone (an app filter such as `?state=CA`) is no response either.
+        assert!(CallbackParams::parse("?state=CA").unwrap().is_none());
+        // Repeated app parameters are not a callback error when it is no callback.
+        assert!(CallbackParams::parse("?code=a&code=b").unwrap().is_none());
+    }
+
+    #[test]
+    fn detects_callbacks_only_on_the_redirect_path() {
+        let detect = CallbackParams::detect;
+        // RFC 6749 section 4.1.2: the response comes to the redirect URI with `state`.
+        let cb = detect("https://app.example/", "/", "?code=c&state=s")
+            .unwrap()
+            .unwrap();
+        assert_eq!(cb.code.unwrap().secret(), "c");
+        assert_eq!(cb.state.as_deref(), Some("s"));
+        assert!(detect("https://app.example", "/", "code=c&state=s")
+            .unwrap()
+            .is_some());
+        assert!(detect("https://app.example", "", "code=c&state=s")
+            .unwrap()
+            .is_some());
+        assert!(
+            detect("https://app.example/cb?x=1", "/cb", "?code=c&state=s")
+                .unwrap()
+                .is_some()
+        );
+        // An error response with `state` is a callback too (RFC 6749 section 4.1.2.1).
+        let cb = detect("https://app.example/", "/", "?error=access_denied&state=s")
+            .unwrap()
+            .unwrap();
+        assert_eq!(cb.error.as_deref(), Some("access_denied"));
+        // An app URL with its own `code` is left alone.
+        assert!(detect("https://app.example/", "/shop", "?code=SUMMER10")
+            .unwrap()
+            .is_none());
+        assert!(detect("https://app.example/", "/", "?code=SUMMER10")
+            .unwrap()
+            .is_none());
+        // Another path is never the callback, even with both parameters.
+        assert!(detect("https://app.example/", "/shop", "?code=c&state=s")
+            .unwrap()
+            .is_none());
+        assert!(detect("https://app.example/cb", "/", "?code=c&state=s")
+            .unwrap()
+            .is_none());
+        assert!(detect("https://app.example/cb", "/cb/x", "?code=c&state=s")
+            .unwrap()
+            .is_none());
+        // Repeated parameters in a real callback are an error (RFC 6749 section 3.1).
+        assert!(matches!(
+            detect("https://app.example/", "/", "?code=c&state=s&state=t"),
+            Err(CallbackError::DuplicateParameter(ref p)) if p == "state"
+        ));
+    }
+
+    #[test]
+    fn every_response_parameter_is_removed_from_the_address_bar() {
+        // RFC 6749 sections 4.1.2 and 4.1.2.1, RFC 9207 section 2.
+        for name in [
+            "code",
+            "state",
+            "iss",
+            "error",
+            "error_description",
+            "error_uri",
+            "session_state",
+        ] {
+            assert!(CALLBACK_PARAMS.contains(&name), "{name}");
+        }
+    }
+
+    #[test]
+    fn callback_debug_hides_code_and_state() {
+        let cb = CallbackParams::parse("?code=the-secret-code&state=the-secret-state&iss=x")
+            .unwrap()
+            .unwrap();
+        let shown = format!("{cb:?}");
+        assert!(!shown.contains("the-secret"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
     }
 
     #[test]
@@ -365,13 +622,59 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            p.validate_callback(&params, &metadata(true), 1001),
-            Err(CallbackError::StateMismatch)
+            p.validate_callback(&params, &metadata(true), 1001)
+                .unwrap_err(),
+            CallbackError::StateMismatch
         );
-        let params = CallbackParams::parse("?code=c").unwrap().unwrap();
+        let params = CallbackParams {
+            code: Some(AuthorizationCode::new("c")),
+            iss: Some("https://idp.example".into()),
+            ..CallbackParams::default()
+        };
         assert_eq!(
-            p.validate_callback(&params, &metadata(true), 1001),
-            Err(CallbackError::StateMismatch)
+            p.validate_callback(&params, &metadata(true), 1001)
+                .unwrap_err(),
+            CallbackError::StateMismatch
+        );
+    }
+
+    #[test]
+    fn rejects_callback_for_another_provider() {
+        // A configuration changed between redirect and callback: the code was issued
+        // by the provider the request went to, not by the one configured now.
+        let (_, p) = build();
+        let other = ProviderMetadata::from_json(
+            serde_json::json!({
+                "issuer": "https://other.example",
+                "authorization_endpoint": "https://other.example/auth",
+                "token_endpoint": "https://other.example/token",
+                "jwks_uri": "https://other.example/jwks",
+            })
+            .to_string()
+            .as_bytes(),
+            "https://other.example",
+        )
+        .unwrap();
+        let params = CallbackParams::parse(&callback(&p, "&iss=https%3A%2F%2Fother.example"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            p.validate_callback(&params, &other, 1001).unwrap_err(),
+            CallbackError::ProviderChanged
+        );
+        // A record written before the issuer was kept never matches.
+        let json = serde_json::to_value(&p).unwrap();
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("issuer");
+        old.as_object_mut().unwrap().remove("client_id");
+        let old: PendingAuthorization = serde_json::from_value(old).unwrap();
+        let params = CallbackParams::parse(&callback(&p, "&iss=https%3A%2F%2Fidp.example"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            old.validate_callback(&params, &metadata(true), 1001)
+                .unwrap_err(),
+            CallbackError::ProviderChanged
         );
     }
 
@@ -382,8 +685,9 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            p.validate_callback(&params, &metadata(false), 1001),
-            Err(CallbackError::IssuerMismatch("https://evil.example".into()))
+            p.validate_callback(&params, &metadata(false), 1001)
+                .unwrap_err(),
+            CallbackError::IssuerMismatch("https://evil.example".into())
         );
     }
 
@@ -392,8 +696,9 @@ mod tests {
         let (_, p) = build();
         let params = CallbackParams::parse(&callback(&p, "")).unwrap().unwrap();
         assert_eq!(
-            p.validate_callback(&params, &metadata(true), 1001),
-            Err(CallbackError::MissingIssuer)
+            p.validate_callback(&params, &metadata(true), 1001)
+                .unwrap_err(),
+            CallbackError::MissingIssuer
         );
         assert!(p.validate_callback(&params, &metadata(false), 1001).is_ok());
     }
@@ -417,37 +722,73 @@ mod tests {
 
     #[test]
     fn rejects_duplicates_empty_code_and_expired() {
-        assert_eq!(
+        assert!(matches!(
             CallbackParams::parse("?code=a&code=b&state=s"),
-            Err(CallbackError::DuplicateParameter("code".into()))
-        );
+            Err(CallbackError::DuplicateParameter(ref p)) if p == "code"
+        ));
         let (_, p) = build();
         let params = CallbackParams::parse(&format!("?code=&state={}", p.state.secret()))
             .unwrap()
             .unwrap();
         assert_eq!(
-            p.validate_callback(&params, &metadata(false), 1001),
-            Err(CallbackError::MissingCode)
+            p.validate_callback(&params, &metadata(false), 1001)
+                .unwrap_err(),
+            CallbackError::MissingCode
         );
         let params = CallbackParams::parse(&callback(&p, "")).unwrap().unwrap();
         assert_eq!(
-            p.validate_callback(&params, &metadata(false), 1000 + PENDING_MAX_AGE + 1),
-            Err(CallbackError::Expired)
+            p.validate_callback(&params, &metadata(false), 1000 + PENDING_MAX_AGE + 1)
+                .unwrap_err(),
+            CallbackError::Expired
         );
     }
 
     #[test]
     fn return_paths_stay_on_origin() {
-        assert_eq!(sanitize_return_path("/todos?x=1#a"), "/todos?x=1#a");
+        for good in [
+            "/",
+            "/todos?x=1#a",
+            "/a/b.c/d..e/.well-known",
+            "/search?q=../..//x#/../..",
+            "/%20spaced",
+        ] {
+            assert_eq!(sanitize_return_path(good), good);
+        }
+        // Each of these leaves the origin once a WHATWG URL parser resolves it against
+        // the app's URL (scheme-relative `//host`, or another scheme).
         for bad in [
             "//evil.example",
             "/\\evil.example",
+            "\\/evil.example",
             "https://evil.example",
             "javascript:alert(1)",
             "todos",
+            " /todos",
             "/a\nb",
+            // dot segments collapse to `//evil.example`
+            "/.//evil.example",
+            "/..//evil.example",
+            "/./\\evil",
+            "/a/..//evil.example",
+            "/%2e//evil.example",
+            "/%2E//evil.example",
+            "/.%2e//evil.example",
+            "/%2e%2e//evil.example",
+            "/%2E./%2fevil.example",
+            // tabs and newlines are removed by the parser
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/.\t//evil.example",
+            // percent-encoded slashes and backslashes in the path
+            "/%2f/evil.example",
+            "/%2F%2Fevil.example",
+            "/%5cevil.example",
+            // other control characters
+            "/\u{0}/evil.example",
+            "/\u{7f}x",
         ] {
-            assert_eq!(sanitize_return_path(bad), "/", "{bad}");
+            assert_eq!(sanitize_return_path(bad), "/", "{bad:?}");
         }
     }
 }

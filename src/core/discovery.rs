@@ -60,6 +60,15 @@ pub struct ProviderMetadata {
     /// Token introspection endpoint (RFC 7662).
     #[serde(default)]
     pub introspection_endpoint: Option<String>,
+    /// Pushed authorization request endpoint (RFC 9126).
+    #[serde(default)]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// Device authorization endpoint (RFC 8628).
+    #[serde(default)]
+    pub device_authorization_endpoint: Option<String>,
+    /// Client-initiated backchannel authentication endpoint (OpenID CIBA Core).
+    #[serde(default)]
+    pub backchannel_authentication_endpoint: Option<String>,
     /// Supported scopes.
     #[serde(default)]
     pub scopes_supported: Vec<String>,
@@ -93,22 +102,40 @@ pub fn discovery_request(issuer: &str) -> HttpRequest {
     HttpRequest::get_json(discovery_url(issuer))
 }
 
-fn is_loopback_http(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let host_port = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = match host_port.rsplit_once(':') {
+/// Whether the authority (`host[:port]`) names the loopback interface.
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = match authority.rsplit_once(':') {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host_port,
+        _ => authority,
     };
     matches!(host, "localhost" | "127.0.0.1" | "[::1]")
 }
 
-/// Whether a URL is acceptable for a protocol endpoint: `https`, or `http` on loopback
-/// (RFC 8252 section 8.3 style development setups).
+/// Whether a URL is acceptable for a protocol endpoint: an absolute `https` URL with a
+/// host, or `http` on loopback (`localhost`, `127.0.0.1`, `[::1]`) for development
+/// (RFC 8252 section 8.3; RFC 6749 section 3.1 and 3.2 require TLS for the endpoints).
+/// Any other scheme (`javascript:`, `data:`, ...) is refused, and so are URLs with
+/// whitespace, control characters, backslashes or user information (`user@host`),
+/// which parsers read differently.
 pub fn is_secure_url(url: &str) -> bool {
-    url.starts_with("https://") || is_loopback_http(url)
+    if url
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
+        return false;
+    }
+    let (rest, loopback_only) = if let Some(rest) = url.strip_prefix("https://") {
+        (rest, false)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (rest, true)
+    } else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') {
+        return false;
+    }
+    !loopback_only || is_loopback_authority(authority)
 }
 
 impl ProviderMetadata {
@@ -150,12 +177,30 @@ impl ProviderMetadata {
         if self.jwks_uri.is_empty() {
             return Err(DiscoveryError::MissingEndpoint("jwks_uri"));
         }
-        for url in [&self.issuer, &self.authorization_endpoint, &self.jwks_uri]
+        // Every endpoint the client may call or navigate to must be https (loopback
+        // http aside): RFC 6749 sections 3.1 and 3.2, RFC 8414 section 2. A
+        // `javascript:` end-session URL must never reach the address bar.
+        let optional = [
+            &self.userinfo_endpoint,
+            &self.end_session_endpoint,
+            &self.revocation_endpoint,
+            &self.introspection_endpoint,
+            &self.pushed_authorization_request_endpoint,
+            &self.device_authorization_endpoint,
+            &self.backchannel_authentication_endpoint,
+        ];
+        let required = [
+            self.issuer.as_str(),
+            &self.authorization_endpoint,
+            token,
+            &self.jwks_uri,
+        ];
+        let all = required
             .into_iter()
-            .chain(std::iter::once(&token.to_owned()))
-        {
+            .chain(optional.into_iter().filter_map(|u| u.as_deref()));
+        for url in all {
             if !is_secure_url(url) {
-                return Err(DiscoveryError::InsecureEndpoint(url.clone()));
+                return Err(DiscoveryError::InsecureEndpoint(url.to_owned()));
             }
         }
         // RFC 7636 + OAuth 2.1: S256 must be offered when the provider lists methods.
@@ -259,6 +304,69 @@ mod tests {
             DiscoveryError::InsecureEndpoint(_)
         ));
         assert!(!is_secure_url("http://localhost.evil.example/"));
+    }
+
+    #[test]
+    fn url_security_rules() {
+        for good in [
+            "https://idp.example",
+            "https://idp.example:8443/a?b#c",
+            "http://localhost:9000/x",
+            "http://127.0.0.1/",
+            "http://[::1]:8080/",
+        ] {
+            assert!(is_secure_url(good), "{good}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:text/html,x",
+            "//idp.example/x",
+            "/relative",
+            "https://",
+            "https:///path",
+            "HTTP://idp.example",
+            "http://idp.example/",
+            "http://localhost@evil.example/",
+            "http://127.0.0.1:80@evil.example/",
+            "https://user:pw@idp.example/",
+            "https://idp.example/\\x",
+            "https://idp.example/ x",
+            "https://idp\t.example/",
+            "ftp://idp.example/",
+        ] {
+            assert!(!is_secure_url(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_used_endpoint_must_be_secure() {
+        // RFC 6749 sections 3.1 and 3.2; RFC 8414 section 2.
+        for field in [
+            "authorization_endpoint",
+            "token_endpoint",
+            "jwks_uri",
+            "userinfo_endpoint",
+            "end_session_endpoint",
+            "revocation_endpoint",
+            "introspection_endpoint",
+            "pushed_authorization_request_endpoint",
+            "device_authorization_endpoint",
+            "backchannel_authentication_endpoint",
+        ] {
+            for bad in ["javascript:alert(document.cookie)", "http://idp.example/x"] {
+                let mut d = doc("https://idp.example");
+                d[field] = serde_json::json!(bad);
+                assert_eq!(
+                    parse(&d, "https://idp.example").unwrap_err(),
+                    DiscoveryError::InsecureEndpoint(bad.into()),
+                    "{field}"
+                );
+            }
+            let mut d = doc("https://idp.example");
+            d[field] = serde_json::json!("https://idp.example/ok");
+            assert!(parse(&d, "https://idp.example").is_ok(), "{field}");
+        }
     }
 
     #[test]

@@ -20,8 +20,45 @@ impl Method {
     }
 }
 
+/// Header names whose values are credentials (RFC 9110 section 11.6.2, RFC 9449
+/// section 4.1, RFC 6265): redacted in `Debug`.
+const SECRET_HEADERS: [&str; 5] = [
+    "authorization",
+    "proxy-authorization",
+    "dpop",
+    "cookie",
+    "set-cookie",
+];
+
+/// Prints headers with credential values redacted.
+struct RedactedHeaders<'a>(&'a [(String, String)]);
+
+impl std::fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, value)| {
+                let secret = SECRET_HEADERS.iter().any(|s| name.eq_ignore_ascii_case(s));
+                (name.as_str(), if secret { "[redacted]" } else { value })
+            }))
+            .finish()
+    }
+}
+
+/// Prints a body by its length only: bodies carry codes, verifiers and tokens.
+struct BodyLength(usize);
+
+impl std::fmt::Debug for BodyLength {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{} bytes redacted]", self.0)
+    }
+}
+
 /// A request to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the method, URL and header names, but not credential header values
+/// (`Authorization`, `DPoP`, `Cookie`) nor the body (which carries authorization codes,
+/// PKCE verifiers and refresh tokens): only its length.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     /// Method.
     pub method: Method,
@@ -64,8 +101,22 @@ impl HttpRequest {
     }
 }
 
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("body", &BodyLength(self.body.len()))
+            .finish()
+    }
+}
+
 /// A received response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the status and headers (credential values redacted) and the body's
+/// length only: token responses carry tokens.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// Status code.
     pub status: u16,
@@ -82,5 +133,51 @@ impl HttpResponse {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+}
+
+impl std::fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("body", &BodyLength(self.body.len()))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_prints_no_secret() {
+        let mut req = HttpRequest::post_form(
+            "https://idp.example/token",
+            [
+                ("code", "the-code-secret"),
+                ("code_verifier", "the-verifier-secret"),
+            ],
+        );
+        req.headers
+            .push(("Authorization".into(), "Bearer the-token-secret".into()));
+        req.headers.push(("DPoP".into(), "the-proof-secret".into()));
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("https://idp.example/token"), "{shown}");
+        assert!(shown.contains("Authorization"), "{shown}");
+
+        let resp = HttpResponse {
+            status: 200,
+            headers: vec![
+                ("set-cookie".into(), "sid=the-cookie-secret".into()),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body: br#"{"access_token":"the-token-secret"}"#.to_vec(),
+        };
+        let shown = format!("{resp:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("application/json"), "{shown}");
+        assert!(shown.contains("200"), "{shown}");
     }
 }

@@ -27,6 +27,13 @@ pub struct IdTokenClaims<C = NoAdditionalClaims> {
     /// Issued at.
     #[serde(default, deserialize_with = "numeric_date")]
     pub iat: Option<u64>,
+    /// Not before (RFC 7519 section 4.1.5), if present.
+    #[serde(
+        default,
+        deserialize_with = "numeric_date",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub nbf: Option<u64>,
     /// Nonce from the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
@@ -78,10 +85,17 @@ pub enum IdTokenError {
     /// 3.1.3.7 step 10: `iat` is in the future beyond the leeway.
     #[error("the ID token is issued in the future")]
     IssuedInFuture,
+    /// RFC 7519 section 4.1.5: `nbf` is in the future beyond the leeway.
+    #[error("the ID token is not valid yet (nbf in the future)")]
+    NotYetValid,
+    /// 3.1.3.7 step 13: with `max_age` sent, `auth_time + max_age` has passed.
+    #[error("the sign-in is older than the requested max_age; please sign in again")]
+    AuthenticationTooOld,
     /// 3.1.3.7 step 11: the nonce must equal the one sent.
     #[error("the ID token nonce does not match the sign-in request")]
     NonceMismatch,
-    /// Section 12.2: a refreshed ID token must keep `iss`, `sub` and `aud`.
+    /// Section 12.2: a refreshed ID token must keep `iss`, `sub`, `aud`, `azp`,
+    /// `auth_time` and (if it has one) `nonce`.
     #[error("the refreshed ID token changed `{0}`")]
     RefreshMismatch(&'static str),
 }
@@ -94,6 +108,7 @@ pub struct IdTokenValidator {
     leeway: u64,
     policy: AlgorithmPolicy,
     trusted_audiences: Vec<String>,
+    max_age: Option<u64>,
 }
 
 impl IdTokenValidator {
@@ -105,10 +120,11 @@ impl IdTokenValidator {
             leeway: 60,
             policy: AlgorithmPolicy::default(),
             trusted_audiences: Vec::new(),
+            max_age: None,
         }
     }
 
-    /// Clock leeway in seconds for `exp` and `iat`. Defaults to 60.
+    /// Clock leeway in seconds for `exp`, `iat`, `nbf` and `max_age`. Defaults to 60.
     pub fn leeway(mut self, secs: u64) -> Self {
         self.leeway = secs;
         self
@@ -121,9 +137,33 @@ impl IdTokenValidator {
         self
     }
 
-    /// Trusts an additional audience besides the client ID. Defaults to none.
+    /// Trusts an additional audience besides the client ID (OIDC Core 3.1.3.7 step 3),
+    /// e.g. an API the provider adds to every token's `aud`. Defaults to none: an ID
+    /// token naming any audience but the client is refused.
     pub fn trusted_audience(mut self, aud: impl Into<String>) -> Self {
         self.trusted_audiences.push(aud.into());
+        self
+    }
+
+    /// Trusts several additional audiences; see [`trusted_audience`](Self::trusted_audience).
+    pub fn trusted_audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.trusted_audiences
+            .extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// The `max_age` sent in the authorization request (see
+    /// [`PendingAuthorization::max_age`](crate::core::PendingAuthorization::max_age)).
+    /// When set, `auth_time` is required and `auth_time + max_age` (plus leeway) must
+    /// not have passed (OIDC Core 3.1.2.1, 3.1.3.7 step 13). Defaults to `None`: not
+    /// checked. Leave it unset for ID tokens from a refresh, whose `auth_time` is the
+    /// original sign-in's.
+    pub fn max_age(mut self, max_age: Option<u64>) -> Self {
+        self.max_age = max_age;
         self
     }
 
@@ -206,6 +246,27 @@ impl IdTokenValidator {
         if iat > now.saturating_add(self.leeway) {
             return Err(IdTokenError::IssuedInFuture);
         }
+        // RFC 7519 section 4.1.5: not to be accepted before nbf (with leeway).
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(self.leeway))
+        {
+            return Err(IdTokenError::NotYetValid);
+        }
+        // Step 13 (and 3.1.2.1): with max_age sent, auth_time is required and the
+        // authentication must be recent enough.
+        if let Some(max_age) = self.max_age {
+            let auth_time = claims
+                .auth_time
+                .ok_or(IdTokenError::MissingClaim("auth_time"))?;
+            if auth_time
+                .saturating_add(max_age)
+                .saturating_add(self.leeway)
+                < now
+            {
+                return Err(IdTokenError::AuthenticationTooOld);
+            }
+        }
         // Step 11: the nonce must equal the one sent (constant-time compare).
         if let Some(expected) = nonce {
             match &claims.nonce {
@@ -217,8 +278,12 @@ impl IdTokenValidator {
     }
 }
 
-/// OIDC Core section 12.2: an ID token from a refresh must have the same `iss`, `sub`
-/// and `aud` as the original.
+/// OIDC Core section 12.2: an ID token from a refresh must continue the original
+/// sign-in. Checked: the same `iss` and `sub`; `aud` equal as a set; `azp` equal
+/// (absent in both, or the same value); `auth_time`, when the new token has one, equal
+/// to the original's (it is the time of the original authentication); `nonce`, when the
+/// new token has one, equal to the original's. `iat` and `exp` may differ. The refreshed
+/// token must also pass [`IdTokenValidator::check_claims`] (without nonce and max_age).
 pub fn check_refresh_continuity<A, B>(
     original: &IdTokenClaims<A>,
     refreshed: &IdTokenClaims<B>,
@@ -229,8 +294,23 @@ pub fn check_refresh_continuity<A, B>(
     if original.standard.sub != refreshed.standard.sub {
         return Err(IdTokenError::RefreshMismatch("sub"));
     }
-    if original.aud != refreshed.aud {
+    let same_set = |a: &[String], b: &[String]| {
+        a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
+    };
+    if !same_set(&original.aud, &refreshed.aud) {
         return Err(IdTokenError::RefreshMismatch("aud"));
+    }
+    if original.azp != refreshed.azp {
+        return Err(IdTokenError::RefreshMismatch("azp"));
+    }
+    if refreshed.auth_time.is_some()
+        && original.auth_time.is_some()
+        && refreshed.auth_time != original.auth_time
+    {
+        return Err(IdTokenError::RefreshMismatch("auth_time"));
+    }
+    if refreshed.nonce.is_some() && refreshed.nonce != original.nonce {
+        return Err(IdTokenError::RefreshMismatch("nonce"));
     }
     Ok(())
 }

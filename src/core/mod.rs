@@ -29,7 +29,7 @@ pub use b64::Base64Error;
 pub use claims::{NoAdditionalClaims, StandardClaims};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use clock::SystemClock;
-pub use clock::{Clock, ManualClock};
+pub use clock::{Clock, ManualClock, ServerTimeOffset};
 pub use discovery::{
     discovery_request, discovery_url, is_secure_url, DiscoveryError, ProviderMetadata,
 };

@@ -17,8 +17,9 @@ pub enum PkceError {
     Charset,
 }
 
-/// The PKCE `code_verifier`, kept by the client until the token request.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The PKCE `code_verifier`, kept by the client until the token request. Serialized
+/// only inside the pending authorization; `Debug` prints `[redacted]`; no `==`.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct CodeVerifier(String);
 
@@ -108,23 +109,23 @@ mod tests {
     fn random_verifier_is_valid() {
         let v = CodeVerifier::new_random().unwrap();
         assert!(CodeVerifier::new(v.secret()).is_ok());
-        assert_ne!(v, CodeVerifier::new_random().unwrap());
+        assert_ne!(v.secret(), CodeVerifier::new_random().unwrap().secret());
     }
 
     #[test]
     fn rejects_short_long_and_bad_charset() {
         assert_eq!(
-            CodeVerifier::new("a".repeat(42)),
-            Err(PkceError::Length(42))
+            CodeVerifier::new("a".repeat(42)).unwrap_err(),
+            PkceError::Length(42)
         );
         assert_eq!(
-            CodeVerifier::new("a".repeat(129)),
-            Err(PkceError::Length(129))
+            CodeVerifier::new("a".repeat(129)).unwrap_err(),
+            PkceError::Length(129)
         );
         assert!(CodeVerifier::new("a".repeat(128)).is_ok());
         assert_eq!(
-            CodeVerifier::new(format!("{}+", "a".repeat(43))),
-            Err(PkceError::Charset)
+            CodeVerifier::new(format!("{}+", "a".repeat(43))).unwrap_err(),
+            PkceError::Charset
         );
     }
 

@@ -19,17 +19,19 @@ pub fn random_string(bytes: usize) -> Result<String, RandomError> {
 
 macro_rules! random_value {
     ($(#[$doc:meta])* $name:ident) => {
-        super::types::secret_string!($(#[$doc])* $name);
+        // Serialized only inside the pending authorization, which must survive the
+        // redirect to the provider.
+        super::types::secret_string!(
+            $(#[$doc])*
+            #[derive(serde::Serialize, serde::Deserialize)]
+            #[serde(transparent)]
+            $name
+        );
 
         impl $name {
             /// A fresh value of 256 bits from the CSPRNG (the protocol asks for at least 128).
             pub fn new_random() -> Result<Self, RandomError> {
                 random_string(32).map(Self)
-            }
-
-            /// Compares with a received value in constant time.
-            pub fn matches(&self, other: &str) -> bool {
-                super::constant_time_eq(self.0.as_bytes(), other.as_bytes())
             }
         }
     };
@@ -52,7 +54,7 @@ mod tests {
     fn values_are_long_and_distinct() {
         let a = State::new_random().unwrap();
         let b = State::new_random().unwrap();
-        assert_ne!(a, b);
+        assert_ne!(a.secret(), b.secret());
         // 32 bytes -> 43 base64url characters, at least 128 bits of entropy.
         assert_eq!(a.secret().len(), 43);
         assert!(Nonce::new_random().unwrap().secret().len() >= 22);

@@ -273,6 +273,94 @@ fn weak_rsa_key_is_refused() {
     );
 }
 
+/// A verifier that accepts every signature, as a platform verifier that does not look
+/// at key sizes would: the core's own rules must still refuse weak keys.
+struct AcceptAll;
+
+impl super::jose::SignatureVerifier for AcceptAll {
+    fn verify(&self, _: Algorithm, _: &Jwk, _: &[u8], _: &[u8]) -> Result<(), JoseError> {
+        Ok(())
+    }
+}
+
+impl super::jose::AsyncSignatureVerifier for AcceptAll {
+    fn verify(
+        &self,
+        _: Algorithm,
+        _: &Jwk,
+        _: &[u8],
+        _: &[u8],
+    ) -> impl std::future::Future<Output = Result<(), JoseError>> {
+        std::future::ready(Ok(()))
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("the test future is always ready"),
+    }
+}
+
+#[test]
+fn weak_rsa_key_is_refused_by_key_selection() {
+    // RFC 7518 section 3.3: RSA keys of 2048 bits or more.
+    let weak: Jwk = serde_json::from_value(
+        json!({"kty":"RSA","kid":"w","n": b64::encode(&[0xff; 255]),"e":"AQAB"}),
+    )
+    .unwrap();
+    assert_eq!(weak.rsa_modulus_bits().unwrap(), 2040);
+    let mut n = vec![0u8; 257];
+    n[1] = 0x80;
+    let strong: Jwk =
+        serde_json::from_value(json!({"kty":"RSA","kid":"s","n": b64::encode(&n),"e":"AQAB"}))
+            .unwrap();
+    assert_eq!(strong.rsa_modulus_bits().unwrap(), 2048);
+    let token = |kid: Option<&str>| {
+        let mut h = json!({"alg":"RS256"});
+        if let Some(k) = kid {
+            h["kid"] = k.into();
+        }
+        format!(
+            "{}.{}.AAAA",
+            b64::encode(h.to_string().as_bytes()),
+            b64::encode(b"{}")
+        )
+    };
+    let policy = AlgorithmPolicy::default();
+    let refused = JoseError::InvalidKey("RSA key of 2040 bits is below 2048".into());
+    for kid in [Some("w"), None] {
+        let jws = UnverifiedJws::parse(&token(kid)).unwrap();
+        assert_eq!(
+            jws.select_key(&set(std::slice::from_ref(&weak))),
+            Err(refused.clone())
+        );
+        assert_eq!(
+            jws.clone()
+                .verify(&set(std::slice::from_ref(&weak)), &policy, &AcceptAll)
+                .unwrap_err(),
+            refused
+        );
+        assert_eq!(
+            block_on(jws.clone().verify_async(
+                &set(std::slice::from_ref(&weak)),
+                &policy,
+                &AcceptAll
+            ))
+            .unwrap_err(),
+            refused
+        );
+        assert_eq!(
+            jws.verify_with_key(&weak, &policy, &AcceptAll).unwrap_err(),
+            refused
+        );
+    }
+    let jws = UnverifiedJws::parse(&token(Some("s"))).unwrap();
+    assert!(block_on(jws.verify_async(&set(&[strong, weak]), &policy, &AcceptAll)).is_ok());
+}
+
 #[test]
 fn jwks_keeps_unknown_key_types_out_of_selection() {
     let doc = json!({"keys": [
@@ -287,10 +375,11 @@ fn jwks_keeps_unknown_key_types_out_of_selection() {
         JwkSet::from_json(b"nope"),
         Err(JoseError::Json { .. })
     ));
-    assert!(matches!(
-        JwkSet::from_json(br#"{"keys": [{"kty": 5}]}"#),
-        Err(JoseError::Json { .. })
-    ));
+    // RFC 7517 section 5: malformed keys are ignored, not fatal to the set.
+    assert_eq!(
+        JwkSet::from_json(br#"{"keys": [{"kty": 5}]}"#).unwrap(),
+        JwkSet::default()
+    );
     let private =
         Jwk::from_json(br#"{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"secret"}"#).unwrap();
     assert!(private.is_private());
@@ -298,10 +387,56 @@ fn jwks_keeps_unknown_key_types_out_of_selection() {
 }
 
 #[test]
+fn jwks_skips_malformed_keys_and_keeps_good_ones() {
+    // RFC 7517 section 5: implementations SHOULD ignore JWKs with members they do not
+    // understand or that are invalid; the other keys of the set stay usable.
+    let good = EcKey::new(1, "good");
+    let doc = json!({"keys": [
+        {"kty": 5, "kid": "bad-type"},
+        "not an object",
+        7,
+        null,
+        {"kty": "RSA", "kid": "bad-n", "n": 12, "e": "AQAB"},
+        {"kid": "no-kty"},
+        good.jwk(),
+        {"kty": "EC", "crv": ["P-256"], "x": "a", "y": "b"},
+    ]});
+    let keys = JwkSet::from_json(doc.to_string().as_bytes()).unwrap();
+    assert_eq!(keys.keys.len(), 1);
+    assert_eq!(keys.keys[0].kid.as_deref(), Some("good"));
+    let t = good.jwt(None, &json!({"ok": true}));
+    assert!(UnverifiedJws::parse(&t)
+        .unwrap()
+        .verify(&keys, &AlgorithmPolicy::default(), &RustCryptoVerifier)
+        .is_ok());
+    // The document itself must still be a JSON object with a `keys` array.
+    for bad in [
+        &b"not json"[..],
+        b"{}",
+        br#"{"keys": {}}"#,
+        br#"{"keys": "x"}"#,
+        b"[]",
+        br#"{"keys": [1, 2"#,
+    ] {
+        assert!(
+            matches!(JwkSet::from_json(bad), Err(JoseError::Json { .. })),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
+
+#[test]
 fn dangerous_decode_reads_without_verifying() {
     let t = EcKey::new(1, "a").jwt(None, &json!({"sub":"x"}));
     let claims: serde_json::Value = dangerous::insecure_decode_claims(&t).unwrap();
     assert_eq!(claims["sub"], "x");
+    let t = EcKey::new(1, "a").jwt(None, &json!({"iat": NOW, "exp": NOW as f64 + 60.5}));
+    assert_eq!(dangerous::insecure_jwt_iat(&t), Some(NOW));
+    assert_eq!(dangerous::insecure_jwt_exp(&t), Some(NOW + 60));
+    let t = EcKey::new(1, "a").jwt(None, &json!({"iat": "now"}));
+    assert_eq!(dangerous::insecure_jwt_iat(&t), None);
+    assert_eq!(dangerous::insecure_jwt_iat("opaque-token"), None);
 }
 
 // ---- ID token (OIDC Core 3.1.3.7) ----
@@ -547,6 +682,206 @@ fn refreshed_id_token_must_keep_identity() {
         check_refresh_continuity(&first, &other),
         Err(IdTokenError::RefreshMismatch("sub"))
     );
+}
+
+#[test]
+fn id_token_nbf_is_checked_with_leeway() {
+    // RFC 7519 section 4.1.5: the token must not be accepted before nbf.
+    let key = EcKey::new(1, "k");
+    let keys = set(&[key.jwk()]);
+    let check = |claims: serde_json::Value| validate_id(&key.jwt(None, &claims), &keys);
+    assert_eq!(
+        check(with(id_claims(), "nbf", json!(NOW + 61))),
+        Err(IdTokenError::NotYetValid)
+    );
+    assert!(check(with(id_claims(), "nbf", json!(NOW + 59))).is_ok());
+    assert!(check(with(id_claims(), "nbf", json!(NOW - 10))).is_ok());
+    assert!(matches!(
+        check(with(id_claims(), "nbf", json!("later"))),
+        Err(IdTokenError::Malformed(_))
+    ));
+}
+
+#[test]
+fn id_token_max_age_requires_recent_auth_time() {
+    // OIDC Core 3.1.2.1 and 3.1.3.7 step 13.
+    let key = EcKey::new(1, "k");
+    let keys = set(&[key.jwk()]);
+    let v = IdTokenValidator::new(ISS, "spa").max_age(Some(600));
+    let check = |claims: serde_json::Value| {
+        v.validate::<NoAdditionalClaims>(
+            &key.jwt(None, &claims),
+            &keys,
+            &RustCryptoVerifier,
+            Some(&Nonce::new("n-1")),
+            NOW,
+        )
+    };
+    assert_eq!(
+        check(id_claims()),
+        Err(IdTokenError::MissingClaim("auth_time"))
+    );
+    // auth_time + max_age + leeway (60) >= now
+    assert!(check(with(id_claims(), "auth_time", json!(NOW - 660))).is_ok());
+    assert_eq!(
+        check(with(id_claims(), "auth_time", json!(NOW - 661))),
+        Err(IdTokenError::AuthenticationTooOld)
+    );
+    // Without max_age, auth_time is neither required nor checked.
+    assert!(validate_id(&key.jwt(None, &id_claims()), &keys).is_ok());
+    assert!(validate_id(
+        &key.jwt(None, &with(id_claims(), "auth_time", json!(NOW - 100_000))),
+        &keys
+    )
+    .is_ok());
+}
+
+#[test]
+fn id_token_trusted_audiences() {
+    // OIDC Core 3.1.3.7 step 3: other audiences are accepted only when trusted.
+    let key = EcKey::new(1, "k");
+    let keys = set(&[key.jwk()]);
+    let claims = with(
+        with(id_claims(), "aud", json!(["spa", "api", "web"])),
+        "azp",
+        json!("spa"),
+    );
+    let t = key.jwt(None, &claims);
+    let run = |v: IdTokenValidator| {
+        v.validate::<NoAdditionalClaims>(
+            &t,
+            &keys,
+            &RustCryptoVerifier,
+            Some(&Nonce::new("n-1")),
+            NOW,
+        )
+    };
+    assert_eq!(
+        run(IdTokenValidator::new(ISS, "spa")),
+        Err(IdTokenError::UntrustedAudience("api".into()))
+    );
+    assert_eq!(
+        run(IdTokenValidator::new(ISS, "spa").trusted_audience("api")),
+        Err(IdTokenError::UntrustedAudience("web".into()))
+    );
+    assert!(run(IdTokenValidator::new(ISS, "spa").trusted_audiences(["api", "web"])).is_ok());
+    // Trusting an audience never replaces the client: aud must still contain it.
+    let t = key.jwt(None, &with(claims.clone(), "aud", json!(["api"])));
+    assert_eq!(
+        IdTokenValidator::new(ISS, "spa")
+            .trusted_audience("api")
+            .validate::<NoAdditionalClaims>(
+                &t,
+                &keys,
+                &RustCryptoVerifier,
+                Some(&Nonce::new("n-1")),
+                NOW
+            ),
+        Err(IdTokenError::AudienceMismatch)
+    );
+}
+
+fn refresh_claims(v: serde_json::Value) -> IdTokenClaims {
+    serde_json::from_value(v).unwrap()
+}
+
+#[test]
+fn refresh_continuity_rules_each_fail() {
+    // OIDC Core 12.2.
+    let base = with(
+        with(id_claims(), "auth_time", json!(NOW - 100)),
+        "azp",
+        json!("spa"),
+    );
+    let original = refresh_claims(base.clone());
+    let check = |v: serde_json::Value| check_refresh_continuity(&original, &refresh_claims(v));
+    use IdTokenError::RefreshMismatch as M;
+    // iat and exp may differ; nonce and auth_time may be absent.
+    assert!(check(with(
+        with(base.clone(), "iat", json!(NOW + 5)),
+        "exp",
+        json!(NOW + 900)
+    ))
+    .is_ok());
+    assert!(check(with(base.clone(), "nonce", json!(null))).is_ok());
+    assert!(check(with(base.clone(), "auth_time", json!(null))).is_ok());
+    // aud compares as a set.
+    let two = with(base.clone(), "aud", json!(["spa", "api"]));
+    let original_two = refresh_claims(two.clone());
+    assert!(check_refresh_continuity(
+        &original_two,
+        &refresh_claims(with(two.clone(), "aud", json!(["api", "spa"])))
+    )
+    .is_ok());
+    assert_eq!(
+        check_refresh_continuity(
+            &original_two,
+            &refresh_claims(with(two, "aud", json!(["spa"])))
+        ),
+        Err(M("aud"))
+    );
+    assert_eq!(
+        check(with(base.clone(), "iss", json!("https://other"))),
+        Err(M("iss"))
+    );
+    assert_eq!(
+        check(with(base.clone(), "sub", json!("bob"))),
+        Err(M("sub"))
+    );
+    assert_eq!(
+        check(with(base.clone(), "aud", json!(["spa", "x"]))),
+        Err(M("aud"))
+    );
+    assert_eq!(
+        check(with(base.clone(), "azp", json!("other"))),
+        Err(M("azp"))
+    );
+    assert_eq!(check(with(base.clone(), "azp", json!(null))), Err(M("azp")));
+    assert_eq!(
+        check_refresh_continuity(
+            &refresh_claims(with(base.clone(), "azp", json!(null))),
+            &original
+        ),
+        Err(M("azp"))
+    );
+    assert_eq!(
+        check(with(base.clone(), "auth_time", json!(NOW))),
+        Err(M("auth_time"))
+    );
+    assert_eq!(
+        check(with(base.clone(), "nonce", json!("n-2"))),
+        Err(M("nonce"))
+    );
+    assert_eq!(
+        check_refresh_continuity(
+            &refresh_claims(with(base.clone(), "nonce", json!(null))),
+            &original
+        ),
+        Err(M("nonce"))
+    );
+}
+
+#[test]
+fn jws_debug_shows_no_payload_or_signature() {
+    let key = EcKey::new(1, "k");
+    let t = key.jwt(None, &json!({"secret_claim": "the-secret-value"}));
+    let jws = UnverifiedJws::parse(&t).unwrap();
+    let shown = format!("{jws:?}");
+    assert!(shown.contains("ES256"), "{shown}");
+    let payload = t.split('.').nth(1).unwrap();
+    let signature = t.split('.').nth(2).unwrap();
+    assert!(!shown.contains("the-secret-value"), "{shown}");
+    assert!(!shown.contains(payload), "{shown}");
+    assert!(!shown.contains(signature), "{shown}");
+    let verified = jws
+        .verify(
+            &set(&[key.jwk()]),
+            &AlgorithmPolicy::default(),
+            &RustCryptoVerifier,
+        )
+        .unwrap();
+    let shown = format!("{verified:?}");
+    assert!(!shown.contains("the-secret-value"), "{shown}");
 }
 
 // ---- Access token (RFC 9068 section 4) ----

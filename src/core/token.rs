@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::discovery::ProviderMetadata;
 use super::http::{HttpRequest, HttpResponse};
+use super::jose::dangerous::insecure_jwt_exp;
 use super::pkce::CodeVerifier;
 use super::types::{AccessToken, AuthorizationCode, IdToken, RefreshToken};
 
@@ -43,8 +44,11 @@ pub enum TokenError {
     /// The body is not a valid token response.
     #[error("the token response is malformed: {0}")]
     Malformed(String),
-    /// RFC 6749 section 7.1: only `Bearer` and `DPoP` (RFC 9449) are understood.
-    #[error("unsupported token_type `{0}`")]
+    /// RFC 6749 section 7.1: a client must not use a token whose type it does not
+    /// understand. Only `Bearer` (RFC 6750) is accepted by
+    /// [`TokenResponse::from_response`]; `DPoP` (RFC 9449) only where the request was
+    /// sent with a DPoP proof.
+    #[error("unsupported token_type `{0}` (expected Bearer)")]
     UnsupportedTokenType(String),
 }
 
@@ -57,15 +61,15 @@ pub enum TokenType {
     DPoP,
 }
 
-/// A successful token response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A successful token response. `Debug` redacts the tokens.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct TokenResponse {
     /// The access token.
     pub access_token: AccessToken,
     /// Bearer or DPoP.
     pub token_type: TokenType,
-    /// Lifetime in seconds, if given.
+    /// Lifetime in seconds, if given (a number or a numeric string).
     pub expires_in: Option<u64>,
     /// A refresh token, if issued.
     pub refresh_token: Option<RefreshToken>,
@@ -73,7 +77,8 @@ pub struct TokenResponse {
     pub id_token: Option<IdToken>,
     /// Granted scope, if it differs from the requested one.
     pub scope: Option<String>,
-    /// Lifetime of the refresh token (non-standard; sent by Keycloak and others).
+    /// Idle lifetime of the refresh token in seconds (non-standard; sent by Keycloak
+    /// and others, as a number or a numeric string). `None` when absent or unreadable.
     pub refresh_expires_in: Option<u64>,
 }
 
@@ -93,7 +98,8 @@ struct RawTokenResponse {
     error_uri: Option<String>,
 }
 
-/// Some providers send numbers as strings: accept both.
+/// Some providers send numbers as strings: accept both. Anything else (negative,
+/// `true`, an object) reads as absent rather than failing the whole response.
 fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -101,19 +107,27 @@ fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D:
         Num(u64),
         Float(f64),
         Str(String),
+        Other(serde::de::IgnoredAny),
     }
     Ok(match Option::<N>::deserialize(d)? {
         Some(N::Num(n)) => Some(n),
-        Some(N::Float(f)) if f >= 0.0 => Some(f as u64),
+        Some(N::Float(f)) if f.is_finite() && f >= 0.0 => Some(f as u64),
         Some(N::Str(s)) => s.trim().parse().ok(),
         _ => None,
     })
 }
 
 impl TokenResponse {
-    /// Parses a token endpoint response. Error bodies are recognized at any status,
-    /// since some providers answer errors with `200 OK`.
+    /// Parses a token endpoint response for a request sent without a DPoP proof: the
+    /// `token_type` must be `Bearer` (compared case-insensitively, RFC 6749 section
+    /// 5.1); any other type, `DPoP` included, is refused (RFC 6749 section 7.1).
+    /// Error bodies are recognized at any status, since some providers answer errors
+    /// with `200 OK`.
     pub fn from_response(response: &HttpResponse) -> Result<Self, TokenError> {
+        Self::parse(response, false)
+    }
+
+    fn parse(response: &HttpResponse, accept_dpop: bool) -> Result<Self, TokenError> {
         let raw: Result<RawTokenResponse, _> = serde_json::from_slice(&response.body);
         let ok = (200..300).contains(&response.status);
         let raw = match raw {
@@ -138,7 +152,7 @@ impl TokenResponse {
         let token_type = match raw.token_type.as_deref() {
             // RFC 6749 section 5.1: the type is case-insensitive.
             Some(t) if t.eq_ignore_ascii_case("bearer") => TokenType::Bearer,
-            Some(t) if t.eq_ignore_ascii_case("dpop") => TokenType::DPoP,
+            Some(t) if accept_dpop && t.eq_ignore_ascii_case("dpop") => TokenType::DPoP,
             Some(t) => return Err(TokenError::UnsupportedTokenType(t.to_owned())),
             None => return Err(TokenError::Malformed("no token_type".into())),
         };
@@ -154,6 +168,37 @@ impl TokenResponse {
             scope: raw.scope,
             refresh_expires_in: raw.refresh_expires_in,
         })
+    }
+}
+
+impl TokenResponse {
+    /// When the access token expires, in the provider's time (seconds since the epoch):
+    /// `server_now + expires_in` when `expires_in` is present and above zero (RFC 6749
+    /// section 5.1), else the `exp` of the access token if it is a JWT with a numeric
+    /// `exp` (read without verification: for scheduling renewal only, see
+    /// [`insecure_jwt_exp`](crate::core::jose::dangerous::insecure_jwt_exp)), else
+    /// `None` (the caller applies its default lifetime). `server_now` is the provider's
+    /// time when the response was received, so a skewed client clock does not matter.
+    pub fn access_token_expires_at(&self, server_now: u64) -> Option<u64> {
+        match self.expires_in {
+            Some(secs) if secs > 0 => Some(server_now.saturating_add(secs)),
+            _ => insecure_jwt_exp(self.access_token.secret()),
+        }
+    }
+
+    /// When the refresh token (or the provider session behind it) idles out, in the
+    /// provider's time: `server_now + refresh_expires_in` when that non-standard field
+    /// is present and above zero (Keycloak sends `0` for tokens without an idle limit),
+    /// else the `exp` of the refresh token if it is a JWT with a numeric `exp` (read
+    /// without verification), else `None` (unknown: take it from configuration).
+    pub fn refresh_token_expires_at(&self, server_now: u64) -> Option<u64> {
+        match self.refresh_expires_in {
+            Some(secs) if secs > 0 => Some(server_now.saturating_add(secs)),
+            _ => self
+                .refresh_token
+                .as_ref()
+                .and_then(|t| insecure_jwt_exp(t.secret())),
+        }
     }
 }
 
@@ -231,13 +276,32 @@ mod tests {
     }
 
     #[test]
-    fn parses_dpop_type() {
-        let r = TokenResponse::from_response(&resp(
-            200,
-            r#"{"access_token":"at","token_type":"DPoP","expires_in":60}"#,
-        ))
-        .unwrap();
-        assert_eq!(r.token_type, TokenType::DPoP);
+    fn token_type_is_bearer_case_insensitively() {
+        // RFC 6749 section 5.1: token_type is case-insensitive.
+        for t in ["Bearer", "bearer", "BEARER"] {
+            let body = format!(r#"{{"access_token":"at","token_type":"{t}"}}"#);
+            let r = TokenResponse::from_response(&resp(200, &body)).unwrap();
+            assert_eq!(r.token_type, TokenType::Bearer, "{t}");
+        }
+    }
+
+    #[test]
+    fn other_token_types_are_refused() {
+        // RFC 6749 section 7.1: a token of a type the client does not understand must
+        // not be used; a DPoP-bound token is unusable without the DPoP key.
+        for t in ["DPoP", "dpop", "mac", "N_A", ""] {
+            let body = format!(r#"{{"access_token":"at","token_type":"{t}"}}"#);
+            assert_eq!(
+                TokenResponse::from_response(&resp(200, &body)).unwrap_err(),
+                TokenError::UnsupportedTokenType(t.into()),
+                "{t}"
+            );
+        }
+        // RFC 6749 section 5.1: token_type is REQUIRED.
+        assert!(matches!(
+            TokenResponse::from_response(&resp(200, r#"{"access_token":"at"}"#)),
+            Err(TokenError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -274,17 +338,106 @@ mod tests {
             Err(TokenError::Malformed(_))
         ));
         assert_eq!(
-            TokenResponse::from_response(&resp(502, "<html>")),
-            Err(TokenError::Status(502))
+            TokenResponse::from_response(&resp(502, "<html>")).unwrap_err(),
+            TokenError::Status(502)
         );
         assert!(matches!(
             TokenResponse::from_response(&resp(200, r#"{"token_type":"Bearer"}"#)),
             Err(TokenError::Malformed(_))
         ));
         assert_eq!(
-            TokenResponse::from_response(&resp(200, r#"{"access_token":"a","token_type":"mac"}"#)),
-            Err(TokenError::UnsupportedTokenType("mac".into()))
+            TokenResponse::from_response(&resp(200, r#"{"access_token":"a","token_type":"mac"}"#))
+                .unwrap_err(),
+            TokenError::UnsupportedTokenType("mac".into())
         );
+    }
+
+    fn jwt(payload: &serde_json::Value) -> String {
+        format!(
+            "{}.{}.c2ln",
+            crate::core::b64::encode(br#"{"alg":"none"}"#),
+            crate::core::b64::encode(payload.to_string().as_bytes())
+        )
+    }
+
+    fn tokens(fields: serde_json::Value) -> TokenResponse {
+        let mut body = serde_json::json!({"access_token": "opaque", "token_type": "Bearer"});
+        for (k, v) in fields.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        TokenResponse::from_response(&resp(200, &body.to_string())).unwrap()
+    }
+
+    #[test]
+    fn access_token_expiry_in_server_time() {
+        const NOW: u64 = 1_700_000_000;
+        let at = jwt(&serde_json::json!({"exp": NOW + 900}));
+        // RFC 6749 section 5.1: expires_in is relative to the response.
+        let t = tokens(serde_json::json!({"expires_in": 300, "access_token": at}));
+        assert_eq!(t.access_token_expires_at(NOW), Some(NOW + 300));
+        let t = tokens(serde_json::json!({"expires_in": "300"}));
+        assert_eq!(t.access_token_expires_at(NOW), Some(NOW + 300));
+        // expires_in missing or 0: the JWT's own exp, read without verification.
+        let t = tokens(serde_json::json!({"access_token": at}));
+        assert_eq!(t.access_token_expires_at(NOW), Some(NOW + 900));
+        let t = tokens(serde_json::json!({"expires_in": 0, "access_token": at}));
+        assert_eq!(t.access_token_expires_at(NOW), Some(NOW + 900));
+        // Nothing to go by: unknown.
+        assert_eq!(
+            tokens(serde_json::json!({})).access_token_expires_at(NOW),
+            None
+        );
+        let t = tokens(serde_json::json!({"expires_in": 0}));
+        assert_eq!(t.access_token_expires_at(NOW), None);
+        for bad in [
+            jwt(&serde_json::json!({"exp": "soon"})),
+            jwt(&serde_json::json!({"exp": -5})),
+            jwt(&serde_json::json!({"sub": "x"})),
+            jwt(&serde_json::json!("text")),
+            "a.b".to_owned(),
+            "a.b.c.d.e".to_owned(),
+            "a.%%%.c".to_owned(),
+        ] {
+            let t = tokens(serde_json::json!({"access_token": bad}));
+            assert_eq!(t.access_token_expires_at(NOW), None, "{bad}");
+        }
+        // No overflow on absurd lifetimes.
+        let t = tokens(serde_json::json!({"expires_in": u64::MAX}));
+        assert_eq!(t.access_token_expires_at(NOW), Some(u64::MAX));
+    }
+
+    #[test]
+    fn refresh_token_idle_expiry() {
+        const NOW: u64 = 1_700_000_000;
+        let rt = jwt(&serde_json::json!({"exp": NOW + 1800}));
+        let t = tokens(serde_json::json!({"refresh_token": "r", "refresh_expires_in": 600}));
+        assert_eq!(t.refresh_expires_in, Some(600));
+        assert_eq!(t.refresh_token_expires_at(NOW), Some(NOW + 600));
+        let t = tokens(serde_json::json!({"refresh_token": "r", "refresh_expires_in": "600"}));
+        assert_eq!(t.refresh_token_expires_at(NOW), Some(NOW + 600));
+        // Absent or 0 (Keycloak offline tokens): the JWT refresh token's exp.
+        let t = tokens(serde_json::json!({"refresh_token": rt}));
+        assert_eq!(t.refresh_token_expires_at(NOW), Some(NOW + 1800));
+        let t = tokens(serde_json::json!({"refresh_token": rt, "refresh_expires_in": 0}));
+        assert_eq!(t.refresh_token_expires_at(NOW), Some(NOW + 1800));
+        // Opaque refresh token and no field: unknown.
+        let t = tokens(serde_json::json!({"refresh_token": "r"}));
+        assert_eq!(t.refresh_token_expires_at(NOW), None);
+        assert_eq!(
+            tokens(serde_json::json!({})).refresh_token_expires_at(NOW),
+            None
+        );
+        // An unreadable non-standard field does not fail the response.
+        for odd in [
+            serde_json::json!(true),
+            serde_json::json!(-1),
+            serde_json::json!("soon"),
+            serde_json::json!({}),
+        ] {
+            let t = tokens(serde_json::json!({"refresh_token": "r", "refresh_expires_in": odd}));
+            assert_eq!(t.refresh_expires_in, None, "{odd}");
+            assert_eq!(t.refresh_token_expires_at(NOW), None, "{odd}");
+        }
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Newtypes for protocol values. Secrets never print in `Debug`.
 
 macro_rules! secret_string {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-        #[serde(transparent)]
+    ($(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
+        ///
+        /// `Debug` prints `[redacted]`. There is no `==`: compare with
+        /// [`matches`](Self::matches), which takes time independent of the contents.
+        #[derive(Clone)]
         pub struct $name(String);
 
         impl $name {
@@ -16,6 +18,11 @@ macro_rules! secret_string {
             /// The value, to put on the wire. Do not log it.
             pub fn secret(&self) -> &str {
                 &self.0
+            }
+
+            /// Compares with another value in time independent of where they differ.
+            pub fn matches(&self, other: &str) -> bool {
+                $crate::core::constant_time_eq(self.0.as_bytes(), other.as_bytes())
             }
         }
 
@@ -58,5 +65,8 @@ mod tests {
             "RefreshToken([redacted])"
         );
         assert_eq!(t.secret(), "eyJhbGciOi.secret.sig");
+        assert!(t.matches("eyJhbGciOi.secret.sig"));
+        assert!(!t.matches("eyJhbGciOi.secret.sih"));
+        assert!(!t.matches("eyJhbGciOi"));
     }
 }

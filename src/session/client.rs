@@ -39,8 +39,6 @@ pub(crate) struct Client {
     pub scopes: Vec<String>,
     pub extra_params: Vec<(String, String)>,
     pub redirect_uri: String,
-    /// The path of `redirect_uri`: a callback is recognized only there.
-    pub redirect_path: String,
     pub silent_redirect_uri: String,
     pub post_logout_redirect_uri: String,
     pub leeway: u64,
@@ -68,7 +66,6 @@ impl Client {
             .redirect_uri
             .clone()
             .unwrap_or_else(|| format!("{origin}/"));
-        let redirect_path = path_of(&redirect_uri).to_owned();
         let same_site = same_site(origin, &config.issuer);
         let (frame, redirect_restore) = match config.restore {
             RestoreMode::Auto => (same_site, !same_site),
@@ -94,7 +91,6 @@ impl Client {
                 .clone()
                 .unwrap_or_else(|| redirect_uri.clone()),
             redirect_uri,
-            redirect_path,
             leeway: config.leeway,
             trusted_audiences: config.trusted_audiences.clone(),
             frame,

@@ -15,13 +15,13 @@ use serde::{Deserialize, Serialize};
 use super::client::{Client, Slot};
 use super::config::{LoginOptions, LogoutOptions};
 use super::state::{AuthError, AuthState, RawClaims, User};
-use crate::core::jose::{dangerous, AlgorithmPolicy, JoseError, JwkSet, VerifiedJws};
+use crate::core::jose::{AlgorithmPolicy, JoseError, JwkSet, VerifiedJws};
 use crate::core::{
     authorization_code_request, check_refresh_continuity, discovery_request, form, refresh_request,
     sanitize_return_path, AccessToken, AuthorizationRequest, CallbackError, CallbackParams,
     HttpRequest, HttpResponse, IdToken, IdTokenError, IdTokenValidator, Nonce,
-    PendingAuthorization, ProviderMetadata, RefreshToken, TokenError, TokenResponse,
-    CALLBACK_PARAMS,
+    PendingAuthorization, ProviderMetadata, RefreshToken, ServerTimeOffset, TokenError,
+    TokenResponse, CALLBACK_PARAMS,
 };
 
 /// Identifies one request (fetch, verification, silent frame).
@@ -253,6 +253,8 @@ struct Acquired {
     response: TokenResponse,
     user: Option<User<RawClaims>>,
     received: Now,
+    /// A new authentication (with its own nonce), not a refresh.
+    authenticated: bool,
 }
 
 /// How getting tokens failed.
@@ -371,8 +373,8 @@ pub(crate) struct Machine {
     phase: Phase,
     next_req: ReqId,
     waiters: Vec<WaiterId>,
-    /// Provider time minus wall time (ms), from the last ID token's `iat`.
-    offset: i64,
+    /// Provider time minus wall time, from the last ID token's `iat`.
+    offset: ServerTimeOffset,
     last_activity: u64,
     visible: bool,
     logged_out_marker: bool,
@@ -391,9 +393,8 @@ const NEEDS_INTERACTION: [&str; 4] = [
 ];
 
 #[derive(Deserialize)]
-struct Times {
+struct IssuedAt {
     iat: Option<u64>,
-    exp: Option<u64>,
 }
 
 impl Machine {
@@ -407,7 +408,7 @@ impl Machine {
             phase: Phase::Idle,
             next_req: 0,
             waiters: Vec::new(),
-            offset: 0,
+            offset: ServerTimeOffset::ZERO,
             last_activity: 0,
             visible: true,
             logged_out_marker: false,
@@ -512,8 +513,7 @@ impl Machine {
 
     /// Provider time in seconds.
     fn server_secs(&self) -> u64 {
-        let ms = i128::from(self.now.wall) + i128::from(self.offset);
-        u64::try_from(ms.max(0) / 1000).unwrap_or(0)
+        self.offset.server_time(self.wall_secs())
     }
 
     // ----- start -------------------------------------------------------------
@@ -561,15 +561,11 @@ impl Machine {
         page: &PageUrl,
         stored: Option<&str>,
     ) -> Option<(Option<StoredPending>, Result<CallbackParams, CallbackError>)> {
-        if page.path != self.client.redirect_path {
-            return None;
-        }
-        let params = CallbackParams::parse(&page.query);
-        match &params {
-            Ok(Some(p)) if p.state.is_some() => {}
-            Err(_) if form::parse(&page.query).iter().any(|(k, _)| k == "state") => {}
-            _ => return None,
-        }
+        let params =
+            match CallbackParams::detect(&self.client.redirect_uri, &page.path, &page.query) {
+                Ok(None) => return None,
+                other => other.map(Option::unwrap_or_default),
+            };
         self.emit(Command::Store {
             slot: Slot::Pending,
             value: None,
@@ -578,7 +574,7 @@ impl Machine {
             .and_then(|s| serde_json::from_str::<StoredPending>(s).ok())
             .filter(|s| s.issuer == self.client.issuer && s.client_id == self.client.client_id);
         let ours = match (&params, &stored) {
-            (Ok(Some(p)), Some(s)) => p
+            (Ok(p), Some(s)) => p
                 .state
                 .as_deref()
                 .is_some_and(|st| s.pending.state.matches(st)),
@@ -597,7 +593,6 @@ impl Machine {
             }
         };
         self.emit(Command::ReplaceUrl(target));
-        let params = params.map(|p| p.unwrap_or_default());
         Some((stored, params))
     }
 
@@ -1053,6 +1048,7 @@ impl Machine {
                 response,
                 user: None,
                 received,
+                authenticated: false,
             }));
         };
         let check = Box::new(Check {
@@ -1119,12 +1115,12 @@ impl Machine {
         // Server time: the provider's clock, from the token's `iat` against the middle
         // of the request, so that a client clock minutes off neither rejects a fresh
         // token nor keeps an expired one.
-        if let Ok(Times { iat: Some(iat), .. }) =
-            serde_json::from_slice::<Times>(verified.payload())
-        {
-            let mid = (i128::from(check.sent.wall) + i128::from(check.received.wall)) / 2;
-            let offset = i128::from(iat) * 1000 - mid;
-            self.offset = i64::try_from(offset).unwrap_or(0);
+        if let Ok(IssuedAt { iat: Some(iat) }) = serde_json::from_slice(verified.payload()) {
+            self.offset = ServerTimeOffset::from_issued_at(
+                iat,
+                check.sent.wall / 1000,
+                check.received.wall / 1000,
+            );
         }
         let claims = self.validator().check_claims::<RawClaims>(
             &verified,
@@ -1135,6 +1131,7 @@ impl Machine {
             Ok(claims) => {
                 let payload = String::from_utf8_lossy(verified.payload());
                 Outcome::Done(Box::new(Acquired {
+                    authenticated: check.nonce.is_some(),
                     response: check.response,
                     user: Some(User::new(claims, payload.into())),
                     received: check.received,
@@ -1190,6 +1187,7 @@ impl Machine {
                     response,
                     user,
                     received,
+                    ..
                 } = *acquired;
                 let Some(user) = user else {
                     self.phase = Phase::Failed(AuthError::NotLoggedIn);
@@ -1252,36 +1250,24 @@ impl Machine {
 
     /// The access token's lifetime (ms): `expires_in` (relative, so immune to clock
     /// skew), else the JWT's `exp` in server time, else `DEFAULT_LIFETIME_MS`. A zero
-    /// or negative lifetime counts as unknown, so it cannot make renewal loop.
+    /// or past lifetime counts as unknown, so it cannot make renewal loop.
     fn lifetime(&self, response: &TokenResponse, received: Now) -> u64 {
-        if let Some(secs) = response.expires_in.filter(|s| *s > 0) {
-            return secs.saturating_mul(1000);
-        }
-        let exp = dangerous::insecure_decode_claims::<Times>(response.access_token.secret())
-            .ok()
-            .and_then(|t| t.exp);
-        if let Some(exp) = exp {
-            let server_ms = i128::from(received.wall) + i128::from(self.offset);
-            let left = i128::from(exp) * 1000 - server_ms;
-            if left > 0 {
-                return u64::try_from(left).unwrap_or(DEFAULT_LIFETIME_MS);
-            }
-        }
-        DEFAULT_LIFETIME_MS
+        let server_now = self.offset.server_time(received.wall / 1000);
+        response
+            .access_token_expires_at(server_now)
+            .map(|exp| exp.saturating_sub(server_now).saturating_mul(1000))
+            .filter(|ms| *ms > 0)
+            .unwrap_or(DEFAULT_LIFETIME_MS)
     }
 
     /// The refresh token's (provider session's) idle lifetime (ms), when known.
     fn idle_lifetime(&self, response: &TokenResponse) -> Option<u64> {
-        if let Some(secs) = response.refresh_expires_in.filter(|s| *s > 0) {
-            return Some(secs.saturating_mul(1000));
-        }
-        let from_jwt = response.refresh_token.as_ref().and_then(|rt| {
-            let t = dangerous::insecure_decode_claims::<Times>(rt.secret()).ok()?;
-            let left =
-                i128::from(t.exp?) * 1000 - (i128::from(self.now.wall) + i128::from(self.offset));
-            u64::try_from(left).ok().filter(|l| *l > 0)
-        });
-        from_jwt.or(self.client.keep_alive_ms)
+        let server_now = self.server_secs();
+        response
+            .refresh_token_expires_at(server_now)
+            .map(|exp| exp.saturating_sub(server_now).saturating_mul(1000))
+            .filter(|ms| *ms > 0)
+            .or(self.client.keep_alive_ms)
     }
 
     fn mark_signed_in(&mut self) {
@@ -1311,10 +1297,21 @@ impl Machine {
                     response,
                     user,
                     received,
+                    authenticated,
                 } = *acquired;
                 if let Some(user) = user {
-                    // OIDC Core 12.2: the same iss, sub and aud as the first ID token.
                     let continuity = match &self.phase {
+                        // A silent re-authentication: it must be the same user.
+                        Phase::SignedIn(s) if authenticated => {
+                            let (a, b) = (s.user.claims(), user.claims());
+                            if a.iss == b.iss && a.standard.sub == b.standard.sub {
+                                Ok(())
+                            } else {
+                                Err(IdTokenError::RefreshMismatch("sub"))
+                            }
+                        }
+                        // OIDC Core 12.2: a refreshed ID token names the same iss,
+                        // sub, aud, azp and auth_time as the first one.
                         Phase::SignedIn(s) => {
                             check_refresh_continuity(s.user.claims(), user.claims())
                         }

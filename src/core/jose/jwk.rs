@@ -42,11 +42,34 @@ pub struct Jwk {
     has_private: bool,
 }
 
-/// A JWK Set (RFC 7517 section 5). Keys of unknown types parse and are never selected.
+/// A JWK Set (RFC 7517 section 5). Keys of unknown types parse and are never selected;
+/// a key that is malformed (a member of the wrong JSON type, not an object) is skipped,
+/// so one bad key does not hide the good ones (RFC 7517 section 5: implementations
+/// SHOULD ignore JWKs they do not understand). A document that is not JSON or has no
+/// `keys` array is an error.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct JwkSet {
     /// The keys.
+    #[serde(deserialize_with = "lenient_keys")]
     pub keys: Vec<Jwk>,
+}
+
+/// RFC 7517 section 5: keep the keys that parse, skip the others.
+fn lenient_keys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Jwk>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum MaybeJwk {
+        Key(Box<Jwk>),
+        Other(serde::de::IgnoredAny),
+    }
+    let all = Vec::<MaybeJwk>::deserialize(d)?;
+    Ok(all
+        .into_iter()
+        .filter_map(|k| match k {
+            MaybeJwk::Key(k) => Some(*k),
+            MaybeJwk::Other(_) => None,
+        })
+        .collect())
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -62,6 +85,11 @@ impl JwkSet {
         })
     }
 }
+
+/// The smallest RSA modulus accepted, in bits (RFC 7518 section 3.3: "A key of size
+/// 2048 bits or larger MUST be used"). Enforced in key selection, so every platform's
+/// verifier (WebCrypto included) refuses smaller keys alike.
+pub const MIN_RSA_BITS: usize = 2048;
 
 fn member<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, JoseError> {
     value
@@ -91,6 +119,31 @@ impl Jwk {
             && crv.is_none_or(|c| self.crv.as_deref() == Some(c))
             && self.use_.as_deref().is_none_or(|u| u == "sig")
             && self.alg.as_deref().is_none_or(|a| a == alg.as_str())
+    }
+
+    /// The size in bits of an RSA key's modulus `n` (leading zero bytes ignored).
+    pub fn rsa_modulus_bits(&self) -> Result<usize, JoseError> {
+        let n = self.decode_member("n")?;
+        let Some(first) = n.iter().position(|&b| b != 0) else {
+            return Ok(0);
+        };
+        let top = n[first];
+        Ok((n.len() - first - 1) * 8 + (8 - top.leading_zeros() as usize))
+    }
+
+    /// Refuses keys too weak to trust: RSA moduli under [`MIN_RSA_BITS`]. Other key
+    /// types have a fixed size and always pass.
+    pub fn check_strength(&self) -> Result<(), JoseError> {
+        if self.kty != "RSA" {
+            return Ok(());
+        }
+        let bits = self.rsa_modulus_bits()?;
+        if bits < MIN_RSA_BITS {
+            return Err(JoseError::InvalidKey(format!(
+                "RSA key of {bits} bits is below {MIN_RSA_BITS}"
+            )));
+        }
+        Ok(())
     }
 
     /// Decodes a base64url key member.

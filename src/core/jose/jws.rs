@@ -32,8 +32,8 @@ struct RawHeader {
 }
 
 /// A parsed JWS whose signature has not been checked. Its claims are not reachable
-/// except through [`crate::core::jose::dangerous`].
-#[derive(Debug, Clone)]
+/// except through [`crate::core::jose::dangerous`]. `Debug` shows the header only.
+#[derive(Clone)]
 pub struct UnverifiedJws {
     header: Header,
     signing_input: String,
@@ -42,10 +42,27 @@ pub struct UnverifiedJws {
 }
 
 /// A JWS whose signature verified with a trusted key under an allowed algorithm.
-#[derive(Debug, Clone)]
+/// `Debug` shows the header only.
+#[derive(Clone)]
 pub struct VerifiedJws {
     header: Header,
     payload: Vec<u8>,
+}
+
+impl std::fmt::Debug for UnverifiedJws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnverifiedJws")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for VerifiedJws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedJws")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
 }
 
 fn decode(part: &'static str, value: &str) -> Result<Vec<u8>, JoseError> {
@@ -110,8 +127,15 @@ impl UnverifiedJws {
 
     /// Picks the key from the set: by `kid` when present; otherwise the only key that
     /// fits the algorithm (RFC 7517 section 4.5; a set with several fitting keys needs
-    /// a `kid`).
+    /// a `kid`). The chosen key must pass [`Jwk::check_strength`] (RSA keys of at
+    /// least 2048 bits, RFC 7518 section 3.3), whatever crypto verifies it later.
     pub fn select_key<'a>(&self, keys: &'a JwkSet) -> Result<&'a Jwk, JoseError> {
+        let key = self.find_key(keys)?;
+        key.check_strength()?;
+        Ok(key)
+    }
+
+    fn find_key<'a>(&self, keys: &'a JwkSet) -> Result<&'a Jwk, JoseError> {
         let alg = self.header.alg;
         match &self.header.kid {
             Some(kid) => {
@@ -155,6 +179,7 @@ impl UnverifiedJws {
         if !key.fits(self.header.alg) {
             return Err(JoseError::NoMatchingKey(self.header.alg));
         }
+        key.check_strength()?;
         verifier.verify(
             self.header.alg,
             key,

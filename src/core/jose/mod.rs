@@ -7,7 +7,7 @@ mod jws;
 #[cfg(feature = "rust-crypto")]
 mod rust_crypto;
 
-pub use jwk::{Jwk, JwkSet};
+pub use jwk::{Jwk, JwkSet, MIN_RSA_BITS};
 pub use jws::{Header, UnverifiedJws, VerifiedJws};
 #[cfg(feature = "rust-crypto")]
 pub use rust_crypto::RustCryptoVerifier;
@@ -228,6 +228,47 @@ impl AlgorithmPolicy {
 /// been authenticated.
 pub mod dangerous {
     use super::{JoseError, UnverifiedJws};
+    use crate::core::b64;
+    use crate::core::claims::numeric_date;
+
+    /// The time claims of a compact JWT, as numeric dates, unverified.
+    #[derive(serde::Deserialize)]
+    struct Times {
+        #[serde(default, deserialize_with = "numeric_date")]
+        exp: Option<u64>,
+        #[serde(default, deserialize_with = "numeric_date")]
+        iat: Option<u64>,
+    }
+
+    fn insecure_times(token: &str) -> Option<Times> {
+        let mut parts = token.trim().split('.');
+        let (Some(_), Some(payload), Some(_), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let bytes = b64::decode(payload).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Reads the `exp` claim (a numeric date, RFC 7519 section 4.1.4) of a compact
+    /// JWT **without checking its signature or algorithm**. For scheduling only, e.g.
+    /// when to renew a token the client holds anyway: the value is whatever the token
+    /// says and must not be used to decide whether to trust it. `None` when the token is
+    /// not a three-part JWT with a JSON object payload whose `exp` is a non-negative
+    /// number (opaque tokens, encrypted tokens, a missing or non-numeric `exp`).
+    pub fn insecure_jwt_exp(token: &str) -> Option<u64> {
+        insecure_times(token)?.exp
+    }
+
+    /// Reads the `iat` claim (RFC 7519 section 4.1.6) of a compact JWT **without
+    /// checking its signature or algorithm**, as [`insecure_jwt_exp`] does `exp`. For
+    /// estimating the provider's clock from a token it just sent over TLS (see
+    /// [`ServerTimeOffset`](crate::core::ServerTimeOffset)), before the token is
+    /// validated in the provider's time.
+    pub fn insecure_jwt_iat(token: &str) -> Option<u64> {
+        insecure_times(token)?.iat
+    }
 
     /// Decodes the claims of a compact JWS without checking its signature.
     pub fn insecure_decode_claims<T: serde::de::DeserializeOwned>(
