@@ -163,7 +163,7 @@ async fn access_token_without_session_is_a_typed_error() {
     set_address("/");
     let driver = Driver::start(&OidcConfig::new(DEAD_ISS, "spa"), |_| {});
     let result = driver.access_token().await;
-    assert_eq!(result, Err(crate::AuthError::NotLoggedIn));
+    assert_eq!(result.unwrap_err(), crate::AuthError::NotLoggedIn);
 }
 
 fn vectors() -> serde_json::Value {

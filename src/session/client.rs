@@ -116,6 +116,7 @@ impl Client {
 }
 
 /// The path of an absolute URL (`/` when it has none).
+#[cfg(test)]
 pub(crate) fn path_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let rest = rest.split(['?', '#']).next().unwrap_or("");
