@@ -232,6 +232,7 @@ impl Driver {
                 fragment: get(web_sys::Location::hash),
             },
             pending: read(&driver.client.key(Slot::Pending), false),
+            provider: read(&driver.client.key(Slot::Provider), false),
             signed_in: read(&driver.client.key(Slot::SignedIn), true),
             logged_out: read(&driver.client.key(Slot::LoggedOut), true),
             visible,

@@ -14,12 +14,15 @@ pub(crate) enum Slot {
     /// Set by an explicit logout: no silent restore, and the next login asks for
     /// interaction (local storage).
     LoggedOut,
+    /// The provider's metadata and public keys, so that a reload soon after needs
+    /// only the authorization and token requests (session storage; no secrets).
+    Provider,
 }
 
 impl Slot {
     /// Whether the value is shared by every tab (local storage) or kept per tab.
     pub(crate) fn shared(self) -> bool {
-        !matches!(self, Slot::Pending)
+        !matches!(self, Slot::Pending | Slot::Provider)
     }
 
     fn name(self) -> &'static str {
@@ -27,6 +30,7 @@ impl Slot {
             Slot::Pending => "pending",
             Slot::SignedIn => "signed-in",
             Slot::LoggedOut => "logged-out",
+            Slot::Provider => "provider",
         }
     }
 }

@@ -45,6 +45,8 @@ pub(crate) const ACTIVE_WINDOW_MS: u64 = 60 * 1000;
 /// The "was signed in" marker lasts this long when the provider session's lifetime is
 /// unknown.
 pub(crate) const MARKER_TTL_MS: u64 = 12 * 60 * 60 * 1000;
+/// How long the provider's metadata and keys kept in session storage are used.
+pub(crate) const PROVIDER_CACHE_TTL_MS: u64 = 10 * 60 * 1000;
 /// Longest wait between two renewal attempts after transient failures.
 pub(crate) const MAX_BACKOFF_MS: u64 = 60 * 1000;
 
@@ -100,6 +102,8 @@ pub(crate) struct StartInfo {
     pub page: PageUrl,
     /// `Slot::Pending`.
     pub pending: Option<String>,
+    /// `Slot::Provider`.
+    pub provider: Option<String>,
     /// `Slot::SignedIn`.
     pub signed_in: Option<String>,
     /// `Slot::LoggedOut`.
@@ -370,6 +374,8 @@ pub(crate) struct Machine {
     tab: String,
     metadata: Option<ProviderMetadata>,
     keys: Option<JwkSet>,
+    /// When the metadata was fetched (wall ms).
+    provider_at: u64,
     phase: Phase,
     next_req: ReqId,
     waiters: Vec<WaiterId>,
@@ -397,6 +403,15 @@ struct IssuedAt {
     iat: Option<u64>,
 }
 
+/// The provider's metadata and keys as kept in session storage.
+#[derive(Serialize, Deserialize)]
+struct CachedProvider {
+    /// When they were fetched (wall ms).
+    at: u64,
+    metadata: String,
+    keys: Option<String>,
+}
+
 impl Machine {
     /// A machine for `client`, waiting for `Event::Start`.
     pub(crate) fn new(client: Client) -> Self {
@@ -405,6 +420,7 @@ impl Machine {
             tab: String::new(),
             metadata: None,
             keys: None,
+            provider_at: 0,
             phase: Phase::Idle,
             next_req: 0,
             waiters: Vec::new(),
@@ -549,7 +565,60 @@ impl Machine {
                 }
             }
         };
-        self.discover(then);
+        if self.load_provider(info.provider.as_deref()) {
+            self.phase = Phase::SignedOut;
+            self.proceed(then);
+        } else {
+            self.discover(then);
+        }
+    }
+
+    /// Takes the metadata and keys from session storage when they are recent. They are
+    /// validated as when fetched (issuer, endpoints, keys).
+    fn load_provider(&mut self, cached: Option<&str>) -> bool {
+        let Some(cached) = cached.and_then(|c| serde_json::from_str::<CachedProvider>(c).ok())
+        else {
+            return false;
+        };
+        let age = self.now.wall.saturating_sub(cached.at);
+        if age >= PROVIDER_CACHE_TTL_MS || cached.at > self.now.wall {
+            return false;
+        }
+        let Ok(metadata) =
+            ProviderMetadata::from_json(cached.metadata.as_bytes(), &self.client.issuer)
+        else {
+            return false;
+        };
+        self.metadata = Some(metadata);
+        self.keys = cached
+            .keys
+            .and_then(|k| JwkSet::from_json(k.as_bytes()).ok());
+        self.provider_at = cached.at;
+        true
+    }
+
+    /// Keeps the metadata and keys for the next page load of this tab.
+    fn save_provider(&mut self) {
+        let Some(metadata) = self.metadata.as_ref() else {
+            return;
+        };
+        let Ok(metadata) = serde_json::to_string(metadata) else {
+            return;
+        };
+        let cached = CachedProvider {
+            at: self.provider_at,
+            metadata,
+            keys: self
+                .keys
+                .as_ref()
+                .and_then(|k| serde_json::to_string(k).ok()),
+        };
+        if let Ok(value) = serde_json::to_string(&cached) {
+            self.emit(Command::Store {
+                slot: Slot::Provider,
+                value: Some(value),
+            });
+        }
     }
 
     /// Recognizes an authorization response in the address and takes it out: only a
@@ -858,6 +927,8 @@ impl Machine {
                 match metadata {
                     Ok(m) => {
                         self.metadata = Some(m);
+                        self.provider_at = self.now.wall;
+                        self.save_provider();
                         self.phase = Phase::SignedOut;
                         self.proceed(then);
                     }
@@ -1021,6 +1092,7 @@ impl Machine {
                 match keys {
                     Ok(keys) => {
                         self.keys = Some(keys);
+                        self.save_provider();
                         self.verify(check)
                     }
                     Err(e) => Outcome::Fail(Failure::Transient(e, Some(Box::new(check.response)))),

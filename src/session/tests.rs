@@ -52,18 +52,10 @@ fn reload_restores_through_the_frame_with_two_provider_requests() {
     reloaded.start();
     reloaded.run();
     assert_eq!(reloaded.user().as_deref(), Some("alice"));
-    // Discovery, the frame's authorization request and the code exchange; keys are
-    // fetched once per page.
+    // The frame's authorization request and the code exchange: the metadata and keys
+    // come from this tab's session storage.
     let paths = idp.paths_since(before);
-    assert_eq!(
-        paths,
-        vec![
-            "/.well-known/openid-configuration",
-            "/auth",
-            "/token",
-            "/jwks"
-        ]
-    );
+    assert_eq!(paths, vec!["/auth", "/token"]);
     assert!(!reloaded
         .published
         .iter()
@@ -521,4 +513,35 @@ fn publish_is_sent_only_on_change() {
 fn the_example_serves_the_library_silent_callback_page() {
     let page = include_str!("../../examples/todo/frontend/silent-callback.html");
     assert_eq!(page, SILENT_CALLBACK_HTML);
+}
+
+#[test]
+fn provider_cache_expires_and_must_name_the_issuer() {
+    let idp = Idp::new();
+    let tab = signed_in(&idp);
+    // Past its lifetime, the cache is not used.
+    let mut later = tab.reload();
+    later.advance(super::machine::PROVIDER_CACHE_TTL_MS);
+    let before = idp.requests();
+    later.start();
+    later.run();
+    assert!(later.state().is_logged_in());
+    assert_eq!(
+        idp.paths_since(before)[0],
+        "/.well-known/openid-configuration"
+    );
+    // A cache naming another issuer is ignored (validated like a fetched document).
+    let mut other = tab.reload();
+    let cached = other.session["provider"].replace(ISS, "https://evil.example.com");
+    other.session.insert("provider".into(), cached);
+    let before = idp.requests();
+    other.start();
+    other.run();
+    assert!(other.state().is_logged_in());
+    assert_eq!(
+        idp.paths_since(before)[0],
+        "/.well-known/openid-configuration"
+    );
+    // Nothing secret is kept with it.
+    assert!(!tab.session["provider"].contains("rt:"));
 }

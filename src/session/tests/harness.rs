@@ -376,6 +376,7 @@ fn slot_name(slot: Slot) -> &'static str {
         Slot::Pending => "pending",
         Slot::SignedIn => "signed-in",
         Slot::LoggedOut => "logged-out",
+        Slot::Provider => "provider",
     }
 }
 
@@ -431,6 +432,7 @@ impl Tab {
                 fragment: String::new(),
             },
             pending: self.session.get("pending").cloned(),
+            provider: self.session.get("provider").cloned(),
             signed_in: local.get("signed-in").cloned(),
             logged_out: local.get("logged-out").cloned(),
             visible: true,

@@ -42,9 +42,15 @@ test('sign in, add a TODO, renew, reload and sign out', { timeout: TEST_TIMEOUT_
       await app.expectLoggedIn(user);
       await app.expectCleanUrl();
       // Tokens live in memory only, and the one-time sign-in request is consumed: web
-      // storage holds only the time until which this browser counts as signed in.
+      // storage holds the time until which this browser counts as signed in and the
+      // provider's public metadata and keys.
       const storage = JSON.parse(await app.webStorage());
-      assert.deepEqual(storage.session, {}, `session storage after sign-in: ${JSON.stringify(storage)}`);
+      assert.deepEqual(
+        Object.keys(storage.session).map((k) => k.split(':').pop()),
+        ['provider'],
+        `session storage after sign-in: ${JSON.stringify(storage)}`,
+      );
+      assert.deepEqual(Object.keys(JSON.parse(Object.values(storage.session)[0])).sort(), ['at', 'keys', 'metadata']);
       assert.deepEqual(Object.keys(storage.local).map((k) => k.split(':').pop()), ['signed-in']);
       assert.match(Object.values(storage.local)[0], /^\d+$/);
     });
