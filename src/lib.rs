@@ -42,7 +42,7 @@ pub use crate::core::{
 };
 pub use session::{
     AuthError, AuthState, LoginOptions, LogoutOptions, OidcConfig, RestoreMode, User,
-    SILENT_CALLBACK_HTML,
+    EARLY_RESTORE_SCRIPT, SILENT_CALLBACK_HTML,
 };
 
 #[cfg(any(feature = "csr", feature = "hydrate", feature = "ssr"))]

@@ -17,7 +17,7 @@ use wasm_bindgen_futures::JsFuture;
 use crate::core::jose::{Algorithm, AsyncSignatureVerifier, JoseError, Jwk, UnverifiedJws};
 use crate::core::{AccessToken, HttpRequest, HttpResponse};
 use crate::session::machine::{
-    Command, Event, Machine, Now, PageUrl, ReqId, StartInfo, TabMessage, WaiterId,
+    Command, EarlyFrame, Event, Machine, Now, PageUrl, ReqId, StartInfo, TabMessage, WaiterId,
 };
 use crate::session::{AuthError, AuthState, Client, OidcConfig, RawClaims, Slot};
 
@@ -161,6 +161,7 @@ fn random_id() -> String {
 
 type StateListener = Box<dyn Fn(AuthState<RawClaims>)>;
 type Handler = Closure<dyn FnMut(web_sys::Event)>;
+type DataHandler = Closure<dyn FnMut(JsValue)>;
 
 /// Runs the session machine in a browser page.
 pub(crate) struct Driver {
@@ -178,6 +179,37 @@ pub(crate) struct Driver {
     // The event handlers stay registered as long as the driver lives.
     handlers: RefCell<Vec<Handler>>,
     last_activity: Cell<f64>,
+    /// The silent sign-in the page's inline script started, and its answer's handler.
+    early: RefCell<Option<Object>>,
+    early_listener: RefCell<Option<DataHandler>>,
+}
+
+/// The global the early restore script leaves its silent sign-in in.
+const EARLY_GLOBAL: &str = "__oidcLeptosEarly";
+
+fn get(object: &JsValue, name: &str) -> JsValue {
+    js_sys::Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Reads what the early restore script started, if it did.
+fn early_frame() -> Option<(Object, EarlyFrame)> {
+    let w = web_sys::window()?;
+    let object = get(&w, EARLY_GLOBAL).dyn_into::<Object>().ok()?;
+    let text = |name| get(&object, name).as_string();
+    let early = EarlyFrame {
+        key: text("key")?,
+        state: text("state")?,
+        nonce: text("nonce")?,
+        verifier: text("verifier")?,
+        created: get(&object, "created").as_f64()?.max(0.0) as u64,
+    };
+    Some((object, early))
+}
+
+fn query_of(href: &str) -> String {
+    web_sys::Url::new(href)
+        .map(|u| u.search())
+        .unwrap_or_default()
 }
 
 impl std::fmt::Debug for Driver {
@@ -219,6 +251,12 @@ impl Driver {
             listener: Box::new(listener),
             handlers: RefCell::new(Vec::new()),
             last_activity: Cell::new(0.0),
+            early: RefCell::new(None),
+            early_listener: RefCell::new(None),
+        });
+        let early = early_frame().map(|(object, early)| {
+            *driver.early.borrow_mut() = Some(object);
+            early
         });
         driver.listen();
         let visible = web_sys::window()
@@ -236,6 +274,7 @@ impl Driver {
             signed_in: read(&driver.client.key(Slot::SignedIn), true),
             logged_out: read(&driver.client.key(Slot::LoggedOut), true),
             visible,
+            early,
         };
         driver.post(Event::Start(info));
         driver
@@ -344,10 +383,18 @@ impl Driver {
                 }
             }
             Command::OpenSilentFrame { req, url } => self.open_frame(req, &url),
+            Command::AdoptSilentFrame { req } => self.adopt_frame(req),
             Command::CloseSilentFrame => {
                 if let Some((_, frame)) = self.frame.borrow_mut().take() {
                     frame.remove();
                 }
+                if let Some(early) = self.early.borrow_mut().take() {
+                    let _ = js_sys::Reflect::set(&early, &"listener".into(), &JsValue::NULL);
+                    if let Ok(frame) = get(&early, "frame").dyn_into::<web_sys::Element>() {
+                        frame.remove();
+                    }
+                }
+                self.early_listener.borrow_mut().take();
             }
             Command::Resolve { waiter, result } => {
                 if let Some(tx) = self.waiters.borrow_mut().remove(&waiter) {
@@ -382,6 +429,32 @@ impl Driver {
         }
     }
 
+    /// Takes over the early script's frame: its answer (already there, or when it
+    /// comes) is posted as this request's.
+    fn adopt_frame(self: &Rc<Self>, req: ReqId) {
+        let Some(early) = self.early.borrow().clone() else {
+            return;
+        };
+        if let Some(href) = get(&early, "result").as_string() {
+            self.post(Event::SilentResult {
+                req,
+                query: query_of(&href),
+            });
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        let listener = DataHandler::new(move |data: JsValue| {
+            if let (Some(this), Some(href)) = (weak.upgrade(), data.as_string()) {
+                this.post(Event::SilentResult {
+                    req,
+                    query: query_of(&href),
+                });
+            }
+        });
+        let _ = js_sys::Reflect::set(&early, &"listener".into(), listener.as_ref());
+        *self.early_listener.borrow_mut() = Some(listener);
+    }
+
     /// The silent frame's answer in a `message` event: accepted only from the frame
     /// this driver opened, on the app's own origin.
     pub(crate) fn frame_message(&self, event: &web_sys::MessageEvent) -> Option<(ReqId, String)> {
@@ -399,8 +472,7 @@ impl Driver {
             return None;
         }
         let href = event.data().as_string()?;
-        let query = web_sys::Url::new(&href).ok()?.search();
-        Some((*req, query))
+        Some((*req, query_of(&href)))
     }
 
     fn add_handler(

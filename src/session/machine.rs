@@ -110,6 +110,21 @@ pub(crate) struct StartInfo {
     pub logged_out: Option<String>,
     /// Whether the page is visible.
     pub visible: bool,
+    /// A silent sign-in the page's inline script started before the app loaded.
+    pub early: Option<EarlyFrame>,
+}
+
+/// A silent sign-in started by [`EARLY_RESTORE_SCRIPT`](crate::EARLY_RESTORE_SCRIPT)
+/// from the request template in `Slot::Provider`: its frame is already loading.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EarlyFrame {
+    /// The storage key of the template it used (names the client).
+    pub key: String,
+    pub state: String,
+    pub nonce: String,
+    pub verifier: String,
+    /// When it was started (wall ms).
+    pub created: u64,
 }
 
 /// An input to the machine.
@@ -176,6 +191,9 @@ pub(crate) enum Command {
     /// Load `url` in a hidden iframe; its landing address comes back as
     /// `Event::SilentResult`.
     OpenSilentFrame { req: ReqId, url: String },
+    /// The frame of `StartInfo::early` is this request's: its landing address comes
+    /// back as `Event::SilentResult`.
+    AdoptSilentFrame { req: ReqId },
     /// Remove the hidden iframe, if any.
     CloseSilentFrame,
     /// Answer a `WantToken`.
@@ -376,6 +394,8 @@ pub(crate) struct Machine {
     keys: Option<JwkSet>,
     /// When the metadata was fetched (wall ms).
     provider_at: u64,
+    /// The early silent sign-in, until a restore takes it.
+    early: Option<EarlyFrame>,
     phase: Phase,
     next_req: ReqId,
     waiters: Vec<WaiterId>,
@@ -410,6 +430,10 @@ struct CachedProvider {
     at: u64,
     metadata: String,
     keys: Option<String>,
+    /// The silent authorization request without its per-request values (`state`,
+    /// `nonce`, `code_challenge`), for the page's inline script.
+    #[serde(default)]
+    silent: Option<String>,
 }
 
 impl Machine {
@@ -421,6 +445,7 @@ impl Machine {
             metadata: None,
             keys: None,
             provider_at: 0,
+            early: None,
             phase: Phase::Idle,
             next_req: 0,
             waiters: Vec::new(),
@@ -542,6 +567,8 @@ impl Machine {
         self.visible = info.visible;
         self.last_activity = self.now.mono;
         self.logged_out_marker = info.logged_out.is_some();
+        let provider_key = self.client.key(Slot::Provider);
+        self.early = info.early.filter(|e| e.key == provider_key);
         let then = match self.take_callback(&info.page, info.pending.as_deref()) {
             // No sign-in of this client is pending: refused at once, before any
             // request (a forged or replayed callback).
@@ -597,6 +624,52 @@ impl Machine {
         true
     }
 
+    /// The silent request, less the values made fresh for each request.
+    fn silent_template(&self) -> Option<String> {
+        if !self.client.frame {
+            return None;
+        }
+        let metadata = self.metadata.as_ref()?;
+        let redirect = self.client.silent_redirect_uri.clone();
+        let (url, _) = self
+            .authorization_request(&redirect, &LoginOptions::default())
+            .extra("prompt", "none")
+            .build(metadata, self.wall_secs())
+            .ok()?;
+        let (base, query) = url.split_once('?')?;
+        let fresh = ["state", "nonce", "code_challenge", "code_challenge_method"];
+        let kept: Vec<(String, String)> = form::parse(query)
+            .into_iter()
+            .filter(|(k, _)| !fresh.contains(&k.as_str()))
+            .collect();
+        let query = form::serialize(kept.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        Some(format!("{base}?{query}"))
+    }
+
+    /// Takes over the silent sign-in the page started before the app loaded.
+    fn adopt_early(&mut self) -> Option<Step> {
+        let early = self.early.take()?;
+        let metadata = self.metadata.as_ref()?;
+        let pending = PendingAuthorization {
+            issuer: metadata.issuer.clone(),
+            client_id: self.client.client_id.clone(),
+            state: crate::core::State::new(early.state),
+            nonce: Nonce::new(early.nonce),
+            code_verifier: crate::core::CodeVerifier::new(early.verifier).ok()?,
+            redirect_uri: self.client.silent_redirect_uri.clone(),
+            return_to: None,
+            created_at: early.created / 1000,
+            max_age: None,
+        };
+        let req = self.req();
+        self.emit(Command::AdoptSilentFrame { req });
+        Some(Step::Frame {
+            req,
+            until: self.now.mono.saturating_add(self.client.silent_timeout_ms),
+            pending: Box::new(pending),
+        })
+    }
+
     /// Keeps the metadata and keys for the next page load of this tab.
     fn save_provider(&mut self) {
         let Some(metadata) = self.metadata.as_ref() else {
@@ -612,6 +685,7 @@ impl Machine {
                 .keys
                 .as_ref()
                 .and_then(|k| serde_json::to_string(k).ok()),
+            silent: self.silent_template(),
         };
         if let Ok(value) = serde_json::to_string(&cached) {
             self.emit(Command::Store {
@@ -680,6 +754,10 @@ impl Machine {
             Then::SignedOut => self.phase = Phase::SignedOut,
             Then::Login(options) => self.login(options),
         }
+        // An early silent sign-in nobody took is not wanted: its frame goes.
+        if self.early.take().is_some() {
+            self.emit(Command::CloseSilentFrame);
+        }
     }
 
     fn complete_callback(
@@ -732,7 +810,7 @@ impl Machine {
     /// else a top-level `prompt=none` redirect.
     fn restore(&mut self) {
         if self.client.frame {
-            if let Some(step) = self.open_frame() {
+            if let Some(step) = self.adopt_early().or_else(|| self.open_frame()) {
                 self.phase = Phase::SigningIn { silent: true, step };
             }
         } else if self.client.redirect_restore {

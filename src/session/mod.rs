@@ -27,3 +27,53 @@ pub use state::{AuthError, AuthState, User};
 /// It hands its address (the authorization response) to the app that opened it, on the
 /// app's own origin only, and loads nothing else: no second start of the app.
 pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><title>Signing in</title><script>if (window.parent !== window) window.parent.postMessage(window.location.href, window.location.origin);</script>\n";
+
+/// An inline script for the app's `index.html` (in `<head>`, before the app's own
+/// script) that starts the silent sign-in of a reload while the app is still
+/// downloading, so a restore costs about the longer of the two rather than their sum.
+///
+/// It reads the silent request the app left in session storage (no secrets: the
+/// provider's metadata and a request template), makes fresh `state`, `nonce` and PKCE
+/// values, and loads the request in a hidden iframe; the app takes the frame over when
+/// it starts and checks its answer as any other (state, PKCE, ID token and nonce). It
+/// does nothing on a first visit, after an explicit logout, or on a callback. Without
+/// it the app starts the same sign-in itself, a little later.
+///
+/// ```html
+/// <head><script>/* EARLY_RESTORE_SCRIPT */</script> ...</head>
+/// ```
+pub const EARLY_RESTORE_SCRIPT: &str = r#"(function () {
+  try {
+    var ss = sessionStorage, key = null, cache, i, k;
+    for (i = 0; i < ss.length; i++) {
+      k = ss.key(i);
+      if (k.indexOf('oidc-leptos:') === 0 && k.slice(-9) === ':provider') { key = k; break; }
+    }
+    if (!key || /[?&]state=/.test(location.search)) return;
+    cache = JSON.parse(ss.getItem(key));
+    if (!cache.silent || !(Date.now() - cache.at < 600000) || localStorage.getItem(key.slice(0, -9) + ':logged-out')) return;
+    var b64 = function (b) {
+      var s = '';
+      for (var j = 0; j < b.length; j++) s += String.fromCharCode(b[j]);
+      return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    };
+    var fresh = function () { var b = new Uint8Array(32); crypto.getRandomValues(b); return b64(b); };
+    var early = { key: key, state: fresh(), nonce: fresh(), verifier: fresh(), created: Date.now(), result: null, listener: null, frame: null };
+    window.__oidcLeptosEarly = early;
+    crypto.subtle.digest('SHA-256', new TextEncoder().encode(early.verifier)).then(function (d) {
+      var f = document.createElement('iframe');
+      f.setAttribute('aria-hidden', 'true');
+      f.tabIndex = -1;
+      f.style.cssText = 'position:absolute;width:0;height:0;border:0;visibility:hidden';
+      f.src = cache.silent + '&state=' + early.state + '&nonce=' + early.nonce + '&code_challenge=' + b64(new Uint8Array(d)) + '&code_challenge_method=S256';
+      addEventListener('message', function (e) {
+        if (e.origin !== location.origin || !early.frame || e.source !== early.frame.contentWindow || typeof e.data !== 'string') return;
+        early.result = e.data;
+        if (early.listener) early.listener(e.data);
+      });
+      early.frame = f;
+      document.documentElement.appendChild(f);
+    });
+  } catch (e) { /* the app restores on its own */ }
+})();
+"#;

@@ -545,3 +545,73 @@ fn provider_cache_expires_and_must_name_the_issuer() {
     // Nothing secret is kept with it.
     assert!(!tab.session["provider"].contains("rt:"));
 }
+
+/// What the page's early script does: the template from session storage, fresh values.
+fn early_start(tab: &mut harness::Tab, key: &str) {
+    use crate::core::b64;
+    use sha2::{Digest, Sha256};
+    let cached: serde_json::Value = serde_json::from_str(&tab.session["provider"]).unwrap();
+    let template = cached["silent"]
+        .as_str()
+        .expect("a silent request template");
+    let verifier = "v".repeat(43);
+    let challenge = b64::encode(&Sha256::digest(verifier.as_bytes()));
+    let url = format!(
+        "{template}&state=st8&nonce=n0nce&code_challenge={challenge}&code_challenge_method=S256"
+    );
+    tab.early_url = Some(url);
+    tab.early = Some(super::machine::EarlyFrame {
+        key: key.into(),
+        state: "st8".into(),
+        nonce: "n0nce".into(),
+        verifier,
+        created: tab.now.wall,
+    });
+}
+
+#[test]
+fn a_reload_takes_over_the_silent_sign_in_the_page_started_early() {
+    let idp = Idp::new();
+    let tab = signed_in(&idp);
+    let mut reloaded = tab.reload();
+    let key = Client::bind(&OidcConfig::new(ISS, "spa"), APP).key(Slot::Provider);
+    early_start(&mut reloaded, &key);
+    let before = idp.requests();
+    reloaded.start();
+    reloaded.run();
+    assert!(reloaded.state().is_logged_in(), "{:?}", reloaded.state());
+    assert_eq!(reloaded.frames_adopted, 1);
+    assert_eq!(reloaded.frames_opened, 0);
+    assert_eq!(idp.paths_since(before), vec!["/auth", "/token"]);
+}
+
+#[test]
+fn an_early_sign_in_for_another_client_or_after_logout_is_dropped() {
+    let idp = Idp::new();
+    let tab = signed_in(&idp);
+    let mut other = tab.reload();
+    early_start(&mut other, "oidc-leptos:https://other.example:spa:provider");
+    other.start();
+    other.run();
+    assert_eq!(other.frames_adopted, 0);
+    assert_eq!(other.frames_opened, 1);
+    assert!(other.frames_closed >= 1, "the early frame is removed");
+    assert!(other.state().is_logged_in());
+
+    let mut tab = tab;
+    tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
+    let mut after = tab.reload();
+    let key = Client::bind(&OidcConfig::new(ISS, "spa"), APP).key(Slot::Provider);
+    early_start(&mut after, &key);
+    after.start();
+    after.run();
+    assert_eq!(after.frames_adopted, 0);
+    assert!(after.frames_closed >= 1);
+    assert_eq!(after.state(), AuthState::LoggedOut);
+}
+
+#[test]
+fn the_example_page_carries_the_early_restore_script() {
+    let page = include_str!("../../examples/todo/frontend/index.html");
+    assert!(page.contains(EARLY_RESTORE_SCRIPT.trim_end()));
+}

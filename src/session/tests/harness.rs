@@ -366,6 +366,10 @@ pub struct Tab {
     pub broadcasts: Vec<TabMessage>,
     pub frames_opened: u32,
     pub frames_closed: u32,
+    pub frames_adopted: u32,
+    /// The early script's request, as the page sent it before the app started.
+    pub early_url: Option<String>,
+    pub early: Option<crate::session::machine::EarlyFrame>,
     pub resolved: Vec<(WaiterId, Result<AccessToken, AuthError>)>,
     next_waiter: WaiterId,
     last_frame: Option<ReqId>,
@@ -409,6 +413,9 @@ impl Tab {
             broadcasts: vec![],
             frames_opened: 0,
             frames_closed: 0,
+            frames_adopted: 0,
+            early_url: None,
+            early: None,
             resolved: vec![],
             next_waiter: 0,
             last_frame: None,
@@ -436,6 +443,7 @@ impl Tab {
             signed_in: local.get("signed-in").cloned(),
             logged_out: local.get("logged-out").cloned(),
             visible: true,
+            early: self.early.take(),
         };
         self.dispatch(Event::Start(info));
     }
@@ -501,6 +509,14 @@ impl Tab {
                 if !self.idp.0.borrow().frame_hangs {
                     let (redirect, query) = self.idp.authorize(&url, None);
                     assert_eq!(redirect, format!("{}/silent-callback.html", self.origin));
+                    self.queue.push_back(Event::SilentResult { req, query });
+                }
+            }
+            Command::AdoptSilentFrame { req } => {
+                self.frames_adopted += 1;
+                self.last_frame = Some(req);
+                if let Some(url) = self.early_url.take() {
+                    let (_, query) = self.idp.authorize(&url, None);
                     self.queue.push_back(Event::SilentResult { req, query });
                 }
             }

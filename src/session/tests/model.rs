@@ -161,7 +161,9 @@ impl Model {
                     }
                     self.signed_in[tab] = now_in;
                 }
-                Command::Verify { .. } | Command::OpenSilentFrame { .. } => {
+                Command::Verify { .. }
+                | Command::OpenSilentFrame { .. }
+                | Command::AdoptSilentFrame { .. } => {
                     return Err(format!("tab {tab}: unexpected {command:?}"));
                 }
                 Command::Navigate(_)

@@ -39,7 +39,7 @@ async function expectNoTokensStored(app) {
   // Session storage: at most the provider's public metadata and keys.
   for (const [key, value] of Object.entries(storage.session)) {
     assert.match(key, /:provider$/, `unexpected session storage key ${key}`);
-    assert.deepEqual(Object.keys(JSON.parse(value)).sort(), ['at', 'keys', 'metadata']);
+    assert.deepEqual(Object.keys(JSON.parse(value)).sort(), ['at', 'keys', 'metadata', 'silent']);
   }
   for (const [key, value] of Object.entries(storage.local)) {
     assert.match(key, /:(signed-in|logged-out)$/, `unexpected local storage key ${key}`);
@@ -70,6 +70,9 @@ test('reload restores the session through the hidden iframe; logout is remembere
       page.off('framenavigated', onNavigation);
       const states = await authStates(page);
       assert.ok(!states.includes('out'), `the app showed signed-out during restore: ${states.join(' > ')}`);
+      // The page's inline script started the silent sign-in before the app loaded.
+      const early = await page.evaluate(() => typeof window.__oidcLeptosEarly?.result === 'string');
+      assert.ok(early, 'the early restore script did not run or was not answered');
       assert.ok(topLevel.every((url) => url.startsWith(APP_URL)), `left the app: ${topLevel.join(', ')}`);
       const after = await idpStats();
       assert.equal(after.code - before.code, 1, 'one code exchange per restore');
