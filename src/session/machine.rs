@@ -396,6 +396,9 @@ pub(crate) struct Machine {
     provider_at: u64,
     /// The early silent sign-in, until a restore takes it.
     early: Option<EarlyFrame>,
+    /// A key set fetch started beside a token request, so the ID token check need
+    /// not wait for it afterwards.
+    keys_prefetch: Option<ReqId>,
     phase: Phase,
     next_req: ReqId,
     waiters: Vec<WaiterId>,
@@ -446,6 +449,7 @@ impl Machine {
             keys: None,
             provider_at: 0,
             early: None,
+            keys_prefetch: None,
             phase: Phase::Idle,
             next_req: 0,
             waiters: Vec::new(),
@@ -788,6 +792,7 @@ impl Machine {
                 );
                 let sent = self.now;
                 let req = self.fetch(request);
+                self.prefetch_keys();
                 self.phase = Phase::SigningIn {
                     silent: stored.silent,
                     step: Step::Token {
@@ -996,6 +1001,19 @@ impl Machine {
     // ----- answers -----------------------------------------------------------
 
     fn on_http(&mut self, req: ReqId, result: Result<HttpResponse, String>) {
+        if self.keys_prefetch == Some(req) {
+            self.keys_prefetch = None;
+            let keys = result
+                .as_ref()
+                .ok()
+                .filter(|r| (200..300).contains(&r.status))
+                .and_then(|r| JwkSet::from_json(&r.body).ok());
+            if let Some(keys) = keys {
+                self.keys = Some(keys);
+                self.save_provider();
+            }
+            // A check waiting on this request goes on below.
+        }
         match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Discovering { req: r, then } if r == req => {
                 let metadata = result.map_err(AuthError::Network).and_then(|resp| {
@@ -1211,8 +1229,22 @@ impl Machine {
         });
         if self.keys.is_some() {
             self.verify(check)
+        } else if let Some(req) = self.keys_prefetch {
+            let mut check = check;
+            check.refetched = true;
+            Outcome::Next(Step::Keys { req, check })
         } else {
             self.fetch_keys(check)
+        }
+    }
+
+    /// Fetches the key set beside a token request when it is not known yet.
+    fn prefetch_keys(&mut self) {
+        if self.keys.is_some() || self.keys_prefetch.is_some() {
+            return;
+        }
+        if let Some(uri) = self.metadata.as_ref().map(|m| m.jwks_uri.clone()) {
+            self.keys_prefetch = Some(self.fetch(HttpRequest::get_json(uri)));
         }
     }
 
@@ -1314,6 +1346,7 @@ impl Machine {
                 );
                 let sent = self.now;
                 let req = self.fetch(request);
+                self.prefetch_keys();
                 Outcome::Next(Step::Token {
                     req,
                     sent,

@@ -615,3 +615,23 @@ fn the_example_page_carries_the_early_restore_script() {
     let page = include_str!("../../examples/todo/frontend/index.html");
     assert!(page.contains(EARLY_RESTORE_SCRIPT.trim_end()));
 }
+
+#[test]
+fn the_key_set_is_fetched_beside_the_code_exchange() {
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/");
+    tab.start();
+    tab.run();
+    tab.dispatch(Event::Login(LoginOptions::default()));
+    let mut back = tab.follow_interactive("alice");
+    back.hold_fetches = true;
+    back.start();
+    back.run();
+    let urls: Vec<&str> = back.held.iter().map(|(_, r)| r.url.as_str()).collect();
+    assert_eq!(urls, vec![format!("{ISS}/token"), format!("{ISS}/jwks")]);
+    // Either order of answers completes the sign-in.
+    back.held.reverse();
+    back.hold_fetches = false;
+    back.release_all();
+    assert!(back.state().is_logged_in(), "{:?}", back.state());
+}
