@@ -262,7 +262,7 @@ fn transient_failures_back_off_and_keep_the_current_token() {
         first.is_ok(),
         "the current token while it is valid: {first:?}"
     );
-    assert_eq!(tab.state().is_logged_in(), true);
+    assert!(tab.state().is_logged_in());
     // Retries back off: 1 s, 2 s, 4 s...
     let before = idp.requests();
     tab.advance(500);
