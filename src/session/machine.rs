@@ -396,6 +396,8 @@ pub(crate) struct Machine {
     provider_at: u64,
     /// The early silent sign-in, until a restore takes it.
     early: Option<EarlyFrame>,
+    /// A caller asked for a token in the event being handled.
+    asked: bool,
     /// A key set fetch started beside a token request, so the ID token check need
     /// not wait for it afterwards.
     keys_prefetch: Option<ReqId>,
@@ -450,6 +452,7 @@ impl Machine {
             provider_at: 0,
             early: None,
             keys_prefetch: None,
+            asked: false,
             phase: Phase::Idle,
             next_req: 0,
             waiters: Vec::new(),
@@ -512,7 +515,10 @@ impl Machine {
             Event::Start(info) => self.start(info),
             Event::Login(options) => self.login(options),
             Event::Logout(options) => self.logout(options),
-            Event::WantToken(waiter) => self.waiters.push(waiter),
+            Event::WantToken(waiter) => {
+                self.waiters.push(waiter);
+                self.asked = true;
+            }
             Event::Activity => self.last_activity = now.mono,
             Event::Visibility(visible) => {
                 self.visible = visible;
@@ -527,6 +533,7 @@ impl Machine {
             Event::SilentResult { req, query } => self.on_silent(req, &query),
         }
         self.poll();
+        self.asked = false;
         self.settle();
         self.publish();
         std::mem::take(&mut self.out)
@@ -1588,11 +1595,15 @@ impl Machine {
         let Phase::SignedIn(s) = &self.phase else {
             return;
         };
-        if s.renewal.is_some() || s.retry.is_some_and(|(until, _)| now.mono < until) {
-            return;
-        }
         let due = s.due(now, &self.client);
         let wanted = !self.waiters.is_empty() && due;
+        // Backing off, unless a caller has just asked for a token that has expired:
+        // then that call tries once more (at the user's pace, never in a loop).
+        let asked = self.asked;
+        let backing_off = s.retry.is_some_and(|(until, _)| now.mono < until);
+        if s.renewal.is_some() || (backing_off && !(asked && s.expired(now))) {
+            return;
+        }
         let ahead = self.client.renew_ahead && active && due;
         let keep_alive = self.last_activity > s.got.mono && s.keep_alive_due(now);
         let retrying = s.retry.is_some() && due;

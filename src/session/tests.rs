@@ -635,3 +635,17 @@ fn the_key_set_is_fetched_beside_the_code_exchange() {
     back.release_all();
     assert!(back.state().is_logged_in(), "{:?}", back.state());
 }
+
+#[test]
+fn a_call_after_expiry_retries_at_once_even_while_backing_off() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    idp.set_down(true);
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert!(tab.resolved.last().unwrap().1.is_err());
+    // The provider is back; the next call does not wait for the backoff timer.
+    idp.set_down(false);
+    tab.want_token();
+    assert!(tab.resolved.last().unwrap().1.is_ok());
+}

@@ -217,3 +217,52 @@ test('two active tabs renew with rotating refresh tokens and never get invalid_g
     }
   });
 });
+
+test('the IdP stops answering: the app reports the failed renewal, stays signed in and recovers', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const pid = Number(process.env.IDP_PID);
+  assert.ok(pid > 0, 'IDP_PID is not set');
+  await withPage(browser, t, async (session) => {
+    const app = new AppPage(session.page, APP_URL);
+    const idp = new IdpPage(session.page, IDP_ISSUER);
+
+    /** Adds a TODO; resolves to 'added' or to the API error the app shows. */
+    const tryAdd = async (title) => {
+      await app.todoInput.fill(title);
+      await app.todoAdd.click();
+      const item = app.todoItem(title).first();
+      await item.or(app.apiError.first()).waitFor({ state: 'visible', timeout: 40_000 });
+      return (await item.isVisible()) ? 'added' : app.apiError.first().innerText();
+    };
+
+    await step(session, t, 'signed in, the API works', async () => {
+      await signIn(app, idp);
+      await app.addTodo('before the outage');
+    });
+
+    try {
+      await step(session, t, 'IdP paused: once the token expires, the renewal error shows', async () => {
+        process.kill(pid, 'SIGSTOP');
+        let outcome = 'added';
+        for (let i = 0; i < 10 && outcome === 'added'; i += 1) {
+          outcome = await tryAdd(`during the outage ${i}`);
+        }
+        assert.notEqual(outcome, 'added', 'every call succeeded with the IdP paused');
+        t.diagnostic(`shown: ${outcome}`);
+        assert.match(outcome, /timed out|expired|network|token/i);
+        // Still signed in: a provider that does not answer is not a logout.
+        await app.expectLoggedIn(user);
+      });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+
+    await step(session, t, 'IdP back: the next calls succeed, no sign-in needed', async () => {
+      let outcome = '';
+      for (let i = 0; i < 5 && outcome !== 'added'; i += 1) {
+        outcome = await tryAdd(`after the outage ${i}`);
+      }
+      assert.equal(outcome, 'added');
+      await app.expectLoggedIn(user);
+    });
+  });
+});
