@@ -21,8 +21,6 @@ rm -f "$DB" "$DB-wal" "$DB-shm"
 # reachable as localhost (same site as the IdP) and as 127.0.0.1 (another site).
 export IDP_ACCESS_TOKEN_TTL=4
 start_idp "$IDP_PORT" "http://localhost:$APP_PORT,http://127.0.0.1:$APP_PORT"
-# The outage test pauses the IdP (SIGSTOP) and resumes it (SIGCONT).
-export IDP_PID="${SERVICE_PIDS[${#SERVICE_PIDS[@]}-1]}"
 start_backend "127.0.0.1:$APP_PORT" "http://localhost:$IDP_PORT" "$DIST" "$DB"
 
 (cd tests/e2e && APP_URL="http://localhost:$APP_PORT" IDP_ISSUER="http://localhost:$IDP_PORT" npm test)

@@ -161,6 +161,23 @@ const configuration = {
 
 const provider = new Provider(ISSUER, configuration);
 
+// Development outage switch for the tests: `POST /__dev/outage?on=1` makes every other
+// request fail as a stopped server would (the connection is dropped before anything is
+// processed); `?on=0` ends it.
+let outage = false;
+provider.use(async (ctx, next) => {
+  if (ctx.method === 'POST' && ctx.path === '/__dev/outage') {
+    outage = ctx.query.on === '1';
+    ctx.status = 204;
+    return;
+  }
+  if (outage) {
+    ctx.req.socket.destroy();
+    return;
+  }
+  await next();
+});
+
 // No icon: answer the browser's automatic request without a 404 in its console.
 provider.use(async (ctx, next) => {
   if (ctx.method === 'GET' && ctx.path === '/favicon.ico') {
