@@ -20,7 +20,10 @@ mod types;
 #[cfg(all(test, feature = "rust-crypto"))]
 mod tests;
 
-pub use access_token::{AccessTokenClaims, AccessTokenError, AccessTokenValidator, Confirmation};
+pub use access_token::{
+    AccessTokenClaims, AccessTokenError, AccessTokenValidator, Confirmation, TokenBinding,
+    DEFAULT_MAX_TOKEN_SIZE,
+};
 pub use authorize::{
     sanitize_return_path, AuthorizationRequest, CallbackError, CallbackParams,
     PendingAuthorization, CALLBACK_PARAMS, PENDING_MAX_AGE,

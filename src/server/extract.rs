@@ -26,9 +26,6 @@ pub enum AuthRejection {
     /// RFC 6750 section 3.1: `invalid_request` (malformed Authorization header).
     #[error("malformed Authorization header")]
     Malformed,
-    /// RFC 9449 section 7.1: a DPoP-bound token (`cnf`) presented as a bearer token.
-    #[error("a DPoP-bound token was presented as a bearer token")]
-    BoundTokenAsBearer,
     /// RFC 6750 section 3.1: `invalid_token`.
     #[error("invalid access token: {0}")]
     Invalid(AccessTokenError),
@@ -43,7 +40,6 @@ impl AuthRejection {
         match self {
             AuthRejection::Missing => "no access token",
             AuthRejection::Malformed => "malformed Authorization header",
-            AuthRejection::BoundTokenAsBearer => "DPoP-bound token presented as bearer",
             AuthRejection::Unavailable => "token validation is temporarily unavailable",
             AuthRejection::Invalid(e) => match e {
                 AccessTokenError::Expired => "the token has expired",
@@ -52,6 +48,13 @@ impl AuthRejection {
                 AccessTokenError::IssuerMismatch => "the token issuer is not trusted",
                 AccessTokenError::WrongType(_) => "the token is not a JWT access token",
                 AccessTokenError::MissingClaim(_) => "the token misses a required claim",
+                AccessTokenError::TooLarge(_) => "the token is too large",
+                AccessTokenError::MissingKid => "the token does not name its key",
+                AccessTokenError::InvalidTimes => "the token's time claims are inconsistent",
+                AccessTokenError::BoundToKey => "DPoP-bound token presented as bearer",
+                AccessTokenError::UnsupportedConfirmation => {
+                    "the token is bound to a key this API cannot verify"
+                }
                 AccessTokenError::Jose(JoseError::InvalidSignature) => {
                     "the token signature is invalid"
                 }
@@ -103,9 +106,14 @@ impl IntoResponse for AuthRejection {
 /// Takes the token from `Authorization: Bearer <token>` (RFC 6750 section 2.1; the
 /// scheme is case-insensitive).
 fn bearer_token(parts: &Parts) -> Result<&str, AuthRejection> {
-    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
         return Err(AuthRejection::Missing);
     };
+    // RFC 6750 section 3.1: more than one credential is `invalid_request`.
+    if values.next().is_some() {
+        return Err(AuthRejection::Malformed);
+    }
     let value = value.to_str().map_err(|_| AuthRejection::Malformed)?;
     let (scheme, token) = value.split_once(' ').ok_or(AuthRejection::Malformed)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
@@ -142,10 +150,6 @@ where
                 AuthRejection::Unavailable
             }
         })?;
-        // RFC 9449 section 7.1: a token bound to a DPoP key is not a bearer token.
-        if claims.cnf.as_ref().is_some_and(|c| c.jkt.is_some()) {
-            return Err(AuthRejection::BoundTokenAsBearer);
-        }
         Ok(Auth(claims))
     }
 }

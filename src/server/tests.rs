@@ -15,7 +15,7 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::core::jose::JwkSet;
-use crate::core::ManualClock;
+use crate::core::{AccessTokenError, ManualClock};
 use crate::test_support::{set, EcKey};
 
 const NOW: u64 = 1_700_000_000;
@@ -486,4 +486,49 @@ async fn insecure_issuer_is_refused() {
         .build_lazy()
         .unwrap_err();
     assert_eq!(err, ValidatorError::InsecureIssuer);
+}
+
+// RFC 6750 section 3.1: more than one Authorization header is `invalid_request`.
+#[tokio::test]
+async fn two_authorization_headers_are_invalid_request() {
+    let key = EcKey::new(1, "k1");
+    let token = key.jwt(Some("at+jwt"), &claims("https://idp.example"));
+    let req = Request::get("/me")
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let res = app(static_validator(&key)).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let challenge = res.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains(r#"error="invalid_request""#),
+        "{challenge}"
+    );
+}
+
+// RFC 7800 section 3.1: the binding check is in the validator itself, so code that
+// calls it directly (WebSocket, gRPC) cannot accept a bound token as a bearer token.
+#[tokio::test]
+async fn validator_used_directly_refuses_bound_tokens_as_bearer() {
+    let key = EcKey::new(1, "k1");
+    let validator = static_validator(&key);
+    for (cnf, expected) in [
+        (json!({"jkt": "abc"}), AccessTokenError::BoundToKey),
+        (
+            json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+            AccessTokenError::UnsupportedConfirmation,
+        ),
+    ] {
+        let mut c = claims("https://idp.example");
+        c["cnf"] = cnf;
+        let token = key.jwt(Some("at+jwt"), &c);
+        assert_eq!(
+            validator
+                .validate::<crate::core::NoAdditionalClaims>(&token)
+                .await
+                .unwrap_err(),
+            ValidationFailure::Invalid(expected)
+        );
+    }
 }

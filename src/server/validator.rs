@@ -57,6 +57,8 @@ struct KeyTiming {
 #[derive(Debug, Clone)]
 pub struct ValidatorBuilder {
     issuer: String,
+    /// Rules other than issuer, audience, leeway and algorithms.
+    rules: AccessTokenValidator,
     audiences: Vec<String>,
     leeway: u64,
     algorithms: AlgorithmPolicy,
@@ -122,6 +124,36 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Whether tokens must carry `client_id` (RFC 9068 section 2.2). Defaults to `true`;
+    /// turn off only for a provider that omits it.
+    pub fn require_client_id(mut self, required: bool) -> Self {
+        self.rules = self.rules.require_client_id(required);
+        self
+    }
+
+    /// Whether tokens must carry `jti` (RFC 9068 section 2.2). Defaults to `true`; turn
+    /// off only for a provider that omits it.
+    pub fn require_jti(mut self, required: bool) -> Self {
+        self.rules = self.rules.require_jti(required);
+        self
+    }
+
+    /// Also accepts access tokens typed `JWT` or untyped, for providers that do not use
+    /// the RFC 9068 `at+jwt` type (Keycloak and Microsoft Entra ID, for example).
+    /// Defaults to `false`. The type is what tells an access token from an ID token
+    /// signed by the same keys (RFC 8725 section 3.11): with this on, keep the API's
+    /// audience distinct from every client ID, so no ID token names it.
+    pub fn accept_jwt_typ(mut self, accept: bool) -> Self {
+        self.rules = self.rules.accept_jwt_typ(accept);
+        self
+    }
+
+    /// The largest accepted access token, in bytes. Defaults to 16 KiB.
+    pub fn max_token_size(mut self, bytes: usize) -> Self {
+        self.rules = self.rules.max_token_size(bytes);
+        self
+    }
+
     /// Uses a fixed key set instead of discovery (keys are then never refreshed).
     pub fn static_keys(mut self, keys: JwkSet) -> Self {
         self.jwks = Some(keys);
@@ -150,7 +182,9 @@ impl ValidatorBuilder {
         }
         let mut audiences = self.audiences.into_iter();
         let first = audiences.next().ok_or(ValidatorError::MissingAudience)?;
-        let mut rules = AccessTokenValidator::new(&self.issuer, first)
+        let mut rules = self
+            .rules
+            .with_audience(first)
             .leeway(self.leeway)
             .algorithms(self.algorithms);
         for aud in audiences {
@@ -257,8 +291,10 @@ impl std::fmt::Debug for Validator {
 impl Validator {
     /// Starts building a validator for tokens from `issuer`, found by discovery.
     pub fn discover(issuer: impl Into<String>) -> ValidatorBuilder {
+        let issuer = issuer.into();
         ValidatorBuilder {
-            issuer: issuer.into(),
+            rules: AccessTokenValidator::new(&issuer, ""),
+            issuer,
             audiences: Vec::new(),
             leeway: 60,
             algorithms: AlgorithmPolicy::default(),
@@ -278,8 +314,11 @@ impl Validator {
         &self.inner.issuer
     }
 
-    /// Validates a token. An unknown key ID triggers one (rate-limited) key refresh,
-    /// so rotated keys are picked up without a restart.
+    /// Validates a token presented as a bearer token (RFC 6750): the RFC 9068 rules of
+    /// [`AccessTokenValidator`], and a token bound to a key (any `cnf` claim) is
+    /// refused, so this is safe to call directly (WebSocket, gRPC) without the
+    /// extractor. An unknown key ID triggers one (rate-limited) key refresh, so rotated
+    /// keys are picked up without a restart.
     pub async fn validate<C: DeserializeOwned>(
         &self,
         token: &str,
@@ -289,7 +328,7 @@ impl Validator {
         match self
             .inner
             .rules
-            .validate(token, &keys, &RustCryptoVerifier, now)
+            .validate_bearer(token, &keys, &RustCryptoVerifier, now)
         {
             Err(
                 e @ AccessTokenError::Jose(JoseError::UnknownKid(_) | JoseError::NoMatchingKey(_)),
@@ -302,7 +341,7 @@ impl Validator {
                 let keys = Arc::clone(&self.inner.keys.read().await.keys);
                 self.inner
                     .rules
-                    .validate(token, &keys, &RustCryptoVerifier, now)
+                    .validate_bearer(token, &keys, &RustCryptoVerifier, now)
                     .map_err(ValidationFailure::Invalid)
             }
             other => other.map_err(ValidationFailure::Invalid),
