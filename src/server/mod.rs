@@ -18,10 +18,17 @@
 //! ```
 
 mod extract;
+mod nonce;
+mod replay;
 mod validator;
 
-pub use extract::{Auth, AuthRejection};
+pub use extract::{Auth, AuthRejection, RejectionReason};
+pub use replay::{
+    InMemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError, DEFAULT_REPLAY_CAPACITY,
+};
 pub use validator::{ValidationFailure, Validator, ValidatorBuilder, ValidatorError};
 
+#[cfg(test)]
+mod dpop_tests;
 #[cfg(test)]
 mod tests;

@@ -6,10 +6,13 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, RwLock};
 
+use super::nonce::NonceIssuer;
+use super::replay::{InMemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError};
 use crate::core::jose::{AlgorithmPolicy, JoseError, JwkSet, RustCryptoVerifier};
 use crate::core::{
     discovery_url, is_secure_url, AccessTokenClaims, AccessTokenError, AccessTokenValidator, Clock,
-    DiscoveryError, ProviderMetadata, SystemClock,
+    DiscoveryError, DpopError, DpopProofValidator, ProofRequest, ProviderMetadata, SystemClock,
+    TokenBinding,
 };
 
 /// Why the validator could not be built or could not load keys.
@@ -35,6 +38,12 @@ pub enum ValidatorError {
     /// maximum age, and the provider cannot be reached to confirm them again.
     #[error("the provider's keys are too old to trust and cannot be refreshed")]
     KeysExpired,
+    /// The configured public URL is not an absolute `http(s)` URL.
+    #[error("the public URL must be an absolute http(s) URL")]
+    InvalidPublicUrl,
+    /// The DPoP replay store cannot answer: proofs are refused until it can.
+    #[error(transparent)]
+    ReplayStore(#[from] ReplayStoreError),
 }
 
 /// Largest accepted discovery or JWKS document.
@@ -66,9 +75,74 @@ pub struct ValidatorBuilder {
     jwks: Option<JwkSet>,
     clock: Arc<dyn Clock>,
     timing: KeyTiming,
+    dpop: DpopProofValidator,
+    replay: Option<Arc<dyn ReplayStore>>,
+    nonce_secret: Option<[u8; 32]>,
+    nonce_lifetime: u64,
+    public_url: Option<String>,
+    trust_forwarded: bool,
+    require_dpop: bool,
 }
 
 impl ValidatorBuilder {
+    /// The rules for DPoP proofs (algorithms, age window, size). Defaults to
+    /// [`DpopProofValidator::default`]: every asymmetric algorithm, proofs at most 60
+    /// seconds old and 30 seconds in the future.
+    pub fn dpop_proofs(mut self, rules: DpopProofValidator) -> Self {
+        self.dpop = rules;
+        self
+    }
+
+    /// Where DPoP proofs' `jti`s are remembered. Defaults to an
+    /// [`InMemoryReplayStore`] of 100,000 entries: right for one instance; give
+    /// several instances one shared store (feature `redis`).
+    pub fn replay_store(mut self, store: Arc<dyn ReplayStore>) -> Self {
+        self.replay = Some(store);
+        self
+    }
+
+    /// Requires a server nonce in every DPoP proof (RFC 9449 section 8), which bounds
+    /// proof lifetime by the server's clock instead of the client's. A request without
+    /// a valid nonce gets 401 `use_dpop_nonce` with a fresh one in `DPoP-Nonce`. The
+    /// secret signs the nonces: give every instance behind one load balancer the same
+    /// 32 random bytes. Off by default.
+    pub fn dpop_nonce_secret(mut self, secret: [u8; 32]) -> Self {
+        self.nonce_secret = Some(secret);
+        self
+    }
+
+    /// How long a nonce stays valid: between one and two times this. Defaults to 5
+    /// minutes.
+    pub fn dpop_nonce_lifetime(mut self, lifetime: Duration) -> Self {
+        self.nonce_lifetime = lifetime.as_secs();
+        self
+    }
+
+    /// The URL clients use to reach this API (scheme, host, port and any path prefix a
+    /// proxy removes), e.g. `https://api.example.com`: DPoP proofs' `htu` is compared
+    /// with it followed by the request path. Needed behind a proxy or load balancer.
+    /// Without it (and without [`trust_forwarded_headers`](Self::trust_forwarded_headers))
+    /// the URL is taken from the request's `Host` header with scheme `http`.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// Takes the request's scheme and host from `X-Forwarded-Proto` and
+    /// `X-Forwarded-Host` (first values) when no public URL is configured. Only for an
+    /// API reachable solely through a proxy that sets both. Defaults to `false`.
+    pub fn trust_forwarded_headers(mut self, trust: bool) -> Self {
+        self.trust_forwarded = trust;
+        self
+    }
+
+    /// Refuses bearer tokens: only DPoP-bound tokens with a proof are accepted.
+    /// Defaults to `false` (both schemes; bound tokens always need their proof).
+    pub fn require_dpop(mut self, require: bool) -> Self {
+        self.require_dpop = require;
+        self
+    }
+
     /// The time source for expiry checks and for the key cache's ages and rate limit.
     /// Defaults to the system clock.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -195,6 +269,15 @@ impl ValidatorBuilder {
             .redirect(redirect_policy())
             .build()
             .map_err(|e| ValidatorError::Http(e.to_string()))?;
+        if let Some(url) = &self.public_url {
+            if crate::core::normalize_htu(url).is_none() {
+                return Err(ValidatorError::InvalidPublicUrl);
+            }
+        }
+        let nonces = match self.nonce_secret {
+            Some(secret) => Some(NonceIssuer::new(secret, self.nonce_lifetime)),
+            None => None,
+        };
         let fixed = self.jwks.is_some();
         let now = self.clock.now();
         Ok(Validator {
@@ -214,6 +297,14 @@ impl ValidatorBuilder {
                 }),
                 fetch: Mutex::new(()),
                 clock: self.clock,
+                dpop: self.dpop,
+                replay: self
+                    .replay
+                    .unwrap_or_else(|| Arc::new(InMemoryReplayStore::default())),
+                nonces,
+                public_url: self.public_url.map(|u| u.trim_end_matches('/').to_owned()),
+                trust_forwarded: self.trust_forwarded,
+                require_dpop: self.require_dpop,
             }),
         })
     }
@@ -264,6 +355,12 @@ struct Inner {
     /// Held while a fetch is in flight: one fetch at a time.
     fetch: Mutex<()>,
     clock: Arc<dyn Clock>,
+    dpop: DpopProofValidator,
+    replay: Arc<dyn ReplayStore>,
+    nonces: Option<NonceIssuer>,
+    public_url: Option<String>,
+    trust_forwarded: bool,
+    require_dpop: bool,
 }
 
 /// Validates access tokens offline against the provider's published keys. Cheap to
@@ -306,6 +403,13 @@ impl Validator {
                 refresh_after: 15 * 60,
                 max_age: 24 * 60 * 60,
             },
+            dpop: DpopProofValidator::default(),
+            replay: None,
+            nonce_secret: None,
+            nonce_lifetime: 300,
+            public_url: None,
+            trust_forwarded: false,
+            require_dpop: false,
         }
     }
 
@@ -318,8 +422,103 @@ impl Validator {
     /// [`AccessTokenValidator`], and a token bound to a key (any `cnf` claim) is
     /// refused, so this is safe to call directly (WebSocket, gRPC) without the
     /// extractor. An unknown key ID triggers one (rate-limited) key refresh, so rotated
-    /// keys are picked up without a restart.
+    /// keys are picked up without a restart. With
+    /// [`require_dpop`](ValidatorBuilder::require_dpop) every bearer token is refused.
     pub async fn validate<C: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<AccessTokenClaims<C>, ValidationFailure> {
+        let claims = self.validate_unbound::<C>(token).await?;
+        match claims.binding().map_err(ValidationFailure::Invalid)? {
+            TokenBinding::Bearer if !self.inner.require_dpop => Ok(claims),
+            TokenBinding::Bearer => Err(ValidationFailure::InvalidProof(DpopError::ProofCount)),
+            TokenBinding::Dpop { .. } => {
+                Err(ValidationFailure::Invalid(AccessTokenError::BoundToKey))
+            }
+        }
+    }
+
+    /// Validates a DPoP-bound token with its proof (RFC 9449 section 4.3 and 7.1):
+    /// the token's RFC 9068 rules, then the proof against `method` and `url` (the URL
+    /// the client addressed; see [`ValidatorBuilder::public_url`]), the token hash
+    /// (`ath`), the key binding (`cnf.jkt`), the server nonce if configured, and last
+    /// the replay store.
+    pub async fn validate_dpop<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        proof: &str,
+        method: &str,
+        url: &str,
+    ) -> Result<AccessTokenClaims<C>, ValidationFailure> {
+        let claims = self.validate_unbound::<C>(token).await?;
+        let jkt = match claims.binding().map_err(ValidationFailure::Invalid)? {
+            TokenBinding::Dpop { jkt } => jkt,
+            TokenBinding::Bearer => {
+                return Err(ValidationFailure::InvalidProof(DpopError::TokenNotBound))
+            }
+        };
+        let now = self.inner.clock.now();
+        let request = ProofRequest {
+            method,
+            url,
+            access_token: token,
+            jkt,
+        };
+        let proof = self
+            .inner
+            .dpop
+            .verify(proof, &request, &RustCryptoVerifier, now)
+            .map_err(ValidationFailure::InvalidProof)?;
+        // RFC 9449 section 8 (check 10): a nonce this server issued, recently.
+        if let Some(nonces) = &self.inner.nonces {
+            let valid = proof.nonce.as_deref().is_some_and(|n| nonces.check(n, now));
+            if !valid {
+                return Err(ValidationFailure::UseDpopNonce {
+                    nonce: nonces.issue(now),
+                });
+            }
+        }
+        // RFC 9449 section 11.1: each proof once, remembered for the proof window.
+        let key = ReplayKey::new(&proof.jkt, &proof.jti);
+        let ttl = self.inner.dpop.window().saturating_add(1);
+        match self.inner.replay.check_and_record(key, ttl, now).await {
+            Ok(true) => Ok(claims),
+            Ok(false) => Err(ValidationFailure::InvalidProof(DpopError::Replayed)),
+            Err(e) => {
+                tracing::error!(error = %e, "DPoP replay store failed: refusing DPoP requests (503) until it answers");
+                Err(ValidationFailure::Unavailable(ValidatorError::ReplayStore(
+                    e,
+                )))
+            }
+        }
+    }
+
+    /// The algorithms accepted for DPoP proofs (for the `algs` challenge parameter).
+    pub fn dpop_algorithms(&self) -> &AlgorithmPolicy {
+        self.inner.dpop.algorithm_policy()
+    }
+
+    /// A fresh server nonce, when nonces are configured.
+    pub fn dpop_nonce(&self) -> Option<String> {
+        let now = self.inner.clock.now();
+        self.inner.nonces.as_ref().map(|n| n.issue(now))
+    }
+
+    pub(super) fn public_url(&self) -> Option<&str> {
+        self.inner.public_url.as_deref()
+    }
+
+    pub(super) fn trusts_forwarded_headers(&self) -> bool {
+        self.inner.trust_forwarded
+    }
+
+    pub(super) fn requires_dpop(&self) -> bool {
+        self.inner.require_dpop
+    }
+
+    /// The RFC 9068 checks and the signature, with one key refresh for an unknown `kid`;
+    /// the binding is the caller's to check.
+    async fn validate_unbound<C: DeserializeOwned>(
         &self,
         token: &str,
     ) -> Result<AccessTokenClaims<C>, ValidationFailure> {
@@ -328,7 +527,7 @@ impl Validator {
         match self
             .inner
             .rules
-            .validate_bearer(token, &keys, &RustCryptoVerifier, now)
+            .validate(token, &keys, &RustCryptoVerifier, now)
         {
             Err(
                 e @ AccessTokenError::Jose(JoseError::UnknownKid(_) | JoseError::NoMatchingKey(_)),
@@ -341,7 +540,7 @@ impl Validator {
                 let keys = Arc::clone(&self.inner.keys.read().await.keys);
                 self.inner
                     .rules
-                    .validate_bearer(token, &keys, &RustCryptoVerifier, now)
+                    .validate(token, &keys, &RustCryptoVerifier, now)
                     .map_err(ValidationFailure::Invalid)
             }
             other => other.map_err(ValidationFailure::Invalid),
@@ -496,10 +695,19 @@ impl Validator {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValidationFailure {
-    /// The token is invalid.
+    /// The token is invalid (`invalid_token`).
     #[error(transparent)]
     Invalid(AccessTokenError),
-    /// The provider's keys could not be loaded.
+    /// The DPoP proof is missing or invalid (`invalid_dpop_proof`).
+    #[error(transparent)]
+    InvalidProof(DpopError),
+    /// The proof lacks a valid server nonce (`use_dpop_nonce`): retry with this one.
+    #[error("a fresh DPoP nonce is required")]
+    UseDpopNonce {
+        /// The nonce to send in `DPoP-Nonce`.
+        nonce: String,
+    },
+    /// The provider's keys or the replay store are unavailable (503).
     #[error(transparent)]
     Unavailable(ValidatorError),
 }
