@@ -17,14 +17,14 @@ use crate::test_support::{set, EcKey};
 
 const NOW: u64 = 1_700_000_000;
 const ISS: &str = "https://idp.example";
-const API: &str = "https://api.example.com";
+pub(super) const API: &str = "https://api.example.com";
 
 fn jkt(key: &EcKey) -> String {
     key.jwk().thumbprint().unwrap()
 }
 
 /// An access token bound to `holder`'s key, signed by the provider key `idp`.
-fn bound_token(idp: &EcKey, holder: &EcKey) -> String {
+pub(super) fn bound_token(idp: &EcKey, holder: &EcKey) -> String {
     idp.jwt(
         Some("at+jwt"),
         &json!({"iss": ISS, "sub": "alice", "aud": "todo-api", "exp": NOW + 300, "iat": NOW,
@@ -49,13 +49,13 @@ fn public_jwk(key: &EcKey) -> Value {
     jwk
 }
 
-struct Proof {
+pub(super) struct Proof {
     header: Value,
     claims: Value,
 }
 
 impl Proof {
-    fn new(key: &EcKey, method: &str, url: &str, token: &str) -> Self {
+    pub(super) fn new(key: &EcKey, method: &str, url: &str, token: &str) -> Self {
         Proof {
             header: json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk(key)}),
             claims: json!({"jti": format!("{method}-{url}-{}", rand::random::<u64>()),
@@ -70,7 +70,7 @@ impl Proof {
         set_or_remove(&mut self.claims, k, v);
         self
     }
-    fn sign(&self, key: &EcKey) -> String {
+    pub(super) fn sign(&self, key: &EcKey) -> String {
         key.sign(&self.header, &self.claims)
     }
 }
@@ -83,7 +83,7 @@ fn set_or_remove(obj: &mut Value, k: &str, v: Value) {
     }
 }
 
-fn builder(idp: &EcKey) -> ValidatorBuilder {
+pub(super) fn builder(idp: &EcKey) -> ValidatorBuilder {
     Validator::discover(ISS)
         .audience("todo-api")
         .static_keys(set(&[idp.jwk()]))
@@ -102,11 +102,11 @@ fn app(validator: Validator) -> Router {
         .with_state(validator)
 }
 
-struct Answer {
-    status: StatusCode,
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
     challenges: Vec<String>,
     nonce: Option<String>,
-    body: String,
+    pub(super) body: String,
 }
 
 impl Answer {
@@ -146,7 +146,7 @@ async fn send(app: Router, method: &str, path: &str, headers: &[(&str, &str)]) -
     }
 }
 
-async fn dpop_get(validator: &Validator, token: &str, proof: &str) -> Answer {
+pub(super) async fn dpop_get(validator: &Validator, token: &str, proof: &str) -> Answer {
     send(
         app(validator.clone()),
         "GET",

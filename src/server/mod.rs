@@ -19,10 +19,14 @@
 
 mod extract;
 mod nonce;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod replay;
 mod validator;
 
 pub use extract::{Auth, AuthRejection, RejectionReason};
+#[cfg(feature = "redis")]
+pub use redis_store::RedisReplayStore;
 pub use replay::{
     InMemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError, DEFAULT_REPLAY_CAPACITY,
 };
