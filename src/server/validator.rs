@@ -8,7 +8,7 @@ use tokio::sync::{Mutex, RwLock};
 
 use super::nonce::NonceIssuer;
 use super::replay::{InMemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError};
-use crate::core::jose::{AlgorithmPolicy, JoseError, JwkSet, RustCryptoVerifier};
+use crate::core::jose::{AlgorithmPolicy, JoseError, JwkSet, PreparedKeySet, RingVerifier};
 use crate::core::{
     discovery_url, is_secure_url, AccessTokenClaims, AccessTokenError, AccessTokenValidator, Clock,
     DiscoveryError, DpopError, DpopProofValidator, ProofRequest, ProviderMetadata, SystemClock,
@@ -289,7 +289,7 @@ impl ValidatorBuilder {
                 timing: self.timing,
                 keys: RwLock::new(KeyState {
                     jwks_uri: None,
-                    keys: Arc::new(self.jwks.unwrap_or_default()),
+                    keys: Arc::new(PreparedKeySet::new(self.jwks.unwrap_or_default())),
                     fetched_at: fixed.then_some(now),
                     attempted_at: None,
                     last_error: None,
@@ -334,7 +334,8 @@ fn redirect_policy() -> reqwest::redirect::Policy {
 
 struct KeyState {
     jwks_uri: Option<String>,
-    keys: Arc<JwkSet>,
+    /// Decoded once per fetch.
+    keys: Arc<PreparedKeySet>,
     /// When the current keys were fetched (clock seconds).
     fetched_at: Option<u64>,
     /// The last fetch attempt, successful or not: the rate limit counts these.
@@ -467,7 +468,7 @@ impl Validator {
         let proof = self
             .inner
             .dpop
-            .verify(proof, &request, &RustCryptoVerifier, now)
+            .verify(proof, &request, &RingVerifier, now)
             .map_err(ValidationFailure::InvalidProof)?;
         // RFC 9449 section 8 (check 10): a nonce this server issued, recently.
         if let Some(nonces) = &self.inner.nonces {
@@ -527,7 +528,7 @@ impl Validator {
         match self
             .inner
             .rules
-            .validate(token, &keys, &RustCryptoVerifier, now)
+            .validate(token, keys.keys(), &keys.verifier(), now)
         {
             Err(
                 e @ AccessTokenError::Jose(JoseError::UnknownKid(_) | JoseError::NoMatchingKey(_)),
@@ -540,7 +541,7 @@ impl Validator {
                 let keys = Arc::clone(&self.inner.keys.read().await.keys);
                 self.inner
                     .rules
-                    .validate(token, &keys, &RustCryptoVerifier, now)
+                    .validate(token, keys.keys(), &keys.verifier(), now)
                     .map_err(ValidationFailure::Invalid)
             }
             other => other.map_err(ValidationFailure::Invalid),
@@ -549,7 +550,7 @@ impl Validator {
 
     /// The keys to check a token with: fresh ones at once; stale ones at once while a
     /// background refresh runs; too old (or none yet) only after a successful fetch.
-    async fn usable_keys(&self) -> Result<Arc<JwkSet>, ValidationFailure> {
+    async fn usable_keys(&self) -> Result<Arc<PreparedKeySet>, ValidationFailure> {
         let timing = self.inner.timing;
         let now = self.inner.clock.now();
         let age = |state: &KeyState| state.fetched_at.map(|t| now.saturating_sub(t));
@@ -631,7 +632,11 @@ impl Validator {
             state.jwks_uri.clone()
         };
         self.inner.keys.write().await.attempted_at = Some(now);
-        let result = self.fetch(jwks_uri).await;
+        // Keys are decoded once here, not on every request.
+        let result = self
+            .fetch(jwks_uri)
+            .await
+            .map(|(uri, keys)| (uri, PreparedKeySet::new(keys)));
         let mut state = self.inner.keys.write().await;
         match result {
             Ok((jwks_uri, keys)) => {
