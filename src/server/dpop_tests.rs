@@ -599,3 +599,103 @@ async fn rejection_can_carry_the_apps_body() {
     assert_eq!(&body[..], b"custom body");
     assert_eq!(rejection.into_response().status(), StatusCode::UNAUTHORIZED);
 }
+
+struct ReadTodos;
+impl ScopeName for ReadTodos {
+    const NAME: &'static str = "todos:read";
+}
+
+async fn maybe(auth: Option<Auth>) -> String {
+    auth.map_or_else(|| "anonymous".to_owned(), |Auth(c)| c.sub)
+}
+
+async fn scoped(RequireScope(c, _): RequireScope<ReadTodos>) -> String {
+    c.sub
+}
+
+fn surface(validator: Validator) -> Router {
+    let guarded = Router::new()
+        .route("/guarded", get(|| async { "in" }))
+        .route_layer(axum::middleware::from_extractor_with_state::<Auth, _>(
+            validator.clone(),
+        ));
+    Router::new()
+        .route("/maybe", get(maybe))
+        .route("/scoped", get(scoped))
+        .merge(guarded)
+        .with_state(validator)
+}
+
+fn token_with_scope(idp: &EcKey, scope: &str) -> String {
+    idp.jwt(
+        Some("at+jwt"),
+        &json!({"iss": ISS, "sub": "alice", "aud": "todo-api", "exp": NOW + 300, "iat": NOW,
+                "jti": "t1", "client_id": "spa", "scope": scope}),
+    )
+}
+
+#[tokio::test]
+async fn optional_auth_scope_guard_and_router_layer() {
+    let idp = EcKey::new(1, "k1");
+    let validator = builder(&idp).build_lazy().unwrap();
+    let app = || surface(validator.clone());
+    let bearer = |t: &str| format!("Bearer {t}");
+    let reader = token_with_scope(&idp, "openid todos:read");
+    let other = token_with_scope(&idp, "openid todos:readwrite");
+
+    // Optional: no credentials is None; bad credentials are still refused.
+    assert_eq!(send(app(), "GET", "/maybe", &[]).await.body, "anonymous");
+    let answer = send(
+        app(),
+        "GET",
+        "/maybe",
+        &[("authorization", &bearer(&reader))],
+    )
+    .await;
+    assert_eq!(answer.body, "alice");
+    let bad = send(app(), "GET", "/maybe", &[("authorization", "Bearer x.y.z")]).await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+
+    // Scope guard: 403 insufficient_scope with the scope in the challenge.
+    let ok = send(
+        app(),
+        "GET",
+        "/scoped",
+        &[("authorization", &bearer(&reader))],
+    )
+    .await;
+    assert_eq!((ok.status, ok.body.as_str()), (StatusCode::OK, "alice"));
+    let denied = send(
+        app(),
+        "GET",
+        "/scoped",
+        &[("authorization", &bearer(&other))],
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    let challenge = denied.challenge("Bearer");
+    assert!(
+        challenge.starts_with(r#"Bearer error="insufficient_scope""#)
+            && challenge.contains(r#"scope="todos:read""#),
+        "{challenge}"
+    );
+    let none = send(app(), "GET", "/scoped", &[]).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+
+    // The whole-router layer.
+    assert_eq!(
+        send(app(), "GET", "/guarded", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let inside = send(
+        app(),
+        "GET",
+        "/guarded",
+        &[("authorization", &bearer(&reader))],
+    )
+    .await;
+    assert_eq!(
+        (inside.status, inside.body.as_str()),
+        (StatusCode::OK, "in")
+    );
+}

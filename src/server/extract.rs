@@ -1,6 +1,8 @@
 //! The axum extractor and its rejection (RFC 6750 section 3, RFC 9449 section 7.1).
 
-use axum::extract::{FromRef, FromRequestParts, OriginalUri};
+use std::marker::PhantomData;
+
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts, OriginalUri};
 use axum::http::header::{AUTHORIZATION, HOST, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -39,6 +41,9 @@ pub enum RejectionReason {
     /// The provider's keys or the replay store are unreachable: 503, the token cannot
     /// be checked now.
     Unavailable,
+    /// RFC 6750 section 3.1: `insufficient_scope` (403); the token is valid but does not
+    /// grant this scope.
+    InsufficientScope(&'static str),
 }
 
 /// The scheme a request used (or, when it sent none, `Bearer`).
@@ -93,6 +98,7 @@ impl AuthRejection {
     pub fn status(&self) -> StatusCode {
         match self.reason {
             RejectionReason::Malformed => StatusCode::BAD_REQUEST,
+            RejectionReason::InsufficientScope(_) => StatusCode::FORBIDDEN,
             RejectionReason::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -109,6 +115,7 @@ impl AuthRejection {
             RejectionReason::InvalidProof(_) => Some("invalid_dpop_proof"),
             RejectionReason::UseDpopNonce => Some("use_dpop_nonce"),
             RejectionReason::Unavailable => Some("temporarily_unavailable"),
+            RejectionReason::InsufficientScope(_) => Some("insufficient_scope"),
         }
     }
 
@@ -121,6 +128,7 @@ impl AuthRejection {
             RejectionReason::UseDpopNonce => "a DPoP nonce is required",
             RejectionReason::Invalid(e) => token_description(e),
             RejectionReason::InvalidProof(e) => proof_description(e),
+            RejectionReason::InsufficientScope(_) => "the token does not grant the required scope",
         }
     }
 
@@ -137,10 +145,14 @@ impl AuthRejection {
             return headers;
         }
         let error = self.error_code().map(|code| {
-            format!(
+            let mut e = format!(
                 r#"error="{code}", error_description="{}""#,
                 self.description()
-            )
+            );
+            if let RejectionReason::InsufficientScope(scope) = self.reason {
+                e.push_str(&format!(r#", scope="{scope}""#));
+            }
+            e
         });
         let mut challenges = Vec::new();
         if self.bearer_allowed {
@@ -322,31 +334,31 @@ fn request_url(validator: &Validator, parts: &Parts) -> String {
     format!("{scheme}://{host}{path}")
 }
 
-impl<S, C> FromRequestParts<S> for Auth<C>
+/// Authenticates a request: the credentials, then the validator's checks.
+async fn authenticate<S, C>(
+    parts: &Parts,
+    state: &S,
+) -> Result<(AccessTokenClaims<C>, Scheme, Validator), AuthRejection>
 where
     Validator: FromRef<S>,
-    S: Send + Sync,
-    C: DeserializeOwned + Send + 'static,
+    C: DeserializeOwned,
 {
-    type Rejection = AuthRejection;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let validator = Validator::from_ref(state);
-        let (result, scheme) = match credentials(parts) {
-            Err((reason, scheme)) => return Err(AuthRejection::new(reason, scheme, &validator)),
-            Ok(Credentials::Bearer(token)) => {
-                (validator.validate::<C>(token).await, Scheme::Bearer)
-            }
-            Ok(Credentials::Dpop { token, proof }) => {
-                let url = request_url(&validator, parts);
-                let method = parts.method.as_str();
-                let result = validator
-                    .validate_dpop::<C>(token, proof, method, &url)
-                    .await;
-                (result, Scheme::Dpop)
-            }
-        };
-        result.map(Auth).map_err(|failure| {
+    let validator = Validator::from_ref(state);
+    let (result, scheme) = match credentials(parts) {
+        Err((reason, scheme)) => return Err(AuthRejection::new(reason, scheme, &validator)),
+        Ok(Credentials::Bearer(token)) => (validator.validate::<C>(token).await, Scheme::Bearer),
+        Ok(Credentials::Dpop { token, proof }) => {
+            let url = request_url(&validator, parts);
+            let method = parts.method.as_str();
+            let result = validator
+                .validate_dpop::<C>(token, proof, method, &url)
+                .await;
+            (result, Scheme::Dpop)
+        }
+    };
+    match result {
+        Ok(claims) => Ok((claims, scheme, validator)),
+        Err(failure) => {
             let mut nonce = None;
             let reason = match failure {
                 ValidationFailure::Invalid(e) => RejectionReason::Invalid(e),
@@ -362,7 +374,92 @@ where
             };
             let mut rejection = AuthRejection::new(reason, scheme, &validator);
             rejection.nonce = nonce;
-            rejection
-        })
+            Err(rejection)
+        }
+    }
+}
+
+impl<S, C> FromRequestParts<S> for Auth<C>
+where
+    Validator: FromRef<S>,
+    S: Send + Sync,
+    C: DeserializeOwned + Send + 'static,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state)
+            .await
+            .map(|(claims, _, _)| Auth(claims))
+    }
+}
+
+/// `Option<Auth<C>>`: `None` when the request carries no credentials (optional
+/// authentication); credentials that fail are still refused.
+impl<S, C> OptionalFromRequestParts<S> for Auth<C>
+where
+    Validator: FromRef<S>,
+    S: Send + Sync,
+    C: DeserializeOwned + Send + 'static,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match authenticate(parts, state).await {
+            Ok((claims, _, _)) => Ok(Some(Auth(claims))),
+            Err(r) if r.reason == RejectionReason::Missing => Ok(None),
+            Err(r) => Err(r),
+        }
+    }
+}
+
+/// A scope that a route requires, for [`RequireScope`].
+///
+/// ```
+/// use oidc_leptos::server::ScopeName;
+/// struct WriteTodos;
+/// impl ScopeName for WriteTodos {
+///     const NAME: &'static str = "todos:write";
+/// }
+/// ```
+pub trait ScopeName {
+    /// The scope, as it appears in the token's `scope` claim.
+    const NAME: &'static str;
+}
+
+/// As [`Auth`], and the token must grant the scope `S`: otherwise 403 with
+/// `error="insufficient_scope"` and `scope` in the challenge (RFC 6750 section 3.1).
+/// Use it as `RequireScope(claims, _): RequireScope<WriteTodos>`.
+pub struct RequireScope<S, C = NoAdditionalClaims>(
+    pub AccessTokenClaims<C>,
+    pub PhantomData<fn() -> S>,
+);
+
+impl<S, C: std::fmt::Debug> std::fmt::Debug for RequireScope<S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RequireScope").field(&self.0).finish()
+    }
+}
+
+impl<St, S, C> FromRequestParts<St> for RequireScope<S, C>
+where
+    Validator: FromRef<St>,
+    St: Send + Sync,
+    S: ScopeName,
+    C: DeserializeOwned + Send + 'static,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        let (claims, scheme, validator) = authenticate::<St, C>(parts, state).await?;
+        if claims.has_scope(S::NAME) {
+            Ok(RequireScope(claims, PhantomData))
+        } else {
+            let reason = RejectionReason::InsufficientScope(S::NAME);
+            Err(AuthRejection::new(reason, scheme, &validator))
+        }
     }
 }
