@@ -699,3 +699,57 @@ async fn optional_auth_scope_guard_and_router_layer() {
         (StatusCode::OK, "in")
     );
 }
+
+/// Without a public URL the `htu` is compared with the `Host` header's origin (scheme
+/// `http`); forwarded headers count only when trusted.
+#[tokio::test]
+async fn request_url_from_host_or_trusted_forwarded_headers() {
+    let idp = EcKey::new(1, "k1");
+    let holder = EcKey::new(5, "holder");
+    let token = bound_token(&idp, &holder);
+    let auth = format!("DPoP {token}");
+    let plain = Validator::discover(ISS)
+        .audience("todo-api")
+        .static_keys(set(&[idp.jwk()]))
+        .clock(Arc::new(ManualClock::new(NOW)));
+    let by_host = plain.clone().build_lazy().unwrap();
+    let proxied = plain.trust_forwarded_headers(true).build_lazy().unwrap();
+    let proof = |htu: &str| Proof::new(&holder, "GET", htu, &token).sign(&holder);
+    let forwarded = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "todo.example, proxy.internal"),
+    ];
+    let call = |validator: &Validator, htu: &str, extra: &[(&'static str, &'static str)]| {
+        let mut headers = vec![
+            ("authorization".to_owned(), auth.clone()),
+            ("dpop".to_owned(), proof(htu)),
+            ("host".to_owned(), "127.0.0.1:3000".to_owned()),
+        ];
+        headers.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let app = app(validator.clone());
+        async move {
+            let h: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            send(app, "GET", "/todos", &h).await.status
+        }
+    };
+    let local = "http://127.0.0.1:3000/todos";
+    let public = "https://todo.example/todos";
+    assert_eq!(call(&by_host, local, &[]).await, StatusCode::OK);
+    // Forwarded headers are ignored unless trusted.
+    assert_eq!(
+        call(&by_host, public, &forwarded).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(call(&proxied, public, &forwarded).await, StatusCode::OK);
+    assert_eq!(
+        call(&proxied, local, &forwarded).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
