@@ -68,4 +68,6 @@ pub use validator::{ValidationFailure, Validator, ValidatorBuilder, ValidatorErr
 #[cfg(test)]
 mod dpop_tests;
 #[cfg(test)]
+mod interop_tests;
+#[cfg(test)]
 mod tests;
