@@ -55,6 +55,7 @@ mod nonce;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod replay;
+mod testing;
 mod validator;
 
 pub use extract::{Auth, AuthRejection, RejectionReason, RequireScope, ScopeName};
@@ -63,6 +64,7 @@ pub use redis_store::RedisReplayStore;
 pub use replay::{
     InMemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError, DEFAULT_REPLAY_CAPACITY,
 };
+pub use testing::{TestIssuer, TestIssuerError};
 pub use validator::{ValidationFailure, Validator, ValidatorBuilder, ValidatorError};
 
 #[cfg(test)]
