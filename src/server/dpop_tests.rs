@@ -753,3 +753,12 @@ async fn request_url_from_host_or_trusted_forwarded_headers() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[test]
+fn the_nonce_secret_is_never_printed() {
+    let builder = Validator::discover(ISS)
+        .audience("todo-api")
+        .dpop_nonce_secret([0xab; 32]);
+    let text = format!("{builder:?}");
+    assert!(text.contains("redacted") && !text.contains("171"), "{text}");
+}

@@ -62,6 +62,16 @@ struct KeyTiming {
     max_age: u64,
 }
 
+/// The nonce signing secret: never printed.
+#[derive(Clone)]
+struct NonceSecret([u8; 32]);
+
+impl std::fmt::Debug for NonceSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NonceSecret([redacted])")
+    }
+}
+
 /// Builds a [`Validator`].
 #[derive(Debug, Clone)]
 pub struct ValidatorBuilder {
@@ -77,7 +87,7 @@ pub struct ValidatorBuilder {
     timing: KeyTiming,
     dpop: DpopProofValidator,
     replay: Option<Arc<dyn ReplayStore>>,
-    nonce_secret: Option<[u8; 32]>,
+    nonce_secret: Option<NonceSecret>,
     nonce_lifetime: u64,
     public_url: Option<String>,
     trust_forwarded: bool,
@@ -107,7 +117,7 @@ impl ValidatorBuilder {
     /// secret signs the nonces: give every instance behind one load balancer the same
     /// 32 random bytes. Off by default.
     pub fn dpop_nonce_secret(mut self, secret: [u8; 32]) -> Self {
-        self.nonce_secret = Some(secret);
+        self.nonce_secret = Some(NonceSecret(secret));
         self
     }
 
@@ -275,7 +285,7 @@ impl ValidatorBuilder {
             }
         }
         let nonces = match self.nonce_secret {
-            Some(secret) => Some(NonceIssuer::new(secret, self.nonce_lifetime)),
+            Some(NonceSecret(secret)) => Some(NonceIssuer::new(secret, self.nonce_lifetime)),
             None => None,
         };
         let fixed = self.jwks.is_some();
