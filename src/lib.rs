@@ -17,7 +17,9 @@
 //! | `csr` | Leptos client-side rendering: the browser session, components and hooks |
 //! | `hydrate` | as `csr`, for the browser half of an SSR app |
 //! | `ssr` | the same components and hooks on the server, rendering the pending state |
-//! | `server` | access-token validation with discovery and JWKS caching, axum extractor |
+//! | `server` | access-token validation (Bearer and DPoP) with discovery and JWKS caching, axum extractor |
+//! | `redis` | a DPoP replay store in Redis shared by several API instances (implies `server`) |
+//! | `ring` | signature verification with `ring` (enabled by `server`) |
 //! | `rust-crypto` | pure-Rust RSA/ECDSA/EdDSA verification (enabled by `server`) |
 //!
 //! Exactly one of `csr`, `hydrate`, `ssr` per build target. The browser build takes

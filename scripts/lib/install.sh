@@ -59,6 +59,12 @@ install_browser() {
   apt_install chromium chromium-driver curl
 }
 
+# For the shared DPoP replay store's tests (feature `redis`); they start their own
+# server on a free loopback port.
+install_redis() {
+  apt_install redis-server
+}
+
 # wasm-opt comes from npm's binaryen (a current release): Debian's binaryen 108
 # predates the externref tables that wasm-bindgen emits and breaks them.
 install_wasm_opt() {
@@ -77,6 +83,7 @@ install_node_deps() {
 install_all() {
   install_rust_targets
   install_browser
+  install_redis
   install_wasm_opt
   install_wasm_bindgen
   install_trunk

@@ -8,6 +8,7 @@ pub(crate) mod b64;
 mod claims;
 mod clock;
 mod discovery;
+mod dpop;
 pub(crate) mod form;
 mod http;
 mod id_token;
@@ -20,7 +21,10 @@ mod types;
 #[cfg(all(test, feature = "rust-crypto"))]
 mod tests;
 
-pub use access_token::{AccessTokenClaims, AccessTokenError, AccessTokenValidator, Confirmation};
+pub use access_token::{
+    AccessTokenClaims, AccessTokenError, AccessTokenValidator, Confirmation, TokenBinding,
+    DEFAULT_MAX_TOKEN_SIZE,
+};
 pub use authorize::{
     sanitize_return_path, AuthorizationRequest, CallbackError, CallbackParams,
     PendingAuthorization, CALLBACK_PARAMS, PENDING_MAX_AGE,
@@ -32,6 +36,10 @@ pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock, ServerTimeOffset};
 pub use discovery::{
     discovery_request, discovery_url, is_secure_url, DiscoveryError, ProviderMetadata,
+};
+pub use dpop::{
+    access_token_hash, normalize_htu, DpopError, DpopProofValidator, ProofRequest, VerifiedProof,
+    DEFAULT_MAX_PROOF_SIZE,
 };
 pub use http::{HttpRequest, HttpResponse, Method};
 pub use id_token::{check_refresh_continuity, IdTokenClaims, IdTokenError, IdTokenValidator};

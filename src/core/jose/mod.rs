@@ -4,11 +4,15 @@
 
 mod jwk;
 mod jws;
+#[cfg(feature = "ring")]
+mod ring_crypto;
 #[cfg(feature = "rust-crypto")]
 mod rust_crypto;
 
 pub use jwk::{Jwk, JwkSet, MIN_RSA_BITS};
 pub use jws::{Header, UnverifiedJws, VerifiedJws};
+#[cfg(feature = "ring")]
+pub use ring_crypto::{PreparedKeySet, PreparedVerifier, RingVerifier};
 #[cfg(feature = "rust-crypto")]
 pub use rust_crypto::RustCryptoVerifier;
 

@@ -3,15 +3,22 @@
 //! Environment: `OIDC_ISSUER` (default `http://localhost:9000`), `OIDC_AUDIENCE`
 //! (default `todo-api`), `LISTEN_ADDR` (default `127.0.0.1:3000`), `DATABASE_URL`
 //! (default `todo.db`), `STATIC_DIR` (optional), `CORS_ORIGINS` (optional,
-//! comma-separated origins allowed to call the API from elsewhere).
+//! comma-separated origins allowed to call the API from elsewhere), `PUBLIC_URL`
+//! (optional: the origin clients use, e.g. `https://todo.example.com`, compared with
+//! DPoP proofs' `htu` when the API runs behind a proxy or load balancer; without it the
+//! request's `Host` header is used), `REDIS_URL` (optional: a Redis server shared by
+//! every API instance to detect replayed DPoP proofs; in-process when unset).
 
 use std::sync::{Arc, Mutex};
 
 use axum::http::{header, HeaderValue, Method};
-use oidc_leptos::server::Validator;
+use oidc_leptos::server::{RedisReplayStore, Validator};
 use todo_backend::{api, open_database, AppState};
 use tower_http::cors::CorsLayer;
 use tower_http::services::{ServeDir, ServeFile};
+
+const DPOP: header::HeaderName = header::HeaderName::from_static("dpop");
+const DPOP_NONCE: header::HeaderName = header::HeaderName::from_static("dpop-nonce");
 
 fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -30,10 +37,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = env("LISTEN_ADDR", "127.0.0.1:3000");
     let db_url = env("DATABASE_URL", "todo.db");
 
-    let validator = Validator::discover(&issuer)
-        .audience(&audience)
-        .build()
-        .await?;
+    let mut validator = Validator::discover(&issuer).audience(&audience);
+    if let Ok(url) = std::env::var("PUBLIC_URL") {
+        tracing::info!(%url, "DPoP proofs are checked against this public URL");
+        validator = validator.public_url(url);
+    }
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        tracing::info!("DPoP replay store: Redis (shared by every instance)");
+        validator = validator.replay_store(Arc::new(RedisReplayStore::open(&url)?));
+    }
+    let validator = validator.build().await?;
     let db = open_database(&db_url)?;
     let state = AppState {
         validator,
@@ -50,7 +63,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             CorsLayer::new()
                 .allow_origin(origins)
                 .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, DPOP])
+                .expose_headers([header::WWW_AUTHENTICATE, DPOP_NONCE]),
         );
     }
     if let Ok(dir) = std::env::var("STATIC_DIR") {

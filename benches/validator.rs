@@ -1,0 +1,201 @@
+//! The validator's full checks beside the bare signature verifications they contain,
+//! measured in the same run: Bearer RS256, Bearer ES256, and a DPoP-bound ES256 token
+//! with its ES256 proof (two verifications, plus the replay store).
+//!
+//! `cargo bench --features server --bench validator`
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use futures_util::FutureExt;
+use oidc_leptos::core::jose::{Jwk, JwkSet};
+use oidc_leptos::core::{access_token_hash, ManualClock, NoAdditionalClaims};
+use oidc_leptos::server::{InMemoryReplayStore, Validator};
+use p256::ecdsa::signature::Signer;
+use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
+use rsa::signature::SignatureEncoding;
+use rsa::traits::PublicKeyParts;
+use serde_json::{json, Value};
+
+const NOW: u64 = 1_700_000_000;
+const ISS: &str = "https://idp.example";
+const URL: &str = "https://api.example.com/todos";
+
+fn b64(data: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..=c.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+fn input(header: &Value, claims: &Value) -> String {
+    format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    )
+}
+
+fn claims(extra: Value) -> Value {
+    let mut c = json!({"iss": ISS, "sub": "alice", "aud": "todo-api", "exp": NOW + 300,
+        "iat": NOW, "jti": "t1", "client_id": "spa", "scope": "openid todos"});
+    for (k, v) in extra.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    c
+}
+
+struct Ec {
+    sk: p256::ecdsa::SigningKey,
+}
+
+impl Ec {
+    fn new(seed: u8) -> Self {
+        let mut bytes = [seed; 32];
+        bytes[0] = 1;
+        Ec {
+            sk: p256::ecdsa::SigningKey::from_slice(&bytes).unwrap(),
+        }
+    }
+    fn point(&self) -> Vec<u8> {
+        self.sk
+            .verifying_key()
+            .to_encoded_point(false)
+            .as_bytes()
+            .to_vec()
+    }
+    fn jwk(&self, kid: Option<&str>) -> Value {
+        let p = self.sk.verifying_key().to_encoded_point(false);
+        let mut jwk = json!({"kty": "EC", "crv": "P-256",
+            "x": b64(p.x().unwrap()), "y": b64(p.y().unwrap())});
+        if let Some(kid) = kid {
+            jwk["kid"] = json!(kid);
+        }
+        jwk
+    }
+    fn sign(&self, header: &Value, claims: &Value) -> (String, Vec<u8>) {
+        let input = input(header, claims);
+        let sig: p256::ecdsa::Signature = self.sk.sign(input.as_bytes());
+        let sig = sig.to_bytes().to_vec();
+        (format!("{input}.{}", b64(&sig)), sig)
+    }
+}
+
+fn validator(jwk: Value) -> Validator {
+    let keys: JwkSet = serde_json::from_value(json!({ "keys": [jwk] })).unwrap();
+    Validator::discover(ISS)
+        .audience("todo-api")
+        .static_keys(keys)
+        .clock(Arc::new(ManualClock::new(NOW)))
+        .public_url("https://api.example.com")
+        // Large enough that the benchmark's proofs never fill it.
+        .replay_store(Arc::new(InMemoryReplayStore::new(usize::MAX)))
+        .build_lazy()
+        .unwrap()
+}
+
+/// Runs a validation to completion. With static keys and the in-process replay store
+/// nothing waits, so one poll finishes it: no runtime cost enters the measurement (in a
+/// server the handler is already running on one).
+fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+    f.now_or_never()
+        .expect("the validation completes without waiting")
+}
+
+fn bench(c: &mut Criterion) {
+    // RS256.
+    let rsa = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let public = rsa.to_public_key();
+    let (n, e) = (public.n().to_bytes_be(), public.e().to_bytes_be());
+    let rs_jwk = json!({"kty": "RSA", "kid": "r", "n": b64(&n), "e": b64(&e)});
+    let rs_input = input(
+        &json!({"alg": "RS256", "kid": "r", "typ": "at+jwt"}),
+        &claims(json!({})),
+    );
+    let rs_sig = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(rsa)
+        .sign(rs_input.as_bytes())
+        .to_vec();
+    let rs_token = format!("{rs_input}.{}", b64(&rs_sig));
+    let rs_validator = validator(rs_jwk);
+    assert!(run(rs_validator.validate::<NoAdditionalClaims>(&rs_token)).is_ok());
+    c.bench_function("bare verify RS256 (ring)", |b| {
+        let key = RsaPublicKeyComponents { n: &n, e: &e };
+        b.iter(|| {
+            key.verify(
+                &signature::RSA_PKCS1_2048_8192_SHA256,
+                black_box(rs_input.as_bytes()),
+                black_box(&rs_sig),
+            )
+            .unwrap()
+        })
+    });
+    c.bench_function("full check Bearer RS256", |b| {
+        b.iter(|| run(rs_validator.validate::<NoAdditionalClaims>(black_box(&rs_token))).unwrap())
+    });
+
+    // ES256.
+    let idp = Ec::new(7);
+    let es_header = json!({"alg": "ES256", "kid": "e", "typ": "at+jwt"});
+    let (es_token, es_sig) = idp.sign(&es_header, &claims(json!({})));
+    let es_input = es_token.rsplit_once('.').unwrap().0.to_owned();
+    let es_validator = validator(idp.jwk(Some("e")));
+    assert!(run(es_validator.validate::<NoAdditionalClaims>(&es_token)).is_ok());
+    let point = idp.point();
+    c.bench_function("bare verify ES256 (ring)", |b| {
+        let key = UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point);
+        b.iter(|| {
+            key.verify(black_box(es_input.as_bytes()), black_box(&es_sig))
+                .unwrap()
+        })
+    });
+    c.bench_function("full check Bearer ES256", |b| {
+        b.iter(|| run(es_validator.validate::<NoAdditionalClaims>(black_box(&es_token))).unwrap())
+    });
+
+    // DPoP: an ES256 token bound to an ES256 proof key; a fresh proof per request
+    // (made outside the measurement), so the replay store records each one.
+    let holder = Ec::new(9);
+    let jwk: Jwk = serde_json::from_value(holder.jwk(None)).unwrap();
+    let jkt = jwk.thumbprint().unwrap();
+    let (bound, _) = idp.sign(&es_header, &claims(json!({"cnf": {"jkt": jkt}})));
+    let ath = access_token_hash(&bound);
+    let proof_header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": holder.jwk(None)});
+    let mut counter = 0u64;
+    let mut proof = || {
+        counter += 1;
+        let claims = json!({"jti": format!("p{counter}"), "htm": "GET", "htu": URL,
+            "iat": NOW, "ath": ath});
+        holder.sign(&proof_header, &claims).0
+    };
+    let first = proof();
+    assert!(
+        run(es_validator.validate_dpop::<NoAdditionalClaims>(&bound, &first, "GET", URL)).is_ok()
+    );
+    c.bench_function("full check DPoP ES256 + proof ES256", |b| {
+        b.iter_batched(
+            &mut proof,
+            |p| {
+                run(es_validator.validate_dpop::<NoAdditionalClaims>(
+                    black_box(&bound),
+                    black_box(&p),
+                    "GET",
+                    URL,
+                ))
+                .unwrap()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
