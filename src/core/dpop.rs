@@ -366,15 +366,19 @@ mod tests {
 
     /// RFC 9449 section 7.1, figure 13: a proof made by the RFC's authors (an
     /// implementation other than ours) for a request to a protected resource.
+    #[cfg(feature = "rust-crypto")]
     const RFC_PROOF: &str = concat!(
         "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19.",
         "eyJqdGkiOiJlMWozVl9iS2ljOC1MQUVCIiwiaHRtIjoiR0VUIiwiaHR1IjoiaHR0cHM6Ly9yZXNvdXJjZS5leGFtcGxlLm9yZy9wcm90ZWN0ZWRyZXNvdXJjZSIsImlhdCI6MTU2MjI2MjYxOCwiYXRoIjoiZlVIeU8ycjJaM0RaNTNFc05yV0JiMHhXWG9hTnk1OUlpS0NBcWtzbVFFbyJ9.",
         "2oW9RP35yRqzhrtNP86L-Ey71EOptxRimPPToA1plemAgR6pxHF8y6-yqyVnmcw6Fy1dqd-jfxSYoMxhAJpLjA"
     );
     /// RFC 9449 section 7.1: the access token that proof is for.
+    #[cfg(feature = "rust-crypto")]
     const RFC_TOKEN: &str = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
     /// RFC 9449 section 6.1: the thumbprint of the example key.
+    #[cfg(feature = "rust-crypto")]
     const RFC_JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    #[cfg(feature = "rust-crypto")]
     const RFC_IAT: u64 = 1_562_262_618;
 
     #[cfg(feature = "rust-crypto")]
