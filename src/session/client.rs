@@ -56,6 +56,8 @@ pub(crate) struct Client {
     pub keep_alive_ms: Option<u64>,
     pub silent_timeout_ms: u64,
     pub request_timeout_ms: u64,
+    /// `max_age` in seconds, when configured.
+    pub max_age: Option<u64>,
     namespace: String,
 }
 
@@ -104,6 +106,7 @@ impl Client {
             keep_alive_ms: config.keep_alive.map(ms),
             silent_timeout_ms: ms(config.silent_timeout).max(1),
             request_timeout_ms: ms(config.request_timeout).max(1),
+            max_age: config.max_age.map(|d| d.as_secs()),
             namespace,
         }
     }

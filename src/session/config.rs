@@ -45,6 +45,7 @@ pub struct OidcConfig {
     pub(crate) silent_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) storage_namespace: Option<String>,
+    pub(crate) max_age: Option<Duration>,
 }
 
 impl OidcConfig {
@@ -67,7 +68,16 @@ impl OidcConfig {
             silent_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(15),
             storage_namespace: None,
+            max_age: None,
         }
+    }
+
+    /// Asks the provider to authenticate the user again when their last
+    /// authentication is older than this (OIDC Core 3.1.2.1 `max_age`); the ID token's
+    /// `auth_time` is then required and checked. Defaults to none (not sent).
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
     }
 
     /// An audience besides the client that ID tokens may name (OIDC Core 3.1.3.7 step

@@ -240,6 +240,8 @@ enum Step {
         req: ReqId,
         sent: Now,
         nonce: Option<Nonce>,
+        /// The `max_age` the authorization request sent (None on refresh).
+        max_age: Option<u64>,
     },
     /// The key set is being fetched to check the ID token.
     Keys { req: ReqId, check: Box<Check> },
@@ -264,6 +266,7 @@ struct Check {
     response: TokenResponse,
     id_token: IdToken,
     nonce: Option<Nonce>,
+    max_age: Option<u64>,
     sent: Now,
     received: Now,
     refetched: bool,
@@ -670,7 +673,7 @@ impl Machine {
             redirect_uri: self.client.silent_redirect_uri.clone(),
             return_to: None,
             created_at: early.created / 1000,
-            max_age: None,
+            max_age: self.client.max_age,
         };
         let req = self.req();
         self.emit(Command::AdoptSilentFrame { req });
@@ -806,6 +809,7 @@ impl Machine {
                         req,
                         sent,
                         nonce: Some(stored.pending.nonce),
+                        max_age: stored.pending.max_age,
                     },
                 };
             }
@@ -839,6 +843,9 @@ impl Machine {
     ) -> AuthorizationRequest {
         let mut request = AuthorizationRequest::new(&self.client.client_id, redirect_uri)
             .scopes(self.client.scopes.iter().cloned());
+        if let Some(max_age) = self.client.max_age {
+            request = request.max_age(max_age);
+        }
         if let Some(path) = &options.return_to {
             request = request.return_to(sanitize_return_path(path));
         }
@@ -1154,7 +1161,12 @@ impl Machine {
         signing_in: bool,
     ) -> Outcome {
         match step {
-            Step::Token { sent, nonce, .. } => {
+            Step::Token {
+                sent,
+                nonce,
+                max_age,
+                ..
+            } => {
                 let response = match result {
                     Ok(r) => r,
                     Err(e) => {
@@ -1162,7 +1174,7 @@ impl Machine {
                     }
                 };
                 match TokenResponse::from_response(&response) {
-                    Ok(tokens) => self.start_check(tokens, nonce, sent, signing_in),
+                    Ok(tokens) => self.start_check(tokens, (nonce, max_age), sent, signing_in),
                     // RFC 6749 section 5.2: the grant is invalid, expired or revoked.
                     Err(TokenError::Provider(e)) if e.error == "invalid_grant" => {
                         Outcome::Fail(Failure::GrantGone)
@@ -1205,13 +1217,16 @@ impl Machine {
         }
     }
 
+    /// Checks the ID token of a token response. `expected`: the nonce and `max_age`
+    /// of the authorization request (none on refresh).
     fn start_check(
         &mut self,
         response: TokenResponse,
-        nonce: Option<Nonce>,
+        expected: (Option<Nonce>, Option<u64>),
         sent: Now,
         signing_in: bool,
     ) -> Outcome {
+        let (nonce, max_age) = expected;
         let Some(id_token) = response.id_token.clone() else {
             if signing_in {
                 return Outcome::Fail(Failure::Fatal(
@@ -1230,6 +1245,7 @@ impl Machine {
             response,
             id_token,
             nonce,
+            max_age,
             sent,
             received: self.now,
             refetched: false,
@@ -1311,11 +1327,11 @@ impl Machine {
                 check.received.wall / 1000,
             );
         }
-        let claims = self.validator().check_claims::<RawClaims>(
-            &verified,
-            check.nonce.as_ref(),
-            self.server_secs(),
-        );
+        // OIDC Core 3.1.3.7 step 13: `auth_time` checked when `max_age` was sent.
+        let claims = self
+            .validator()
+            .max_age(check.max_age)
+            .check_claims::<RawClaims>(&verified, check.nonce.as_ref(), self.server_secs());
         match claims {
             Ok(claims) => {
                 let payload = String::from_utf8_lossy(verified.payload());
@@ -1358,6 +1374,7 @@ impl Machine {
                     req,
                     sent,
                     nonce: Some(pending.nonce),
+                    max_age: pending.max_age,
                 })
             }
             Err(CallbackError::Provider(e)) if NEEDS_INTERACTION.contains(&e.error.as_str()) => {
@@ -1623,6 +1640,7 @@ impl Machine {
                     req,
                     sent: now,
                     nonce: None,
+                    max_age: None,
                 });
             }
         } else if self.client.frame {

@@ -649,3 +649,27 @@ fn a_call_after_expiry_retries_at_once_even_while_backing_off() {
     tab.want_token();
     assert!(tab.resolved.last().unwrap().1.is_ok());
 }
+
+#[test]
+fn max_age_is_sent_and_auth_time_required() {
+    use std::time::Duration;
+    let idp = Idp::new();
+    let mut tab = signed_in_with(&idp, |c| c.max_age(Duration::from_secs(300)));
+    assert!(tab.navigations.is_empty());
+    tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
+    let mut again = tab.reload();
+    again.start();
+    again.run();
+    again.dispatch(Event::Login(LoginOptions::default()));
+    let nav = again.navigations.last().unwrap().clone();
+    assert!(nav.contains("max_age=300"), "{nav}");
+    // OIDC Core 3.1.3.7 step 13: without `auth_time` the ID token is refused.
+    idp.set_omit_auth_time(true);
+    let mut back = again.follow_interactive("alice");
+    back.start();
+    back.run();
+    match back.state() {
+        AuthState::Failed(e) => assert!(e.to_string().contains("auth_time"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -34,6 +34,8 @@ struct Family {
 struct Grant {
     user: String,
     nonce: Option<String>,
+    /// `max_age` was sent: the ID token says when the user authenticated.
+    auth_time: bool,
     redirect_uri: String,
     challenge: String,
 }
@@ -54,6 +56,7 @@ pub struct IdpState {
     subject_on_refresh: Option<String>,
     issue_refresh: bool,
     frame_hangs: bool,
+    omit_auth_time: bool,
     refreshes: u32,
     reuse: u32,
     invalid_grants: u32,
@@ -94,6 +97,7 @@ impl Idp {
             subject_on_refresh: None,
             issue_refresh: true,
             frame_hangs: false,
+            omit_auth_time: false,
             refreshes: 0,
             reuse: 0,
             invalid_grants: 0,
@@ -148,6 +152,9 @@ impl Idp {
     pub fn set_issue_refresh_tokens(&self, on: bool) {
         self.0.borrow_mut().issue_refresh = on;
     }
+    pub fn set_omit_auth_time(&self, on: bool) {
+        self.0.borrow_mut().omit_auth_time = on;
+    }
     pub fn set_frame_hangs(&self, on: bool) {
         self.0.borrow_mut().frame_hangs = on;
     }
@@ -191,11 +198,13 @@ impl Idp {
         };
         st.next += 1;
         let code = format!("code{}", st.next);
+        let auth_time = params.contains_key("max_age") && !st.omit_auth_time;
         st.codes.insert(
             code.clone(),
             Grant {
                 user,
                 nonce: params.get("nonce").cloned(),
+                auth_time,
                 redirect_uri: redirect.clone(),
                 challenge: params["code_challenge"].clone(),
             },
@@ -213,6 +222,7 @@ impl Idp {
         now: Now,
         user: &str,
         nonce: Option<String>,
+        auth_time: bool,
         family: Option<u32>,
     ) -> HttpResponse {
         let iat = self.time(now);
@@ -224,6 +234,9 @@ impl Idp {
         let mut id = json!({"iss": ISS, "sub": user, "aud": "spa", "iat": iat, "exp": iat + 600, "name": user});
         if let Some(n) = nonce {
             id["nonce"] = n.into();
+        }
+        if auth_time {
+            id["auth_time"] = iat.into();
         }
         let mut body = json!({
             "access_token": access,
@@ -308,7 +321,7 @@ impl Idp {
                         } else {
                             None
                         };
-                        Ok(self.issue(now, &grant.user, grant.nonce, family))
+                        Ok(self.issue(now, &grant.user, grant.nonce, grant.auth_time, family))
                     }
                     "refresh_token" => {
                         let rt = p["refresh_token"].clone();
@@ -335,7 +348,7 @@ impl Idp {
                             st.refreshes += 1;
                             st.subject_on_refresh.clone().unwrap_or(user)
                         };
-                        Ok(self.issue(now, &user, None, Some(f)))
+                        Ok(self.issue(now, &user, None, false, Some(f)))
                     }
                     other => panic!("grant {other}"),
                 }
