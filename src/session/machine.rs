@@ -816,7 +816,7 @@ impl Machine {
             Err(CallbackError::Provider(e))
                 if stored.silent && NEEDS_INTERACTION.contains(&e.error.as_str()) =>
             {
-                self.signed_out_quietly();
+                self.forget_session();
             }
             Err(e) => self.phase = Phase::Failed(e.into()),
         }
@@ -1000,10 +1000,6 @@ impl Machine {
             slot: Slot::SignedIn,
             value: None,
         });
-    }
-
-    fn signed_out_quietly(&mut self) {
-        self.forget_session();
     }
 
     /// The session ended at the provider: sign out here and in every tab.
@@ -1416,7 +1412,7 @@ impl Machine {
             }
             // A silent attempt that needs the user, or that failed, leaves the app
             // signed out: never an error loop.
-            Outcome::Fail(_) if silent => self.signed_out_quietly(),
+            Outcome::Fail(_) if silent => self.forget_session(),
             Outcome::Fail(failure) => {
                 let error = match failure {
                     Failure::Transient(e, _) | Failure::Fatal(e) => e,
