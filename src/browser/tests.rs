@@ -263,3 +263,36 @@ async fn unreachable_provider_is_a_failed_state_not_a_panic() {
     assert_eq!(states[0], "pending");
     assert!(states[1].starts_with("failed: network error"), "{states:?}");
 }
+
+#[wasm_bindgen_test]
+async fn logout_is_told_to_the_other_tabs_on_the_app_channel() {
+    use std::cell::RefCell;
+    use wasm_bindgen::closure::Closure;
+    set_address("/");
+    let config = OidcConfig::new(DEAD_ISS, "spa");
+    let name = crate::session::Client::bind(&config, "x").channel();
+    // Another tab of the same app, listening on the channel.
+    let other = web_sys::BroadcastChannel::new(&name).unwrap();
+    let heard = Rc::new(RefCell::new(Vec::<String>::new()));
+    let sink = Rc::clone(&heard);
+    let on_message =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            if let Some(text) = e.data().as_string() {
+                sink.borrow_mut().push(text);
+            }
+        });
+    other.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    let driver = Driver::start(&config, |_| {});
+    driver.post(crate::session::machine::Event::Logout(
+        crate::LogoutOptions::default().local_only(true),
+    ));
+    assert!(
+        wait_for(|| !heard.borrow().is_empty()).await,
+        "nothing heard"
+    );
+    let message = heard.borrow()[0].clone();
+    let (from, what) = message.split_once(' ').unwrap();
+    assert_eq!(what, "logout");
+    assert_eq!(from.len(), 16, "a random tab id: {from}");
+    other.close();
+}
