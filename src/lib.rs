@@ -43,8 +43,8 @@ pub use crate::core::{
     AccessToken, IdTokenClaims, NoAdditionalClaims, ProviderMetadata, StandardClaims,
 };
 pub use session::{
-    AuthError, AuthState, LoginOptions, LogoutOptions, OidcConfig, RestoreMode, User,
-    EARLY_RESTORE_SCRIPT, SILENT_CALLBACK_HTML,
+    AuthError, AuthState, LoginOptions, LogoutOptions, MockUser, OidcConfig, RenewalMethod,
+    RestoreMode, SessionInfo, SignInMethod, User, EARLY_RESTORE_SCRIPT, SILENT_CALLBACK_HTML,
 };
 
 #[cfg(any(feature = "csr", feature = "hydrate", feature = "ssr"))]

@@ -46,7 +46,8 @@ pub use id_token::{check_refresh_continuity, IdTokenClaims, IdTokenError, IdToke
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
 pub use random::{Nonce, RandomError, State};
 pub use token::{
-    authorization_code_request, refresh_request, OAuthError, TokenError, TokenResponse, TokenType,
+    authorization_code_request, refresh_request, revocation_request, OAuthError, TokenError,
+    TokenResponse, TokenType,
 };
 pub use types::{AccessToken, AuthorizationCode, IdToken, RefreshToken};
 

@@ -239,6 +239,23 @@ pub fn refresh_request(
     )
 }
 
+/// A token revocation request for a public client's refresh token (RFC 7009 section
+/// 2.1).
+pub fn revocation_request(
+    endpoint: &str,
+    client_id: &str,
+    refresh_token: &RefreshToken,
+) -> HttpRequest {
+    HttpRequest::post_form(
+        endpoint,
+        [
+            ("token", refresh_token.secret()),
+            ("token_type_hint", "refresh_token"),
+            ("client_id", client_id),
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

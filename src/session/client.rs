@@ -1,7 +1,7 @@
 //! The configuration bound once to where the app runs: every value the session
 //! machine needs, computed up front.
 
-use super::config::{OidcConfig, RestoreMode};
+use super::config::{MockUser, OidcConfig, RestoreMode};
 
 /// Where a value is kept in browser storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,6 +58,12 @@ pub(crate) struct Client {
     pub request_timeout_ms: u64,
     /// `max_age` in seconds, when configured.
     pub max_age: Option<u64>,
+    /// Idle timeout (ms), when configured.
+    pub idle_timeout_ms: Option<u64>,
+    pub auto_logout: bool,
+    pub auto_logout_warning_ms: u64,
+    pub auto_logout_to: Option<String>,
+    pub mock: Option<MockUser>,
     namespace: String,
 }
 
@@ -107,6 +113,11 @@ impl Client {
             silent_timeout_ms: ms(config.silent_timeout).max(1),
             request_timeout_ms: ms(config.request_timeout).max(1),
             max_age: config.max_age.map(|d| d.as_secs()),
+            idle_timeout_ms: config.idle_timeout.map(ms).filter(|t| *t > 0),
+            auto_logout: config.auto_logout,
+            auto_logout_warning_ms: ms(config.auto_logout_warning),
+            auto_logout_to: config.auto_logout_to.clone(),
+            mock: config.mock.clone(),
             namespace,
         }
     }

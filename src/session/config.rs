@@ -46,6 +46,11 @@ pub struct OidcConfig {
     pub(crate) request_timeout: Duration,
     pub(crate) storage_namespace: Option<String>,
     pub(crate) max_age: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) auto_logout: bool,
+    pub(crate) auto_logout_warning: Duration,
+    pub(crate) auto_logout_to: Option<String>,
+    pub(crate) mock: Option<MockUser>,
 }
 
 impl OidcConfig {
@@ -69,7 +74,62 @@ impl OidcConfig {
             request_timeout: Duration::from_secs(15),
             storage_namespace: None,
             max_age: None,
+            idle_timeout: None,
+            auto_logout: true,
+            auto_logout_warning: Duration::from_secs(60),
+            auto_logout_to: None,
+            mock: None,
         }
+    }
+
+    /// Log the user out after this long without activity (pointer, keys, touch,
+    /// scroll, focus) in any tab of the app. Defaults to the provider session's idle
+    /// lifetime as the tokens tell it (`refresh_expires_in`, or a JWT refresh token's
+    /// `exp`), else [`keep_alive`](Self::keep_alive); with none of them known there is
+    /// no idle timeout.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Whether the idle timeout logs the user out. Defaults to true; false keeps
+    /// the session until it ends at the provider, whatever the user does.
+    pub fn auto_logout(mut self, on: bool) -> Self {
+        self.auto_logout = on;
+        self
+    }
+
+    /// How long before the idle logout the countdown runs
+    /// ([`use_auto_logout_countdown`](crate::use_auto_logout_countdown)). Defaults to
+    /// 60 s (at most the idle timeout).
+    pub fn auto_logout_warning(mut self, warning: Duration) -> Self {
+        self.auto_logout_warning = warning;
+        self
+    }
+
+    /// The app path to show after an idle logout. Defaults to none: the current page
+    /// stays, signed out.
+    ///
+    /// An idle logout ends the session in every tab, revokes the refresh token at
+    /// the provider (RFC 7009, when it has a revocation endpoint; an offline tab does
+    /// it when the browser is back online), and, like an explicit logout, keeps the
+    /// session from being restored silently: the next login asks for the user.
+    pub fn auto_logout_to(mut self, path: impl Into<String>) -> Self {
+        self.auto_logout_to = Some(path.into());
+        self
+    }
+
+    /// Mock mode: no provider is contacted; the session signs in as `user` (see
+    /// [`MockUser`]). For tests, demos and deployments without sign-in. Every hook,
+    /// guard and the idle countdown behave as with a provider.
+    pub fn mock(mut self, user: MockUser) -> Self {
+        self.mock = Some(user);
+        self
+    }
+
+    /// Whether this is a mock configuration.
+    pub fn is_mock(&self) -> bool {
+        self.mock.is_some()
     }
 
     /// Asks the provider to authenticate the user again when their last
@@ -224,6 +284,79 @@ impl LogoutOptions {
     /// false (RP-initiated logout at the provider).
     pub fn local_only(mut self, local_only: bool) -> Self {
         self.local_only = local_only;
+        self
+    }
+}
+
+/// The user of a [mock](OidcConfig::mock) session: ID token claims, and the access
+/// token a backend in mock mode accepts.
+///
+/// ```
+/// use oidc_leptos::{MockUser, OidcConfig};
+/// let config = OidcConfig::new("https://idp.example.com", "my-spa")
+///     .mock(MockUser::new("alice").name("Alice").claim("roles", ["admin"]));
+/// assert!(config.is_mock());
+/// ```
+///
+/// The access token is an unsigned JWT (`alg` `none`) naming the mock user, the
+/// configured issuer and [`audience`](Self::audience): only a backend validator built
+/// for mock mode accepts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockUser {
+    pub(crate) claims: serde_json::Map<String, serde_json::Value>,
+    pub(crate) audience: Option<String>,
+    pub(crate) signed_in: bool,
+}
+
+impl MockUser {
+    /// A user with subject `sub`, signed in when the app starts.
+    pub fn new(sub: impl Into<String>) -> Self {
+        let mut claims = serde_json::Map::new();
+        claims.insert("sub".into(), serde_json::Value::String(sub.into()));
+        Self {
+            claims,
+            audience: None,
+            signed_in: true,
+        }
+    }
+
+    /// The `name` claim.
+    pub fn name(self, name: impl Into<String>) -> Self {
+        self.claim("name", name.into())
+    }
+
+    /// The `email` claim.
+    pub fn email(self, email: impl Into<String>) -> Self {
+        self.claim("email", email.into())
+    }
+
+    /// Any claim (the app's typed claims read it like a provider's).
+    pub fn claim(mut self, name: impl Into<String>, value: impl serde::Serialize) -> Self {
+        if let Ok(value) = serde_json::to_value(value) {
+            self.claims.insert(name.into(), value);
+        }
+        self
+    }
+
+    /// Every field of `claims` (a struct or map serializing to a JSON object) as a
+    /// claim.
+    pub fn claims(mut self, claims: &impl serde::Serialize) -> Self {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(claims) {
+            self.claims.extend(map);
+        }
+        self
+    }
+
+    /// The access token's audience (the API). Defaults to the client ID.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Whether the app starts signed in. Defaults to true; `login` and `logout`
+    /// switch it.
+    pub fn signed_in(mut self, signed_in: bool) -> Self {
+        self.signed_in = signed_in;
         self
     }
 }

@@ -13,13 +13,16 @@
 use serde::{Deserialize, Serialize};
 
 use super::client::{Client, Slot};
+use super::config::MockUser;
 use super::config::{LoginOptions, LogoutOptions};
-use super::state::{AuthError, AuthState, RawClaims, User};
+use super::state::{
+    AuthError, AuthState, RawClaims, RenewalMethod, SessionInfo, SignInMethod, User,
+};
 use crate::core::jose::{AlgorithmPolicy, JoseError, JwkSet, VerifiedJws};
 use crate::core::{
     authorization_code_request, check_refresh_continuity, discovery_request, form, refresh_request,
-    sanitize_return_path, AccessToken, AuthorizationRequest, CallbackError, CallbackParams,
-    HttpRequest, HttpResponse, IdToken, IdTokenError, IdTokenValidator, Nonce,
+    revocation_request, sanitize_return_path, AccessToken, AuthorizationRequest, CallbackError,
+    CallbackParams, HttpRequest, HttpResponse, IdToken, IdTokenError, IdTokenValidator, Nonce,
     PendingAuthorization, ProviderMetadata, RefreshToken, ServerTimeOffset, TokenError,
     TokenResponse, CALLBACK_PARAMS,
 };
@@ -49,6 +52,11 @@ pub(crate) const MARKER_TTL_MS: u64 = 12 * 60 * 60 * 1000;
 pub(crate) const PROVIDER_CACHE_TTL_MS: u64 = 10 * 60 * 1000;
 /// Longest wait between two renewal attempts after transient failures.
 pub(crate) const MAX_BACKOFF_MS: u64 = 60 * 1000;
+/// A tab tells the others of its user's activity at most this often (and at once
+/// while the idle countdown runs).
+pub(crate) const ACTIVITY_SHARE_MS: u64 = 5 * 1000;
+/// Lifetime of a mock session's tokens.
+const MOCK_LIFETIME_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// What one tab tells the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,6 +67,8 @@ pub(crate) enum TabMessage {
     Logout,
     /// The session ended at the provider: every tab signs out.
     Lost,
+    /// The user is active in a tab: the idle clock restarts in every tab.
+    Activity,
 }
 
 impl TabMessage {
@@ -68,6 +78,7 @@ impl TabMessage {
             TabMessage::Login => "login",
             TabMessage::Logout => "logout",
             TabMessage::Lost => "lost",
+            TabMessage::Activity => "activity",
         }
     }
 
@@ -77,6 +88,7 @@ impl TabMessage {
             "login" => Some(TabMessage::Login),
             "logout" => Some(TabMessage::Logout),
             "lost" => Some(TabMessage::Lost),
+            "activity" => Some(TabMessage::Activity),
             _ => None,
         }
     }
@@ -112,6 +124,8 @@ pub(crate) struct StartInfo {
     pub visible: bool,
     /// A silent sign-in the page's inline script started before the app loaded.
     pub early: Option<EarlyFrame>,
+    /// Whether the browser says it is offline.
+    pub offline: bool,
 }
 
 /// A silent sign-in started by [`EARLY_RESTORE_SCRIPT`](crate::EARLY_RESTORE_SCRIPT)
@@ -142,6 +156,8 @@ pub(crate) enum Event {
     Activity,
     /// The tab became visible or hidden.
     Visibility(bool),
+    /// The browser went online (true) or offline (false).
+    Online(bool),
     /// The answer to `Command::Fetch`.
     Http {
         req: ReqId,
@@ -203,6 +219,10 @@ pub(crate) enum Command {
     },
     /// The state the app shows changed.
     Publish(AuthState<RawClaims>),
+    /// Seconds left before the idle logout, while the countdown runs; sent on change.
+    Countdown(Option<u32>),
+    /// What the session is doing, for display; sent on change.
+    Info(SessionInfo),
 }
 
 /// The pending authorization as this tab keeps it between redirect and callback. It
@@ -323,6 +343,11 @@ struct SignedIn {
     retry: Option<(u64, u32)>,
     /// The last renewal error, while retrying.
     error: Option<AuthError>,
+    /// How the session was obtained.
+    via: SignInMethod,
+    /// Renewals so far, and the last one (wall ms, how).
+    renewals: u32,
+    last_renewal: Option<(u64, RenewalMethod)>,
 }
 
 /// Milliseconds since `since`, by whichever clock has moved more: a monotonic clock
@@ -409,12 +434,39 @@ pub(crate) struct Machine {
     waiters: Vec<WaiterId>,
     /// Provider time minus wall time, from the last ID token's `iat`.
     offset: ServerTimeOffset,
+    /// This tab's user's last activity (mono): renewal ahead of time.
     last_activity: u64,
+    /// The last activity in any tab: the idle clock.
+    last_seen: Now,
+    /// When this tab last told the others of activity (mono).
+    shared_at: Option<u64>,
+    /// Seconds left before the idle logout, while the countdown runs.
+    countdown: Option<u32>,
+    published_countdown: Option<Option<u32>>,
+    published_info: Option<SessionInfo>,
+    /// The last logout was the idle timeout's.
+    idle_logged_out: bool,
+    /// How the sign-in under way was started.
+    signing_via: SignInMethod,
+    /// A refresh token to revoke at the provider after a local logout.
+    revocation: Option<Revocation>,
+    offline: bool,
     visible: bool,
     logged_out_marker: bool,
     published: Option<AuthState<RawClaims>>,
     now: Now,
     out: Vec<Command>,
+}
+
+/// A refresh token to revoke (RFC 7009) after a local logout, until the provider
+/// has it.
+#[derive(Debug, Clone)]
+struct Revocation {
+    token: RefreshToken,
+    /// The request in flight.
+    req: Option<ReqId>,
+    /// Where to go once it is done (an idle logout's destination).
+    then: Option<String>,
 }
 
 /// Callback errors that mean "the user must interact": signed out, not a failure
@@ -461,6 +513,15 @@ impl Machine {
             waiters: Vec::new(),
             offset: ServerTimeOffset::ZERO,
             last_activity: 0,
+            last_seen: Now::default(),
+            shared_at: None,
+            countdown: None,
+            published_countdown: None,
+            published_info: None,
+            idle_logged_out: false,
+            signing_via: SignInMethod::Interactive,
+            revocation: None,
+            offline: false,
             visible: true,
             logged_out_marker: false,
             published: None,
@@ -476,9 +537,46 @@ impl Machine {
                 step: Step::Frame { until, .. },
                 ..
             } => Some(*until),
-            Phase::SignedIn(s) => self.signed_in_deadline(s),
+            Phase::SignedIn(s) => match (self.signed_in_deadline(s), self.idle_deadline(s)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
             _ => None,
         }
+    }
+
+    /// The idle timeout (ms) of session `s`: configured, else the provider
+    /// session's idle lifetime; none when auto-logout is off or nothing tells it.
+    fn idle_timeout(&self, s: &SignedIn) -> Option<u64> {
+        if !self.client.auto_logout {
+            return None;
+        }
+        self.client
+            .idle_timeout_ms
+            .or(s.idle.map(|(_, ms)| ms))
+            .filter(|ms| *ms > 0)
+    }
+
+    /// Milliseconds until the idle logout of `s`, and the countdown's length.
+    fn idle_left(&self, s: &SignedIn) -> Option<(u64, u64)> {
+        let timeout = self.idle_timeout(s)?;
+        let left = timeout.saturating_sub(elapsed(self.now, self.last_seen));
+        Some((left, self.client.auto_logout_warning_ms.min(timeout)))
+    }
+
+    /// When (mono) the countdown starts, next changes, or ends in the idle logout.
+    fn idle_deadline(&self, s: &SignedIn) -> Option<u64> {
+        let (left, warning) = self.idle_left(s)?;
+        let wait = if left > warning {
+            left - warning
+        } else {
+            // The next whole second of the countdown.
+            match left % 1000 {
+                0 => left.min(1000),
+                rem => rem,
+            }
+        };
+        Some(self.now.mono.saturating_add(wait))
     }
 
     fn signed_in_deadline(&self, s: &SignedIn) -> Option<u64> {
@@ -522,12 +620,16 @@ impl Machine {
                 self.waiters.push(waiter);
                 self.asked = true;
             }
-            Event::Activity => self.last_activity = now.mono,
+            Event::Activity => self.activity(),
             Event::Visibility(visible) => {
                 self.visible = visible;
                 if visible {
-                    self.last_activity = now.mono;
+                    self.activity();
                 }
+            }
+            Event::Online(online) => {
+                self.offline = !online;
+                self.send_revocation();
             }
             Event::Http { req, result } => self.on_http(req, result),
             Event::Verified { req, result } => self.on_verified(req, result),
@@ -535,11 +637,121 @@ impl Machine {
             Event::Tab { from, message } => self.on_tab(&from, message),
             Event::SilentResult { req, query } => self.on_silent(req, &query),
         }
+        self.idle_check();
         self.poll();
         self.asked = false;
         self.settle();
         self.publish();
         std::mem::take(&mut self.out)
+    }
+
+    /// The user did something in this tab: the idle clock restarts here, and in the
+    /// other tabs when this one tells them (at most every few seconds, at once while
+    /// the countdown runs).
+    fn activity(&mut self) {
+        self.last_activity = self.now.mono;
+        self.last_seen = self.now;
+        let Phase::SignedIn(s) = &self.phase else {
+            return;
+        };
+        if self.idle_timeout(s).is_none() {
+            return;
+        }
+        let due = self
+            .shared_at
+            .is_none_or(|at| self.now.mono >= at.saturating_add(ACTIVITY_SHARE_MS));
+        if due || self.countdown.is_some() {
+            self.shared_at = Some(self.now.mono);
+            self.emit(Command::Broadcast(TabMessage::Activity));
+        }
+    }
+
+    /// Runs the idle countdown, and logs out when it reaches zero.
+    fn idle_check(&mut self) {
+        let left = match &self.phase {
+            Phase::SignedIn(s) => self.idle_left(s),
+            _ => None,
+        };
+        self.countdown = None;
+        let Some((left, warning)) = left else {
+            return;
+        };
+        if left == 0 {
+            self.auto_logout();
+        } else if left <= warning {
+            self.countdown = Some(u32::try_from(left.div_ceil(1000)).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// The idle timeout ran out: a local logout in every tab, the refresh token
+    /// revoked at the provider, and the app's chosen page.
+    fn auto_logout(&mut self) {
+        self.logout(LogoutOptions::default().local_only(true));
+        self.idle_logged_out = true;
+        if let Some(path) = self.client.auto_logout_to.as_deref() {
+            let path = sanitize_return_path(path);
+            match &mut self.revocation {
+                // Leaving the page would cancel the revocation: go once it is done.
+                Some(r) if r.req.is_some() => r.then = Some(path),
+                _ => self.emit(Command::Navigate(path)),
+            }
+        }
+    }
+
+    /// Sends the pending revocation, unless offline or already in flight.
+    fn send_revocation(&mut self) {
+        if self.offline || self.revocation.as_ref().is_none_or(|r| r.req.is_some()) {
+            return;
+        }
+        let endpoint = self
+            .metadata
+            .as_ref()
+            .and_then(|m| m.revocation_endpoint.clone())
+            .filter(|e| crate::core::is_secure_url(e));
+        let (Some(endpoint), Some(r)) = (endpoint, self.revocation.as_ref()) else {
+            self.revocation = None;
+            return;
+        };
+        let request = revocation_request(&endpoint, &self.client.client_id, &r.token);
+        let req = self.fetch(request);
+        if let Some(r) = &mut self.revocation {
+            r.req = Some(req);
+        }
+    }
+
+    /// The provider answered the revocation: done, unless it could not be reached
+    /// (then again when the browser is back online).
+    fn revocation_answered(&mut self, result: &Result<HttpResponse, String>) {
+        let retry = match result {
+            Ok(r) => r.status >= 500,
+            Err(_) => true,
+        };
+        if retry {
+            if let Some(r) = &mut self.revocation {
+                r.req = None;
+            }
+        } else if let Some(path) = self.revocation.take().and_then(|r| r.then) {
+            self.emit(Command::Navigate(path));
+        }
+    }
+
+    /// Mock mode: signs in as the configured user, with no provider.
+    fn mock_sign_in(&mut self, mock: &MockUser) {
+        match mock_session(&self.client, mock, self.now) {
+            Ok(s) => {
+                self.leave(Phase::SignedIn(Box::new(s)));
+                self.last_seen = self.now;
+                self.idle_logged_out = false;
+                if self.logged_out_marker {
+                    self.logged_out_marker = false;
+                    self.emit(Command::Store {
+                        slot: Slot::LoggedOut,
+                        value: None,
+                    });
+                }
+            }
+            Err(e) => self.leave(Phase::Failed(e)),
+        }
     }
 
     fn req(&mut self) -> ReqId {
@@ -579,8 +791,18 @@ impl Machine {
         }
         self.tab = info.tab;
         self.visible = info.visible;
+        self.offline = info.offline;
         self.last_activity = self.now.mono;
+        self.last_seen = self.now;
         self.logged_out_marker = info.logged_out.is_some();
+        if let Some(mock) = self.client.mock.clone() {
+            if mock.signed_in && !self.logged_out_marker {
+                self.mock_sign_in(&mock);
+            } else {
+                self.phase = Phase::SignedOut;
+            }
+            return;
+        }
         let provider_key = self.client.key(Slot::Provider);
         self.early = info.early.filter(|e| e.key == provider_key);
         let then = match self.take_callback(&info.page, info.pending.as_deref()) {
@@ -676,6 +898,7 @@ impl Machine {
             max_age: self.client.max_age,
         };
         let req = self.req();
+        self.signing_via = SignInMethod::Frame;
         self.emit(Command::AdoptSilentFrame { req });
         Some(Step::Frame {
             req,
@@ -803,6 +1026,11 @@ impl Machine {
                 let sent = self.now;
                 let req = self.fetch(request);
                 self.prefetch_keys();
+                self.signing_via = if stored.silent {
+                    SignInMethod::Redirect
+                } else {
+                    SignInMethod::Interactive
+                };
                 self.phase = Phase::SigningIn {
                     silent: stored.silent,
                     step: Step::Token {
@@ -864,6 +1092,7 @@ impl Machine {
         match request.build(&metadata, self.wall_secs()) {
             Ok((url, pending)) => {
                 let req = self.req();
+                self.signing_via = SignInMethod::Frame;
                 self.emit(Command::OpenSilentFrame { req, url });
                 Some(Step::Frame {
                     req,
@@ -926,6 +1155,13 @@ impl Machine {
     // ----- user actions ------------------------------------------------------
 
     fn login(&mut self, options: LoginOptions) {
+        if let Some(mock) = self.client.mock.clone() {
+            if !matches!(self.phase, Phase::Idle | Phase::SignedIn(_)) {
+                self.mock_sign_in(&mock);
+                self.emit(Command::Broadcast(TabMessage::Login));
+            }
+            return;
+        }
         match &mut self.phase {
             Phase::Discovering { then, .. } => *then = Then::Login(options),
             Phase::Idle => {}
@@ -939,10 +1175,11 @@ impl Machine {
         if matches!(self.phase, Phase::Idle) {
             return;
         }
-        let hint = match &self.phase {
-            Phase::SignedIn(s) => s.id_token.clone(),
-            _ => None,
+        let (hint, refresh) = match &mut self.phase {
+            Phase::SignedIn(s) => (s.id_token.clone(), s.refresh.take()),
+            _ => (None, None),
         };
+        self.idle_logged_out = false;
         self.forget_session();
         self.logged_out_marker = true;
         let wall = self.now.wall;
@@ -973,7 +1210,18 @@ impl Machine {
                 self.emit(Command::Navigate(url));
                 self.phase = Phase::Redirecting;
             }
-            _ => self.phase = Phase::SignedOut,
+            _ => {
+                self.phase = Phase::SignedOut;
+                // The provider still holds the grant: revoke it (RFC 7009 section 2).
+                if let Some(token) = refresh {
+                    self.revocation = Some(Revocation {
+                        token,
+                        req: None,
+                        then: None,
+                    });
+                    self.send_revocation();
+                }
+            }
         }
     }
 
@@ -1011,6 +1259,10 @@ impl Machine {
     // ----- answers -----------------------------------------------------------
 
     fn on_http(&mut self, req: ReqId, result: Result<HttpResponse, String>) {
+        if self.revocation.as_ref().and_then(|r| r.req) == Some(req) {
+            self.revocation_answered(&result);
+            return;
+        }
         if self.keys_prefetch == Some(req) {
             self.keys_prefetch = None;
             let keys = result
@@ -1126,8 +1378,27 @@ impl Machine {
                 if message == TabMessage::Logout {
                     self.logged_out_marker = true;
                 }
+                let refresh = match &mut self.phase {
+                    Phase::SignedIn(s) => s.refresh.take(),
+                    _ => None,
+                };
                 if matches!(self.phase, Phase::SignedIn(_) | Phase::SigningIn { .. }) {
                     self.leave(Phase::SignedOut);
+                }
+                // This tab's own grant ends too (RFC 7009).
+                if let (TabMessage::Logout, Some(token)) = (message, refresh) {
+                    self.revocation = Some(Revocation {
+                        token,
+                        req: None,
+                        then: None,
+                    });
+                    self.send_revocation();
+                }
+            }
+            TabMessage::Activity => self.last_seen = self.now,
+            TabMessage::Login if self.client.mock.is_some() => {
+                if let (Phase::SignedOut, Some(mock)) = (&self.phase, self.client.mock.clone()) {
+                    self.mock_sign_in(&mock);
                 }
             }
             TabMessage::Login => {
@@ -1398,6 +1669,8 @@ impl Machine {
                 };
                 let signed_in = self.new_signed_in(user, response, received);
                 self.phase = Phase::SignedIn(Box::new(signed_in));
+                self.last_seen = self.now;
+                self.idle_logged_out = false;
                 self.mark_signed_in();
                 if self.logged_out_marker {
                     self.logged_out_marker = false;
@@ -1448,6 +1721,9 @@ impl Machine {
             renewal: None,
             retry: None,
             error: None,
+            via: self.signing_via,
+            renewals: 0,
+            last_renewal: None,
         }
     }
 
@@ -1532,6 +1808,15 @@ impl Machine {
                     }
                 }
                 self.adopt(response, received);
+                if let Phase::SignedIn(s) = &mut self.phase {
+                    s.renewals = s.renewals.saturating_add(1);
+                    let how = if authenticated {
+                        RenewalMethod::Frame
+                    } else {
+                        RenewalMethod::Refresh
+                    };
+                    s.last_renewal = Some((received.wall, how));
+                }
                 self.mark_signed_in();
             }
             Outcome::Fail(Failure::NeedsLogin | Failure::GrantGone) => self.session_lost(),
@@ -1701,5 +1986,76 @@ impl Machine {
             self.published = Some(state.clone());
             self.out.push(Command::Publish(state));
         }
+        if self.published_countdown != Some(self.countdown) {
+            self.published_countdown = Some(self.countdown);
+            self.out.push(Command::Countdown(self.countdown));
+        }
+        let info = self.info();
+        if self.published_info.as_ref() != Some(&info) {
+            self.published_info = Some(info.clone());
+            self.out.push(Command::Info(info));
+        }
     }
+
+    fn info(&self) -> SessionInfo {
+        let mut info = SessionInfo {
+            idle_logged_out: self.idle_logged_out,
+            ..SessionInfo::default()
+        };
+        if let Phase::SignedIn(s) = &self.phase {
+            info.signed_in_via = Some(s.via);
+            info.access_token_expires_at = Some(s.got.wall.saturating_add(s.lifetime));
+            info.last_renewal = s.last_renewal;
+            info.renewals = s.renewals;
+            info.idle_timeout_ms = self.idle_timeout(s);
+        }
+        info
+    }
+}
+
+/// A mock session for `mock`: its ID token claims and an unsigned access token
+/// (`alg` `none`) that only a backend in mock mode accepts.
+fn mock_session(client: &Client, mock: &MockUser, now: Now) -> Result<SignedIn, AuthError> {
+    use serde_json::Value;
+    let iat = now.wall / 1000;
+    let exp = iat.saturating_add(MOCK_LIFETIME_MS / 1000);
+    let mut id = mock.claims.clone();
+    id.insert("iss".into(), Value::from(client.issuer.as_str()));
+    id.insert("aud".into(), Value::from(client.client_id.as_str()));
+    id.insert("iat".into(), Value::from(iat));
+    id.insert("exp".into(), Value::from(exp));
+    let payload = Value::Object(id).to_string();
+    let claims = serde_json::from_str(&payload).map_err(|e| AuthError::Claims(e.to_string()))?;
+    let user = User::new(claims, payload.into());
+    let mut at = serde_json::Map::new();
+    at.insert("iss".into(), Value::from(client.issuer.as_str()));
+    at.insert("sub".into(), Value::from(user.sub()));
+    let audience = mock.audience.as_deref().unwrap_or(&client.client_id);
+    at.insert("aud".into(), Value::from(audience));
+    at.insert("client_id".into(), Value::from(client.client_id.as_str()));
+    at.insert("scope".into(), Value::from(client.scopes.join(" ")));
+    at.insert("iat".into(), Value::from(iat));
+    at.insert("exp".into(), Value::from(exp));
+    at.insert("jti".into(), Value::from(format!("mock-{}", now.wall)));
+    let header = r#"{"alg":"none","typ":"at+jwt"}"#;
+    let token = format!(
+        "{}.{}.",
+        crate::core::b64::encode(header.as_bytes()),
+        crate::core::b64::encode(Value::Object(at).to_string().as_bytes())
+    );
+    Ok(SignedIn {
+        user,
+        id_token: None,
+        access: AccessToken::new(token),
+        refresh: None,
+        got: now,
+        lifetime: MOCK_LIFETIME_MS,
+        idle: None,
+        renewal: None,
+        retry: None,
+        error: None,
+        via: SignInMethod::Mock,
+        renewals: 0,
+        last_renewal: None,
+    })
 }

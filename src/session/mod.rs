@@ -15,10 +15,10 @@ mod tests;
 
 #[cfg_attr(not(feature = "browser"), allow(unused_imports))]
 pub(crate) use client::{Client, Slot};
-pub use config::{LoginOptions, LogoutOptions, OidcConfig, RestoreMode};
+pub use config::{LoginOptions, LogoutOptions, MockUser, OidcConfig, RestoreMode};
 #[cfg_attr(not(feature = "browser"), allow(unused_imports))]
 pub(crate) use state::RawClaims;
-pub use state::{AuthError, AuthState, User};
+pub use state::{AuthError, AuthState, RenewalMethod, SessionInfo, SignInMethod, User};
 
 /// The page a silent sign-in's hidden iframe lands on: serve it at the
 /// [`silent_redirect_uri`](OidcConfig::silent_redirect_uri) (by default

@@ -163,3 +163,46 @@ impl From<RandomError> for AuthError {
         AuthError::Random(e.to_string())
     }
 }
+
+/// How the current session was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignInMethod {
+    /// The user signed in at the provider (a redirect and the callback).
+    Interactive,
+    /// Restored silently in a hidden iframe (`prompt=none`).
+    Frame,
+    /// Restored silently by a top-level `prompt=none` redirect.
+    Redirect,
+    /// Mock mode: no provider.
+    Mock,
+}
+
+/// How the access token was last renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RenewalMethod {
+    /// The refresh-token grant.
+    Refresh,
+    /// A silent sign-in in a hidden iframe.
+    Frame,
+}
+
+/// What the session is doing, for a status display: all times are wall-clock
+/// milliseconds since the Unix epoch. Holds no secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// How the session was obtained; `None` when signed out.
+    pub signed_in_via: Option<SignInMethod>,
+    /// When the access token expires (client clock).
+    pub access_token_expires_at: Option<u64>,
+    /// When the access token was last renewed, and how.
+    pub last_renewal: Option<(u64, RenewalMethod)>,
+    /// Renewals since sign-in.
+    pub renewals: u32,
+    /// After how long without activity the user is logged out (ms), if ever.
+    pub idle_timeout_ms: Option<u64>,
+    /// Whether the last logout was the idle timeout's.
+    pub idle_logged_out: bool,
+}

@@ -673,3 +673,271 @@ fn max_age_is_sent_and_auth_time_required() {
         other => panic!("{other:?}"),
     }
 }
+
+fn idle_tab(idp: &Idp) -> harness::Tab {
+    signed_in_with(idp, |c| {
+        c.idle_timeout(std::time::Duration::from_secs(300))
+            .auto_logout_warning(std::time::Duration::from_secs(60))
+    })
+}
+
+#[test]
+fn idle_countdown_starts_at_the_warning_and_logs_out_at_zero_to_the_second() {
+    let idp = Idp::new();
+    let mut tab = idle_tab(&idp);
+    let start = tab.now.mono;
+    // No activity: the countdown appears 240 s in, with 60 s left.
+    tab.advance(239_999);
+    tab.fire_timers();
+    assert_eq!(tab.countdowns.last().copied().flatten(), None);
+    assert!(tab.state().is_logged_in());
+    tab.advance(1);
+    tab.fire_timers();
+    assert_eq!(tab.countdowns.last().copied(), Some(Some(60)));
+    // Each second a new value, driven by the machine's deadlines.
+    for expected in (1..60).rev() {
+        let deadline = tab.machine.next_deadline().unwrap();
+        assert_eq!(deadline, tab.now.mono + 1000, "one tick a second");
+        tab.advance(1000);
+        tab.fire_timers();
+        assert_eq!(tab.countdowns.last().copied(), Some(Some(expected)));
+        assert!(tab.state().is_logged_in());
+    }
+    // Zero: logged out, exactly 300 s after the last activity.
+    tab.advance(999);
+    tab.fire_timers();
+    assert!(tab.state().is_logged_in());
+    tab.advance(1);
+    tab.fire_timers();
+    assert_eq!(tab.now.mono - start, 300_000);
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert_eq!(tab.countdowns.last().copied(), Some(None));
+    assert!(tab.info.idle_logged_out);
+    // Every tab is told, the refresh token is revoked, and no silent restore follows.
+    assert!(tab.broadcasts.contains(&TabMessage::Logout));
+    assert_eq!(idp.0.borrow().revoked.len(), 1);
+    assert!(tab.navigations.is_empty(), "stays on the current page");
+    assert!(idp.0.borrow().local.contains_key("logged-out"));
+    // No token is handed out any more.
+    assert!(matches!(tab.token(), Err(AuthError::NotLoggedIn)));
+}
+
+#[test]
+fn activity_during_the_warning_cancels_it_and_is_shared_with_the_tabs() {
+    let idp = Idp::new();
+    let mut tab = idle_tab(&idp);
+    tab.broadcasts.clear();
+    tab.advance(250_000);
+    tab.fire_timers();
+    assert_eq!(tab.countdowns.last().copied(), Some(Some(50)));
+    tab.dispatch(Event::Activity);
+    assert_eq!(tab.countdowns.last().copied(), Some(None));
+    // The other tabs hear of it at once, the countdown running.
+    assert_eq!(tab.broadcasts, vec![TabMessage::Activity]);
+    // A burst of activity is told once every few seconds.
+    for _ in 0..10 {
+        tab.advance(100);
+        tab.dispatch(Event::Activity);
+    }
+    assert_eq!(tab.broadcasts.len(), 1);
+    tab.advance(5_000);
+    tab.dispatch(Event::Activity);
+    assert_eq!(tab.broadcasts.len(), 2);
+    // The idle clock starts again from the last activity.
+    tab.advance(299_000);
+    tab.fire_timers();
+    assert!(tab.state().is_logged_in());
+    tab.advance(1_000);
+    tab.fire_timers();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+}
+
+#[test]
+fn activity_in_another_tab_keeps_this_one_signed_in() {
+    let idp = Idp::new();
+    let mut tab = idle_tab(&idp);
+    // For 20 minutes the user works only in another tab.
+    for _ in 0..40 {
+        tab.advance(30_000);
+        tab.dispatch(Event::Tab {
+            from: "other".into(),
+            message: TabMessage::Activity,
+        });
+        tab.fire_timers();
+        assert!(tab.state().is_logged_in());
+    }
+    // Its own messages do not count: this tab's id.
+    let own = tab.tab_id.clone();
+    tab.advance(250_000);
+    tab.dispatch(Event::Tab {
+        from: own,
+        message: TabMessage::Activity,
+    });
+    tab.advance(50_000);
+    tab.fire_timers();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+}
+
+#[test]
+fn the_idle_timeout_defaults_to_the_provider_session_idle_lifetime() {
+    let idp = Idp::new();
+    idp.set_refresh_expires_in(Some(600));
+    let mut tab = signed_in_with(&idp, |c| c.renew_ahead(false));
+    assert_eq!(tab.info.idle_timeout_ms, Some(600_000));
+    tab.advance(540_000);
+    tab.fire_timers();
+    assert_eq!(tab.countdowns.last().copied(), Some(Some(60)));
+    tab.advance(60_000);
+    tab.fire_timers();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+
+    // Nothing tells it and none is configured: no idle timeout.
+    let idp = Idp::new();
+    let mut tab = signed_in_with(&idp, |c| c.renew_ahead(false));
+    assert_eq!(tab.info.idle_timeout_ms, None);
+    tab.advance(idp.lifetime_ms() / 2);
+    tab.fire_timers();
+    assert!(tab.countdowns.iter().all(Option::is_none));
+    // Turned off: none either, even when the tokens tell one.
+    let idp = Idp::new();
+    idp.set_refresh_expires_in(Some(600));
+    let tab = signed_in_with(&idp, |c| c.auto_logout(false));
+    assert_eq!(tab.info.idle_timeout_ms, None);
+}
+
+#[test]
+fn an_offline_tab_logs_out_locally_and_revokes_when_back_online() {
+    let idp = Idp::new();
+    let mut tab = idle_tab(&idp);
+    tab.dispatch(Event::Online(false));
+    let before = idp.requests();
+    tab.advance(300_000);
+    tab.fire_timers();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert_eq!(idp.requests(), before, "nothing sent while offline");
+    tab.dispatch(Event::Online(true));
+    assert_eq!(idp.0.borrow().revoked.len(), 1);
+    // The provider unreachable although the browser says online: kept for later.
+    let idp = Idp::new();
+    let mut tab = idle_tab(&idp);
+    idp.set_down(true);
+    tab.advance(300_000);
+    tab.fire_timers();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    idp.set_down(false);
+    tab.dispatch(Event::Online(true));
+    assert_eq!(idp.0.borrow().revoked.len(), 1);
+    tab.dispatch(Event::Online(true));
+    assert_eq!(idp.0.borrow().revoked.len(), 1, "revoked once");
+}
+
+#[test]
+fn an_idle_logout_goes_where_the_app_says_once_the_revocation_is_done() {
+    let idp = Idp::new();
+    let mut tab = signed_in_with(&idp, |c| {
+        c.idle_timeout(std::time::Duration::from_secs(120))
+            .auto_logout_to("/signed-out?why=idle")
+    });
+    tab.hold_fetches = true;
+    tab.advance(120_000);
+    tab.fire_timers();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert!(tab.navigations.is_empty(), "waits for the revocation");
+    tab.hold_fetches = false;
+    tab.release_all();
+    assert_eq!(tab.navigations, vec!["/signed-out?why=idle".to_owned()]);
+}
+
+#[test]
+fn a_logout_from_another_tab_revokes_this_tabs_grant() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    tab.dispatch(Event::Tab {
+        from: "other".into(),
+        message: TabMessage::Logout,
+    });
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert_eq!(idp.0.borrow().revoked.len(), 1);
+}
+
+#[test]
+fn session_info_tells_how_the_session_came_and_renews() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    assert_eq!(tab.info.signed_in_via, Some(crate::SignInMethod::Interactive));
+    assert_eq!(tab.info.renewals, 0);
+    let expires = tab.info.access_token_expires_at.unwrap();
+    assert_eq!(expires, tab.now.wall + idp.lifetime_ms());
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert_eq!(tab.info.renewals, 1);
+    assert_eq!(
+        tab.info.last_renewal,
+        Some((tab.now.wall, crate::RenewalMethod::Refresh))
+    );
+    let mut reloaded = tab.reload();
+    reloaded.start();
+    reloaded.run();
+    assert_eq!(reloaded.info.signed_in_via, Some(crate::SignInMethod::Frame));
+    // No secret in it.
+    let shown = format!("{:?}", reloaded.info);
+    assert!(!shown.contains(&idp.last_access_token()));
+}
+
+#[test]
+fn mock_mode_signs_in_without_a_provider_and_toggles() {
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/");
+    tab.tweak = |c| {
+        c.mock(
+            crate::MockUser::new("mock-alice")
+                .name("Alice")
+                .claim("roles", ["admin"])
+                .audience("todo-api"),
+        )
+        .idle_timeout(std::time::Duration::from_secs(60))
+        .auto_logout_warning(std::time::Duration::from_secs(10))
+    };
+    tab.start();
+    tab.run();
+    assert_eq!(idp.requests(), 0, "no provider");
+    assert_eq!(tab.user().as_deref(), Some("mock-alice"));
+    assert_eq!(tab.info.signed_in_via, Some(crate::SignInMethod::Mock));
+    let user = tab.state().user().unwrap().clone();
+    assert_eq!(user.display_name(), "Alice");
+    #[derive(serde::Deserialize, Clone)]
+    struct Roles {
+        roles: Vec<String>,
+    }
+    assert_eq!(user.typed::<Roles>().unwrap().additional().roles, ["admin"]);
+    // The access token: unsigned, naming the user and the API.
+    let token = tab.token().unwrap();
+    let parts: Vec<&str> = token.secret().split('.').collect();
+    assert_eq!(parts.len(), 3);
+    assert_eq!(parts[2], "");
+    let header = String::from_utf8(crate::core::b64::decode(parts[0]).unwrap()).unwrap();
+    assert!(header.contains("\"alg\":\"none\""), "{header}");
+    let claims: serde_json::Value =
+        serde_json::from_slice(&crate::core::b64::decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(claims["sub"], "mock-alice");
+    assert_eq!(claims["aud"], "todo-api");
+    // Logout and login toggle, with no navigation; the countdown works as with a provider.
+    tab.dispatch(Event::Logout(LogoutOptions::default()));
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    tab.dispatch(Event::Login(LoginOptions::default()));
+    assert!(tab.state().is_logged_in());
+    assert!(tab.navigations.is_empty());
+    tab.advance(50_000);
+    tab.fire_timers();
+    assert_eq!(tab.countdowns.last().copied(), Some(Some(10)));
+    tab.advance(10_000);
+    tab.fire_timers();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert_eq!(idp.requests(), 0);
+    // Configured signed out at start.
+    let mut out = Tab::new(&idp, "/");
+    out.tweak = |c| c.mock(crate::MockUser::new("bob").signed_in(false));
+    out.start();
+    out.run();
+    assert_eq!(out.state(), AuthState::LoggedOut);
+}

@@ -65,6 +65,8 @@ pub struct IdpState {
     pub local: HashMap<&'static str, String>,
     /// Every refresh token ever presented.
     pub presented: Vec<String>,
+    /// Every refresh token revoked.
+    pub revoked: Vec<String>,
 }
 
 /// The provider (and the browser profile the tabs share).
@@ -104,6 +106,7 @@ impl Idp {
             last_access: String::new(),
             local: HashMap::new(),
             presented: vec![],
+            revoked: vec![],
         })))
     }
 
@@ -284,6 +287,7 @@ impl Idp {
                     "token_endpoint": format!("{ISS}/token"),
                     "jwks_uri": format!("{ISS}/jwks"),
                     "end_session_endpoint": format!("{ISS}/session/end"),
+                    "revocation_endpoint": format!("{ISS}/revoke"),
                     "authorization_response_iss_parameter_supported": true,
                 }),
             )),
@@ -353,6 +357,19 @@ impl Idp {
                     other => panic!("grant {other}"),
                 }
             }
+            "/revoke" => {
+                let body = String::from_utf8(request.body.clone()).unwrap();
+                let p: HashMap<String, String> = form::parse(&body).into_iter().collect();
+                assert_eq!(p["token_type_hint"], "refresh_token");
+                let parts: Vec<&str> = p["token"].split(':').collect();
+                let f: u32 = parts[1].parse().unwrap();
+                let mut st = self.0.borrow_mut();
+                st.revoked.push(p["token"].clone());
+                if let Some(family) = st.families.get_mut(&f) {
+                    family.revoked = true;
+                }
+                Ok(json_response(200, json!({})))
+            }
             other => panic!("unexpected request to {other}"),
         }
     }
@@ -377,6 +394,8 @@ pub struct Tab {
     pub published: Vec<AuthState<RawClaims>>,
     pub navigations: Vec<String>,
     pub broadcasts: Vec<TabMessage>,
+    pub countdowns: Vec<Option<u32>>,
+    pub info: crate::SessionInfo,
     pub frames_opened: u32,
     pub frames_closed: u32,
     pub frames_adopted: u32,
@@ -424,6 +443,8 @@ impl Tab {
             published: vec![],
             navigations: vec![],
             broadcasts: vec![],
+            countdowns: vec![],
+            info: crate::SessionInfo::default(),
             frames_opened: 0,
             frames_closed: 0,
             frames_adopted: 0,
@@ -457,6 +478,7 @@ impl Tab {
             logged_out: local.get("logged-out").cloned(),
             visible: true,
             early: self.early.take(),
+            offline: false,
         };
         self.dispatch(Event::Start(info));
     }
@@ -536,6 +558,8 @@ impl Tab {
             Command::CloseSilentFrame => self.frames_closed += 1,
             Command::Resolve { waiter, result } => self.resolved.push((waiter, result)),
             Command::Publish(state) => self.published.push(state),
+            Command::Countdown(c) => self.countdowns.push(c),
+            Command::Info(info) => self.info = info,
         }
     }
 

@@ -169,6 +169,8 @@ impl Model {
                 Command::Navigate(_)
                 | Command::ReplaceUrl(_)
                 | Command::Store { .. }
+                | Command::Countdown(_)
+                | Command::Info(_)
                 | Command::CloseSilentFrame => {}
             }
         }
