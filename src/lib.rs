@@ -49,12 +49,18 @@ pub use session::{
 
 #[cfg(any(feature = "csr", feature = "hydrate", feature = "ssr"))]
 pub use crate::leptos::{
-    get_access_token, use_access_token, use_oidc, use_user, Oidc, OidcProvider,
+    get_access_token, use_access_token, use_auto_logout_countdown, use_oidc, use_oidc_with_claims,
+    use_session_info, use_user, use_user_with_claims, AutoLogoutWarning, Oidc, OidcProvider,
+    RequireAuth,
 };
 
 /// The names most apps need.
 pub mod prelude {
     #[cfg(any(feature = "csr", feature = "hydrate", feature = "ssr"))]
-    pub use crate::{use_access_token, use_oidc, use_user, Oidc, OidcProvider};
-    pub use crate::{AuthState, LoginOptions, LogoutOptions, OidcConfig, User};
+    pub use crate::{
+        get_access_token, use_access_token, use_auto_logout_countdown, use_oidc,
+        use_oidc_with_claims, use_session_info, use_user, use_user_with_claims, AutoLogoutWarning,
+        Oidc, OidcProvider, RequireAuth,
+    };
+    pub use crate::{AuthState, LoginOptions, LogoutOptions, MockUser, OidcConfig, User};
 }

@@ -19,7 +19,7 @@ use crate::core::{AccessToken, HttpRequest, HttpResponse};
 use crate::session::machine::{
     Command, EarlyFrame, Event, Machine, Now, PageUrl, ReqId, StartInfo, TabMessage, WaiterId,
 };
-use crate::session::{AuthError, AuthState, Client, OidcConfig, RawClaims, Slot};
+use crate::session::{AuthError, AuthState, Client, OidcConfig, RawClaims, SessionInfo, Slot};
 
 #[cfg(all(test, target_arch = "wasm32"))]
 mod tests;
@@ -159,7 +159,20 @@ fn random_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-type StateListener = Box<dyn Fn(AuthState<RawClaims>)>;
+/// What the machine publishes, for the UI layer.
+// Handed over once, by value: boxing the state would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub(crate) enum Update {
+    /// The session state.
+    State(AuthState<RawClaims>),
+    /// Seconds left before the idle logout, while the countdown runs.
+    Countdown(Option<u32>),
+    /// What the session is doing.
+    Info(SessionInfo),
+}
+
+type StateListener = Box<dyn Fn(Update)>;
 type Handler = Closure<dyn FnMut(web_sys::Event)>;
 type DataHandler = Closure<dyn FnMut(JsValue)>;
 
@@ -223,10 +236,7 @@ impl std::fmt::Debug for Driver {
 impl Driver {
     /// Binds `config` to this page and starts the session. The authorization callback
     /// leaves the address bar synchronously, before this returns.
-    pub(crate) fn start(
-        config: &OidcConfig,
-        listener: impl Fn(AuthState<RawClaims>) + 'static,
-    ) -> Rc<Self> {
+    pub(crate) fn start(config: &OidcConfig, listener: impl Fn(Update) + 'static) -> Rc<Self> {
         let location = web_sys::window().map(|w| w.location());
         let get = |f: fn(&web_sys::Location) -> Result<String, JsValue>| {
             location
@@ -275,6 +285,7 @@ impl Driver {
             logged_out: read(&driver.client.key(Slot::LoggedOut), true),
             visible,
             early,
+            offline: web_sys::window().is_some_and(|w| !w.navigator().on_line()),
         };
         driver.post(Event::Start(info));
         driver
@@ -297,6 +308,13 @@ impl Driver {
         }
         self.busy.set(false);
         self.arm_timer();
+    }
+
+    /// The user did something the page's listeners may not see (e.g. "Stay signed
+    /// in"): the idle clock restarts now, unthrottled.
+    pub(crate) fn activity(self: &Rc<Self>) {
+        self.last_activity.set(js_sys::Date::now());
+        self.post(Event::Activity);
     }
 
     /// A fresh access token (see `Machine`: one renewal at a time, shared by callers).
@@ -401,7 +419,9 @@ impl Driver {
                     let _ = tx.send(result);
                 }
             }
-            Command::Publish(state) => (self.listener)(state),
+            Command::Publish(state) => (self.listener)(Update::State(state)),
+            Command::Countdown(left) => (self.listener)(Update::Countdown(left)),
+            Command::Info(info) => (self.listener)(Update::Info(info)),
         }
     }
 
@@ -526,6 +546,7 @@ impl Driver {
             "focus",
             "wheel",
             "touchstart",
+            "scroll",
         ] {
             let weak = Rc::downgrade(self);
             self.add_handler(&w, name, move |_| {
@@ -534,6 +555,14 @@ impl Driver {
                 if t - this.last_activity.get() >= ACTIVITY_THROTTLE_MS {
                     this.last_activity.set(t);
                     this.post(Event::Activity);
+                }
+            });
+        }
+        for (name, online) in [("online", true), ("offline", false)] {
+            let weak = Rc::downgrade(self);
+            self.add_handler(&w, name, move |_| {
+                if let Some(this) = weak.upgrade() {
+                    this.post(Event::Online(online));
                 }
             });
         }

@@ -12,7 +12,7 @@ use super::{fetch, Driver, WebCryptoVerifier, MAX_RESPONSE_BYTES};
 use crate::core::jose::{AlgorithmPolicy, JoseError, Jwk, JwkSet, UnverifiedJws};
 use crate::core::HttpRequest;
 use crate::session::{AuthState, OidcConfig, Slot};
-use crate::{use_oidc, NoAdditionalClaims, OidcProvider};
+use crate::{use_oidc, AutoLogoutWarning, MockUser, OidcProvider, RequireAuth, User};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -212,7 +212,7 @@ fn mount_provider(issuer: &str) -> (RwSignal<Vec<String>>, RwSignal<String>) {
             <OidcProvider config=config>
                 {move || {
                     search_at_render.set(location().search().unwrap());
-                    let oidc = use_oidc::<NoAdditionalClaims>();
+                    let oidc = use_oidc();
                     Effect::new(move |_| {
                         let label = match oidc.state().get() {
                             AuthState::Pending => "pending".to_owned(),
@@ -295,4 +295,183 @@ async fn logout_is_told_to_the_other_tabs_on_the_app_channel() {
     assert_eq!(what, "logout");
     assert_eq!(from.len(), 16, "a random tab id: {from}");
     other.close();
+}
+
+/// Mounts `app` inside an `<OidcProvider>` in a fresh element; returns the element.
+fn mount_in_provider<V: IntoView + 'static>(
+    config: OidcConfig,
+    app: impl Fn() -> V + Send + 'static,
+) -> web_sys::Element {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let host = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&host).unwrap();
+    let handle = leptos::mount::mount_to(host.clone().unchecked_into(), move || {
+        view! { <OidcProvider config=config.clone()>{app()}</OidcProvider> }
+    });
+    handle.forget();
+    host
+}
+
+fn text(host: &web_sys::Element) -> String {
+    host.text_content().unwrap_or_default()
+}
+
+/// A mock configuration of its own (storage and channel apart from other tests).
+fn mock(client: &str, user: MockUser) -> OidcConfig {
+    OidcConfig::new("https://mock.test", client).mock(user)
+}
+
+#[wasm_bindgen_test]
+async fn require_auth_shows_the_fallback_while_pending_and_when_sign_in_failed() {
+    set_address("/");
+    let host = mount_in_provider(OidcConfig::new(DEAD_ISS, "guard-pending"), || {
+        view! {
+            <RequireAuth fallback=|| "WAIT">"IN"</RequireAuth>
+        }
+    });
+    assert_eq!(text(&host), "WAIT");
+    // The provider cannot be reached: failed, still the fallback, no login loop.
+    sleep(300).await;
+    assert_eq!(text(&host), "WAIT");
+    assert_eq!(location().pathname().unwrap(), "/");
+}
+
+#[wasm_bindgen_test]
+async fn require_auth_shows_the_signed_out_view_then_the_children_after_login() {
+    set_address("/");
+    let login = RwSignal::new(None::<crate::Oidc>);
+    let host = mount_in_provider(
+        mock("guard-out", MockUser::new("ann").signed_in(false)),
+        move || {
+            login.set(Some(use_oidc()));
+            view! {
+                <RequireAuth fallback=|| "WAIT" signed_out=|| "OUT">"IN"</RequireAuth>
+            }
+        },
+    );
+    assert_eq!(text(&host), "OUT");
+    login
+        .get_untracked()
+        .unwrap()
+        .login(crate::LoginOptions::default());
+    assert!(wait_for(|| text(&host) == "IN").await, "{}", text(&host));
+    login
+        .get_untracked()
+        .unwrap()
+        .logout(crate::LogoutOptions::default());
+    assert!(wait_for(|| text(&host) == "OUT").await, "{}", text(&host));
+}
+
+#[wasm_bindgen_test]
+async fn require_auth_starts_login_when_signed_out() {
+    set_address("/");
+    // In mock mode login signs in at once: the guard's login shows as the children.
+    let host = mount_in_provider(
+        mock("guard-redirect", MockUser::new("bea").signed_in(false)),
+        || view! { <RequireAuth fallback=|| "WAIT">"IN"</RequireAuth> },
+    );
+    assert!(wait_for(|| text(&host) == "IN").await, "{}", text(&host));
+}
+
+#[wasm_bindgen_test]
+async fn require_auth_applies_the_claims_predicate() {
+    #[derive(serde::Deserialize)]
+    struct Roles {
+        #[serde(default)]
+        roles: Vec<String>,
+    }
+    set_address("/");
+    let admin = |u: User| {
+        u.claims_as::<Roles>()
+            .is_ok_and(|c| c.roles.iter().any(|r| r == "admin"))
+    };
+    let host = mount_in_provider(
+        mock(
+            "guard-claims-1",
+            MockUser::new("cid").claim("roles", ["viewer"]),
+        ),
+        move || view! { <RequireAuth allow=admin forbidden=|| "NO">"IN"</RequireAuth> },
+    );
+    assert_eq!(text(&host), "NO");
+    let host = mount_in_provider(
+        mock(
+            "guard-claims-2",
+            MockUser::new("dee").claim("roles", ["admin"]),
+        ),
+        move || view! { <RequireAuth allow=admin forbidden=|| "NO">"IN"</RequireAuth> },
+    );
+    assert_eq!(text(&host), "IN");
+}
+
+#[wasm_bindgen_test]
+async fn is_authenticated_is_none_while_pending_then_a_bool() {
+    set_address("/");
+    let seen = RwSignal::new(Vec::<Option<bool>>::new());
+    mount_in_provider(OidcConfig::new(DEAD_ISS, "tri-state"), move || {
+        let signed_in = use_oidc().is_authenticated();
+        Effect::new(move |_| seen.update(|v| v.push(signed_in.get())));
+    });
+    assert!(wait_for(|| seen.get_untracked().len() >= 2).await);
+    assert_eq!(seen.get_untracked()[..2], [None, Some(false)]);
+    let seen = RwSignal::new(Vec::<Option<bool>>::new());
+    mount_in_provider(mock("tri-state-mock", MockUser::new("eve")), move || {
+        let signed_in = use_oidc().is_authenticated();
+        Effect::new(move |_| seen.update(|v| v.push(signed_in.get())));
+    });
+    assert!(wait_for(|| !seen.get_untracked().is_empty()).await);
+    assert_eq!(seen.get_untracked().last().copied(), Some(Some(true)));
+}
+
+#[wasm_bindgen_test]
+async fn the_countdown_and_its_warning_appear_take_focus_and_stay_signed_in_stops_them() {
+    use std::time::Duration;
+    set_address("/");
+    let countdown = RwSignal::new(Vec::<Option<u32>>::new());
+    let config = mock("countdown", MockUser::new("fay"))
+        .idle_timeout(Duration::from_secs(4))
+        .auto_logout_warning(Duration::from_secs(3));
+    let host = mount_in_provider(config, move || {
+        let left = crate::use_auto_logout_countdown();
+        Effect::new(move |_| countdown.update(|v| v.push(left.get())));
+        view! { <AutoLogoutWarning test_id="auto-logout-countdown"/> }
+    });
+    assert!(host.query_selector("[role=alertdialog]").unwrap().is_none());
+    // One second of idleness later the countdown runs: 3, 2...
+    assert!(wait_for(|| countdown.get_untracked().contains(&Some(3))).await);
+    let dialog = host
+        .query_selector("[data-testid=auto-logout-countdown]")
+        .unwrap()
+        .expect("the warning is shown");
+    assert_eq!(dialog.get_attribute("role").as_deref(), Some("alertdialog"));
+    let title = dialog.get_attribute("aria-labelledby").unwrap();
+    let document = web_sys::window().unwrap().document().unwrap();
+    assert!(document.get_element_by_id(&title).is_some());
+    let message = dialog.get_attribute("aria-describedby").unwrap();
+    let message = document.get_element_by_id(&message).unwrap();
+    assert!(
+        message.text_content().unwrap().contains("seconds"),
+        "{:?}",
+        message.text_content()
+    );
+    let button = dialog.query_selector("button").unwrap().unwrap();
+    let focused = document.active_element().unwrap();
+    assert!(focused.is_same_node(Some(&button)), "focus on the button");
+    // "Stay signed in" is activity: the countdown stops, the warning goes.
+    button.unchecked_ref::<web_sys::HtmlElement>().click();
+    assert!(wait_for(|| countdown.get_untracked().last() == Some(&None)).await);
+    assert!(host.query_selector("[role=alertdialog]").unwrap().is_none());
+}
+
+#[wasm_bindgen_test]
+async fn the_idle_timeout_logs_out_at_zero() {
+    use std::time::Duration;
+    set_address("/");
+    let config = mock("idle-zero", MockUser::new("gus"))
+        .idle_timeout(Duration::from_secs(2))
+        .auto_logout_warning(Duration::from_secs(1));
+    let host = mount_in_provider(config, || {
+        view! { <RequireAuth signed_out=|| "OUT">"IN"</RequireAuth> }
+    });
+    assert_eq!(text(&host), "IN");
+    assert!(wait_for(|| text(&host) == "OUT").await, "{}", text(&host));
 }

@@ -1,14 +1,15 @@
-//! Leptos integration: the `<OidcProvider>` component and the hooks.
+//! Leptos integration: the `<OidcProvider>` component, the hooks, route guards and the
+//! auto-logout warning.
 
 use std::future::Future;
-use std::marker::PhantomData;
 
+use leptos::html;
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 
-use crate::core::AccessToken;
+use crate::core::{AccessToken, NoAdditionalClaims};
 use crate::session::{
-    AuthError, AuthState, LoginOptions, LogoutOptions, OidcConfig, RawClaims, User,
+    AuthError, AuthState, LoginOptions, LogoutOptions, OidcConfig, RawClaims, SessionInfo, User,
 };
 
 #[cfg(feature = "browser")]
@@ -19,6 +20,8 @@ type SessionRef = ();
 #[derive(Clone, Copy)]
 struct OidcContext {
     state: RwSignal<AuthState<RawClaims>>,
+    countdown: RwSignal<Option<u32>>,
+    info: RwSignal<SessionInfo>,
     // On the server there is no session to drive.
     #[cfg_attr(not(feature = "browser"), allow(dead_code))]
     session: StoredValue<Option<SessionRef>, LocalStorage>,
@@ -28,9 +31,9 @@ struct OidcContext {
 ///
 /// In the browser it takes an authorization callback out of the address bar before
 /// its children render (so the app's router never sees `code` or `state`), completes
-/// the sign-in or restores the session silently, renews tokens and follows the other
-/// tabs. Tokens stay in memory. On the server (`ssr`) it provides a session in the
-/// [`AuthState::Pending`] state.
+/// the sign-in or restores the session silently, renews tokens, runs the idle timeout
+/// and follows the other tabs. Tokens stay in memory. On the server (`ssr`) it
+/// provides a session in the [`AuthState::Pending`] state.
 ///
 /// ```no_run
 /// # #[cfg(feature = "csr")] {
@@ -46,94 +49,160 @@ struct OidcContext {
 /// ```
 #[component]
 pub fn OidcProvider(
-    /// The provider and client.
+    /// The provider and client (or a [mock](OidcConfig::mock) session).
     config: OidcConfig,
     /// The app.
     children: Children,
 ) -> impl IntoView {
-    let state = RwSignal::new(AuthState::<RawClaims>::Pending);
-    let session = start_session(config, state);
-    provide_context(OidcContext {
-        state,
-        session: StoredValue::new_local(session),
-    });
+    let ctx = OidcContext {
+        state: RwSignal::new(AuthState::<RawClaims>::Pending),
+        countdown: RwSignal::new(None),
+        info: RwSignal::new(SessionInfo::default()),
+        session: StoredValue::new_local(None),
+    };
+    ctx.session.set_value(start_session(config, ctx));
+    provide_context(ctx);
     children()
 }
 
 #[cfg(feature = "browser")]
-fn start_session(config: OidcConfig, state: RwSignal<AuthState<RawClaims>>) -> Option<SessionRef> {
-    // The machine's `Publish` is the only writer of the state signal.
-    Some(crate::browser::Driver::start(&config, move |s| {
-        state.try_set(s);
-    }))
+fn start_session(config: OidcConfig, ctx: OidcContext) -> Option<SessionRef> {
+    use crate::browser::Update;
+    // The machine's publications are the only writers of these signals.
+    Some(crate::browser::Driver::start(
+        &config,
+        move |update| match update {
+            Update::State(s) => {
+                ctx.state.try_set(s);
+            }
+            Update::Countdown(c) => {
+                ctx.countdown.try_set(c);
+            }
+            Update::Info(i) => {
+                ctx.info.try_set(i);
+            }
+        },
+    ))
 }
 
 #[cfg(not(feature = "browser"))]
-fn start_session(
-    _config: OidcConfig,
-    _state: RwSignal<AuthState<RawClaims>>,
-) -> Option<SessionRef> {
+fn start_session(_config: OidcConfig, _ctx: OidcContext) -> Option<SessionRef> {
     None
 }
 
-/// The handle returned by [`use_oidc`]: the session state and its actions.
-pub struct Oidc<C = crate::core::NoAdditionalClaims> {
-    ctx: OidcContext,
-    _claims: PhantomData<fn() -> C>,
+/// Whether two states show the same thing (users compared by their validated claims).
+fn changed<C>(old: Option<&AuthState<C>>, new: Option<&AuthState<C>>) -> bool {
+    let same = match (old, new) {
+        (Some(AuthState::Pending), Some(AuthState::Pending))
+        | (Some(AuthState::LoggedOut), Some(AuthState::LoggedOut)) => true,
+        (Some(AuthState::LoggedIn(a)), Some(AuthState::LoggedIn(b))) => a.same_claims(b),
+        (Some(AuthState::Failed(a)), Some(AuthState::Failed(b))) => a == b,
+        _ => false,
+    };
+    !same
 }
 
-impl<C> Clone for Oidc<C> {
+/// The handle returned by [`use_oidc`] (and [`use_oidc_with_claims`]): the session
+/// state and its actions. `Copy`: move it into as many closures as needed.
+pub struct Oidc<C: Send + Sync + 'static = NoAdditionalClaims> {
+    ctx: OidcContext,
+    /// The state with typed claims: parsed once per change, not on every read.
+    state: Memo<AuthState<C>>,
+}
+
+impl<C: Send + Sync + 'static> Clone for Oidc<C> {
     fn clone(&self) -> Self {
         *self
     }
 }
-impl<C> Copy for Oidc<C> {}
+impl<C: Send + Sync + 'static> Copy for Oidc<C> {}
 
-impl<C> std::fmt::Debug for Oidc<C> {
+impl<C: Send + Sync + 'static> std::fmt::Debug for Oidc<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Oidc").finish_non_exhaustive()
     }
 }
 
-impl<C: DeserializeOwned + Clone + Send + Sync + 'static> Oidc<C> {
+impl<C> Oidc<C>
+where
+    C: DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    fn new(ctx: OidcContext) -> Self {
+        let raw = ctx.state;
+        let state = Memo::new_with_compare(move |_| raw.with(|s| s.typed::<C>()), changed::<C>);
+        Oidc { ctx, state }
+    }
+
     /// The session state, with the user's claims typed as `C`.
     pub fn state(&self) -> Signal<AuthState<C>> {
-        let raw = self.ctx.state;
-        Signal::derive(move || raw.with(|s| s.typed::<C>()))
+        self.state.into()
     }
 
     /// The signed-in user, if any.
     pub fn user(&self) -> Signal<Option<User<C>>> {
+        let state = self.state;
+        Signal::derive(move || state.with(|s| s.user().cloned()))
+    }
+
+    /// Whether a user is signed in, in the tri-state route guards take: `None` while
+    /// the session is being determined (start-up, callback, silent restore),
+    /// `Some(true)` when signed in, `Some(false)` otherwise.
+    ///
+    /// With `leptos_router`'s `ProtectedRoute` / `ProtectedParentRoute`:
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "csr")] {
+    /// # use leptos::prelude::*;
+    /// # use oidc_leptos::prelude::*;
+    /// # fn condition_example() {
+    /// let oidc = use_oidc();
+    /// let signed_in = oidc.is_authenticated();
+    /// // <ProtectedRoute path=path!("/todos") view=Todos
+    /// //     condition=move || signed_in.get() redirect_path=|| "/" />
+    /// # let _ = move || signed_in.get();
+    /// # }
+    /// # }
+    /// ```
+    ///
+    /// Leptos 0.9 signals no longer implement `Fn`: pass a closure (`move ||
+    /// signed_in.get()`), as above, which works in 0.8 too.
+    pub fn is_authenticated(&self) -> Signal<Option<bool>> {
         let raw = self.ctx.state;
         Signal::derive(move || {
             raw.with(|s| match s {
-                AuthState::LoggedIn(u) => u.typed::<C>().ok(),
-                _ => None,
+                AuthState::Pending => None,
+                AuthState::LoggedIn(_) => Some(true),
+                AuthState::LoggedOut | AuthState::Failed(_) => Some(false),
             })
         })
     }
 
-    /// Sends the browser to the provider to sign in (returning to the current page
-    /// unless the options say otherwise). Errors show as the failed state.
-    pub fn login(&self, options: LoginOptions) {
+    /// Seconds left before the idle logout while the warning runs, `None` otherwise
+    /// (see [`OidcConfig::idle_timeout`]).
+    pub fn auto_logout_countdown(&self) -> Signal<Option<u32>> {
+        self.ctx.countdown.into()
+    }
+
+    /// What the session is doing (how it was obtained, when the access token
+    /// expires, the last renewal), for a status display.
+    pub fn info(&self) -> Signal<SessionInfo> {
+        self.ctx.info.into()
+    }
+
+    /// Counts as user activity: the idle clock restarts in every tab and a running
+    /// countdown stops ("Stay signed in").
+    pub fn stay_signed_in(&self) {
         #[cfg(feature = "browser")]
         if let Some(driver) = self.ctx.session.get_value() {
-            let mut options = options;
-            if options.return_to.is_none() {
-                options.return_to = web_sys::window().and_then(|w| {
-                    let l = w.location();
-                    Some(format!(
-                        "{}{}{}",
-                        l.pathname().ok()?,
-                        l.search().ok()?,
-                        l.hash().ok()?
-                    ))
-                });
-            }
-            driver.post(crate::session::machine::Event::Login(options));
+            driver.activity();
         }
-        #[cfg(not(feature = "browser"))]
-        let _ = options;
+    }
+
+    /// Sends the browser to the provider to sign in (returning to the current page
+    /// unless the options say otherwise). Errors show as the failed state. In mock
+    /// mode it signs in at once.
+    pub fn login(&self, options: LoginOptions) {
+        login(self.ctx, options);
     }
 
     /// Ends the session in every tab, and at the provider unless the options say
@@ -153,6 +222,27 @@ impl<C: DeserializeOwned + Clone + Send + Sync + 'static> Oidc<C> {
     ) -> impl Future<Output = Result<AccessToken, AuthError>> + 'static {
         access_token(self.ctx)
     }
+}
+
+fn login(ctx: OidcContext, options: LoginOptions) {
+    #[cfg(feature = "browser")]
+    if let Some(driver) = ctx.session.get_value() {
+        let mut options = options;
+        if options.return_to.is_none() {
+            options.return_to = web_sys::window().and_then(|w| {
+                let l = w.location();
+                Some(format!(
+                    "{}{}{}",
+                    l.pathname().ok()?,
+                    l.search().ok()?,
+                    l.hash().ok()?
+                ))
+            });
+        }
+        driver.post(crate::session::machine::Event::Login(options));
+    }
+    #[cfg(not(feature = "browser"))]
+    let _ = (ctx, options);
 }
 
 fn access_token(
@@ -179,7 +269,8 @@ fn context() -> OidcContext {
         .expect("oidc-leptos: hooks must be called inside an <OidcProvider>")
 }
 
-/// The session handle, with the user's additional claims typed as `C`.
+/// The session handle (standard claims; see [`use_oidc_with_claims`] for the app's
+/// own).
 ///
 /// # Usage
 ///
@@ -190,7 +281,7 @@ fn context() -> OidcContext {
 ///
 /// #[component]
 /// fn LoginButton() -> impl IntoView {
-///     let oidc = use_oidc::<oidc_leptos::NoAdditionalClaims>();
+///     let oidc = use_oidc();
 ///     view! {
 ///         <Show when=move || !oidc.state().get().is_logged_in()>
 ///             <button on:click=move |_| oidc.login(LoginOptions::default())>"Log in"</button>
@@ -208,27 +299,88 @@ fn context() -> OidcContext {
 ///
 /// On the server the state is [`AuthState::Pending`] and the actions do nothing.
 #[track_caller]
-pub fn use_oidc<C>() -> Oidc<C>
-where
-    C: DeserializeOwned + Clone + Send + Sync + 'static,
-{
-    Oidc {
-        ctx: context(),
-        _claims: PhantomData,
-    }
+pub fn use_oidc() -> Oidc {
+    Oidc::new(context())
 }
 
-/// The signed-in user, or `None`.
+/// The session handle with the user's additional claims typed as `C` (read from the
+/// validated ID token claims once per change).
+///
+/// ```no_run
+/// # #[cfg(feature = "csr")] {
+/// use leptos::prelude::*;
+/// use oidc_leptos::prelude::*;
+///
+/// #[derive(Clone, serde::Deserialize)]
+/// struct Roles {
+///     #[serde(default)]
+///     roles: Vec<String>,
+/// }
+///
+/// #[component]
+/// fn AdminBadge() -> impl IntoView {
+///     let oidc = use_oidc_with_claims::<Roles>();
+///     let admin = move || {
+///         oidc.user().get().is_some_and(|u| u.additional().roles.iter().any(|r| r == "admin"))
+///     };
+///     view! { <Show when=admin>"admin"</Show> }
+/// }
+/// # }
+/// ```
 ///
 /// # Panics
 ///
 /// Outside an [`OidcProvider`].
 #[track_caller]
-pub fn use_user<C>() -> Signal<Option<User<C>>>
+pub fn use_oidc_with_claims<C>() -> Oidc<C>
 where
     C: DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    use_oidc::<C>().user()
+    Oidc::new(context())
+}
+
+/// The signed-in user (standard claims), or `None`.
+///
+/// # Panics
+///
+/// Outside an [`OidcProvider`].
+#[track_caller]
+pub fn use_user() -> Signal<Option<User>> {
+    use_oidc().user()
+}
+
+/// The signed-in user with additional claims typed as `C`, or `None`.
+///
+/// # Panics
+///
+/// Outside an [`OidcProvider`].
+#[track_caller]
+pub fn use_user_with_claims<C>() -> Signal<Option<User<C>>>
+where
+    C: DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    use_oidc_with_claims::<C>().user()
+}
+
+/// Seconds left before the idle logout while the warning runs (the last
+/// [`auto_logout_warning`](OidcConfig::auto_logout_warning) seconds), `None` otherwise.
+///
+/// # Panics
+///
+/// Outside an [`OidcProvider`].
+#[track_caller]
+pub fn use_auto_logout_countdown() -> Signal<Option<u32>> {
+    context().countdown.into()
+}
+
+/// What the session is doing, for a status display ([`SessionInfo`]).
+///
+/// # Panics
+///
+/// Outside an [`OidcProvider`].
+#[track_caller]
+pub fn use_session_info() -> Signal<SessionInfo> {
+    context().info.into()
 }
 
 /// The access token as a resource: it loads when the user signs in, and again on each
@@ -257,4 +409,182 @@ pub fn use_access_token() -> LocalResource<Result<AccessToken, AuthError>> {
 #[track_caller]
 pub fn get_access_token() -> impl Future<Output = Result<AccessToken, AuthError>> + 'static {
     access_token(context())
+}
+
+/// Renders its children only for a signed-in user.
+///
+/// - While the session is being determined: `fallback` (default: nothing).
+/// - Signed out: starts login, returning to the current address afterwards, and shows
+///   `fallback` meanwhile; with `signed_out`, shows that view instead of redirecting.
+/// - Sign-in failed: `signed_out` if given, else `fallback` (never a login loop).
+/// - Signed in but refused by `allow` (a predicate over the user, e.g. a role read
+///   with [`User::claims_as`]): `forbidden` (default: nothing).
+///
+/// ```no_run
+/// # #[cfg(feature = "csr")] {
+/// use leptos::prelude::*;
+/// use oidc_leptos::prelude::*;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Roles {
+///     #[serde(default)]
+///     roles: Vec<String>,
+/// }
+///
+/// #[component]
+/// fn AdminPage() -> impl IntoView {
+///     let is_admin = |user: User| {
+///         user.claims_as::<Roles>().is_ok_and(|c| c.roles.iter().any(|r| r == "admin"))
+///     };
+///     view! {
+///         <RequireAuth fallback=|| view! { <p>"Loading..."</p> } allow=is_admin
+///             forbidden=|| view! { <p>"Admins only."</p> }>
+///             <p>"Welcome, admin."</p>
+///         </RequireAuth>
+///     }
+/// }
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// Outside an [`OidcProvider`].
+#[component]
+pub fn RequireAuth(
+    /// Shown while the session is pending or login starts. Defaults to nothing.
+    #[prop(optional, into)]
+    fallback: ViewFn,
+    /// Shown to a signed-out user instead of starting login.
+    #[prop(optional, into)]
+    signed_out: Option<ViewFn>,
+    /// Decides whether the signed-in user may see the children. Defaults to anyone.
+    #[prop(optional, into)]
+    allow: Option<Callback<User, bool>>,
+    /// Shown to a signed-in user `allow` refuses. Defaults to nothing.
+    #[prop(optional, into)]
+    forbidden: ViewFn,
+    /// The protected content.
+    children: ChildrenFn,
+) -> impl IntoView {
+    let ctx = context();
+    let redirect = signed_out.is_none();
+    // Login starts once per signed-out state (not on every render).
+    Effect::new(move |_| {
+        if redirect && ctx.state.with(|s| matches!(s, AuthState::LoggedOut)) {
+            login(ctx, LoginOptions::default());
+        }
+    });
+    move || {
+        let state = ctx.state.get();
+        match state {
+            AuthState::LoggedIn(user) => {
+                if allow.is_none_or(|allow| allow.run(user)) {
+                    children().into_any()
+                } else {
+                    forbidden.run()
+                }
+            }
+            AuthState::LoggedOut | AuthState::Failed(_) => match &signed_out {
+                Some(view) => view.run(),
+                None => fallback.run(),
+            },
+            AuthState::Pending => fallback.run(),
+        }
+    }
+}
+
+/// A warning shown while the idle countdown runs: "signing out in N seconds", with
+/// a "Stay signed in" button that counts as activity (in every tab).
+///
+/// Accessible: an `alertdialog` labelled by its title and described by its message;
+/// focus moves to the button when it appears. Restyle it with `class` (default
+/// `oidc-auto-logout`: the title, message and button carry `-title`, `-message`,
+/// `-button` suffixes), or replace the message with `children` (read the seconds with
+/// [`use_auto_logout_countdown`]).
+///
+/// ```no_run
+/// # #[cfg(feature = "csr")] {
+/// use leptos::prelude::*;
+/// use oidc_leptos::prelude::*;
+///
+/// #[component]
+/// fn Layout() -> impl IntoView {
+///     view! { <AutoLogoutWarning/> }
+/// }
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// Outside an [`OidcProvider`].
+#[component]
+pub fn AutoLogoutWarning(
+    /// Class of the dialog, and prefix of its parts' classes. Defaults to
+    /// `oidc-auto-logout`.
+    #[prop(optional, into)]
+    class: Option<String>,
+    /// The title. Defaults to "Are you still there?".
+    #[prop(optional, into)]
+    title: Option<String>,
+    /// The button's label. Defaults to "Stay signed in".
+    #[prop(optional, into)]
+    button_label: Option<String>,
+    /// A `data-testid` for the dialog, for end-to-end tests.
+    #[prop(optional, into)]
+    test_id: Option<String>,
+    /// Replaces the message ("You will be signed out in N seconds.").
+    #[prop(optional)]
+    children: Option<ChildrenFn>,
+) -> impl IntoView {
+    let ctx = context();
+    let oidc = Oidc::<NoAdditionalClaims>::new(ctx);
+    let class = class.unwrap_or_else(|| "oidc-auto-logout".into());
+    let title = title.unwrap_or_else(|| "Are you still there?".into());
+    let label = button_label.unwrap_or_else(|| "Stay signed in".into());
+    let shown = move || ctx.countdown.with(Option::is_some);
+    let seconds = move || ctx.countdown.get().unwrap_or(0);
+    view! {
+        <Show when=shown>
+            {
+                let button = NodeRef::<html::Button>::new();
+                button.on_load(|b| {
+                    let _ = b.focus();
+                });
+                let message = match &children {
+                    Some(children) => children().into_any(),
+                    None => {
+                        view! {
+                            "You will be signed out in " {seconds} " seconds."
+                        }
+                            .into_any()
+                    }
+                };
+                view! {
+                    <div
+                        role="alertdialog"
+                        aria-modal="true"
+                        aria-labelledby="oidc-auto-logout-title"
+                        aria-describedby="oidc-auto-logout-message"
+                        class=class.clone()
+                        data-testid=test_id.clone()
+                    >
+                        <p id="oidc-auto-logout-title" class=format!("{class}-title")>
+                            {title.clone()}
+                        </p>
+                        <p id="oidc-auto-logout-message" class=format!("{class}-message")>
+                            {message}
+                        </p>
+                        <button
+                            type="button"
+                            class=format!("{class}-button")
+                            node_ref=button
+                            on:click=move |_| oidc.stay_signed_in()
+                        >
+                            {label.clone()}
+                        </button>
+                    </div>
+                }
+            }
+        </Show>
+    }
 }

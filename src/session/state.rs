@@ -46,6 +46,17 @@ impl<C> User<C> {
     pub fn claims(&self) -> &IdTokenClaims<C> {
         &self.claims
     }
+
+    /// The validated ID token claims read as `T` (e.g. the app's own claims type, for a
+    /// role check in a guard). A mismatch is [`AuthError::Claims`].
+    pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, AuthError> {
+        serde_json::from_str(&self.payload).map_err(|e| AuthError::Claims(e.to_string()))
+    }
+
+    /// Whether `self` and `other` hold the same validated claims.
+    pub(crate) fn same_claims<D>(&self, other: &User<D>) -> bool {
+        self.payload == other.payload
+    }
 }
 
 /// The session keeps only the standard claims typed (and the validated JSON); hooks

@@ -864,7 +864,10 @@ fn a_logout_from_another_tab_revokes_this_tabs_grant() {
 fn session_info_tells_how_the_session_came_and_renews() {
     let idp = Idp::new();
     let mut tab = signed_in(&idp);
-    assert_eq!(tab.info.signed_in_via, Some(crate::SignInMethod::Interactive));
+    assert_eq!(
+        tab.info.signed_in_via,
+        Some(crate::SignInMethod::Interactive)
+    );
     assert_eq!(tab.info.renewals, 0);
     let expires = tab.info.access_token_expires_at.unwrap();
     assert_eq!(expires, tab.now.wall + idp.lifetime_ms());
@@ -878,7 +881,10 @@ fn session_info_tells_how_the_session_came_and_renews() {
     let mut reloaded = tab.reload();
     reloaded.start();
     reloaded.run();
-    assert_eq!(reloaded.info.signed_in_via, Some(crate::SignInMethod::Frame));
+    assert_eq!(
+        reloaded.info.signed_in_via,
+        Some(crate::SignInMethod::Frame)
+    );
     // No secret in it.
     let shown = format!("{:?}", reloaded.info);
     assert!(!shown.contains(&idp.last_access_token()));
