@@ -23,4 +23,16 @@ export IDP_ACCESS_TOKEN_TTL=4
 start_idp "$IDP_PORT" "http://localhost:$APP_PORT,http://127.0.0.1:$APP_PORT"
 start_backend "127.0.0.1:$APP_PORT" "http://localhost:$IDP_PORT" "$DIST" "$DB"
 
-(cd tests/e2e && APP_URL="http://localhost:$APP_PORT" IDP_ISSUER="http://localhost:$IDP_PORT" npm test)
+# The same front end in mock mode, on its own port: no IdP listens at its issuer.
+MOCK_PORT="${E2E_MOCK_PORT:-3200}"
+MOCK_ISSUER="http://localhost:${E2E_MOCK_IDP_PORT:-9199}"
+MOCK_DIST="$ROOT/target/e2e-mock-dist"
+rm -rf "$MOCK_DIST" && cp -r "$ROOT/dist" "$MOCK_DIST"
+write_mock_app_config "$MOCK_DIST" "$MOCK_ISSUER"
+MOCK_DB="$ROOT/target/e2e-mock-todo.db"
+rm -f "$MOCK_DB" "$MOCK_DB-wal" "$MOCK_DB-shm"
+MOCK_AUTH=1 start_backend "127.0.0.1:$MOCK_PORT" "$MOCK_ISSUER" "$MOCK_DIST" "$MOCK_DB"
+
+(cd tests/e2e && APP_URL="http://localhost:$APP_PORT" IDP_ISSUER="http://localhost:$IDP_PORT" \
+  MOCK_APP_URL="http://localhost:$MOCK_PORT" MOCK_ISSUER="$MOCK_ISSUER" \
+  MOCK_API_LOG="$LOG_DIR/backend-$MOCK_PORT.log" npm test)

@@ -62,3 +62,23 @@ write_app_config() {
 }
 JSON
 }
+
+# write_mock_app_config DIST_DIR ISSUER: the front end in mock mode (no IdP is
+# contacted; the API must run with MOCK_AUTH=1 and the same issuer).
+write_mock_app_config() {
+  cat >"$1/config.json" <<JSON
+{
+  "issuer": "$2",
+  "client_id": "todo-spa",
+  "scopes": ["profile", "email"],
+  "api_base": "",
+  "mock": {
+    "sub": "mock-user",
+    "name": "Mock User",
+    "email": "mock.user@example.com",
+    "roles": ["admin"],
+    "audience": "todo-api"
+  }
+}
+JSON
+}

@@ -274,7 +274,55 @@ impl AccessTokenValidator {
             return Err(AccessTokenError::MissingKid);
         }
         let verified = jws.verify(keys, &self.policy, verifier)?;
-        let claims: AccessTokenClaims<C> = serde_json::from_slice(verified.payload())
+        self.check_claims(verified.payload(), now)
+    }
+
+    /// Validates an unsigned token (`alg` `none`, empty signature) of a mock session:
+    /// every rule of [`validate`](Self::validate) but the signature. Only a validator
+    /// built for mock mode calls this.
+    #[cfg(feature = "server")]
+    pub(crate) fn validate_mock<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<AccessTokenClaims<C>, AccessTokenError> {
+        #[derive(serde::Deserialize)]
+        struct Header {
+            alg: String,
+            typ: Option<String>,
+        }
+        let malformed = |what: &str| AccessTokenError::Malformed(format!("mock token: {what}"));
+        if token.len() > self.max_size {
+            return Err(AccessTokenError::TooLarge(self.max_size));
+        }
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(""), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed("not an unsigned JWT"));
+        };
+        let header: Header = crate::core::b64::decode(header)
+            .ok()
+            .and_then(|h| serde_json::from_slice(&h).ok())
+            .ok_or_else(|| malformed("bad header"))?;
+        if header.alg != "none" {
+            return Err(malformed("alg is not none"));
+        }
+        let typ = header.typ.unwrap_or_default();
+        if !typ.eq_ignore_ascii_case("at+jwt") {
+            return Err(AccessTokenError::WrongType(typ));
+        }
+        let payload = crate::core::b64::decode(payload).map_err(|_| malformed("bad payload"))?;
+        self.check_claims(&payload, now)
+    }
+
+    /// The claim rules of RFC 9068 on a verified payload.
+    fn check_claims<C: DeserializeOwned>(
+        &self,
+        payload: &[u8],
+        now: u64,
+    ) -> Result<AccessTokenClaims<C>, AccessTokenError> {
+        let claims: AccessTokenClaims<C> = serde_json::from_slice(payload)
             .map_err(|e| AccessTokenError::Malformed(e.to_string()))?;
         // RFC 9068 section 4: exact string comparison.
         if claims.iss != self.issuer {

@@ -532,3 +532,88 @@ async fn validator_used_directly_refuses_bound_tokens_as_bearer() {
         );
     }
 }
+
+/// The access token a browser mock session hands out, made by the session machine.
+fn browser_mock_token(issuer: &str, audience: &str) -> String {
+    use crate::session::machine::{Command, Event, Machine, Now, StartInfo};
+    let config = crate::OidcConfig::new(issuer, "todo-spa")
+        .mock(crate::MockUser::new("mock-alice").audience(audience));
+    let mut machine = Machine::new(crate::session::Client::bind(
+        &config,
+        "http://localhost:3000",
+    ));
+    let now = Now {
+        mono: 1,
+        wall: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+    };
+    machine.handle(now, Event::Start(StartInfo::default()));
+    machine
+        .handle(now, Event::WantToken(1))
+        .into_iter()
+        .find_map(|c| match c {
+            Command::Resolve { result, .. } => Some(result.unwrap().secret().to_owned()),
+            _ => None,
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_mock_validator_accepts_the_browser_mock_token_and_nothing_signed() {
+    let validator = Validator::mock("http://localhost:9000", "todo-api").unwrap();
+    assert!(validator.is_mock());
+    let token = browser_mock_token("http://localhost:9000", "todo-api");
+    let (status, _, body) = call(app(validator.clone()), Some(&format!("Bearer {token}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("mock-alice"), "{body}");
+    // Another audience or issuer: refused, as with any token.
+    let other = browser_mock_token("http://localhost:9000", "other-api");
+    let (status, ..) = call(app(validator.clone()), Some(&format!("Bearer {other}"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let other = browser_mock_token("http://localhost:9001", "todo-api");
+    let (status, ..) = call(app(validator.clone()), Some(&format!("Bearer {other}"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A signed token, a token with a signature part, or another `alg`: refused.
+    let key = EcKey::new(1, "k1");
+    let signed = key.jwt(Some("at+jwt"), &claims_at("http://localhost:9000", NOW));
+    let (status, ..) = call(app(validator.clone()), Some(&format!("Bearer {signed}"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let with_sig = format!("{token}c2ln");
+    let (status, ..) = call(app(validator.clone()), Some(&format!("Bearer {with_sig}"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let payload = token.split('.').nth(1).unwrap();
+    let hs = crate::core::b64::encode(br#"{"alg":"HS256","typ":"at+jwt"}"#);
+    let (status, ..) = call(
+        app(validator.clone()),
+        Some(&format!("Bearer {hs}.{payload}.")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Expired: refused (every claim rule applies).
+    let expired = json!({"iss": "http://localhost:9000", "sub": "x", "aud": "todo-api",
+        "exp": 1000, "iat": 900, "jti": "1", "client_id": "spa"});
+    let none = crate::core::b64::encode(br#"{"alg":"none","typ":"at+jwt"}"#);
+    let expired = format!(
+        "{none}.{}.",
+        crate::core::b64::encode(expired.to_string().as_bytes())
+    );
+    let (status, ..) = call(app(validator), Some(&format!("Bearer {expired}"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_real_validator_refuses_the_mock_token() {
+    let key = EcKey::new(1, "k1");
+    let validator = Validator::discover("http://localhost:9000")
+        .audience("todo-api")
+        .static_keys(set(&[key.jwk()]))
+        .build_lazy()
+        .unwrap();
+    assert!(!validator.is_mock());
+    let token = browser_mock_token("http://localhost:9000", "todo-api");
+    let (status, challenge, _) = call(app(validator), Some(&format!("Bearer {token}"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+}

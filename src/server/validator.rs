@@ -315,6 +315,7 @@ impl ValidatorBuilder {
                 public_url: self.public_url.map(|u| u.trim_end_matches('/').to_owned()),
                 trust_forwarded: self.trust_forwarded,
                 require_dpop: self.require_dpop,
+                mock: false,
             }),
         })
     }
@@ -372,6 +373,8 @@ struct Inner {
     public_url: Option<String>,
     trust_forwarded: bool,
     require_dpop: bool,
+    /// Mock mode: only unsigned mock tokens are accepted.
+    mock: bool,
 }
 
 /// Validates access tokens offline against the provider's published keys. Cheap to
@@ -422,6 +425,42 @@ impl Validator {
             trust_forwarded: false,
             require_dpop: false,
         }
+    }
+
+    /// A validator for mock mode (see `OidcConfig::mock` on the browser side): it
+    /// accepts only the unsigned access tokens (`alg` `none`) a mock session issues for
+    /// `issuer` and `audience`, checked by every RFC 9068 rule but the signature, and
+    /// refuses every signed token. It never contacts a provider.
+    ///
+    /// Anyone can forge such a token: use it for demos, tests and deployments without
+    /// sign-in, never in production. It logs a warning when built.
+    ///
+    /// ```
+    /// # use oidc_leptos::server::Validator;
+    /// let validator = Validator::mock("http://localhost:9000", "todo-api")?;
+    /// # Ok::<(), oidc_leptos::server::ValidatorError>(())
+    /// ```
+    pub fn mock(
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Result<Validator, ValidatorError> {
+        let mut validator = Validator::discover(issuer)
+            .audience(audience)
+            .static_keys(JwkSet::default())
+            .build_lazy()?;
+        if let Some(inner) = Arc::get_mut(&mut validator.inner) {
+            inner.mock = true;
+        }
+        tracing::warn!(
+            issuer = %validator.inner.issuer,
+            "MOCK MODE: unsigned access tokens are accepted, anyone can sign in as anyone; never use this in production"
+        );
+        Ok(validator)
+    }
+
+    /// Whether this validator is for [mock mode](Self::mock).
+    pub fn is_mock(&self) -> bool {
+        self.inner.mock
     }
 
     /// The trusted issuer.
@@ -533,6 +572,14 @@ impl Validator {
         &self,
         token: &str,
     ) -> Result<AccessTokenClaims<C>, ValidationFailure> {
+        if self.inner.mock {
+            let now = self.inner.clock.now();
+            return self
+                .inner
+                .rules
+                .validate_mock(token, now)
+                .map_err(ValidationFailure::Invalid);
+        }
         let keys = self.usable_keys().await?;
         let now = self.inner.clock.now();
         match self

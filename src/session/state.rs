@@ -54,6 +54,10 @@ impl<C> User<C> {
     }
 
     /// Whether `self` and `other` hold the same validated claims.
+    #[cfg_attr(
+        not(any(feature = "csr", feature = "hydrate", feature = "ssr")),
+        allow(dead_code)
+    )]
     pub(crate) fn same_claims<D>(&self, other: &User<D>) -> bool {
         self.payload == other.payload
     }

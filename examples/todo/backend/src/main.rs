@@ -37,16 +37,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = env("LISTEN_ADDR", "127.0.0.1:3000");
     let db_url = env("DATABASE_URL", "todo.db");
 
-    let mut validator = Validator::discover(&issuer).audience(&audience);
-    if let Ok(url) = std::env::var("PUBLIC_URL") {
-        tracing::info!(%url, "DPoP proofs are checked against this public URL");
-        validator = validator.public_url(url);
-    }
-    if let Ok(url) = std::env::var("REDIS_URL") {
-        tracing::info!("DPoP replay store: Redis (shared by every instance)");
-        validator = validator.replay_store(Arc::new(RedisReplayStore::open(&url)?));
-    }
-    let validator = validator.build().await?;
+    let mock = std::env::var("MOCK_AUTH").is_ok_and(|v| v == "1");
+    let validator = if mock {
+        // The front end's mock mode: no provider, unsigned tokens.
+        for _ in 0..3 {
+            tracing::warn!(
+                "MOCK_AUTH=1: NO REAL AUTHENTICATION. Any unsigned mock token is accepted; never run this way in production."
+            );
+        }
+        Validator::mock(&issuer, &audience)?
+    } else {
+        let mut validator = Validator::discover(&issuer).audience(&audience);
+        if let Ok(url) = std::env::var("PUBLIC_URL") {
+            tracing::info!(%url, "DPoP proofs are checked against this public URL");
+            validator = validator.public_url(url);
+        }
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            tracing::info!("DPoP replay store: Redis (shared by every instance)");
+            validator = validator.replay_store(Arc::new(RedisReplayStore::open(&url)?));
+        }
+        validator.build().await?
+    };
     let db = open_database(&db_url)?;
     let state = AppState {
         validator,
