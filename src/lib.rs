@@ -54,6 +54,11 @@ pub use crate::leptos::{
     RequireAuth,
 };
 
+// The README's examples are compiled as doctests, so they cannot rot.
+#[cfg(all(doctest, feature = "server", feature = "ssr"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
+
 /// The names most apps need.
 pub mod prelude {
     #[cfg(any(feature = "csr", feature = "hydrate", feature = "ssr"))]
