@@ -25,7 +25,7 @@
 //! Exactly one of `csr`, `hydrate`, `ssr` per build target. The browser build takes
 //! its crypto from WebCrypto, so it carries no RSA or elliptic-curve code.
 #![forbid(unsafe_code)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod core;
 mod session;
@@ -37,6 +37,7 @@ mod browser;
 #[cfg(any(feature = "csr", feature = "hydrate", feature = "ssr"))]
 mod leptos;
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
 
 pub use crate::core::{
@@ -48,6 +49,10 @@ pub use session::{
 };
 
 #[cfg(any(feature = "csr", feature = "hydrate", feature = "ssr"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "csr", feature = "hydrate", feature = "ssr")))
+)]
 pub use crate::leptos::{
     get_access_token, use_access_token, use_auto_logout_countdown, use_oidc, use_oidc_with_claims,
     use_session_info, use_user, use_user_with_claims, AutoLogoutWarning, Oidc, OidcProvider,
@@ -62,6 +67,10 @@ struct ReadmeExamples;
 /// The names most apps need.
 pub mod prelude {
     #[cfg(any(feature = "csr", feature = "hydrate", feature = "ssr"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "csr", feature = "hydrate", feature = "ssr")))
+    )]
     pub use crate::{
         get_access_token, use_access_token, use_auto_logout_countdown, use_oidc,
         use_oidc_with_claims, use_session_info, use_user, use_user_with_claims, AutoLogoutWarning,

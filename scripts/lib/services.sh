@@ -46,7 +46,7 @@ start_idp() {
 start_backend() {
   local addr="$1" issuer="$2" static_dir="$3" db="$4" log="$LOG_DIR/backend-${1##*:}.log"
   LISTEN_ADDR="$addr" OIDC_ISSUER="$issuer" OIDC_AUDIENCE="todo-api" STATIC_DIR="$static_dir" \
-    DATABASE_URL="$db" "$ROOT/target/debug/todo-backend" >"$log" 2>&1 &
+    DATABASE_URL="$db" "${CARGO_TARGET_DIR:-$ROOT/target}/debug/todo-backend" >"$log" 2>&1 &
   SERVICE_PIDS+=("$!")
   wait_http "http://$addr/config.json" "the API" "$log"
 }

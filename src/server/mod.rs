@@ -60,6 +60,7 @@ mod validator;
 
 pub use extract::{Auth, AuthRejection, RejectionReason, RequireScope, ScopeName};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis_store::RedisReplayStore;
 pub use replay::{
     InMemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError, DEFAULT_REPLAY_CAPACITY,

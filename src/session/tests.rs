@@ -510,12 +510,6 @@ fn publish_is_sent_only_on_change() {
 }
 
 #[test]
-fn the_example_serves_the_library_silent_callback_page() {
-    let page = include_str!("../../examples/todo/frontend/silent-callback.html");
-    assert_eq!(page, SILENT_CALLBACK_HTML);
-}
-
-#[test]
 fn provider_cache_expires_and_must_name_the_issuer() {
     let idp = Idp::new();
     let tab = signed_in(&idp);
@@ -608,12 +602,6 @@ fn an_early_sign_in_for_another_client_or_after_logout_is_dropped() {
     assert_eq!(after.frames_adopted, 0);
     assert!(after.frames_closed >= 1);
     assert_eq!(after.state(), AuthState::LoggedOut);
-}
-
-#[test]
-fn the_example_page_carries_the_early_restore_script() {
-    let page = include_str!("../../examples/todo/frontend/index.html");
-    assert!(page.contains(EARLY_RESTORE_SCRIPT.trim_end()));
 }
 
 #[test]

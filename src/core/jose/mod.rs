@@ -12,8 +12,10 @@ mod rust_crypto;
 pub use jwk::{Jwk, JwkSet, MIN_RSA_BITS};
 pub use jws::{Header, UnverifiedJws, VerifiedJws};
 #[cfg(feature = "ring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ring")))]
 pub use ring_crypto::{PreparedKeySet, PreparedVerifier, RingVerifier};
 #[cfg(feature = "rust-crypto")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rust-crypto")))]
 pub use rust_crypto::RustCryptoVerifier;
 
 use std::future::Future;
