@@ -67,6 +67,8 @@ pub struct IdpState {
     pub presented: Vec<String>,
     /// Every refresh token revoked.
     pub revoked: Vec<String>,
+    /// Discovery names no revocation endpoint.
+    pub no_revocation: bool,
 }
 
 /// The provider (and the browser profile the tabs share).
@@ -107,6 +109,7 @@ impl Idp {
             local: HashMap::new(),
             presented: vec![],
             revoked: vec![],
+            no_revocation: false,
         })))
     }
 
@@ -267,6 +270,21 @@ impl Idp {
         Ok(json_response(400, json!({"error": "invalid_grant"})))
     }
 
+    fn discovery(&self) -> serde_json::Value {
+        let mut d = json!({
+            "issuer": ISS,
+            "authorization_endpoint": format!("{ISS}/auth"),
+            "token_endpoint": format!("{ISS}/token"),
+            "jwks_uri": format!("{ISS}/jwks"),
+            "end_session_endpoint": format!("{ISS}/session/end"),
+            "authorization_response_iss_parameter_supported": true,
+        });
+        if !self.0.borrow().no_revocation {
+            d["revocation_endpoint"] = json!(format!("{ISS}/revoke"));
+        }
+        d
+    }
+
     pub fn handle(&self, request: &HttpRequest, now: Now) -> Result<HttpResponse, String> {
         let path = request
             .url
@@ -279,18 +297,7 @@ impl Idp {
             return Err("connection refused".into());
         }
         match path.as_str() {
-            "/.well-known/openid-configuration" => Ok(json_response(
-                200,
-                json!({
-                    "issuer": ISS,
-                    "authorization_endpoint": format!("{ISS}/auth"),
-                    "token_endpoint": format!("{ISS}/token"),
-                    "jwks_uri": format!("{ISS}/jwks"),
-                    "end_session_endpoint": format!("{ISS}/session/end"),
-                    "revocation_endpoint": format!("{ISS}/revoke"),
-                    "authorization_response_iss_parameter_supported": true,
-                }),
-            )),
+            "/.well-known/openid-configuration" => Ok(json_response(200, self.discovery())),
             "/jwks" => {
                 let st = self.0.borrow();
                 if st.jwks_down {
