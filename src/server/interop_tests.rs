@@ -1,5 +1,6 @@
-//! DPoP proofs made by an independent implementation (Node's `crypto`, OpenSSL inside)
-//! are accepted, and its RFC 7638 thumbprint equals ours. Needs `node` on the `PATH`.
+//! DPoP proofs and access tokens made by independent implementations (Node's `crypto`,
+//! OpenSSL inside; the `jose` npm package) are accepted, and their RFC 7638 thumbprints
+//! equal ours. Needs `node` on the `PATH`, and for `jose` the e2e tests' npm packages.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -9,8 +10,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::core::jose::Jwk;
-use crate::core::{ManualClock, NoAdditionalClaims};
+use crate::core::jose::{Algorithm, Jwk, JwkSet};
+use crate::core::{AccessTokenError, DpopError, ManualClock, NoAdditionalClaims, TokenBinding};
 use crate::test_support::{set, EcKey};
 
 /// Makes a P-256 key, prints its public JWK and thumbprint, then reads lines of
@@ -93,4 +94,74 @@ async fn proofs_from_an_independent_implementation_are_accepted() {
         .is_err());
     drop(stdin);
     let _ = node.wait();
+}
+
+/// Access tokens and DPoP proofs made by `jose` (tests/e2e/lib/interop-cases.mjs), one
+/// case per algorithm this library accepts, for tokens and proofs alike: each bound
+/// token passes with its proofs for GET, POST and DELETE (so both sides agree on the
+/// RFC 7638 thumbprint of RSA, EC and OKP keys), each proof is refused the second time,
+/// the bound token is refused as a bearer token, and an unbound one passes as bearer.
+#[tokio::test]
+async fn tokens_and_proofs_made_by_jose_are_accepted() {
+    let issuer = "https://idp.example";
+    let url = "https://api.example.com/todos";
+    let output = Command::new("node")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e"))
+        .args(["lib/interop-cases.mjs", issuer, "todo-api", url])
+        .output()
+        .expect("node is needed for this test (the toolchain provides it)");
+    assert!(
+        output.status.success(),
+        "interop-cases.mjs failed (are the npm packages of tests/e2e installed? \
+         scripts/lib/install.sh installs them): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let made: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let keys: JwkSet = serde_json::from_value(made["jwks"].clone()).unwrap();
+    let validator = Validator::discover(issuer)
+        .audience("todo-api")
+        .static_keys(keys)
+        .build_lazy()
+        .unwrap();
+    let cases = made["cases"].as_array().unwrap();
+    let algs: Vec<&str> = cases.iter().map(|c| c["alg"].as_str().unwrap()).collect();
+    let ours: Vec<&str> = Algorithm::ALL.iter().map(|a| a.as_str()).collect();
+    assert_eq!(algs, ours, "one case per accepted algorithm");
+    for case in cases {
+        let alg = case["alg"].as_str().unwrap();
+        let token = case["token"].as_str().unwrap();
+        for p in case["proofs"].as_array().unwrap() {
+            let method = p["method"].as_str().unwrap();
+            let proof = p["proof"].as_str().unwrap();
+            let claims = validator
+                .validate_dpop::<NoAdditionalClaims>(token, proof, method, url)
+                .await
+                .unwrap_or_else(|e| panic!("{alg} {method}: {e}"));
+            assert_eq!(claims.sub, format!("jose-{alg}"));
+            let jkt = case["jkt"].as_str().unwrap();
+            assert_eq!(claims.binding(), Ok(TokenBinding::Dpop { jkt }), "{alg}");
+            assert_eq!(
+                validator
+                    .validate_dpop::<NoAdditionalClaims>(token, proof, method, url)
+                    .await
+                    .unwrap_err(),
+                ValidationFailure::InvalidProof(DpopError::Replayed),
+                "{alg} {method}"
+            );
+        }
+        assert_eq!(
+            validator
+                .validate::<NoAdditionalClaims>(token)
+                .await
+                .unwrap_err(),
+            ValidationFailure::Invalid(AccessTokenError::BoundToKey),
+            "{alg}"
+        );
+        let bearer = case["bearer"].as_str().unwrap();
+        let claims = validator
+            .validate::<NoAdditionalClaims>(bearer)
+            .await
+            .unwrap_or_else(|e| panic!("{alg} bearer: {e}"));
+        assert_eq!(claims.sub, format!("jose-{alg}"));
+    }
 }

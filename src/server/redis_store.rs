@@ -267,4 +267,110 @@ mod tests {
             StatusCode::UNAUTHORIZED
         );
     }
+
+    /// Log output captured in memory.
+    #[derive(Clone, Default)]
+    struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Log {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Log {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+
+        /// The lines logged at `level` (`ERROR`, `WARN`...).
+        fn lines_at(&self, level: &str) -> Vec<String> {
+            self.text()
+                .lines()
+                .filter(|l| l.split_whitespace().next() == Some(level))
+                .map(str::to_owned)
+                .collect()
+        }
+    }
+
+    /// With Redis unreachable a DPoP request is refused with 503 (fail closed), and the
+    /// log says so at ERROR level: the replay store failed, DPoP requests get 503, and
+    /// Redis's error; nothing of the token or proof is logged. Once Redis is back the
+    /// same proof passes and no further error is logged.
+    #[tokio::test]
+    async fn an_outage_is_refused_with_503_and_logged() {
+        use crate::server::dpop_tests::{bound_token, builder, dpop_get, Proof, API};
+        use crate::test_support::EcKey;
+        use axum::http::StatusCode;
+        use tracing::instrument::WithSubscriber;
+
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing::Dispatch::new(
+            tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .without_time()
+                .finish(),
+        );
+        // tracing caches per call site whether any subscriber listens. While only one
+        // dispatcher is registered, the thread that reaches a call site first decides,
+        // by its own default; another test's thread, with none, would silence the site
+        // here too. With a second one registered, every registered dispatcher is asked.
+        let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+        async {
+            let mut server = RedisServer::start();
+            let idp = EcKey::new(1, "k1");
+            let holder = EcKey::new(5, "holder");
+            let store = RedisReplayStore::open(&server.url()).unwrap();
+            let validator = builder(&idp)
+                .replay_store(Arc::new(store))
+                .build_lazy()
+                .unwrap();
+            let token = bound_token(&idp, &holder);
+            let url = format!("{API}/todos");
+            let proof = || Proof::new(&holder, "GET", &url, &token).sign(&holder);
+            assert_eq!(
+                dpop_get(&validator, &token, &proof()).await.status,
+                StatusCode::OK
+            );
+            assert_eq!(log.lines_at("ERROR"), Vec::<String>::new());
+
+            let port = server.port;
+            server.stop();
+            let fresh = proof();
+            let down = dpop_get(&validator, &token, &fresh).await;
+            assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+            let errors = log.lines_at("ERROR");
+            assert_eq!(errors.len(), 1, "{}", log.text());
+            let line = &errors[0];
+            assert!(
+                line.contains(
+                    "DPoP replay store failed: refusing DPoP requests (503) until it answers"
+                ),
+                "{line}"
+            );
+            let cause = line
+                .split_once("error=the DPoP replay store is unavailable: ")
+                .map(|(_, cause)| cause.trim());
+            assert!(cause.is_some_and(|c| !c.is_empty()), "{line}");
+            let text = log.text();
+            for secret in token.split('.').chain(fresh.split('.')) {
+                assert!(!text.contains(secret), "the log shows a credential: {text}");
+            }
+
+            let _server = RedisServer::start_on(port);
+            assert_eq!(
+                dpop_get(&validator, &token, &fresh).await.status,
+                StatusCode::OK
+            );
+            assert_eq!(log.lines_at("ERROR").len(), 1, "{}", log.text());
+        }
+        .with_subscriber(subscriber)
+        .await;
+    }
 }

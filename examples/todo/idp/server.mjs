@@ -38,6 +38,18 @@ const CLIENT_ID = 'todo-spa';
 const API_RESOURCE = 'urn:todo-api';
 const API_AUDIENCE = 'todo-api';
 const SCOPES = ['openid', 'profile', 'email', 'offline_access'];
+// A confidential client for the DPoP end-to-end test: client_credentials only, and its
+// access tokens are always DPoP-bound (`cnf.jkt`) to the key of the token request's
+// proof. The secret is public: this provider is for development only.
+const DPOP_TEST_CLIENT = {
+  client_id: 'todo-dpop-test',
+  client_secret: 'todo-dpop-test-secret-not-a-secret',
+  token_endpoint_auth_method: 'client_secret_basic',
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  dpop_bound_access_tokens: true,
+};
 
 // Fresh signing keys on every start; the JWKS endpoint publishes their public halves.
 function signingKey(type, options, alg) {
@@ -84,6 +96,7 @@ const configuration = {
       redirect_uris: [...appRoots, ...silentCallbacks],
       post_logout_redirect_uris: appRoots,
     },
+    DPOP_TEST_CLIENT,
   ],
   responseTypes: ['code'],
   findAccount,
@@ -118,6 +131,7 @@ const configuration = {
   features: {
     devInteractions: { enabled: true },
     dPoP: { enabled: true },
+    clientCredentials: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
     userinfo: { enabled: true },
