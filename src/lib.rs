@@ -5,8 +5,11 @@
 //!
 //! - [`core`]: the protocol, sans-IO and runtime-agnostic (discovery, PKCE, callback,
 //!   token requests, JOSE, ID token and RFC 9068 access-token validation).
-//! - The Leptos side (features `csr` / `hydrate` / `ssr`): [`OidcProvider`], [`use_oidc`],
-//!   [`use_user`], [`use_access_token`].
+//! - The Leptos side (features `csr` / `hydrate` / `ssr`): [`OidcProvider`], the hooks
+//!   ([`use_oidc`], [`use_oidc_with_claims`], [`use_user`], [`use_access_token`],
+//!   [`use_auto_logout_countdown`], [`use_session_info`]), the guard [`RequireAuth`] and
+//!   the [`AutoLogoutWarning`] dialog; [`OidcConfig::mock`] runs all of it with no
+//!   provider.
 //! - [`server`] (feature `server`): a [`server::Validator`] and the axum extractor
 //!   [`server::Auth`].
 //!
