@@ -26,8 +26,9 @@ mod tests;
 
 /// Largest response body accepted from the provider.
 pub(crate) const MAX_RESPONSE_BYTES: usize = 1 << 20;
-/// Activity events are passed on at most this often (ms).
-const ACTIVITY_THROTTLE_MS: f64 = 5_000.0;
+/// Activity events are passed on at most this often (ms): well under the shortest
+/// useful gap between the last activity and the idle warning.
+const ACTIVITY_THROTTLE_MS: f64 = 1_000.0;
 
 fn window() -> Result<web_sys::Window, String> {
     web_sys::window().ok_or_else(|| "no window (not running in a browser page)".to_owned())

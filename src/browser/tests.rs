@@ -475,3 +475,33 @@ async fn the_idle_timeout_logs_out_at_zero() {
     assert_eq!(text(&host), "IN");
     assert!(wait_for(|| text(&host) == "OUT").await, "{}", text(&host));
 }
+
+#[wasm_bindgen_test]
+async fn require_auth_does_not_sign_back_in_after_a_logout_under_its_eyes() {
+    set_address("/");
+    let handle = RwSignal::new(None::<crate::Oidc>);
+    let host = mount_in_provider(
+        mock("guard-after-logout", MockUser::new("hal")),
+        move || {
+            handle.set(Some(use_oidc()));
+            view! { <RequireAuth fallback=|| "WAIT">"IN"</RequireAuth> }
+        },
+    );
+    assert_eq!(text(&host), "IN");
+    handle
+        .get_untracked()
+        .unwrap()
+        .logout(crate::LogoutOptions::default());
+    assert!(
+        wait_for(|| text(&host).starts_with("Signed out")).await,
+        "{}",
+        text(&host)
+    );
+    // In mock mode a login would sign straight back in: none starts by itself.
+    sleep(200).await;
+    assert!(text(&host).starts_with("Signed out"), "{}", text(&host));
+    // Its button signs in again.
+    let button = host.query_selector("button").unwrap().unwrap();
+    button.unchecked_ref::<web_sys::HtmlElement>().click();
+    assert!(wait_for(|| text(&host) == "IN").await, "{}", text(&host));
+}

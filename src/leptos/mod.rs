@@ -414,8 +414,13 @@ pub fn get_access_token() -> impl Future<Output = Result<AccessToken, AuthError>
 /// Renders its children only for a signed-in user.
 ///
 /// - While the session is being determined: `fallback` (default: nothing).
-/// - Signed out: starts login, returning to the current address afterwards, and shows
-///   `fallback` meanwhile; with `signed_out`, shows that view instead of redirecting.
+/// - Signed out when the guard appears: starts login, returning to the current address
+///   afterwards, and shows `fallback` meanwhile; with `signed_out`, shows that view
+///   instead of redirecting.
+/// - Signed out while the guard is on screen (a logout in this or another tab, the
+///   idle timeout): `signed_out`, or by default a "Signed out" line with a sign-in
+///   button; no new login starts by itself (in mock mode it would sign straight back
+///   in).
 /// - Sign-in failed: `signed_out` if given, else `fallback` (never a login loop).
 /// - Signed in but refused by `allow` (a predicate over the user, e.g. a role read
 ///   with [`User::claims_as`]): `forbidden` (default: nothing).
@@ -468,16 +473,30 @@ pub fn RequireAuth(
 ) -> impl IntoView {
     let ctx = context();
     let redirect = signed_out.is_none();
-    // Login starts once per signed-out state (not on every render).
+    // Whether a user was signed in while the guard was on screen.
+    let was_in = StoredValue::new(false);
+    // Login starts once per signed-out state (not on every render), and only when the
+    // guard finds nobody signed in, not after a logout under its eyes.
     Effect::new(move |_| {
-        if redirect && ctx.state.with(|s| matches!(s, AuthState::LoggedOut)) {
+        let out = ctx.state.with(|s| matches!(s, AuthState::LoggedOut));
+        if redirect && out && !was_in.get_value() {
             login(ctx, LoginOptions::default());
         }
     });
     move || {
         let state = ctx.state.get();
         match state {
+            AuthState::LoggedOut if was_in.get_value() && signed_out.is_none() => view! {
+                <p class="oidc-signed-out">
+                    "Signed out. "
+                    <button type="button" on:click=move |_| login(ctx, LoginOptions::default())>
+                        "Sign in"
+                    </button>
+                </p>
+            }
+            .into_any(),
             AuthState::LoggedIn(user) => {
+                was_in.set_value(true);
                 if allow.is_none_or(|allow| allow.run(user)) {
                     children().into_any()
                 } else {

@@ -52,8 +52,9 @@ pub(crate) const MARKER_TTL_MS: u64 = 12 * 60 * 60 * 1000;
 pub(crate) const PROVIDER_CACHE_TTL_MS: u64 = 10 * 60 * 1000;
 /// Longest wait between two renewal attempts after transient failures.
 pub(crate) const MAX_BACKOFF_MS: u64 = 60 * 1000;
-/// A tab tells the others of its user's activity at most this often (and at once
-/// while the idle countdown runs).
+/// A tab tells the others of its user's activity at most this often (more often when
+/// the idle warning starts sooner after the last activity; at once while the countdown
+/// runs).
 pub(crate) const ACTIVITY_SHARE_MS: u64 = 5 * 1000;
 /// Lifetime of a mock session's tokens.
 const MOCK_LIFETIME_MS: u64 = 24 * 60 * 60 * 1000;
@@ -654,12 +655,15 @@ impl Machine {
         let Phase::SignedIn(s) = &self.phase else {
             return;
         };
-        if self.idle_timeout(s).is_none() {
+        let Some(timeout) = self.idle_timeout(s) else {
             return;
-        }
+        };
+        // Often enough that no tab's warning starts while the user works in another.
+        let quiet = timeout.saturating_sub(self.client.auto_logout_warning_ms.min(timeout));
+        let every = (quiet / 2).clamp(250, ACTIVITY_SHARE_MS);
         let due = self
             .shared_at
-            .is_none_or(|at| self.now.mono >= at.saturating_add(ACTIVITY_SHARE_MS));
+            .is_none_or(|at| self.now.mono >= at.saturating_add(every));
         if due || self.countdown.is_some() {
             self.shared_at = Some(self.now.mono);
             self.emit(Command::Broadcast(TabMessage::Activity));

@@ -935,3 +935,21 @@ fn mock_mode_signs_in_without_a_provider_and_toggles() {
     out.run();
     assert_eq!(out.state(), AuthState::LoggedOut);
 }
+
+#[test]
+fn activity_is_shared_often_enough_for_a_short_quiet_time() {
+    // Warning 8 s after the last activity: sharing every 5 s would let the other tabs'
+    // warnings flash while the user works here.
+    let idp = Idp::new();
+    let mut tab = signed_in_with(&idp, |c| {
+        c.idle_timeout(std::time::Duration::from_secs(12))
+            .auto_logout_warning(std::time::Duration::from_secs(4))
+    });
+    tab.broadcasts.clear();
+    for _ in 0..20 {
+        tab.advance(1_000);
+        tab.dispatch(Event::Activity);
+    }
+    // Every 4 s (half the quiet time) at most, and at least that often.
+    assert_eq!(tab.broadcasts.len(), 5, "{:?}", tab.broadcasts);
+}
