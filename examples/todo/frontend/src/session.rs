@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::NavigateOptions;
 use oidc_leptos::prelude::*;
 use oidc_leptos::{RenewalMethod, SessionInfo, SignInMethod};
 use serde::Deserialize;
@@ -24,6 +26,18 @@ pub struct AppClaims {
 pub fn AuthControls() -> impl IntoView {
     let oidc = use_oidc();
     let login = move |_| oidc.login(LoginOptions::default());
+    // Logging out leaves for the home page first, which then logs out: on a page
+    // behind `RequireAuth` the signed-out state would start a new login at once.
+    let location = use_location();
+    let navigate = use_navigate();
+    let logout = move |_| {
+        if location.pathname.get_untracked() == "/" {
+            oidc.logout(LogoutOptions::default());
+        } else {
+            expect_context::<LogoutOnHome>().0.set(true);
+            navigate("/", NavigateOptions::default());
+        }
+    };
     move || {
         match oidc.state().get() {
         AuthState::Pending => view! { <span class="pending">"Signing in…"</span> }.into_any(),
@@ -46,7 +60,7 @@ pub fn AuthControls() -> impl IntoView {
             <span class="who">
                 "Signed in as " <strong data-testid="user-name">{user.display_name().to_owned()}</strong>
             </span>
-            <button data-testid="logout" on:click=move |_| oidc.logout(LogoutOptions::default())>
+            <button data-testid="logout" on:click=logout.clone()>
                 "Log out"
             </button>
         }
@@ -55,10 +69,27 @@ pub fn AuthControls() -> impl IntoView {
     }
 }
 
+/// Set when the user logs out elsewhere than on the home page: the home page logs
+/// out once it shows.
+#[derive(Debug, Clone, Copy)]
+pub struct LogoutOnHome(pub RwSignal<bool>);
+
 /// The home page's part: an invitation to sign in, or who is signed in.
 #[component]
 pub fn HomeSession() -> impl IntoView {
     let oidc = use_oidc();
+    let logout = expect_context::<LogoutOnHome>().0;
+    Effect::new(move |_| {
+        if logout.get() {
+            logout.set(false);
+            // In the next task, once the route switch has settled: the previous page's
+            // `RequireAuth` is disposed by then and does not start a new login.
+            set_timeout(
+                move || oidc.logout(LogoutOptions::default()),
+                Duration::ZERO,
+            );
+        }
+    });
     let info = use_session_info();
     let idle_logged_out = move || info.with(|i| i.idle_logged_out);
     move || match oidc.state().get() {
@@ -146,16 +177,22 @@ pub fn ProfilePage() -> impl IntoView {
     }
 }
 
-/// A clock for the status panel, ticking every second while shown.
-fn wall_clock() -> ReadSignal<u64> {
-    let now = || js_sys::Date::now() as u64;
-    let (clock, set_clock) = signal(now());
-    if let Ok(handle) =
-        set_interval_with_handle(move || set_clock.set(now()), Duration::from_secs(1))
-    {
+/// A clock for the status panel, ticking every second while shown: tracking it and
+/// reading [`now`] gives the exact time, refreshed every second.
+fn ticks() -> ReadSignal<u64> {
+    let (tick, set_tick) = signal(0u64);
+    if let Ok(handle) = set_interval_with_handle(
+        move || set_tick.update(|t| *t = t.wrapping_add(1)),
+        Duration::from_secs(1),
+    ) {
         on_cleanup(move || handle.clear());
     }
-    clock
+    tick
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+fn now() -> u64 {
+    js_sys::Date::now() as u64
 }
 
 fn signed_in_via(info: &SessionInfo) -> &'static str {
@@ -169,8 +206,15 @@ fn signed_in_via(info: &SessionInfo) -> &'static str {
     }
 }
 
-fn seconds(ms: u64) -> String {
-    format!("{} s", ms.div_ceil(1000))
+/// A duration for people: "42 s", "4 min 10 s", "2 h 5 min" (rounded up to the
+/// second, as a countdown shows it).
+fn duration(ms: u64) -> String {
+    let secs = ms.div_ceil(1000);
+    match secs {
+        0..120 => format!("{secs} s"),
+        120..3600 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
 }
 
 fn last_renewal(info: &SessionInfo, now: u64) -> String {
@@ -182,8 +226,8 @@ fn last_renewal(info: &SessionInfo, now: u64) -> String {
                 RenewalMethod::Frame => "hidden iframe",
                 _ => "other",
             };
-            let ago = now.saturating_sub(at) / 1000;
-            format!("{ago} s ago by {how} ({} in all)", info.renewals)
+            let ago = now.saturating_sub(at) / 1000 * 1000;
+            format!("{} ago by {how} ({} in all)", duration(ago), info.renewals)
         }
     }
 }
@@ -215,22 +259,26 @@ pub fn StatusPanel() -> impl IntoView {
 fn StatusValues() -> impl IntoView {
     let user = use_user();
     let info = use_session_info();
-    let now = wall_clock();
+    let tick = ticks();
     let name = move || {
         user.get()
             .map(|u| u.display_name().to_owned())
             .unwrap_or_default()
     };
     let expires = move || {
+        tick.track();
         info.with(|i| i.access_token_expires_at)
-            .map(|at| seconds(at.saturating_sub(now.get())))
+            .map(|at| duration(at.saturating_sub(now())))
             .unwrap_or_else(|| "—".into())
     };
-    let renewal = move || info.with(|i| last_renewal(i, now.get()));
+    let renewal = move || {
+        tick.track();
+        info.with(|i| last_renewal(i, now()))
+    };
     let via = move || info.with(signed_in_via);
     let idle = move || {
         info.with(|i| i.idle_timeout_ms)
-            .map(seconds)
+            .map(duration)
             .unwrap_or_else(|| "none".into())
     };
     view! {
