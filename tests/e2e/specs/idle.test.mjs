@@ -17,8 +17,9 @@ const TEST_TIMEOUT_MS = 120_000;
 const user = 'alice';
 
 // A short idle lifetime for these tests: the warning shows after 8 s without activity
-// and counts down 4 s. Tabs share activity at most every 5 s, so a tab that hears of
-// activity elsewhere never reaches the warning.
+// and counts down 4 s. A tab takes note of activity at most every 5 s, and tells the
+// other tabs as often: the warning has to start later than that after the last
+// activity, or an active user would see it flash.
 const IDLE_SECS = 12;
 const WARNING_SECS = 4;
 const SHORT_IDLE = { idle_timeout_secs: IDLE_SECS, auto_logout_warning_secs: WARNING_SECS };
