@@ -191,3 +191,29 @@ export async function step(session, t, name, body) {
     throw new Error(`[${name}] uncaught error in the page: ${fresh.map((e) => e.message).join('; ')}`);
   }
 }
+
+/**
+ * Serves the app's `config.json` to every page of `context` with `overrides` merged in
+ * (e.g. a short idle timeout for one test).
+ */
+export async function overrideAppConfig(context, overrides) {
+  await context.route('**/config.json', async (route) => {
+    const response = await route.fetch();
+    const config = { ...(await response.json()), ...overrides };
+    await route.fulfill({ response, json: config });
+  });
+}
+
+/**
+ * Waits up to `ms` for `locator` to become visible: true if it did, false if the time
+ * ran out (any other failure is thrown).
+ */
+export async function becomesVisible(locator, ms) {
+  try {
+    await locator.first().waitFor({ state: 'visible', timeout: ms });
+    return true;
+  } catch (error) {
+    if (error.name === 'TimeoutError') return false;
+    throw error;
+  }
+}

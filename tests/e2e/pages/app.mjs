@@ -23,6 +23,28 @@ export class AppPage {
     this.todoInput = page.getByTestId('todo-input');
     this.todoAdd = page.getByTestId('todo-add');
     this.todoItems = page.getByTestId('todo-item');
+    this.navTodos = page.getByTestId('nav-todos');
+    this.navProfile = page.getByTestId('nav-profile');
+    this.homeLogin = page.getByTestId('home-login');
+    this.idleLoggedOut = page.getByTestId('idle-logged-out');
+    this.countdown = page.getByTestId('auto-logout-countdown');
+  }
+
+  /** A value of the session status panel, e.g. `status('token-expires')`. */
+  status(name) {
+    return this.page.getByTestId(`status-${name}`);
+  }
+
+  /** A claim shown on the profile page, e.g. `profileClaim('email')`. */
+  profileClaim(name) {
+    return this.page.getByTestId(`profile-${name}`);
+  }
+
+  /** The seconds the auto-logout warning shows, or null when it is not shown. */
+  async countdownSeconds() {
+    const text = await this.countdown.innerText({ timeout: 1_000 }).catch(() => null);
+    const match = text?.match(/\d+/);
+    return match ? Number(match[0]) : null;
   }
 
   /** True when the page currently shows a URL of the app. */
@@ -103,12 +125,19 @@ export class AppPage {
     return seen;
   }
 
+  /** Shows the TODO list page (through the app's menu unless it is already shown). */
+  async showTodos() {
+    if (!(await this.todoInput.isVisible())) await this.navTodos.click();
+    await this.todoInput.waitFor({ state: 'visible', timeout: WAIT_MS });
+  }
+
   /** The TODO item showing exactly `title`. */
   todoItem(title) {
     return this.todoItems.filter({ hasText: title });
   }
 
   async expectTodo(title) {
+    await this.showTodos();
     try {
       await this.todoItem(title).first().waitFor({ state: 'visible', timeout: WAIT_MS });
     } catch (error) {
@@ -123,6 +152,7 @@ export class AppPage {
   }
 
   async addTodo(title) {
+    await this.showTodos();
     await this.todoInput.fill(title);
     await this.todoAdd.click();
     await this.expectTodo(title);

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{any, delete, get};
 use axum::{Json, Router};
 use oidc_leptos::server::{Auth, Validator};
 use rusqlite::{params, Connection};
@@ -210,4 +210,16 @@ pub fn api(state: AppState) -> Router {
         .route("/api/todos", get(list).post(create))
         .route("/api/todos/{id}", delete(remove).patch(update))
         .with_state(state)
+}
+
+/// `app` with the built front end in `dir` for every path it does not answer: the file
+/// when there is one, else `index.html`, so that the app's own routes (`/todos`,
+/// `/profile`) load it. Unknown paths under `/api/` answer 404, not the page.
+pub fn with_front_end(app: Router, dir: &str) -> Router {
+    let index = format!("{dir}/index.html");
+    app.route("/api/{*rest}", any(|| async { StatusCode::NOT_FOUND }))
+        .fallback_service(
+            tower_http::services::ServeDir::new(dir)
+                .fallback(tower_http::services::ServeFile::new(index)),
+        )
 }

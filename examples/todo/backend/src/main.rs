@@ -13,9 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::{header, HeaderValue, Method};
 use oidc_leptos::server::{RedisReplayStore, Validator};
-use todo_backend::{api, open_database, AppState};
+use todo_backend::{api, open_database, with_front_end, AppState};
 use tower_http::cors::CorsLayer;
-use tower_http::services::{ServeDir, ServeFile};
 
 const DPOP: header::HeaderName = header::HeaderName::from_static("dpop");
 const DPOP_NONCE: header::HeaderName = header::HeaderName::from_static("dpop-nonce");
@@ -79,8 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     if let Ok(dir) = std::env::var("STATIC_DIR") {
-        let index = format!("{dir}/index.html");
-        app = app.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(index)));
+        app = with_front_end(app, &dir);
     }
     let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
 

@@ -8,7 +8,7 @@ use oidc_leptos::core::jose::JwkSet;
 use oidc_leptos::server::Validator;
 use p256::ecdsa::signature::Signer;
 use serde_json::{json, Value};
-use todo_backend::{api, open_database, AppState};
+use todo_backend::{api, open_database, with_front_end, AppState};
 use tower::ServiceExt;
 
 const ISS: &str = "https://idp.example";
@@ -212,4 +212,47 @@ async fn titles_are_validated() {
         .0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+}
+
+/// Fetches `uri` and returns the status and the body as text.
+async fn get_text(app: &axum::Router, uri: &str) -> (StatusCode, String) {
+    let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn front_end_routes_get_the_page_unknown_api_paths_404() {
+    let dir = std::env::temp_dir().join(format!("todo-front-end-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>app</title>").unwrap();
+    std::fs::write(dir.join("config.json"), r#"{"issuer":"x"}"#).unwrap();
+    let idp = Idp::new();
+    let app = with_front_end(app(&idp), dir.to_str().unwrap());
+
+    // The app's own routes load the page; its files are served as they are.
+    for path in ["/", "/todos", "/profile", "/todos/deep/link?x=1"] {
+        let (status, body) = get_text(&app, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(body.contains("<title>app</title>"), "{path}: {body}");
+    }
+    assert_eq!(
+        get_text(&app, "/config.json").await,
+        (StatusCode::OK, r#"{"issuer":"x"}"#.to_owned())
+    );
+    // The API is untouched; a path it does not know is not the page.
+    assert_eq!(
+        send(&app, "GET", "/api/todos", None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    for path in ["/api/nope", "/api/todos/1/nope"] {
+        let (status, body) = get_text(&app, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!body.contains("<title>"), "{path}: {body}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
