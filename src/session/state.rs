@@ -1,5 +1,6 @@
 //! The observable session state.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -58,7 +59,15 @@ pub(crate) type RawClaims = NoAdditionalClaims;
 )]
 impl User<RawClaims> {
     /// Gives the additional claims the app's type.
-    pub(crate) fn typed<C: DeserializeOwned>(&self) -> Result<User<C>, AuthError> {
+    pub(crate) fn typed<C: DeserializeOwned + 'static>(&self) -> Result<User<C>, AuthError> {
+        // The session's own claims type (the default) needs no second parse: the same
+        // JSON gave these claims.
+        let mut same = Some(self.clone());
+        if let Some(user) = (&mut same as &mut dyn Any).downcast_mut::<Option<User<C>>>() {
+            if let Some(user) = user.take() {
+                return Ok(user);
+            }
+        }
         serde_json::from_str(&self.payload)
             .map(|claims| User::new(claims, Arc::clone(&self.payload)))
             .map_err(|e| AuthError::Claims(e.to_string()))
@@ -106,7 +115,7 @@ impl<C> AuthState<C> {
 )]
 impl AuthState<RawClaims> {
     /// Gives the claims the app's type; a mismatch is a failed state.
-    pub(crate) fn typed<C: DeserializeOwned>(&self) -> AuthState<C> {
+    pub(crate) fn typed<C: DeserializeOwned + 'static>(&self) -> AuthState<C> {
         match self {
             AuthState::Pending => AuthState::Pending,
             AuthState::LoggedOut => AuthState::LoggedOut,
