@@ -141,8 +141,8 @@ pub fn is_secure_url(url: &str) -> bool {
 impl ProviderMetadata {
     /// Parses and validates a discovery document for `expected_issuer`.
     pub fn from_json(body: &[u8], expected_issuer: &str) -> Result<Self, DiscoveryError> {
-        let meta: ProviderMetadata =
-            serde_json::from_slice(body).map_err(|e| DiscoveryError::Malformed(e.to_string()))?;
+        let meta: ProviderMetadata = crate::core::json::from_bytes(body)
+            .map_err(|e| DiscoveryError::Malformed(e.to_string()))?;
         meta.validate(expected_issuer)?;
         Ok(meta)
     }

@@ -208,7 +208,7 @@ impl IdTokenValidator {
         nonce: Option<&Nonce>,
         now: u64,
     ) -> Result<IdTokenClaims<C>, IdTokenError> {
-        let claims: IdTokenClaims<C> = serde_json::from_slice(verified.payload())
+        let claims: IdTokenClaims<C> = crate::core::json::from_bytes(verified.payload())
             .map_err(|e| IdTokenError::Malformed(e.to_string()))?;
         // Step 2: exact issuer match.
         if claims.iss != self.issuer {

@@ -13,6 +13,7 @@ pub(crate) mod form;
 mod http;
 mod id_token;
 pub mod jose;
+pub(crate) mod json;
 mod pkce;
 mod random;
 mod token;

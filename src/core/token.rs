@@ -128,7 +128,7 @@ impl TokenResponse {
     }
 
     fn parse(response: &HttpResponse, accept_dpop: bool) -> Result<Self, TokenError> {
-        let raw: Result<RawTokenResponse, _> = serde_json::from_slice(&response.body);
+        let raw: Result<RawTokenResponse, _> = crate::core::json::from_bytes(&response.body);
         let ok = (200..300).contains(&response.status);
         let raw = match raw {
             Ok(raw) => raw,

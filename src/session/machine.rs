@@ -1316,7 +1316,7 @@ impl Machine {
         // Server time: the provider's clock, from the token's `iat` against the middle
         // of the request, so that a client clock minutes off neither rejects a fresh
         // token nor keeps an expired one.
-        if let Ok(IssuedAt { iat: Some(iat) }) = serde_json::from_slice(verified.payload()) {
+        if let Ok(IssuedAt { iat: Some(iat) }) = crate::core::json::from_bytes(verified.payload()) {
             self.offset = ServerTimeOffset::from_issued_at(
                 iat,
                 check.sent.wall / 1000,

@@ -78,7 +78,7 @@ impl UnverifiedJws {
         }
         let header_bytes = decode("header", parts[0])?;
         let raw: RawHeader =
-            serde_json::from_slice(&header_bytes).map_err(|e| JoseError::Json {
+            crate::core::json::from_bytes(&header_bytes).map_err(|e| JoseError::Json {
                 part: "header",
                 message: e.to_string(),
             })?;
@@ -230,7 +230,7 @@ impl VerifiedJws {
 
     /// The payload as JSON claims.
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, JoseError> {
-        serde_json::from_slice(&self.payload).map_err(|e| JoseError::Json {
+        crate::core::json::from_bytes(&self.payload).map_err(|e| JoseError::Json {
             part: "payload",
             message: e.to_string(),
         })

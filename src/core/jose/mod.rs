@@ -252,7 +252,7 @@ pub mod dangerous {
             return None;
         };
         let bytes = b64::decode(payload).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        crate::core::json::from_bytes(&bytes).ok()
     }
 
     /// Reads the `exp` claim (a numeric date, RFC 7519 section 4.1.4) of a compact
@@ -279,7 +279,7 @@ pub mod dangerous {
         token: &str,
     ) -> Result<T, JoseError> {
         let jws = UnverifiedJws::parse(token)?;
-        serde_json::from_slice(jws.insecure_payload()).map_err(|e| JoseError::Json {
+        crate::core::json::from_bytes(jws.insecure_payload()).map_err(|e| JoseError::Json {
             part: "payload",
             message: e.to_string(),
         })
