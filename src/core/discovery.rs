@@ -1,8 +1,10 @@
 //! OpenID Provider metadata (OpenID Connect Discovery 1.0, RFC 8414).
 
-use serde::{Deserialize, Serialize};
+use serde::de::MapAccess;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::http::{HttpRequest, HttpResponse};
+use super::json::{read_object, required, Members};
 
 /// Error fetching or validating provider metadata.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,7 +38,7 @@ pub enum DiscoveryError {
 }
 
 /// Provider metadata: the fields this library uses (others are ignored).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ProviderMetadata {
     /// The issuer identifier.
@@ -44,49 +46,116 @@ pub struct ProviderMetadata {
     /// Authorization endpoint.
     pub authorization_endpoint: String,
     /// Token endpoint (absent only for implicit-only providers, which are not supported).
-    #[serde(default)]
     pub token_endpoint: Option<String>,
     /// JWK Set document.
     pub jwks_uri: String,
     /// UserInfo endpoint.
-    #[serde(default)]
     pub userinfo_endpoint: Option<String>,
     /// RP-initiated logout endpoint.
-    #[serde(default)]
     pub end_session_endpoint: Option<String>,
     /// Token revocation endpoint (RFC 7009).
-    #[serde(default)]
     pub revocation_endpoint: Option<String>,
     /// Token introspection endpoint (RFC 7662).
-    #[serde(default)]
     pub introspection_endpoint: Option<String>,
     /// Pushed authorization request endpoint (RFC 9126).
-    #[serde(default)]
     pub pushed_authorization_request_endpoint: Option<String>,
     /// Device authorization endpoint (RFC 8628).
-    #[serde(default)]
     pub device_authorization_endpoint: Option<String>,
     /// Client-initiated backchannel authentication endpoint (OpenID CIBA Core).
-    #[serde(default)]
     pub backchannel_authentication_endpoint: Option<String>,
     /// Supported scopes.
-    #[serde(default)]
     pub scopes_supported: Vec<String>,
     /// Supported response types.
-    #[serde(default)]
     pub response_types_supported: Vec<String>,
     /// Supported PKCE methods. Absent means unknown.
-    #[serde(default)]
     pub code_challenge_methods_supported: Option<Vec<String>>,
     /// ID token signing algorithms.
-    #[serde(default)]
     pub id_token_signing_alg_values_supported: Vec<String>,
     /// DPoP proof algorithms (RFC 9449 section 5.1).
-    #[serde(default)]
     pub dpop_signing_alg_values_supported: Vec<String>,
     /// RFC 9207: the provider sends `iss` in authorization responses.
-    #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+}
+
+/// The metadata as read, before its required members are checked.
+#[derive(Default)]
+struct RawMetadata {
+    /// The string members, in the order of [`RawMetadata::NAMES`].
+    strings: [Option<String>; 11],
+    /// `scopes_supported`, `response_types_supported`,
+    /// `id_token_signing_alg_values_supported`, `dpop_signing_alg_values_supported`.
+    lists: [Vec<String>; 4],
+    code_challenge_methods_supported: Option<Vec<String>>,
+    authorization_response_iss_parameter_supported: bool,
+}
+
+impl Members for RawMetadata {
+    const NAMES: &'static [&'static str] = &[
+        "issuer",
+        "authorization_endpoint",
+        "jwks_uri",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "end_session_endpoint",
+        "revocation_endpoint",
+        "introspection_endpoint",
+        "pushed_authorization_request_endpoint",
+        "device_authorization_endpoint",
+        "backchannel_authentication_endpoint",
+        "scopes_supported",
+        "response_types_supported",
+        "id_token_signing_alg_values_supported",
+        "dpop_signing_alg_values_supported",
+        "code_challenge_methods_supported",
+        "authorization_response_iss_parameter_supported",
+    ];
+    const NAME: &'static str = "ProviderMetadata";
+
+    fn member<'de, A: MapAccess<'de>>(
+        &mut self,
+        index: usize,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match index {
+            // Required strings.
+            0..=2 => self.strings[index] = Some(map.next_value::<String>()?),
+            3..=10 => self.strings[index] = map.next_value::<Option<String>>()?,
+            11..=14 => self.lists[index - 11] = map.next_value()?,
+            15 => self.code_challenge_methods_supported = map.next_value()?,
+            _ => self.authorization_response_iss_parameter_supported = map.next_value()?,
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for ProviderMetadata {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw: RawMetadata = read_object(d)?;
+        let [issuer, authorization_endpoint, jwks_uri, token_endpoint, userinfo_endpoint, end_session_endpoint, revocation_endpoint, introspection_endpoint, pushed_authorization_request_endpoint, device_authorization_endpoint, backchannel_authentication_endpoint] =
+            raw.strings;
+        let [scopes_supported, response_types_supported, id_token_signing_alg_values_supported, dpop_signing_alg_values_supported] =
+            raw.lists;
+        Ok(ProviderMetadata {
+            issuer: required(issuer, "issuer")?,
+            authorization_endpoint: required(authorization_endpoint, "authorization_endpoint")?,
+            token_endpoint,
+            jwks_uri: required(jwks_uri, "jwks_uri")?,
+            userinfo_endpoint,
+            end_session_endpoint,
+            revocation_endpoint,
+            introspection_endpoint,
+            pushed_authorization_request_endpoint,
+            device_authorization_endpoint,
+            backchannel_authentication_endpoint,
+            scopes_supported,
+            response_types_supported,
+            code_challenge_methods_supported: raw.code_challenge_methods_supported,
+            id_token_signing_alg_values_supported,
+            dpop_signing_alg_values_supported,
+            authorization_response_iss_parameter_supported: raw
+                .authorization_response_iss_parameter_supported,
+        })
+    }
 }
 
 /// The discovery URL of an issuer (Discovery section 4: issuer + `/.well-known/openid-configuration`).
