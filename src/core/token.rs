@@ -1,10 +1,14 @@
 //! Token endpoint requests (RFC 6749 sections 4.1.3 and 6) and responses (section 5).
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::discovery::ProviderMetadata;
 use super::http::{HttpRequest, HttpResponse};
 use super::jose::dangerous::insecure_jwt_exp;
+use super::json::{read_object, Members};
 use super::pkce::CodeVerifier;
 use super::types::{AccessToken, AuthorizationCode, IdToken, RefreshToken};
 
@@ -82,39 +86,131 @@ pub struct TokenResponse {
     pub refresh_expires_in: Option<u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct RawTokenResponse {
     access_token: Option<String>,
     token_type: Option<String>,
-    #[serde(default, deserialize_with = "lenient_u64")]
     expires_in: Option<u64>,
     refresh_token: Option<String>,
     id_token: Option<String>,
     scope: Option<String>,
-    #[serde(default, deserialize_with = "lenient_u64")]
     refresh_expires_in: Option<u64>,
     error: Option<String>,
     error_description: Option<String>,
     error_uri: Option<String>,
 }
 
+impl Members for RawTokenResponse {
+    const NAMES: &'static [&'static str] = &[
+        "access_token",
+        "token_type",
+        "refresh_token",
+        "id_token",
+        "scope",
+        "error",
+        "error_description",
+        "error_uri",
+        "expires_in",
+        "refresh_expires_in",
+    ];
+    const NAME: &'static str = "RawTokenResponse";
+
+    fn member<'de, A: MapAccess<'de>>(
+        &mut self,
+        index: usize,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        let slot = match index {
+            0 => &mut self.access_token,
+            1 => &mut self.token_type,
+            2 => &mut self.refresh_token,
+            3 => &mut self.id_token,
+            4 => &mut self.scope,
+            5 => &mut self.error,
+            6 => &mut self.error_description,
+            7 => &mut self.error_uri,
+            8 => {
+                return map
+                    .next_value::<LenientU64>()
+                    .map(|n| self.expires_in = n.0)
+            }
+            _ => {
+                return map
+                    .next_value::<LenientU64>()
+                    .map(|n| self.refresh_expires_in = n.0)
+            }
+        };
+        *slot = map.next_value()?;
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for RawTokenResponse {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        read_object(d)
+    }
+}
+
 /// Some providers send numbers as strings: accept both. Anything else (negative,
 /// `true`, an object) reads as absent rather than failing the whole response.
-fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum N {
-        Num(u64),
-        Float(f64),
-        Str(String),
-        Other(serde::de::IgnoredAny),
+struct LenientU64(Option<u64>);
+
+impl<'de> Deserialize<'de> for LenientU64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LenientU64Visitor).map(LenientU64)
     }
-    Ok(match Option::<N>::deserialize(d)? {
-        Some(N::Num(n)) => Some(n),
-        Some(N::Float(f)) if f.is_finite() && f >= 0.0 => Some(f as u64),
-        Some(N::Str(s)) => s.trim().parse().ok(),
-        _ => None,
-    })
+}
+
+struct LenientU64Visitor;
+
+impl<'de> Visitor<'de> for LenientU64Visitor {
+    type Value = Option<u64>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number or a numeric string")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<u64>, E> {
+        Ok(Some(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<u64>, E> {
+        Ok(u64::try_from(v).ok())
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<u64>, E> {
+        Ok((v.is_finite() && v >= 0.0).then_some(v as u64))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<u64>, E> {
+        Ok(v.trim().parse().ok())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<u64>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<u64>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
 }
 
 impl TokenResponse {
