@@ -1,10 +1,12 @@
 //! Authorization requests (RFC 6749 section 4.1.1 + PKCE + OIDC Core 3.1.2.1) and
 //! callback parsing (RFC 6749 section 4.1.2, RFC 9207).
 
-use serde::{Deserialize, Serialize};
+use serde::de::MapAccess;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::discovery::ProviderMetadata;
 use super::form;
+use super::json::{read_object, required, Members};
 use super::pkce::CodeVerifier;
 use super::random::{Nonce, RandomError, State};
 use super::token::OAuthError;
@@ -144,16 +146,14 @@ impl AuthorizationRequest {
 /// What the client keeps between the redirect to the provider and the callback. It is
 /// single-use: consume it on the first callback, whatever the outcome. It is serialized
 /// to survive the redirect; `Debug` redacts its secrets.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PendingAuthorization {
     /// The issuer the request went to. A callback is accepted only with metadata of
     /// this issuer, so a configuration changed between redirect and callback cannot
     /// mix two providers. Empty in records written before it existed (never matches).
-    #[serde(default)]
     pub issuer: String,
     /// The client ID the request was made for: use it (not the current configuration)
     /// for the token request and the ID token's audience. Empty in older records.
-    #[serde(default)]
     pub client_id: String,
     /// The `state` sent.
     pub state: State,
@@ -169,8 +169,75 @@ pub struct PendingAuthorization {
     pub created_at: u64,
     /// The `max_age` sent, if any: the ID token's `auth_time` must then be checked
     /// (OIDC Core 3.1.3.7 step 13). Absent in records written before it existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_age: Option<u64>,
+}
+
+/// A pending authorization as read, before its required members are checked.
+#[derive(Default)]
+struct RawPending {
+    issuer: String,
+    client_id: String,
+    state: Option<State>,
+    nonce: Option<Nonce>,
+    code_verifier: Option<CodeVerifier>,
+    redirect_uri: Option<String>,
+    return_to: Option<String>,
+    created_at: Option<u64>,
+    max_age: Option<u64>,
+}
+
+impl Members for RawPending {
+    const NAMES: &'static [&'static str] = &[
+        "issuer",
+        "client_id",
+        "state",
+        "nonce",
+        "code_verifier",
+        "redirect_uri",
+        "return_to",
+        "created_at",
+        "max_age",
+    ];
+    const NAME: &'static str = "PendingAuthorization";
+
+    fn member<'de, A: MapAccess<'de>>(
+        &mut self,
+        index: usize,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match index {
+            0 => self.issuer = map.next_value()?,
+            1 => self.client_id = map.next_value()?,
+            2 => self.state = Some(map.next_value()?),
+            3 => self.nonce = Some(map.next_value()?),
+            4 => self.code_verifier = Some(map.next_value()?),
+            5 => self.redirect_uri = Some(map.next_value()?),
+            6 => self.return_to = map.next_value()?,
+            7 => self.created_at = Some(map.next_value()?),
+            _ => self.max_age = map.next_value()?,
+        }
+        Ok(())
+    }
+}
+
+// Records written before `issuer`, `client_id` and `max_age` existed read with
+// them empty or absent.
+impl<'de> Deserialize<'de> for PendingAuthorization {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw: RawPending = read_object(d)?;
+        Ok(PendingAuthorization {
+            issuer: raw.issuer,
+            client_id: raw.client_id,
+            state: required(raw.state, "state")?,
+            nonce: required(raw.nonce, "nonce")?,
+            code_verifier: required(raw.code_verifier, "code_verifier")?,
+            redirect_uri: required(raw.redirect_uri, "redirect_uri")?,
+            return_to: raw.return_to,
+            created_at: required(raw.created_at, "created_at")?,
+            max_age: raw.max_age,
+        })
+    }
 }
 
 /// Error in an authorization callback.
