@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::discovery::ProviderMetadata;
 use super::form;
-use super::json::{read_object, required, Members};
+use super::json::{read_object, required, value, Members};
 use super::pkce::CodeVerifier;
 use super::random::{Nonce, RandomError, State};
 use super::token::OAuthError;
@@ -207,15 +207,15 @@ impl Members for RawPending {
         map: &mut A,
     ) -> Result<(), A::Error> {
         match index {
-            0 => self.issuer = map.next_value()?,
-            1 => self.client_id = map.next_value()?,
-            2 => self.state = Some(map.next_value()?),
-            3 => self.nonce = Some(map.next_value()?),
-            4 => self.code_verifier = Some(map.next_value()?),
-            5 => self.redirect_uri = Some(map.next_value()?),
-            6 => self.return_to = map.next_value()?,
-            7 => self.created_at = Some(map.next_value()?),
-            _ => self.max_age = map.next_value()?,
+            0 => self.issuer = value(map)?,
+            1 => self.client_id = value(map)?,
+            2 => self.state = Some(value(map)?),
+            3 => self.nonce = Some(value(map)?),
+            4 => self.code_verifier = Some(value(map)?),
+            5 => self.redirect_uri = Some(value(map)?),
+            6 => self.return_to = value(map)?,
+            7 => self.created_at = Some(value(map)?),
+            _ => self.max_age = value(map)?,
         }
         Ok(())
     }

@@ -4,7 +4,7 @@ use serde::de::MapAccess;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::http::{HttpRequest, HttpResponse};
-use super::json::{read_object, required, Members};
+use super::json::{read_object, required, value, Members};
 
 /// Error fetching or validating provider metadata.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -118,11 +118,11 @@ impl Members for RawMetadata {
     ) -> Result<(), A::Error> {
         match index {
             // Required strings.
-            0..=2 => self.strings[index] = Some(map.next_value::<String>()?),
-            3..=10 => self.strings[index] = map.next_value::<Option<String>>()?,
-            11..=14 => self.lists[index - 11] = map.next_value()?,
-            15 => self.code_challenge_methods_supported = map.next_value()?,
-            _ => self.authorization_response_iss_parameter_supported = map.next_value()?,
+            0..=2 => self.strings[index] = Some(value::<_, String>(map)?),
+            3..=10 => self.strings[index] = value::<_, Option<String>>(map)?,
+            11..=14 => self.lists[index - 11] = value(map)?,
+            15 => self.code_challenge_methods_supported = value(map)?,
+            _ => self.authorization_response_iss_parameter_supported = value(map)?,
         }
         Ok(())
     }

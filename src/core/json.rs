@@ -4,7 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-use serde::Deserializer;
+use serde::{Deserialize, Deserializer};
 
 /// Parses a JSON document from bytes. The bytes must be UTF-8 (RFC 8259 section 8.1);
 /// every reader goes through the one text parser, which the browser build then
@@ -50,19 +50,33 @@ impl<'de, M: Members> Visitor<'de> for ObjectVisitor<M> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<M, A::Error> {
         let mut value = M::default();
         let mut seen = 0u64;
-        while let Some(Name(index)) = map.next_key_seed(NameSeed(M::NAMES))? {
-            let Some(i) = index else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            if seen & (1 << i) != 0 {
-                return Err(de::Error::duplicate_field(M::NAMES[i]));
-            }
-            seen |= 1 << i;
+        while let Some(i) = next_member(&mut map, M::NAMES, &mut seen)? {
             value.member(i, &mut map)?;
         }
         Ok(value)
     }
+}
+
+/// The index of the next member read, skipping the others; `None` at the end. Not
+/// inlined: one copy serves every type.
+#[inline(never)]
+fn next_member<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    names: &'static [&'static str],
+    seen: &mut u64,
+) -> Result<Option<usize>, A::Error> {
+    while let Some(Name(index)) = map.next_key_seed(NameSeed(names))? {
+        let Some(i) = index else {
+            map.next_value::<IgnoredAny>()?;
+            continue;
+        };
+        if *seen & (1 << i) != 0 {
+            return Err(de::Error::duplicate_field(names[i]));
+        }
+        *seen |= 1 << i;
+        return Ok(Some(i));
+    }
+    Ok(None)
 }
 
 /// A member name, as its index in the names read (`None`: not read).
@@ -93,4 +107,13 @@ impl Visitor<'_> for NameSeed {
 /// A required member that was not read.
 pub(crate) fn required<T, E: de::Error>(value: Option<T>, name: &'static str) -> Result<T, E> {
     value.ok_or_else(|| E::missing_field(name))
+}
+
+/// Reads a member's value. Not inlined: each value type is read by one function,
+/// whichever type it is a member of.
+#[inline(never)]
+pub(crate) fn value<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    map: &mut A,
+) -> Result<T, A::Error> {
+    map.next_value()
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::discovery::ProviderMetadata;
 use super::http::{HttpRequest, HttpResponse};
 use super::jose::dangerous::insecure_jwt_exp;
-use super::json::{read_object, Members};
+use super::json::{read_object, value, Members};
 use super::pkce::CodeVerifier;
 use super::types::{AccessToken, AuthorizationCode, IdToken, RefreshToken};
 
@@ -129,18 +129,10 @@ impl Members for RawTokenResponse {
             5 => &mut self.error,
             6 => &mut self.error_description,
             7 => &mut self.error_uri,
-            8 => {
-                return map
-                    .next_value::<LenientU64>()
-                    .map(|n| self.expires_in = n.0)
-            }
-            _ => {
-                return map
-                    .next_value::<LenientU64>()
-                    .map(|n| self.refresh_expires_in = n.0)
-            }
+            8 => return value::<_, LenientU64>(map).map(|n| self.expires_in = n.0),
+            _ => return value::<_, LenientU64>(map).map(|n| self.refresh_expires_in = n.0),
         };
-        *slot = map.next_value()?;
+        *slot = value(map)?;
         Ok(())
     }
 }
