@@ -1,5 +1,8 @@
 //! Claims: the standard OpenID Connect claims plus the app's own typed claims.
 
+use std::fmt;
+
+use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The standard claims of OIDC Core section 5.1. Every field but `sub` is optional.
@@ -61,19 +64,35 @@ impl StandardClaims {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NoAdditionalClaims {}
 
-/// `aud` is a string or an array of strings (RFC 7519 section 4.1.3).
+/// `aud` is a string or an array of strings (RFC 7519 section 4.1.3); `null` is none.
 pub(crate) fn audience<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Aud {
-        One(String),
-        Many(Vec<String>),
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or an array of strings")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+            Ok(vec![v.to_owned()])
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Vec<String>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Vec<String>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut all = Vec::new();
+            while let Some(a) = seq.next_element()? {
+                all.push(a);
+            }
+            Ok(all)
+        }
     }
-    Ok(match Option::<Aud>::deserialize(d)? {
-        Some(Aud::One(a)) => vec![a],
-        Some(Aud::Many(v)) => v,
-        None => Vec::new(),
-    })
+    d.deserialize_any(V)
 }
 
 /// Numeric dates may be sent as floats; the fraction is dropped (RFC 7519 section 2).

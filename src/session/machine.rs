@@ -1327,7 +1327,7 @@ impl Machine {
         let claims = self
             .validator()
             .max_age(check.max_age)
-            .check_claims::<RawClaims>(&verified, check.nonce.as_ref(), self.server_secs());
+            .check_standard_claims(&verified, check.nonce.as_ref(), self.server_secs());
         match claims {
             Ok(claims) => {
                 let payload = String::from_utf8_lossy(verified.payload());

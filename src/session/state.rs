@@ -1,6 +1,6 @@
 //! The observable session state.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -62,11 +62,12 @@ impl User<RawClaims> {
     pub(crate) fn typed<C: DeserializeOwned + 'static>(&self) -> Result<User<C>, AuthError> {
         // The session's own claims type (the default) needs no second parse: the same
         // JSON gave these claims.
-        let mut same = Some(self.clone());
-        if let Some(user) = (&mut same as &mut dyn Any).downcast_mut::<Option<User<C>>>() {
-            if let Some(user) = user.take() {
-                return Ok(user);
-            }
+        if TypeId::of::<C>() == TypeId::of::<RawClaims>() {
+            let same: Box<dyn Any> = Box::new(self.clone());
+            return same
+                .downcast::<User<C>>()
+                .map(|user| *user)
+                .map_err(|_| AuthError::Claims("the claims type is not the session's".into()));
         }
         serde_json::from_str(&self.payload)
             .map(|claims| User::new(claims, Arc::clone(&self.payload)))
