@@ -104,3 +104,12 @@ pub(crate) fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64
         None => Ok(None),
     }
 }
+
+/// A member read with [`numeric_date`].
+pub(crate) struct NumericDate(pub(crate) Option<u64>);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        numeric_date(d).map(NumericDate)
+    }
+}

@@ -4,7 +4,7 @@
 use serde::de::{DeserializeOwned, MapAccess};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::claims::{audience, numeric_date, NoAdditionalClaims, StandardClaims};
+use super::claims::{audience, numeric_date, NoAdditionalClaims, NumericDate, StandardClaims};
 use super::jose::{
     AlgorithmPolicy, AsyncSignatureVerifier, JoseError, JwkSet, SignatureVerifier, UnverifiedJws,
     VerifiedJws,
@@ -79,15 +79,6 @@ struct Audience(Vec<String>);
 impl<'de> Deserialize<'de> for Audience {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         audience(d).map(Audience)
-    }
-}
-
-/// A member read with [`numeric_date`].
-struct NumericDate(Option<u64>);
-
-impl<'de> Deserialize<'de> for NumericDate {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        numeric_date(d).map(NumericDate)
     }
 }
 

@@ -1,12 +1,13 @@
 //! Compact JWS parsing (RFC 7515 section 7.1) and the verified/unverified split.
 
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::de::{DeserializeOwned, MapAccess};
+use serde::{Deserialize, Deserializer};
 
 use super::{
     Algorithm, AlgorithmPolicy, AsyncSignatureVerifier, JoseError, Jwk, JwkSet, SignatureVerifier,
 };
 use crate::core::b64;
+use crate::core::json::{read_object, value, Members};
 
 /// The protected header of a JWS, with the parameters this library reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,13 +23,40 @@ pub struct Header {
     pub jwk: Option<Jwk>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct RawHeader {
     alg: Option<String>,
     kid: Option<String>,
     typ: Option<String>,
     jwk: Option<Jwk>,
     crit: Option<Vec<String>>,
+}
+
+impl Members for RawHeader {
+    const NAMES: &'static [&'static str] = &["alg", "kid", "typ", "jwk", "crit"];
+    const NAME: &'static str = "RawHeader";
+
+    fn member<'de, A: MapAccess<'de>>(
+        &mut self,
+        index: usize,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        let slot = match index {
+            0 => &mut self.alg,
+            1 => &mut self.kid,
+            2 => &mut self.typ,
+            3 => return value(map).map(|v| self.jwk = v),
+            _ => return value(map).map(|v| self.crit = v),
+        };
+        *slot = value(map)?;
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for RawHeader {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        read_object(d)
+    }
 }
 
 /// A parsed JWS whose signature has not been checked. Its claims are not reachable

@@ -233,15 +233,39 @@ impl AlgorithmPolicy {
 pub mod dangerous {
     use super::{JoseError, UnverifiedJws};
     use crate::core::b64;
-    use crate::core::claims::numeric_date;
+    use crate::core::claims::NumericDate;
+    use crate::core::json::{read_object, value, Members};
 
     /// The time claims of a compact JWT, as numeric dates, unverified.
-    #[derive(serde::Deserialize)]
+    #[derive(Default)]
     struct Times {
-        #[serde(default, deserialize_with = "numeric_date")]
         exp: Option<u64>,
-        #[serde(default, deserialize_with = "numeric_date")]
         iat: Option<u64>,
+    }
+
+    impl Members for Times {
+        const NAMES: &'static [&'static str] = &["exp", "iat"];
+        const NAME: &'static str = "Times";
+
+        fn member<'de, A: serde::de::MapAccess<'de>>(
+            &mut self,
+            index: usize,
+            map: &mut A,
+        ) -> Result<(), A::Error> {
+            let date = value::<_, NumericDate>(map)?.0;
+            if index == 0 {
+                self.exp = date;
+            } else {
+                self.iat = date;
+            }
+            Ok(())
+        }
+    }
+
+    impl<'de> serde::Deserialize<'de> for Times {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            read_object(d)
+        }
     }
 
     fn insecure_times(token: &str) -> Option<Times> {
