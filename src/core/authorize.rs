@@ -312,7 +312,7 @@ impl std::fmt::Debug for CallbackParams {
 
 /// The path of an absolute URL (`/` when it has none), without query or fragment.
 fn url_path(url: &str) -> &str {
-    let rest = match url.split_once("://") {
+    let rest = match super::split_once_str(url, "://") {
         Some((_, after_scheme)) => match after_scheme.find(['/', '?', '#']) {
             Some(i) => &after_scheme[i..],
             None => "",
@@ -471,14 +471,29 @@ fn is_same_origin_path(path: &str) -> bool {
         return false;
     }
     let lower = path_part.to_ascii_lowercase();
-    if lower.contains("%2f") || lower.contains("%5c") {
+    if super::find_str(&lower, "%2f").is_some() || super::find_str(&lower, "%5c").is_some() {
         return false;
     }
     // WHATWG URL standard, "single-dot" and "double-dot" URL path segments.
-    !lower.split('/').any(|segment| {
-        let segment = segment.replace("%2e", ".");
-        segment == "." || segment == ".."
-    })
+    !lower.split('/').any(is_dot_segment)
+}
+
+/// Whether a (lower-cased) path segment is `.` or `..`, each dot written as `.` or
+/// `%2e`.
+fn is_dot_segment(segment: &str) -> bool {
+    let mut rest = segment;
+    let mut dots = 0;
+    while !rest.is_empty() {
+        rest = if let Some(r) = rest.strip_prefix('.') {
+            r
+        } else if let Some(r) = rest.strip_prefix("%2e") {
+            r
+        } else {
+            return false;
+        };
+        dots += 1;
+    }
+    dots == 1 || dots == 2
 }
 
 #[cfg(test)]

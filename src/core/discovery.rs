@@ -173,7 +173,7 @@ pub fn discovery_request(issuer: &str) -> HttpRequest {
 
 /// Whether the authority (`host[:port]`) names the loopback interface.
 fn is_loopback_authority(authority: &str) -> bool {
-    let host = match authority.rsplit_once(':') {
+    let host = match super::rsplit_once_byte(authority, b':') {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => authority,
     };
