@@ -5,7 +5,7 @@
 //! the published state and sends events.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use futures_channel::oneshot;
@@ -160,6 +160,7 @@ fn random_id() -> String {
 }
 
 type StateListener = Box<dyn Fn(AuthState<RawClaims>)>;
+type Waiter = oneshot::Sender<Result<AccessToken, AuthError>>;
 type Handler = Closure<dyn FnMut(web_sys::Event)>;
 type DataHandler = Closure<dyn FnMut(JsValue)>;
 
@@ -170,7 +171,8 @@ pub(crate) struct Driver {
     tab: String,
     queue: RefCell<VecDeque<Event>>,
     busy: Cell<bool>,
-    waiters: RefCell<HashMap<WaiterId, oneshot::Sender<Result<AccessToken, AuthError>>>>,
+    // A few at a time: a list is smaller than a map in the wasm build.
+    waiters: RefCell<Vec<(WaiterId, Waiter)>>,
     next_waiter: Cell<WaiterId>,
     timer: RefCell<Option<gloo_timers::callback::Timeout>>,
     frame: RefCell<Option<(ReqId, web_sys::HtmlIFrameElement)>>,
@@ -243,7 +245,7 @@ impl Driver {
             client,
             queue: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
-            waiters: RefCell::new(HashMap::new()),
+            waiters: RefCell::new(Vec::new()),
             next_waiter: Cell::new(0),
             timer: RefCell::new(None),
             frame: RefCell::new(None),
@@ -306,7 +308,7 @@ impl Driver {
         let (tx, rx) = oneshot::channel();
         let id = self.next_waiter.get() + 1;
         self.next_waiter.set(id);
-        self.waiters.borrow_mut().insert(id, tx);
+        self.waiters.borrow_mut().push((id, tx));
         self.post(Event::WantToken(id));
         async move { rx.await.unwrap_or(Err(AuthError::NotLoggedIn)) }
     }
@@ -397,7 +399,12 @@ impl Driver {
                 self.early_listener.borrow_mut().take();
             }
             Command::Resolve { waiter, result } => {
-                if let Some(tx) = self.waiters.borrow_mut().remove(&waiter) {
+                let tx = {
+                    let mut waiters = self.waiters.borrow_mut();
+                    let i = waiters.iter().position(|(id, _)| *id == waiter);
+                    i.map(|i| waiters.swap_remove(i).1)
+                };
+                if let Some(tx) = tx {
                     let _ = tx.send(result);
                 }
             }
