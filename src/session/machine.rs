@@ -10,7 +10,7 @@
 //! timeout) is dropped. Tokens exist only inside `Phase::SignedIn`: leaving that phase
 //! drops them, so nothing can bring a session back once it ended.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::client::{Client, Slot};
 use super::config::{LoginOptions, LogoutOptions};
@@ -23,6 +23,8 @@ use crate::core::{
     PendingAuthorization, ProviderMetadata, RefreshToken, ServerTimeOffset, TokenError,
     TokenResponse, CALLBACK_PARAMS,
 };
+
+mod stored;
 
 /// Identifies one request (fetch, verification, silent frame).
 pub(crate) type ReqId = u64;
@@ -208,7 +210,7 @@ pub(crate) enum Command {
 /// The pending authorization as this tab keeps it between redirect and callback. It
 /// names the client it was made for, so a configuration changed in between cannot mix
 /// two clients.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 struct StoredPending {
     issuer: String,
     client_id: String,
@@ -426,13 +428,13 @@ const NEEDS_INTERACTION: [&str; 4] = [
     "account_selection_required",
 ];
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct IssuedAt {
     iat: Option<u64>,
 }
 
 /// The provider's metadata and keys as kept in session storage.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct CachedProvider {
     /// When they were fetched (wall ms).
     at: u64,
