@@ -615,7 +615,8 @@ async fn webcrypto_verify(
     public.alg = None;
     public.kid = None;
     public.use_ = None;
-    let jwk_json = serde_json::to_string(&public).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let jwk_json =
+        crate::core::json::to_string(&public).map_err(|e| JsValue::from_str(&e.to_string()))?;
     let usages = Array::of1(&JsValue::from_str("verify"));
     let crypto_key = JsFuture::from(subtle.import_key_with_object(
         "jwk",

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::discovery::ProviderMetadata;
 use super::form;
-use super::json::{read_object, required, value, Members};
+use super::json::{read_object, required, value, Members, ObjectWriter, ToJson};
 use super::pkce::CodeVerifier;
 use super::random::{Nonce, RandomError, State};
 use super::token::OAuthError;
@@ -237,6 +237,25 @@ impl<'de> Deserialize<'de> for PendingAuthorization {
             created_at: required(raw.created_at, "created_at")?,
             max_age: raw.max_age,
         })
+    }
+}
+
+impl ToJson for PendingAuthorization {
+    // As the derived `Serialize` writes it.
+    fn write_json(&self, out: &mut String) {
+        let mut o = ObjectWriter::new(out);
+        o.str("issuer", &self.issuer)
+            .str("client_id", &self.client_id)
+            .str("state", self.state.secret())
+            .str("nonce", self.nonce.secret())
+            .str("code_verifier", self.code_verifier.secret())
+            .str("redirect_uri", &self.redirect_uri)
+            .opt_str("return_to", self.return_to.as_deref())
+            .u64("created_at", self.created_at);
+        if let Some(max_age) = self.max_age {
+            o.u64("max_age", max_age);
+        }
+        o.end();
     }
 }
 

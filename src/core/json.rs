@@ -117,3 +117,177 @@ pub(crate) fn value<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
 ) -> Result<T, A::Error> {
     map.next_value()
 }
+
+/// A type written as JSON by hand: the few types the client stores or hands to the
+/// browser, without a serializer generated for each.
+pub(crate) trait ToJson {
+    /// Appends this value's JSON text to `out`.
+    fn write_json(&self, out: &mut String);
+}
+
+/// The JSON text of `value`, compact, as `serde_json::to_string` writes it (same
+/// signature, so that call sites read alike; writing cannot fail).
+pub(crate) fn to_string<T: ToJson + ?Sized>(value: &T) -> Result<String, serde_json::Error> {
+    let mut out = String::new();
+    value.write_json(&mut out);
+    Ok(out)
+}
+
+/// Appends `s` as a JSON string, escaped as serde_json escapes it.
+pub(crate) fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if u32::from(c) < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let b = c as u8;
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Writes a JSON object member by member.
+pub(crate) struct ObjectWriter<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl<'a> ObjectWriter<'a> {
+    /// Opens an object.
+    pub(crate) fn new(out: &'a mut String) -> Self {
+        out.push('{');
+        ObjectWriter { out, first: true }
+    }
+
+    /// Starts a member: its name (plain ASCII) and the colon.
+    fn key(&mut self, name: &str) -> &mut String {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push('"');
+        self.out.push_str(name);
+        self.out.push_str("\":");
+        self.out
+    }
+
+    /// A member whose value is already JSON text.
+    pub(crate) fn raw(&mut self, name: &str, json: &str) -> &mut Self {
+        self.key(name).push_str(json);
+        self
+    }
+
+    /// A string member.
+    pub(crate) fn str(&mut self, name: &str, value: &str) -> &mut Self {
+        write_str(self.key(name), value);
+        self
+    }
+
+    /// A string member, `null` when absent.
+    pub(crate) fn opt_str(&mut self, name: &str, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(v) => self.str(name, v),
+            None => self.raw(name, "null"),
+        }
+    }
+
+    /// A string member, left out when absent.
+    pub(crate) fn some_str(&mut self, name: &str, value: Option<&str>) -> &mut Self {
+        if let Some(v) = value {
+            self.str(name, v);
+        }
+        self
+    }
+
+    /// A number member.
+    pub(crate) fn u64(&mut self, name: &str, value: u64) -> &mut Self {
+        let text = value.to_string();
+        self.raw(name, &text)
+    }
+
+    /// A boolean member.
+    pub(crate) fn bool(&mut self, name: &str, value: bool) -> &mut Self {
+        self.raw(name, if value { "true" } else { "false" })
+    }
+
+    /// An array of strings.
+    pub(crate) fn list(&mut self, name: &str, values: &[String]) -> &mut Self {
+        let out = self.key(name);
+        out.push('[');
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_str(out, v);
+        }
+        out.push(']');
+        self
+    }
+
+    /// Closes the object.
+    pub(crate) fn end(&mut self) {
+        self.out.push('}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::jose::{Jwk, JwkSet};
+    use crate::core::{AuthorizationRequest, ProviderMetadata};
+
+    fn same<T: ToJson + serde::Serialize>(value: &T) {
+        assert_eq!(
+            to_string(value).unwrap(),
+            serde_json::to_string(value).unwrap()
+        );
+    }
+
+    /// The hand-written JSON is what the derived serializers write.
+    #[test]
+    fn written_as_the_derived_serializers_write() {
+        let doc = serde_json::json!({
+            "issuer": "https://idp.example",
+            "authorization_endpoint": "https://idp.example/auth",
+            "token_endpoint": "https://idp.example/token",
+            "jwks_uri": "https://idp.example/jwks",
+            "scopes_supported": ["openid", "a\"b\"\\c\u{1}\u{1f}\n\r\t\u{8}\u{c}\u{e9}"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
+        });
+        let meta =
+            ProviderMetadata::from_json(doc.to_string().as_bytes(), "https://idp.example").unwrap();
+        same(&meta);
+        let (_, pending) = AuthorizationRequest::new("spa", "https://app/\t")
+            .return_to("/x")
+            .build(&meta, 7)
+            .unwrap();
+        same(&pending);
+        let (_, pending) = AuthorizationRequest::new("spa", "https://app/")
+            .max_age(60)
+            .build(&meta, 7)
+            .unwrap();
+        same(&pending);
+        let keys = JwkSet::from_json(
+            br#"{"keys":[{"kty":"EC","kid":"k","crv":"P-256","x":"a","y":"b","d":"s"},{"kty":"RSA","n":"n","e":"AQAB","use":"sig","alg":"RS256"}]}"#,
+        )
+        .unwrap();
+        same(&keys);
+        same(&keys.keys[0]);
+        same(&JwkSet::default());
+        let jwk: Jwk = serde_json::from_str(r#"{"kty":"OKP","crv":"Ed25519","x":"q"}"#).unwrap();
+        same(&jwk);
+    }
+}

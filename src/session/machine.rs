@@ -691,7 +691,7 @@ impl Machine {
         let Some(metadata) = self.metadata.as_ref() else {
             return;
         };
-        let Ok(metadata) = serde_json::to_string(metadata) else {
+        let Ok(metadata) = crate::core::json::to_string(metadata) else {
             return;
         };
         let cached = CachedProvider {
@@ -700,10 +700,10 @@ impl Machine {
             keys: self
                 .keys
                 .as_ref()
-                .and_then(|k| serde_json::to_string(k).ok()),
+                .and_then(|k| crate::core::json::to_string(k).ok()),
             silent: self.silent_template(),
         };
-        if let Ok(value) = serde_json::to_string(&cached) {
+        if let Ok(value) = crate::core::json::to_string(&cached) {
             self.emit(Command::Store {
                 slot: Slot::Provider,
                 value: Some(value),
@@ -908,7 +908,7 @@ impl Machine {
             silent,
             pending,
         };
-        match serde_json::to_string(&stored) {
+        match crate::core::json::to_string(&stored) {
             Ok(json) => {
                 self.emit(Command::Store {
                     slot: Slot::Pending,

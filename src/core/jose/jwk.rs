@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Algorithm, JoseError};
 use crate::core::b64;
+use crate::core::json::{ObjectWriter, ToJson};
 
 /// A public JSON Web Key. Private members are not modelled and are dropped on parse.
 ///
@@ -290,6 +291,36 @@ impl JwkSet {
             part: "jwks",
             message: e.to_string(),
         })
+    }
+}
+
+impl ToJson for Jwk {
+    // As the derived `Serialize` writes it: absent members and `d` left out.
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .str("kty", &self.kty)
+            .some_str("kid", self.kid.as_deref())
+            .some_str("use", self.use_.as_deref())
+            .some_str("alg", self.alg.as_deref())
+            .some_str("n", self.n.as_deref())
+            .some_str("e", self.e.as_deref())
+            .some_str("crv", self.crv.as_deref())
+            .some_str("x", self.x.as_deref())
+            .some_str("y", self.y.as_deref())
+            .end();
+    }
+}
+
+impl ToJson for JwkSet {
+    fn write_json(&self, out: &mut String) {
+        out.push_str("{\"keys\":[");
+        for (i, key) in self.keys.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            key.write_json(out);
+        }
+        out.push_str("]}");
     }
 }
 

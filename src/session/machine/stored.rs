@@ -6,7 +6,7 @@ use serde::de::MapAccess;
 use serde::{Deserialize, Deserializer};
 
 use super::{CachedProvider, IssuedAt, StoredPending};
-use crate::core::json::{read_object, required, value, Members};
+use crate::core::json::{read_object, required, value, Members, ObjectWriter, ToJson};
 use crate::core::PendingAuthorization;
 
 #[derive(Default)]
@@ -100,5 +100,31 @@ impl Members for IssuedAt {
 impl<'de> Deserialize<'de> for IssuedAt {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         read_object(d)
+    }
+}
+
+impl ToJson for StoredPending {
+    // As the derived `Serialize` writes it.
+    fn write_json(&self, out: &mut String) {
+        let mut pending = String::new();
+        self.pending.write_json(&mut pending);
+        ObjectWriter::new(out)
+            .str("issuer", &self.issuer)
+            .str("client_id", &self.client_id)
+            .bool("silent", self.silent)
+            .raw("pending", &pending)
+            .end();
+    }
+}
+
+impl ToJson for CachedProvider {
+    // As the derived `Serialize` writes it.
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .u64("at", self.at)
+            .str("metadata", &self.metadata)
+            .opt_str("keys", self.keys.as_deref())
+            .opt_str("silent", self.silent.as_deref())
+            .end();
     }
 }
