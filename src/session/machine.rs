@@ -549,6 +549,7 @@ impl Machine {
         self.next_req
     }
 
+    #[inline(never)]
     fn emit(&mut self, command: Command) {
         self.out.push(command);
     }
