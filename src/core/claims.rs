@@ -1,9 +1,9 @@
 //! Claims: the standard OpenID Connect claims plus the app's own typed claims.
 
-use std::fmt;
-
-use serde::de::{self, SeqAccess, Visitor};
+use serde::de;
 use serde::{Deserialize, Deserializer, Serialize};
+
+use super::json::AnyValue;
 
 /// The standard claims of OIDC Core section 5.1. Every field but `sub` is optional.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -66,33 +66,15 @@ pub struct NoAdditionalClaims {}
 
 /// `aud` is a string or an array of strings (RFC 7519 section 4.1.3); `null` is none.
 pub(crate) fn audience<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string or an array of strings")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
-            Ok(vec![v.to_owned()])
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Vec<String>, E> {
-            Ok(Vec::new())
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Vec<String>, E> {
-            Ok(Vec::new())
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
-            let mut all = Vec::new();
-            while let Some(a) = seq.next_element()? {
-                all.push(a);
-            }
-            Ok(all)
-        }
+    let string = |v: AnyValue| match v {
+        AnyValue::Str(s) => Ok(s),
+        other => Err(de::Error::invalid_type(other.unexpected(), &"a string")),
+    };
+    match AnyValue::deserialize(d)? {
+        AnyValue::Null => Ok(Vec::new()),
+        AnyValue::Seq(items) => items.into_iter().map(string).collect(),
+        other => string(other).map(|a| vec![a]),
     }
-    d.deserialize_any(V)
 }
 
 /// Numeric dates may be sent as floats; the fraction is dropped (RFC 7519 section 2).

@@ -291,3 +291,104 @@ mod tests {
         same(&jwk);
     }
 }
+
+/// Any JSON value, for the readers that take several types for one member (a string
+/// or an array, a number or a numeric string, a key of any shape): one visitor reads
+/// them all, instead of one per reader.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AnyValue {
+    Null,
+    Bool(bool),
+    U64(u64),
+    I64(i64),
+    F64(f64),
+    Str(String),
+    Seq(Vec<AnyValue>),
+    /// The members in document order, repeated names kept.
+    Map(Vec<(String, AnyValue)>),
+}
+
+impl AnyValue {
+    /// What the value is, for errors.
+    pub(crate) fn unexpected(&self) -> de::Unexpected<'_> {
+        use de::Unexpected;
+        match self {
+            AnyValue::Null => Unexpected::Unit,
+            AnyValue::Bool(b) => Unexpected::Bool(*b),
+            AnyValue::U64(n) => Unexpected::Unsigned(*n),
+            AnyValue::I64(n) => Unexpected::Signed(*n),
+            AnyValue::F64(f) => Unexpected::Float(*f),
+            AnyValue::Str(s) => Unexpected::Str(s),
+            AnyValue::Seq(_) => Unexpected::Seq,
+            AnyValue::Map(_) => Unexpected::Map,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for AnyValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(AnyVisitor)
+    }
+}
+
+struct AnyVisitor;
+
+impl<'de> Visitor<'de> for AnyVisitor {
+    type Value = AnyValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<AnyValue, E> {
+        Ok(AnyValue::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<AnyValue, E> {
+        Ok(AnyValue::I64(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<AnyValue, E> {
+        Ok(AnyValue::U64(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<AnyValue, E> {
+        Ok(AnyValue::F64(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<AnyValue, E> {
+        Ok(AnyValue::Str(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<AnyValue, E> {
+        Ok(AnyValue::Str(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<AnyValue, E> {
+        Ok(AnyValue::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<AnyValue, E> {
+        Ok(AnyValue::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<AnyValue, D::Error> {
+        AnyValue::deserialize(d)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<AnyValue, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(AnyValue::Seq(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyValue, A::Error> {
+        let mut members = Vec::new();
+        while let Some(member) = map.next_entry()? {
+            members.push(member);
+        }
+        Ok(AnyValue::Map(members))
+    }
+}

@@ -1,14 +1,12 @@
 //! Token endpoint requests (RFC 6749 sections 4.1.3 and 6) and responses (section 5).
 
-use std::fmt;
-
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::MapAccess;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::discovery::ProviderMetadata;
 use super::http::{HttpRequest, HttpResponse};
 use super::jose::dangerous::insecure_jwt_exp;
-use super::json::{read_object, value, Members};
+use super::json::{read_object, value, AnyValue, Members};
 use super::pkce::CodeVerifier;
 use super::types::{AccessToken, AuthorizationCode, IdToken, RefreshToken};
 
@@ -149,59 +147,13 @@ struct LenientU64(Option<u64>);
 
 impl<'de> Deserialize<'de> for LenientU64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(LenientU64Visitor).map(LenientU64)
-    }
-}
-
-struct LenientU64Visitor;
-
-impl<'de> Visitor<'de> for LenientU64Visitor {
-    type Value = Option<u64>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a number or a numeric string")
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<u64>, E> {
-        Ok(Some(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<u64>, E> {
-        Ok(u64::try_from(v).ok())
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<u64>, E> {
-        Ok((v.is_finite() && v >= 0.0).then_some(v as u64))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<u64>, E> {
-        Ok(v.trim().parse().ok())
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<u64>, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Option<u64>, E> {
-        Ok(None)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Option<u64>, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
-        d.deserialize_any(self)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<u64>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<u64>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
+        Ok(LenientU64(match AnyValue::deserialize(d)? {
+            AnyValue::U64(n) => Some(n),
+            AnyValue::I64(n) => u64::try_from(n).ok(),
+            AnyValue::F64(f) if f.is_finite() && f >= 0.0 => Some(f as u64),
+            AnyValue::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }))
     }
 }
 

@@ -1,14 +1,12 @@
 //! JSON Web Keys (RFC 7517) and thumbprints (RFC 7638).
 
-use std::fmt;
-
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor};
+use serde::de;
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Algorithm, JoseError};
 use crate::core::b64;
-use crate::core::json::{ObjectWriter, ToJson};
+use crate::core::json::{AnyValue, ObjectWriter, ToJson};
 
 /// A public JSON Web Key. Private members are not modelled and are dropped on parse.
 ///
@@ -65,223 +63,62 @@ pub struct JwkSet {
 /// The members a JWK is read for; the last, `d`, only for its presence.
 const MEMBERS: [&str; 10] = ["kty", "kid", "use", "alg", "n", "e", "crv", "x", "y", "d"];
 
-/// A member name, as its index in [`MEMBERS`] (`None`: a member not read).
-struct Member(Option<usize>);
-
-impl<'de> Deserialize<'de> for Member {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Member;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JWK member name")
+/// Reads a JWK from its JSON value: an object whose members read (`MEMBERS`) are
+/// strings (`null` reads as absent, `kty` is required); others are ignored and a
+/// repeated member is an error.
+fn jwk_from_value<E: de::Error>(value: AnyValue) -> Result<Jwk, E> {
+    let AnyValue::Map(members) = value else {
+        return Err(E::invalid_type(value.unexpected(), &"a JWK object"));
+    };
+    let mut values: [Option<Option<String>>; 9] = Default::default();
+    let mut private = false;
+    for (name, value) in members {
+        let Some(i) = MEMBERS.iter().position(|m| *m == name) else {
+            continue;
+        };
+        let Some(slot) = values.get_mut(i) else {
+            if std::mem::replace(&mut private, true) {
+                return Err(E::duplicate_field("d"));
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Member, E> {
-                Ok(Member(MEMBERS.iter().position(|m| *m == v)))
-            }
+            continue;
+        };
+        if slot.is_some() {
+            return Err(E::duplicate_field(MEMBERS[i]));
         }
-        d.deserialize_identifier(V)
+        *slot = Some(match value {
+            AnyValue::Str(v) => Some(v),
+            AnyValue::Null if i > 0 => None,
+            other => return Err(E::invalid_type(other.unexpected(), &"a string")),
+        });
     }
-}
-
-/// A member's value: a string, `null`, or something else (named for errors).
-enum Loose {
-    Str(String),
-    Null,
-    Other(&'static str),
-}
-
-impl<'de> Deserialize<'de> for Loose {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Loose;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Loose, E> {
-                Ok(Loose::Str(v.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Loose, E> {
-                Ok(Loose::Str(v))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Loose, E> {
-                Ok(Loose::Null)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Loose, E> {
-                Ok(Loose::Null)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Loose, D::Error> {
-                Loose::deserialize(d)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Loose, E> {
-                Ok(Loose::Other("a boolean"))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Loose, E> {
-                Ok(Loose::Other("a number"))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Loose, E> {
-                Ok(Loose::Other("a number"))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Loose, E> {
-                Ok(Loose::Other("a number"))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Loose::Other("an array"))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Loose::Other("an object"))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// Reads a JWK object. `strict`: a malformed key is an error; otherwise it reads as
-/// `None` (the rest of the object is still consumed).
-struct JwkVisitor {
-    strict: bool,
-}
-
-impl<'de> Visitor<'de> for JwkVisitor {
-    type Value = Option<Jwk>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JWK object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Jwk>, A::Error> {
-        let mut values: [Option<Option<String>>; 9] = Default::default();
-        let mut private = false;
-        let mut problem: Option<A::Error> = None;
-        while let Some(Member(index)) = map.next_key()? {
-            let Some(i) = index else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            let duplicate = match values.get_mut(i) {
-                None => std::mem::replace(&mut private, true),
-                Some(slot) => {
-                    let duplicate = slot.is_some();
-                    match map.next_value::<Loose>()? {
-                        Loose::Str(v) => *slot = Some(Some(v)),
-                        Loose::Null if i > 0 => *slot = Some(None),
-                        Loose::Null => {
-                            problem.get_or_insert(de::Error::invalid_type(
-                                Unexpected::Unit,
-                                &"a string",
-                            ));
-                        }
-                        Loose::Other(what) => {
-                            problem.get_or_insert(de::Error::invalid_type(
-                                Unexpected::Other(what),
-                                &"a string",
-                            ));
-                        }
-                    }
-                    duplicate
-                }
-            };
-            if i == 9 {
-                map.next_value::<IgnoredAny>()?;
-            }
-            if duplicate {
-                problem.get_or_insert(de::Error::duplicate_field(MEMBERS[i]));
-            }
-            if problem.is_some() && self.strict {
-                break;
-            }
-        }
-        let [kty, kid, use_, alg, n, e, crv, x, y] = values;
-        let kty = kty.flatten();
-        if kty.is_none() {
-            problem.get_or_insert(de::Error::missing_field("kty"));
-        }
-        match (problem, kty) {
-            (Some(error), _) if self.strict => Err(error),
-            (None, Some(kty)) => Ok(Some(Jwk {
-                kty,
-                kid: kid.flatten(),
-                use_: use_.flatten(),
-                alg: alg.flatten(),
-                n: n.flatten(),
-                e: e.flatten(),
-                crv: crv.flatten(),
-                x: x.flatten(),
-                y: y.flatten(),
-                has_private: private,
-            })),
-            _ => Ok(None),
-        }
-    }
-
-    // Anything but an object is not a JWK.
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Jwk>, A::Error> {
-        if self.strict {
-            return Err(de::Error::invalid_type(Unexpected::Seq, &self));
-        }
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<Jwk>, E> {
-        self.other(Unexpected::Str(v))
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<Jwk>, E> {
-        self.other(Unexpected::Bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<Jwk>, E> {
-        self.other(Unexpected::Signed(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<Jwk>, E> {
-        self.other(Unexpected::Unsigned(v))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<Jwk>, E> {
-        self.other(Unexpected::Float(v))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Option<Jwk>, E> {
-        self.other(Unexpected::Unit)
-    }
-}
-
-impl JwkVisitor {
-    fn other<E: de::Error>(self, unexpected: Unexpected<'_>) -> Result<Option<Jwk>, E> {
-        if self.strict {
-            Err(E::invalid_type(unexpected, &self))
-        } else {
-            Ok(None)
-        }
-    }
+    let [kty, kid, use_, alg, n, e, crv, x, y] = values;
+    Ok(Jwk {
+        kty: kty.flatten().ok_or_else(|| E::missing_field("kty"))?,
+        kid: kid.flatten(),
+        use_: use_.flatten(),
+        alg: alg.flatten(),
+        n: n.flatten(),
+        e: e.flatten(),
+        crv: crv.flatten(),
+        x: x.flatten(),
+        y: y.flatten(),
+        has_private: private,
+    })
 }
 
 impl<'de> Deserialize<'de> for Jwk {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(JwkVisitor { strict: true })?
-            .ok_or_else(|| de::Error::custom("invalid JWK"))
-    }
-}
-
-/// One element of a set's `keys`: a JWK, or `None` for anything malformed.
-struct MaybeJwk(Option<Jwk>);
-
-impl<'de> Deserialize<'de> for MaybeJwk {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(JwkVisitor { strict: false })
-            .map(MaybeJwk)
+        jwk_from_value(AnyValue::deserialize(d)?)
     }
 }
 
 /// RFC 7517 section 5: keep the keys that parse, skip the others.
 fn lenient_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Jwk>, D::Error> {
-    let all = Vec::<MaybeJwk>::deserialize(d)?;
-    Ok(all.into_iter().filter_map(|k| k.0).collect())
+    let all = Vec::<AnyValue>::deserialize(d)?;
+    Ok(all
+        .into_iter()
+        .filter_map(|k| jwk_from_value::<D::Error>(k).ok())
+        .collect())
 }
 
 impl JwkSet {
