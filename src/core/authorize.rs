@@ -1,12 +1,11 @@
 //! Authorization requests (RFC 6749 section 4.1.1 + PKCE + OIDC Core 3.1.2.1) and
 //! callback parsing (RFC 6749 section 4.1.2, RFC 9207).
 
-use serde::de::MapAccess;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::discovery::ProviderMetadata;
 use super::form;
-use super::json::{read_object, required, value, Members, ObjectWriter, ToJson};
+use super::json::{read_object, required, Kind, Members, ObjectWriter, Parsed, ToJson};
 use super::pkce::CodeVerifier;
 use super::random::{Nonce, RandomError, State};
 use super::token::OAuthError;
@@ -199,25 +198,35 @@ impl Members for RawPending {
         "created_at",
         "max_age",
     ];
+    const KINDS: &'static [Kind] = &[
+        Kind::Str,
+        Kind::Str,
+        Kind::Str,
+        Kind::Str,
+        Kind::Verifier,
+        Kind::Str,
+        Kind::OptStr,
+        Kind::U64,
+        Kind::OptU64,
+    ];
     const NAME: &'static str = "PendingAuthorization";
 
-    fn member<'de, A: MapAccess<'de>>(
-        &mut self,
-        index: usize,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn member(&mut self, index: usize, value: Parsed) {
         match index {
-            0 => self.issuer = value(map)?,
-            1 => self.client_id = value(map)?,
-            2 => self.state = Some(value(map)?),
-            3 => self.nonce = Some(value(map)?),
-            4 => self.code_verifier = Some(value(map)?),
-            5 => self.redirect_uri = Some(value(map)?),
-            6 => self.return_to = value(map)?,
-            7 => self.created_at = Some(value(map)?),
-            _ => self.max_age = value(map)?,
+            0 => self.issuer = value.str().unwrap_or_default(),
+            1 => self.client_id = value.str().unwrap_or_default(),
+            2 => self.state = value.str().map(State::new),
+            3 => self.nonce = value.str().map(Nonce::new),
+            4 => {
+                if let Parsed::Verifier(v) = value {
+                    self.code_verifier = Some(v);
+                }
+            }
+            5 => self.redirect_uri = value.str(),
+            6 => self.return_to = value.opt_str(),
+            7 => self.created_at = value.u64(),
+            _ => self.max_age = value.opt_u64(),
         }
-        Ok(())
     }
 }
 

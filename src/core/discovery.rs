@@ -1,10 +1,9 @@
 //! OpenID Provider metadata (OpenID Connect Discovery 1.0, RFC 8414).
 
-use serde::de::MapAccess;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::http::{HttpRequest, HttpResponse};
-use super::json::{read_object, required, value, Members, ObjectWriter, ToJson};
+use super::json::{read_object, required, Kind, Members, ObjectWriter, Parsed, ToJson};
 
 /// Error fetching or validating provider metadata.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,22 +108,39 @@ impl Members for RawMetadata {
         "code_challenge_methods_supported",
         "authorization_response_iss_parameter_supported",
     ];
+    const KINDS: &'static [Kind] = &[
+        Kind::Str,
+        Kind::Str,
+        Kind::Str,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::List,
+        Kind::List,
+        Kind::List,
+        Kind::List,
+        Kind::OptList,
+        Kind::Bool,
+    ];
     const NAME: &'static str = "ProviderMetadata";
 
-    fn member<'de, A: MapAccess<'de>>(
-        &mut self,
-        index: usize,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn member(&mut self, index: usize, value: Parsed) {
         match index {
             // Required strings.
-            0..=2 => self.strings[index] = Some(value::<_, String>(map)?),
-            3..=10 => self.strings[index] = value::<_, Option<String>>(map)?,
-            11..=14 => self.lists[index - 11] = value(map)?,
-            15 => self.code_challenge_methods_supported = value(map)?,
-            _ => self.authorization_response_iss_parameter_supported = value(map)?,
+            0..=2 => self.strings[index] = value.str(),
+            3..=10 => self.strings[index] = value.opt_str(),
+            11..=14 => self.lists[index - 11] = value.list().unwrap_or_default(),
+            15 => self.code_challenge_methods_supported = value.opt_list(),
+            _ => {
+                self.authorization_response_iss_parameter_supported =
+                    value.bool().unwrap_or_default()
+            }
         }
-        Ok(())
     }
 }
 

@@ -1,15 +1,15 @@
 //! ID token validation (OpenID Connect Core 1.0 section 3.1.3.7) and refresh
 //! continuity (section 12.2).
 
-use serde::de::{DeserializeOwned, MapAccess};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::claims::{audience, numeric_date, NoAdditionalClaims, NumericDate, StandardClaims};
+use super::claims::{audience, numeric_date, NoAdditionalClaims, StandardClaims};
 use super::jose::{
     AlgorithmPolicy, AsyncSignatureVerifier, JoseError, JwkSet, SignatureVerifier, UnverifiedJws,
     VerifiedJws,
 };
-use super::json::{read_object, required, value, Members};
+use super::json::{read_object, required, Kind, Members, Parsed};
 use super::random::Nonce;
 
 /// The claims of a validated ID token.
@@ -73,15 +73,6 @@ struct RawIdClaims {
     sub: Option<String>,
 }
 
-/// A member read with [`audience`].
-struct Audience(Vec<String>);
-
-impl<'de> Deserialize<'de> for Audience {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        audience(d).map(Audience)
-    }
-}
-
 impl Members for RawIdClaims {
     const NAMES: &'static [&'static str] = &[
         "iss",
@@ -107,20 +98,40 @@ impl Members for RawIdClaims {
         "email_verified",
         "updated_at",
     ];
+    const KINDS: &'static [Kind] = &[
+        Kind::Str,
+        Kind::Audience,
+        Kind::Date,
+        Kind::Date,
+        Kind::Date,
+        Kind::Date,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::Str,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptBool,
+        Kind::OptU64,
+    ];
     const NAME: &'static str = "IdTokenClaims";
 
-    fn member<'de, A: MapAccess<'de>>(
-        &mut self,
-        index: usize,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn member(&mut self, index: usize, value: Parsed) {
         let s = &mut self.standard;
         let slot = match index {
-            0 => &mut self.iss,
-            1 => return value::<_, Audience>(map).map(|a| self.aud = Some(a.0)),
-            2..=5 => return value::<_, NumericDate>(map).map(|d| self.dates[index - 2] = d.0),
+            0 => return self.iss = value.str(),
+            1 => return self.aud = value.list(),
+            2..=5 => return self.dates[index - 2] = value.opt_u64(),
             6..=8 => &mut self.strings[index - 6],
-            9 => &mut self.sub,
+            9 => return self.sub = value.str(),
             10 => &mut s.name,
             11 => &mut s.given_name,
             12 => &mut s.family_name,
@@ -131,16 +142,10 @@ impl Members for RawIdClaims {
             17 => &mut s.email,
             18 => &mut s.locale,
             19 => &mut s.zoneinfo,
-            20 => return value(map).map(|v| s.email_verified = v),
-            _ => return value(map).map(|v| s.updated_at = v),
+            20 => return s.email_verified = value.opt_bool(),
+            _ => return s.updated_at = value.opt_u64(),
         };
-        // `iss` and `sub` are required strings: `null` is not one.
-        *slot = if index == 0 || index == 9 {
-            Some(value::<_, String>(map)?)
-        } else {
-            value(map)?
-        };
-        Ok(())
+        *slot = value.opt_str();
     }
 }
 

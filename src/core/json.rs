@@ -1,7 +1,6 @@
 //! JSON parsing shared by the protocol's readers.
 
 use std::fmt;
-use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -16,44 +15,220 @@ pub(crate) fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_j
 }
 
 /// A type read member by member from a JSON object, without the code a derived
-/// `Deserialize` generates for each type: the loop over the members, the name lookup
-/// and the duplicate check are shared.
+/// `Deserialize` generates for each type: the loop over the members, the name lookup,
+/// the duplicate check and the reading of each kind of value are shared by every
+/// type; a type only says which members it reads, of which kinds, and where they go.
 ///
 /// The object reads as a derived `Deserialize` would read it: unknown members are
 /// ignored, a repeated member is an error, and each member's value is read with its
-/// own type's `Deserialize`. Only a JSON object is accepted (every document read this
-/// way is specified as one).
+/// kind's `Deserialize`. Only a JSON object is accepted (every document read this way
+/// is specified as one).
 pub(crate) trait Members: Default {
     /// The names of the members read, at most 64; others are ignored.
     const NAMES: &'static [&'static str];
+    /// How the value of each member of [`NAMES`](Self::NAMES) is read.
+    const KINDS: &'static [Kind];
     /// The type's name, for errors.
     const NAME: &'static str;
-    /// Reads the value of member `NAMES[index]`.
-    fn member<'de, A: MapAccess<'de>>(&mut self, index: usize, map: &mut A)
-        -> Result<(), A::Error>;
+    /// Takes the value of member `NAMES[index]`, read as `KINDS[index]` says.
+    fn member(&mut self, index: usize, value: Parsed);
+}
+
+/// How a member's value is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `String`.
+    Str,
+    /// `Option<String>`.
+    OptStr,
+    /// `u64`.
+    U64,
+    /// `Option<u64>`.
+    OptU64,
+    /// `bool`.
+    Bool,
+    /// `Option<bool>`.
+    OptBool,
+    /// `Vec<String>`.
+    List,
+    /// `Option<Vec<String>>`.
+    OptList,
+    /// A numeric date ([`numeric_date`](crate::core::claims::numeric_date)), as `OptU64`.
+    Date,
+    /// An audience ([`audience`](crate::core::claims::audience)), as `List`.
+    Audience,
+    /// A number or a numeric string, unreadable as absent, as `OptU64`.
+    LenientU64,
+    /// `Option<Jwk>`.
+    OptJwk,
+    /// A PKCE verifier.
+    Verifier,
+    /// A pending authorization.
+    Pending,
+}
+
+/// A member's value, as its [`Kind`] reads it.
+pub(crate) enum Parsed {
+    Str(String),
+    OptStr(Option<String>),
+    U64(u64),
+    OptU64(Option<u64>),
+    Bool(bool),
+    OptBool(Option<bool>),
+    List(Vec<String>),
+    OptList(Option<Vec<String>>),
+    OptJwk(Option<crate::core::jose::Jwk>),
+    Verifier(crate::core::CodeVerifier),
+    Pending(Box<crate::core::PendingAuthorization>),
+}
+
+impl Parsed {
+    /// A `Str` value (`None` for another kind, which a type's kinds rule out).
+    pub(crate) fn str(self) -> Option<String> {
+        match self {
+            Parsed::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// An `OptStr` value.
+    pub(crate) fn opt_str(self) -> Option<String> {
+        match self {
+            Parsed::OptStr(s) => s,
+            _ => None,
+        }
+    }
+
+    /// A `U64` value.
+    pub(crate) fn u64(self) -> Option<u64> {
+        match self {
+            Parsed::U64(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// An `OptU64` (or `Date`, `LenientU64`) value.
+    pub(crate) fn opt_u64(self) -> Option<u64> {
+        match self {
+            Parsed::OptU64(n) => n,
+            _ => None,
+        }
+    }
+
+    /// A `Bool` value.
+    pub(crate) fn bool(self) -> Option<bool> {
+        match self {
+            Parsed::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// An `OptBool` value.
+    pub(crate) fn opt_bool(self) -> Option<bool> {
+        match self {
+            Parsed::OptBool(b) => b,
+            _ => None,
+        }
+    }
+
+    /// A `List` (or `Audience`) value.
+    pub(crate) fn list(self) -> Option<Vec<String>> {
+        match self {
+            Parsed::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// An `OptList` value.
+    pub(crate) fn opt_list(self) -> Option<Vec<String>> {
+        match self {
+            Parsed::OptList(l) => l,
+            _ => None,
+        }
+    }
+}
+
+/// Reads a value of `kind`. One copy serves every type.
+#[inline(never)]
+fn read_kind<'de, A: MapAccess<'de>>(map: &mut A, kind: Kind) -> Result<Parsed, A::Error> {
+    use crate::core::claims::NumericDate;
+    Ok(match kind {
+        Kind::Str => Parsed::Str(map.next_value()?),
+        Kind::OptStr => Parsed::OptStr(map.next_value()?),
+        Kind::U64 => Parsed::U64(map.next_value()?),
+        Kind::OptU64 => Parsed::OptU64(map.next_value()?),
+        Kind::Bool => Parsed::Bool(map.next_value()?),
+        Kind::OptBool => Parsed::OptBool(map.next_value()?),
+        Kind::List => Parsed::List(map.next_value()?),
+        Kind::OptList => Parsed::OptList(map.next_value()?),
+        Kind::Date => Parsed::OptU64(map.next_value::<NumericDate>()?.0),
+        Kind::Audience => Parsed::List(map.next_value::<Audience>()?.0),
+        Kind::LenientU64 => Parsed::OptU64(map.next_value::<LenientU64>()?.0),
+        Kind::OptJwk => Parsed::OptJwk(map.next_value()?),
+        Kind::Verifier => Parsed::Verifier(map.next_value()?),
+        Kind::Pending => Parsed::Pending(Box::new(map.next_value()?)),
+    })
+}
+
+/// A member read with [`audience`](crate::core::claims::audience).
+struct Audience(Vec<String>);
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::core::claims::audience(d).map(Audience)
+    }
+}
+
+/// Some providers send numbers as strings: accept both. Anything else (negative,
+/// `true`, an object) reads as absent rather than failing.
+struct LenientU64(Option<u64>);
+
+impl<'de> Deserialize<'de> for LenientU64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(LenientU64(match AnyValue::deserialize(d)? {
+            AnyValue::U64(n) => Some(n),
+            AnyValue::I64(n) => u64::try_from(n).ok(),
+            AnyValue::F64(f) if f.is_finite() && f >= 0.0 => Some(f as u64),
+            AnyValue::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }))
+    }
 }
 
 /// Reads a [`Members`] type from a JSON object.
 pub(crate) fn read_object<'de, D: Deserializer<'de>, M: Members>(d: D) -> Result<M, D::Error> {
-    d.deserialize_map(ObjectVisitor(PhantomData))
+    let mut value = M::default();
+    d.deserialize_map(ObjectVisitor {
+        names: M::NAMES,
+        kinds: M::KINDS,
+        name: M::NAME,
+        sink: &mut |i, v| value.member(i, v),
+    })?;
+    Ok(value)
 }
 
-struct ObjectVisitor<M>(PhantomData<M>);
+/// Reads the members of an object into a sink: the same code for every type.
+struct ObjectVisitor<'a> {
+    names: &'static [&'static str],
+    kinds: &'static [Kind],
+    name: &'static str,
+    sink: &'a mut dyn FnMut(usize, Parsed),
+}
 
-impl<'de, M: Members> Visitor<'de> for ObjectVisitor<M> {
-    type Value = M;
+impl<'de> Visitor<'de> for ObjectVisitor<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "struct {}", M::NAME)
+        write!(f, "struct {}", self.name)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<M, A::Error> {
-        let mut value = M::default();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut seen = 0u64;
-        while let Some(i) = next_member(&mut map, M::NAMES, &mut seen)? {
-            value.member(i, &mut map)?;
+        while let Some(i) = next_member(&mut map, self.names, &mut seen)? {
+            let value = read_kind(&mut map, self.kinds[i])?;
+            (self.sink)(i, value);
         }
-        Ok(value)
+        Ok(())
     }
 }
 
@@ -107,15 +282,6 @@ impl Visitor<'_> for NameSeed {
 /// A required member that was not read.
 pub(crate) fn required<T, E: de::Error>(value: Option<T>, name: &'static str) -> Result<T, E> {
     value.ok_or_else(|| E::missing_field(name))
-}
-
-/// Reads a member's value. Not inlined: each value type is read by one function,
-/// whichever type it is a member of.
-#[inline(never)]
-pub(crate) fn value<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
-    map: &mut A,
-) -> Result<T, A::Error> {
-    map.next_value()
 }
 
 /// A type written as JSON by hand: the few types the client stores or hands to the

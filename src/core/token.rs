@@ -1,12 +1,11 @@
 //! Token endpoint requests (RFC 6749 sections 4.1.3 and 6) and responses (section 5).
 
-use serde::de::MapAccess;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::discovery::ProviderMetadata;
 use super::http::{HttpRequest, HttpResponse};
 use super::jose::dangerous::insecure_jwt_exp;
-use super::json::{read_object, value, AnyValue, Members};
+use super::json::{read_object, Kind, Members, Parsed};
 use super::pkce::CodeVerifier;
 use super::types::{AccessToken, AuthorizationCode, IdToken, RefreshToken};
 
@@ -111,13 +110,22 @@ impl Members for RawTokenResponse {
         "expires_in",
         "refresh_expires_in",
     ];
+    // Some providers send the lifetimes as strings.
+    const KINDS: &'static [Kind] = &[
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::LenientU64,
+        Kind::LenientU64,
+    ];
     const NAME: &'static str = "RawTokenResponse";
 
-    fn member<'de, A: MapAccess<'de>>(
-        &mut self,
-        index: usize,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn member(&mut self, index: usize, value: Parsed) {
         let slot = match index {
             0 => &mut self.access_token,
             1 => &mut self.token_type,
@@ -127,33 +135,16 @@ impl Members for RawTokenResponse {
             5 => &mut self.error,
             6 => &mut self.error_description,
             7 => &mut self.error_uri,
-            8 => return value::<_, LenientU64>(map).map(|n| self.expires_in = n.0),
-            _ => return value::<_, LenientU64>(map).map(|n| self.refresh_expires_in = n.0),
+            8 => return self.expires_in = value.opt_u64(),
+            _ => return self.refresh_expires_in = value.opt_u64(),
         };
-        *slot = value(map)?;
-        Ok(())
+        *slot = value.opt_str();
     }
 }
 
 impl<'de> Deserialize<'de> for RawTokenResponse {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         read_object(d)
-    }
-}
-
-/// Some providers send numbers as strings: accept both. Anything else (negative,
-/// `true`, an object) reads as absent rather than failing the whole response.
-struct LenientU64(Option<u64>);
-
-impl<'de> Deserialize<'de> for LenientU64 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(LenientU64(match AnyValue::deserialize(d)? {
-            AnyValue::U64(n) => Some(n),
-            AnyValue::I64(n) => u64::try_from(n).ok(),
-            AnyValue::F64(f) if f.is_finite() && f >= 0.0 => Some(f as u64),
-            AnyValue::Str(s) => s.trim().parse().ok(),
-            _ => None,
-        }))
     }
 }
 

@@ -1,13 +1,13 @@
 //! Compact JWS parsing (RFC 7515 section 7.1) and the verified/unverified split.
 
-use serde::de::{DeserializeOwned, MapAccess};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
 use super::{
     Algorithm, AlgorithmPolicy, AsyncSignatureVerifier, JoseError, Jwk, JwkSet, SignatureVerifier,
 };
 use crate::core::b64;
-use crate::core::json::{read_object, value, Members};
+use crate::core::json::{read_object, Kind, Members, Parsed};
 
 /// The protected header of a JWS, with the parameters this library reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,22 +34,29 @@ struct RawHeader {
 
 impl Members for RawHeader {
     const NAMES: &'static [&'static str] = &["alg", "kid", "typ", "jwk", "crit"];
+    const KINDS: &'static [Kind] = &[
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptJwk,
+        Kind::OptList,
+    ];
     const NAME: &'static str = "RawHeader";
 
-    fn member<'de, A: MapAccess<'de>>(
-        &mut self,
-        index: usize,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn member(&mut self, index: usize, value: Parsed) {
         let slot = match index {
             0 => &mut self.alg,
             1 => &mut self.kid,
             2 => &mut self.typ,
-            3 => return value(map).map(|v| self.jwk = v),
-            _ => return value(map).map(|v| self.crit = v),
+            3 => {
+                if let Parsed::OptJwk(jwk) = value {
+                    self.jwk = jwk;
+                }
+                return;
+            }
+            _ => return self.crit = value.opt_list(),
         };
-        *slot = value(map)?;
-        Ok(())
+        *slot = value.opt_str();
     }
 }
 

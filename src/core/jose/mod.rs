@@ -233,8 +233,7 @@ impl AlgorithmPolicy {
 pub mod dangerous {
     use super::{JoseError, UnverifiedJws};
     use crate::core::b64;
-    use crate::core::claims::NumericDate;
-    use crate::core::json::{read_object, value, Members};
+    use crate::core::json::{read_object, Kind, Members, Parsed};
 
     /// The time claims of a compact JWT, as numeric dates, unverified.
     #[derive(Default)]
@@ -245,20 +244,15 @@ pub mod dangerous {
 
     impl Members for Times {
         const NAMES: &'static [&'static str] = &["exp", "iat"];
+        const KINDS: &'static [Kind] = &[Kind::Date, Kind::Date];
         const NAME: &'static str = "Times";
 
-        fn member<'de, A: serde::de::MapAccess<'de>>(
-            &mut self,
-            index: usize,
-            map: &mut A,
-        ) -> Result<(), A::Error> {
-            let date = value::<_, NumericDate>(map)?.0;
+        fn member(&mut self, index: usize, value: Parsed) {
             if index == 0 {
-                self.exp = date;
+                self.exp = value.opt_u64();
             } else {
-                self.iat = date;
+                self.iat = value.opt_u64();
             }
-            Ok(())
         }
     }
 

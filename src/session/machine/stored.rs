@@ -2,11 +2,10 @@
 //! with the shared object reader (see `core::json`): the same members, types and
 //! checks as derived readers, in less code.
 
-use serde::de::MapAccess;
 use serde::{Deserialize, Deserializer};
 
 use super::{CachedProvider, IssuedAt, StoredPending};
-use crate::core::json::{read_object, required, value, Members, ObjectWriter, ToJson};
+use crate::core::json::{read_object, required, Kind, Members, ObjectWriter, Parsed, ToJson};
 use crate::core::PendingAuthorization;
 
 #[derive(Default)]
@@ -19,20 +18,20 @@ struct RawStoredPending {
 
 impl Members for RawStoredPending {
     const NAMES: &'static [&'static str] = &["issuer", "client_id", "silent", "pending"];
+    const KINDS: &'static [Kind] = &[Kind::Str, Kind::Str, Kind::Bool, Kind::Pending];
     const NAME: &'static str = "StoredPending";
 
-    fn member<'de, A: MapAccess<'de>>(
-        &mut self,
-        index: usize,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn member(&mut self, index: usize, value: Parsed) {
         match index {
-            0 => self.issuer = Some(value(map)?),
-            1 => self.client_id = Some(value(map)?),
-            2 => self.silent = Some(value(map)?),
-            _ => self.pending = Some(value(map)?),
+            0 => self.issuer = value.str(),
+            1 => self.client_id = value.str(),
+            2 => self.silent = value.bool(),
+            _ => {
+                if let Parsed::Pending(p) = value {
+                    self.pending = Some(*p);
+                }
+            }
         }
-        Ok(())
     }
 }
 
@@ -58,20 +57,16 @@ struct RawCachedProvider {
 
 impl Members for RawCachedProvider {
     const NAMES: &'static [&'static str] = &["at", "metadata", "keys", "silent"];
+    const KINDS: &'static [Kind] = &[Kind::U64, Kind::Str, Kind::OptStr, Kind::OptStr];
     const NAME: &'static str = "CachedProvider";
 
-    fn member<'de, A: MapAccess<'de>>(
-        &mut self,
-        index: usize,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn member(&mut self, index: usize, value: Parsed) {
         match index {
-            0 => self.at = Some(value(map)?),
-            1 => self.metadata = Some(value(map)?),
-            2 => self.keys = value(map)?,
-            _ => self.silent = value(map)?,
+            0 => self.at = value.u64(),
+            1 => self.metadata = value.str(),
+            2 => self.keys = value.opt_str(),
+            _ => self.silent = value.opt_str(),
         }
-        Ok(())
     }
 }
 
@@ -89,11 +84,11 @@ impl<'de> Deserialize<'de> for CachedProvider {
 
 impl Members for IssuedAt {
     const NAMES: &'static [&'static str] = &["iat"];
+    const KINDS: &'static [Kind] = &[Kind::OptU64];
     const NAME: &'static str = "IssuedAt";
 
-    fn member<'de, A: MapAccess<'de>>(&mut self, _: usize, map: &mut A) -> Result<(), A::Error> {
-        self.iat = value(map)?;
-        Ok(())
+    fn member(&mut self, _: usize, value: Parsed) {
+        self.iat = value.opt_u64();
     }
 }
 
