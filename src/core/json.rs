@@ -65,6 +65,8 @@ pub(crate) enum Kind {
     Verifier,
     /// A pending authorization.
     Pending,
+    /// The keys of a JWK Set, read leniently (see [`JwkSet`](crate::core::jose::JwkSet)).
+    Keys,
 }
 
 /// A member's value, as its [`Kind`] reads it.
@@ -80,6 +82,7 @@ pub(crate) enum Parsed {
     OptJwk(Option<crate::core::jose::Jwk>),
     Verifier(crate::core::CodeVerifier),
     Pending(Box<crate::core::PendingAuthorization>),
+    Keys(Vec<crate::core::jose::Jwk>),
 }
 
 impl Parsed {
@@ -167,6 +170,7 @@ fn read_kind<'de, A: MapAccess<'de>>(map: &mut A, kind: Kind) -> Result<Parsed, 
         Kind::OptJwk => Parsed::OptJwk(map.next_value()?),
         Kind::Verifier => Parsed::Verifier(map.next_value()?),
         Kind::Pending => Parsed::Pending(Box::new(map.next_value()?)),
+        Kind::Keys => Parsed::Keys(map.next_value::<crate::core::jose::LenientKeys>()?.0),
     })
 }
 

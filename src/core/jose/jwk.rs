@@ -6,7 +6,9 @@ use sha2::{Digest, Sha256};
 
 use super::{Algorithm, JoseError};
 use crate::core::b64;
-use crate::core::json::{AnyValue, ObjectWriter, ToJson};
+use crate::core::json::{
+    read_object, required, AnyValue, Kind, Members, ObjectWriter, Parsed, ToJson,
+};
 
 /// A public JSON Web Key. Private members are not modelled and are dropped on parse.
 ///
@@ -53,11 +55,37 @@ pub struct Jwk {
 /// so one bad key does not hide the good ones (RFC 7517 section 5: implementations
 /// SHOULD ignore JWKs they do not understand). A document that is not JSON or has no
 /// `keys` array is an error.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct JwkSet {
     /// The keys.
-    #[serde(deserialize_with = "lenient_keys")]
     pub keys: Vec<Jwk>,
+}
+
+/// A JWK Set as read, before its required member is checked.
+#[derive(Default)]
+struct RawJwkSet {
+    keys: Option<Vec<Jwk>>,
+}
+
+impl Members for RawJwkSet {
+    const NAMES: &'static [&'static str] = &["keys"];
+    const KINDS: &'static [Kind] = &[Kind::Keys];
+    const NAME: &'static str = "JwkSet";
+
+    fn member(&mut self, _: usize, value: Parsed) {
+        if let Parsed::Keys(keys) = value {
+            self.keys = Some(keys);
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for JwkSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw: RawJwkSet = read_object(d)?;
+        Ok(JwkSet {
+            keys: required(raw.keys, "keys")?,
+        })
+    }
 }
 
 /// The members a JWK is read for; the last, `d`, only for its presence.
@@ -112,13 +140,18 @@ impl<'de> Deserialize<'de> for Jwk {
     }
 }
 
-/// RFC 7517 section 5: keep the keys that parse, skip the others.
-fn lenient_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Jwk>, D::Error> {
-    let all = Vec::<AnyValue>::deserialize(d)?;
-    Ok(all
-        .into_iter()
-        .filter_map(|k| jwk_from_value::<D::Error>(k).ok())
-        .collect())
+/// The `keys` of a set. RFC 7517 section 5: keep the keys that parse, skip the others.
+pub(crate) struct LenientKeys(pub(crate) Vec<Jwk>);
+
+impl<'de> Deserialize<'de> for LenientKeys {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let all = Vec::<AnyValue>::deserialize(d)?;
+        Ok(LenientKeys(
+            all.into_iter()
+                .filter_map(|k| jwk_from_value::<D::Error>(k).ok())
+                .collect(),
+        ))
+    }
 }
 
 impl JwkSet {

@@ -9,6 +9,7 @@ mod ring_crypto;
 #[cfg(feature = "rust-crypto")]
 mod rust_crypto;
 
+pub(crate) use jwk::LenientKeys;
 pub use jwk::{Jwk, JwkSet, MIN_RSA_BITS};
 pub use jws::{Header, UnverifiedJws, VerifiedJws};
 #[cfg(feature = "ring")]
