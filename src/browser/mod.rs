@@ -156,7 +156,12 @@ fn now() -> Now {
 fn random_id() -> String {
     let mut bytes = [0u8; 8];
     let _ = getrandom::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]])
+        .map(char::from)
+        .collect()
 }
 
 type StateListener = Box<dyn Fn(AuthState<RawClaims>)>;
@@ -263,7 +268,7 @@ impl Driver {
         driver.listen();
         let visible = web_sys::window()
             .and_then(|w| w.document())
-            .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+            .is_none_or(|d| !d.hidden());
         let info = StartInfo {
             tab: driver.tab.clone(),
             page: PageUrl {
@@ -549,7 +554,7 @@ impl Driver {
             let doc = document.clone();
             self.add_handler(&document, "visibilitychange", move |_| {
                 if let Some(this) = weak.upgrade() {
-                    let visible = doc.visibility_state() == web_sys::VisibilityState::Visible;
+                    let visible = !doc.hidden();
                     this.post(Event::Visibility(visible));
                 }
             });
