@@ -5,7 +5,7 @@
 //! the published state and sends events.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use futures_channel::oneshot;
@@ -157,7 +157,12 @@ fn now() -> Now {
 fn random_id() -> String {
     let mut bytes = [0u8; 8];
     let _ = getrandom::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]])
+        .map(char::from)
+        .collect()
 }
 
 /// What the machine publishes, for the UI layer.
@@ -174,6 +179,7 @@ pub(crate) enum Update {
 }
 
 type StateListener = Box<dyn Fn(Update)>;
+type Waiter = oneshot::Sender<Result<AccessToken, AuthError>>;
 type Handler = Closure<dyn FnMut(web_sys::Event)>;
 type DataHandler = Closure<dyn FnMut(JsValue)>;
 
@@ -184,7 +190,8 @@ pub(crate) struct Driver {
     tab: String,
     queue: RefCell<VecDeque<Event>>,
     busy: Cell<bool>,
-    waiters: RefCell<HashMap<WaiterId, oneshot::Sender<Result<AccessToken, AuthError>>>>,
+    // A few at a time: a list is smaller than a map in the wasm build.
+    waiters: RefCell<Vec<(WaiterId, Waiter)>>,
     next_waiter: Cell<WaiterId>,
     timer: RefCell<Option<gloo_timers::callback::Timeout>>,
     frame: RefCell<Option<(ReqId, web_sys::HtmlIFrameElement)>>,
@@ -254,7 +261,7 @@ impl Driver {
             client,
             queue: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
-            waiters: RefCell::new(HashMap::new()),
+            waiters: RefCell::new(Vec::new()),
             next_waiter: Cell::new(0),
             timer: RefCell::new(None),
             frame: RefCell::new(None),
@@ -272,7 +279,7 @@ impl Driver {
         driver.listen();
         let visible = web_sys::window()
             .and_then(|w| w.document())
-            .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+            .is_none_or(|d| !d.hidden());
         let info = StartInfo {
             tab: driver.tab.clone(),
             page: PageUrl {
@@ -325,7 +332,7 @@ impl Driver {
         let (tx, rx) = oneshot::channel();
         let id = self.next_waiter.get() + 1;
         self.next_waiter.set(id);
-        self.waiters.borrow_mut().insert(id, tx);
+        self.waiters.borrow_mut().push((id, tx));
         self.post(Event::WantToken(id));
         async move { rx.await.unwrap_or(Err(AuthError::NotLoggedIn)) }
     }
@@ -416,7 +423,12 @@ impl Driver {
                 self.early_listener.borrow_mut().take();
             }
             Command::Resolve { waiter, result } => {
-                if let Some(tx) = self.waiters.borrow_mut().remove(&waiter) {
+                let tx = {
+                    let mut waiters = self.waiters.borrow_mut();
+                    let i = waiters.iter().position(|(id, _)| *id == waiter);
+                    i.map(|i| waiters.swap_remove(i).1)
+                };
+                if let Some(tx) = tx {
                     let _ = tx.send(result);
                 }
             }
@@ -572,7 +584,7 @@ impl Driver {
             let doc = document.clone();
             self.add_handler(&document, "visibilitychange", move |_| {
                 if let Some(this) = weak.upgrade() {
-                    let visible = doc.visibility_state() == web_sys::VisibilityState::Visible;
+                    let visible = !doc.hidden();
                     this.post(Event::Visibility(visible));
                 }
             });
@@ -638,7 +650,8 @@ async fn webcrypto_verify(
     public.alg = None;
     public.kid = None;
     public.use_ = None;
-    let jwk_json = serde_json::to_string(&public).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let jwk_json =
+        crate::core::json::to_string(&public).map_err(|e| JsValue::from_str(&e.to_string()))?;
     let usages = Array::of1(&JsValue::from_str("verify"));
     let crypto_key = JsFuture::from(subtle.import_key_with_object(
         "jwk",

@@ -1,10 +1,11 @@
 //! Authorization requests (RFC 6749 section 4.1.1 + PKCE + OIDC Core 3.1.2.1) and
 //! callback parsing (RFC 6749 section 4.1.2, RFC 9207).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::discovery::ProviderMetadata;
 use super::form;
+use super::json::{read_object, required, Kind, Members, ObjectWriter, Parsed, ToJson};
 use super::pkce::CodeVerifier;
 use super::random::{Nonce, RandomError, State};
 use super::token::OAuthError;
@@ -144,16 +145,14 @@ impl AuthorizationRequest {
 /// What the client keeps between the redirect to the provider and the callback. It is
 /// single-use: consume it on the first callback, whatever the outcome. It is serialized
 /// to survive the redirect; `Debug` redacts its secrets.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PendingAuthorization {
     /// The issuer the request went to. A callback is accepted only with metadata of
     /// this issuer, so a configuration changed between redirect and callback cannot
     /// mix two providers. Empty in records written before it existed (never matches).
-    #[serde(default)]
     pub issuer: String,
     /// The client ID the request was made for: use it (not the current configuration)
     /// for the token request and the ID token's audience. Empty in older records.
-    #[serde(default)]
     pub client_id: String,
     /// The `state` sent.
     pub state: State,
@@ -169,8 +168,104 @@ pub struct PendingAuthorization {
     pub created_at: u64,
     /// The `max_age` sent, if any: the ID token's `auth_time` must then be checked
     /// (OIDC Core 3.1.3.7 step 13). Absent in records written before it existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_age: Option<u64>,
+}
+
+/// A pending authorization as read, before its required members are checked.
+#[derive(Default)]
+struct RawPending {
+    issuer: String,
+    client_id: String,
+    state: Option<State>,
+    nonce: Option<Nonce>,
+    code_verifier: Option<CodeVerifier>,
+    redirect_uri: Option<String>,
+    return_to: Option<String>,
+    created_at: Option<u64>,
+    max_age: Option<u64>,
+}
+
+impl Members for RawPending {
+    const NAMES: &'static [&'static str] = &[
+        "issuer",
+        "client_id",
+        "state",
+        "nonce",
+        "code_verifier",
+        "redirect_uri",
+        "return_to",
+        "created_at",
+        "max_age",
+    ];
+    const KINDS: &'static [Kind] = &[
+        Kind::Str,
+        Kind::Str,
+        Kind::Str,
+        Kind::Str,
+        Kind::Verifier,
+        Kind::Str,
+        Kind::OptStr,
+        Kind::U64,
+        Kind::OptU64,
+    ];
+    const NAME: &'static str = "PendingAuthorization";
+
+    fn member(&mut self, index: usize, value: Parsed) {
+        match index {
+            0 => self.issuer = value.str().unwrap_or_default(),
+            1 => self.client_id = value.str().unwrap_or_default(),
+            2 => self.state = value.str().map(State::new),
+            3 => self.nonce = value.str().map(Nonce::new),
+            4 => {
+                if let Parsed::Verifier(v) = value {
+                    self.code_verifier = Some(v);
+                }
+            }
+            5 => self.redirect_uri = value.str(),
+            6 => self.return_to = value.opt_str(),
+            7 => self.created_at = value.u64(),
+            _ => self.max_age = value.opt_u64(),
+        }
+    }
+}
+
+// Records written before `issuer`, `client_id` and `max_age` existed read with
+// them empty or absent.
+impl<'de> Deserialize<'de> for PendingAuthorization {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw: RawPending = read_object(d)?;
+        Ok(PendingAuthorization {
+            issuer: raw.issuer,
+            client_id: raw.client_id,
+            state: required(raw.state, "state")?,
+            nonce: required(raw.nonce, "nonce")?,
+            code_verifier: required(raw.code_verifier, "code_verifier")?,
+            redirect_uri: required(raw.redirect_uri, "redirect_uri")?,
+            return_to: raw.return_to,
+            created_at: required(raw.created_at, "created_at")?,
+            max_age: raw.max_age,
+        })
+    }
+}
+
+impl ToJson for PendingAuthorization {
+    // As the derived `Serialize` writes it.
+    fn write_json(&self, out: &mut String) {
+        let mut o = ObjectWriter::new(out);
+        o.str("issuer", &self.issuer)
+            .str("client_id", &self.client_id)
+            .str("state", self.state.secret())
+            .str("nonce", self.nonce.secret())
+            .str("code_verifier", self.code_verifier.secret())
+            .str("redirect_uri", &self.redirect_uri)
+            .opt_str("return_to", self.return_to.as_deref())
+            .u64("created_at", self.created_at);
+        if let Some(max_age) = self.max_age {
+            o.u64("max_age", max_age);
+        }
+        o.end();
+    }
 }
 
 /// Error in an authorization callback.
@@ -245,7 +340,7 @@ impl std::fmt::Debug for CallbackParams {
 
 /// The path of an absolute URL (`/` when it has none), without query or fragment.
 fn url_path(url: &str) -> &str {
-    let rest = match url.split_once("://") {
+    let rest = match super::split_once_str(url, "://") {
         Some((_, after_scheme)) => match after_scheme.find(['/', '?', '#']) {
             Some(i) => &after_scheme[i..],
             None => "",
@@ -404,14 +499,29 @@ fn is_same_origin_path(path: &str) -> bool {
         return false;
     }
     let lower = path_part.to_ascii_lowercase();
-    if lower.contains("%2f") || lower.contains("%5c") {
+    if super::find_str(&lower, "%2f").is_some() || super::find_str(&lower, "%5c").is_some() {
         return false;
     }
     // WHATWG URL standard, "single-dot" and "double-dot" URL path segments.
-    !lower.split('/').any(|segment| {
-        let segment = segment.replace("%2e", ".");
-        segment == "." || segment == ".."
-    })
+    !lower.split('/').any(is_dot_segment)
+}
+
+/// Whether a (lower-cased) path segment is `.` or `..`, each dot written as `.` or
+/// `%2e`.
+fn is_dot_segment(segment: &str) -> bool {
+    let mut rest = segment;
+    let mut dots = 0;
+    while !rest.is_empty() {
+        rest = if let Some(r) = rest.strip_prefix('.') {
+            r
+        } else if let Some(r) = rest.strip_prefix("%2e") {
+            r
+        } else {
+            return false;
+        };
+        dots += 1;
+    }
+    dots == 1 || dots == 2
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! Claims: the standard OpenID Connect claims plus the app's own typed claims.
 
+use serde::de;
 use serde::{Deserialize, Deserializer, Serialize};
+
+use super::json::AnyValue;
 
 /// The standard claims of OIDC Core section 5.1. Every field but `sub` is optional.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -61,19 +64,17 @@ impl StandardClaims {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NoAdditionalClaims {}
 
-/// `aud` is a string or an array of strings (RFC 7519 section 4.1.3).
+/// `aud` is a string or an array of strings (RFC 7519 section 4.1.3); `null` is none.
 pub(crate) fn audience<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Aud {
-        One(String),
-        Many(Vec<String>),
+    let string = |v: AnyValue| match v {
+        AnyValue::Str(s) => Ok(s),
+        other => Err(de::Error::invalid_type(other.unexpected(), &"a string")),
+    };
+    match AnyValue::deserialize(d)? {
+        AnyValue::Null => Ok(Vec::new()),
+        AnyValue::Seq(items) => items.into_iter().map(string).collect(),
+        other => string(other).map(|a| vec![a]),
     }
-    Ok(match Option::<Aud>::deserialize(d)? {
-        Some(Aud::One(a)) => vec![a],
-        Some(Aud::Many(v)) => v,
-        None => Vec::new(),
-    })
 }
 
 /// Numeric dates may be sent as floats; the fraction is dropped (RFC 7519 section 2).
@@ -83,5 +84,14 @@ pub(crate) fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64
         Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
         Some(_) => Err(serde::de::Error::custom("invalid NumericDate")),
         None => Ok(None),
+    }
+}
+
+/// A member read with [`numeric_date`].
+pub(crate) struct NumericDate(pub(crate) Option<u64>);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        numeric_date(d).map(NumericDate)
     }
 }

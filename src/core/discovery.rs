@@ -1,8 +1,9 @@
 //! OpenID Provider metadata (OpenID Connect Discovery 1.0, RFC 8414).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::http::{HttpRequest, HttpResponse};
+use super::json::{read_object, required, Kind, Members, ObjectWriter, Parsed, ToJson};
 
 /// Error fetching or validating provider metadata.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,7 +37,7 @@ pub enum DiscoveryError {
 }
 
 /// Provider metadata: the fields this library uses (others are ignored).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ProviderMetadata {
     /// The issuer identifier.
@@ -44,49 +45,182 @@ pub struct ProviderMetadata {
     /// Authorization endpoint.
     pub authorization_endpoint: String,
     /// Token endpoint (absent only for implicit-only providers, which are not supported).
-    #[serde(default)]
     pub token_endpoint: Option<String>,
     /// JWK Set document.
     pub jwks_uri: String,
     /// UserInfo endpoint.
-    #[serde(default)]
     pub userinfo_endpoint: Option<String>,
     /// RP-initiated logout endpoint.
-    #[serde(default)]
     pub end_session_endpoint: Option<String>,
     /// Token revocation endpoint (RFC 7009).
-    #[serde(default)]
     pub revocation_endpoint: Option<String>,
     /// Token introspection endpoint (RFC 7662).
-    #[serde(default)]
     pub introspection_endpoint: Option<String>,
     /// Pushed authorization request endpoint (RFC 9126).
-    #[serde(default)]
     pub pushed_authorization_request_endpoint: Option<String>,
     /// Device authorization endpoint (RFC 8628).
-    #[serde(default)]
     pub device_authorization_endpoint: Option<String>,
     /// Client-initiated backchannel authentication endpoint (OpenID CIBA Core).
-    #[serde(default)]
     pub backchannel_authentication_endpoint: Option<String>,
     /// Supported scopes.
-    #[serde(default)]
     pub scopes_supported: Vec<String>,
     /// Supported response types.
-    #[serde(default)]
     pub response_types_supported: Vec<String>,
     /// Supported PKCE methods. Absent means unknown.
-    #[serde(default)]
     pub code_challenge_methods_supported: Option<Vec<String>>,
     /// ID token signing algorithms.
-    #[serde(default)]
     pub id_token_signing_alg_values_supported: Vec<String>,
     /// DPoP proof algorithms (RFC 9449 section 5.1).
-    #[serde(default)]
     pub dpop_signing_alg_values_supported: Vec<String>,
     /// RFC 9207: the provider sends `iss` in authorization responses.
-    #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+}
+
+/// The metadata as read, before its required members are checked.
+#[derive(Default)]
+struct RawMetadata {
+    /// The string members, in the order of [`RawMetadata::NAMES`].
+    strings: [Option<String>; 11],
+    /// `scopes_supported`, `response_types_supported`,
+    /// `id_token_signing_alg_values_supported`, `dpop_signing_alg_values_supported`.
+    lists: [Vec<String>; 4],
+    code_challenge_methods_supported: Option<Vec<String>>,
+    authorization_response_iss_parameter_supported: bool,
+}
+
+impl Members for RawMetadata {
+    const NAMES: &'static [&'static str] = &[
+        "issuer",
+        "authorization_endpoint",
+        "jwks_uri",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "end_session_endpoint",
+        "revocation_endpoint",
+        "introspection_endpoint",
+        "pushed_authorization_request_endpoint",
+        "device_authorization_endpoint",
+        "backchannel_authentication_endpoint",
+        "scopes_supported",
+        "response_types_supported",
+        "id_token_signing_alg_values_supported",
+        "dpop_signing_alg_values_supported",
+        "code_challenge_methods_supported",
+        "authorization_response_iss_parameter_supported",
+    ];
+    const KINDS: &'static [Kind] = &[
+        Kind::Str,
+        Kind::Str,
+        Kind::Str,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::List,
+        Kind::List,
+        Kind::List,
+        Kind::List,
+        Kind::OptList,
+        Kind::Bool,
+    ];
+    const NAME: &'static str = "ProviderMetadata";
+
+    fn member(&mut self, index: usize, value: Parsed) {
+        match index {
+            // Required strings.
+            0..=2 => self.strings[index] = value.str(),
+            3..=10 => self.strings[index] = value.opt_str(),
+            11..=14 => self.lists[index - 11] = value.list().unwrap_or_default(),
+            15 => self.code_challenge_methods_supported = value.opt_list(),
+            _ => {
+                self.authorization_response_iss_parameter_supported =
+                    value.bool().unwrap_or_default()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ProviderMetadata {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw: RawMetadata = read_object(d)?;
+        let [issuer, authorization_endpoint, jwks_uri, token_endpoint, userinfo_endpoint, end_session_endpoint, revocation_endpoint, introspection_endpoint, pushed_authorization_request_endpoint, device_authorization_endpoint, backchannel_authentication_endpoint] =
+            raw.strings;
+        let [scopes_supported, response_types_supported, id_token_signing_alg_values_supported, dpop_signing_alg_values_supported] =
+            raw.lists;
+        Ok(ProviderMetadata {
+            issuer: required(issuer, "issuer")?,
+            authorization_endpoint: required(authorization_endpoint, "authorization_endpoint")?,
+            token_endpoint,
+            jwks_uri: required(jwks_uri, "jwks_uri")?,
+            userinfo_endpoint,
+            end_session_endpoint,
+            revocation_endpoint,
+            introspection_endpoint,
+            pushed_authorization_request_endpoint,
+            device_authorization_endpoint,
+            backchannel_authentication_endpoint,
+            scopes_supported,
+            response_types_supported,
+            code_challenge_methods_supported: raw.code_challenge_methods_supported,
+            id_token_signing_alg_values_supported,
+            dpop_signing_alg_values_supported,
+            authorization_response_iss_parameter_supported: raw
+                .authorization_response_iss_parameter_supported,
+        })
+    }
+}
+
+impl ToJson for ProviderMetadata {
+    // As the derived `Serialize` writes it.
+    fn write_json(&self, out: &mut String) {
+        let mut o = ObjectWriter::new(out);
+        o.str("issuer", &self.issuer)
+            .str("authorization_endpoint", &self.authorization_endpoint)
+            .opt_str("token_endpoint", self.token_endpoint.as_deref())
+            .str("jwks_uri", &self.jwks_uri)
+            .opt_str("userinfo_endpoint", self.userinfo_endpoint.as_deref())
+            .opt_str("end_session_endpoint", self.end_session_endpoint.as_deref())
+            .opt_str("revocation_endpoint", self.revocation_endpoint.as_deref())
+            .opt_str(
+                "introspection_endpoint",
+                self.introspection_endpoint.as_deref(),
+            )
+            .opt_str(
+                "pushed_authorization_request_endpoint",
+                self.pushed_authorization_request_endpoint.as_deref(),
+            )
+            .opt_str(
+                "device_authorization_endpoint",
+                self.device_authorization_endpoint.as_deref(),
+            )
+            .opt_str(
+                "backchannel_authentication_endpoint",
+                self.backchannel_authentication_endpoint.as_deref(),
+            )
+            .list("scopes_supported", &self.scopes_supported)
+            .list("response_types_supported", &self.response_types_supported);
+        match &self.code_challenge_methods_supported {
+            Some(methods) => o.list("code_challenge_methods_supported", methods),
+            None => o.raw("code_challenge_methods_supported", "null"),
+        };
+        o.list(
+            "id_token_signing_alg_values_supported",
+            &self.id_token_signing_alg_values_supported,
+        )
+        .list(
+            "dpop_signing_alg_values_supported",
+            &self.dpop_signing_alg_values_supported,
+        )
+        .bool(
+            "authorization_response_iss_parameter_supported",
+            self.authorization_response_iss_parameter_supported,
+        )
+        .end();
+    }
 }
 
 /// The discovery URL of an issuer (Discovery section 4: issuer + `/.well-known/openid-configuration`).
@@ -104,7 +238,7 @@ pub fn discovery_request(issuer: &str) -> HttpRequest {
 
 /// Whether the authority (`host[:port]`) names the loopback interface.
 fn is_loopback_authority(authority: &str) -> bool {
-    let host = match authority.rsplit_once(':') {
+    let host = match super::rsplit_once_byte(authority, b':') {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => authority,
     };
@@ -141,8 +275,8 @@ pub fn is_secure_url(url: &str) -> bool {
 impl ProviderMetadata {
     /// Parses and validates a discovery document for `expected_issuer`.
     pub fn from_json(body: &[u8], expected_issuer: &str) -> Result<Self, DiscoveryError> {
-        let meta: ProviderMetadata =
-            serde_json::from_slice(body).map_err(|e| DiscoveryError::Malformed(e.to_string()))?;
+        let meta: ProviderMetadata = crate::core::json::from_bytes(body)
+            .map_err(|e| DiscoveryError::Malformed(e.to_string()))?;
         meta.validate(expected_issuer)?;
         Ok(meta)
     }

@@ -2,13 +2,14 @@
 //! continuity (section 12.2).
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::claims::{audience, numeric_date, NoAdditionalClaims, StandardClaims};
 use super::jose::{
     AlgorithmPolicy, AsyncSignatureVerifier, JoseError, JwkSet, SignatureVerifier, UnverifiedJws,
     VerifiedJws,
 };
+use super::json::{read_object, required, Kind, Members, Parsed};
 use super::random::Nonce;
 
 /// The claims of a validated ID token.
@@ -52,6 +53,127 @@ pub struct IdTokenClaims<C = NoAdditionalClaims> {
     /// The app's own claims.
     #[serde(flatten)]
     pub additional: C,
+}
+
+/// The claims of an ID token with no additional claims. They read as
+/// `IdTokenClaims<NoAdditionalClaims>` does (the same members, types, required members
+/// and duplicate checks; other members ignored), member by member.
+struct StandardIdClaims(IdTokenClaims);
+
+/// [`StandardIdClaims`] as read, before its required members are checked.
+#[derive(Default)]
+struct RawIdClaims {
+    iss: Option<String>,
+    aud: Option<Vec<String>>,
+    /// `exp`, `iat`, `nbf`, `auth_time`.
+    dates: [Option<u64>; 4],
+    /// `nonce`, `azp`, `sid`.
+    strings: [Option<String>; 3],
+    standard: StandardClaims,
+    sub: Option<String>,
+}
+
+impl Members for RawIdClaims {
+    const NAMES: &'static [&'static str] = &[
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "nbf",
+        "auth_time",
+        "nonce",
+        "azp",
+        "sid",
+        "sub",
+        "name",
+        "given_name",
+        "family_name",
+        "nickname",
+        "preferred_username",
+        "profile",
+        "picture",
+        "email",
+        "locale",
+        "zoneinfo",
+        "email_verified",
+        "updated_at",
+    ];
+    const KINDS: &'static [Kind] = &[
+        Kind::Str,
+        Kind::Audience,
+        Kind::Date,
+        Kind::Date,
+        Kind::Date,
+        Kind::Date,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::Str,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptBool,
+        Kind::OptU64,
+    ];
+    const NAME: &'static str = "IdTokenClaims";
+
+    fn member(&mut self, index: usize, value: Parsed) {
+        let s = &mut self.standard;
+        let slot = match index {
+            0 => return self.iss = value.str(),
+            1 => return self.aud = value.list(),
+            2..=5 => return self.dates[index - 2] = value.opt_u64(),
+            6..=8 => &mut self.strings[index - 6],
+            9 => return self.sub = value.str(),
+            10 => &mut s.name,
+            11 => &mut s.given_name,
+            12 => &mut s.family_name,
+            13 => &mut s.nickname,
+            14 => &mut s.preferred_username,
+            15 => &mut s.profile,
+            16 => &mut s.picture,
+            17 => &mut s.email,
+            18 => &mut s.locale,
+            19 => &mut s.zoneinfo,
+            20 => return s.email_verified = value.opt_bool(),
+            _ => return s.updated_at = value.opt_u64(),
+        };
+        *slot = value.opt_str();
+    }
+}
+
+impl<'de> Deserialize<'de> for StandardIdClaims {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw: RawIdClaims = read_object(d)?;
+        let iss = required(raw.iss, "iss")?;
+        let aud = required(raw.aud, "aud")?;
+        let [exp, iat, nbf, auth_time] = raw.dates;
+        let [nonce, azp, sid] = raw.strings;
+        let standard = StandardClaims {
+            sub: required(raw.sub, "sub")?,
+            ..raw.standard
+        };
+        Ok(StandardIdClaims(IdTokenClaims {
+            iss,
+            aud,
+            exp,
+            iat,
+            nbf,
+            nonce,
+            azp,
+            auth_time,
+            sid,
+            standard,
+            additional: NoAdditionalClaims {},
+        }))
+    }
 }
 
 /// Why an ID token was refused.
@@ -208,8 +330,30 @@ impl IdTokenValidator {
         nonce: Option<&Nonce>,
         now: u64,
     ) -> Result<IdTokenClaims<C>, IdTokenError> {
-        let claims: IdTokenClaims<C> = serde_json::from_slice(verified.payload())
+        let claims: IdTokenClaims<C> = crate::core::json::from_bytes(verified.payload())
             .map_err(|e| IdTokenError::Malformed(e.to_string()))?;
+        self.check_parsed(claims, nonce, now)
+    }
+
+    /// As [`check_claims`](Self::check_claims) with no additional claims, read
+    /// without buffering the members as the flattened derived reader does.
+    pub(crate) fn check_standard_claims(
+        &self,
+        verified: &VerifiedJws,
+        nonce: Option<&Nonce>,
+        now: u64,
+    ) -> Result<IdTokenClaims, IdTokenError> {
+        let claims: StandardIdClaims = crate::core::json::from_bytes(verified.payload())
+            .map_err(|e| IdTokenError::Malformed(e.to_string()))?;
+        self.check_parsed(claims.0, nonce, now)
+    }
+
+    fn check_parsed<C>(
+        &self,
+        claims: IdTokenClaims<C>,
+        nonce: Option<&Nonce>,
+        now: u64,
+    ) -> Result<IdTokenClaims<C>, IdTokenError> {
         // Step 2: exact issuer match.
         if claims.iss != self.issuer {
             return Err(IdTokenError::IssuerMismatch(claims.iss));
@@ -313,4 +457,48 @@ pub fn check_refresh_continuity<A, B>(
         return Err(IdTokenError::RefreshMismatch("nonce"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::json::from_bytes;
+
+    /// The member-by-member reader accepts and refuses what the derived one does.
+    #[test]
+    fn standard_reader_reads_as_the_derived_one() {
+        let docs = [
+            r#"{"iss":"i","aud":"a","sub":"s"}"#,
+            r#"{"iss":"i","aud":["a","b"],"sub":"s","exp":1.5,"iat":2,"nbf":null,"auth_time":3}"#,
+            r#"{"iss":"i","aud":null,"sub":"s","name":"n","email_verified":true,"updated_at":7}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","nonce":"x","azp":"a","sid":"y","extra":{"k":[1]}}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","locale":null,"zoneinfo":"z","picture":"p"}"#,
+            r#"{"iss":"i","aud":"a"}"#,
+            r#"{"aud":"a","sub":"s"}"#,
+            r#"{"iss":"i","sub":"s"}"#,
+            r#"{"iss":null,"aud":"a","sub":"s"}"#,
+            r#"{"iss":"i","aud":"a","sub":null}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","iss":"j"}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","name":"n","name":"m"}"#,
+            r#"{"iss":"i","aud":[1],"sub":"s"}"#,
+            r#"{"iss":"i","aud":5,"sub":"s"}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","exp":-1}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","exp":"soon"}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","updated_at":1.5}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","email_verified":"yes"}"#,
+            r#"{"iss":"i","aud":"a","sub":5}"#,
+            r#"["i","a","s"]"#,
+            r#"{"iss":"i","aud":"a","sub":"s""#,
+            "null",
+        ];
+        for doc in docs {
+            let derived = from_bytes::<IdTokenClaims>(doc.as_bytes());
+            let standard = from_bytes::<StandardIdClaims>(doc.as_bytes());
+            match (derived, standard) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b.0, "{doc}"),
+                (Err(_), Err(_)) => {}
+                (a, b) => panic!("{doc}: {:?} / {:?}", a.is_ok(), b.is_ok()),
+            }
+        }
+    }
 }

@@ -13,6 +13,7 @@ pub(crate) mod form;
 mod http;
 mod id_token;
 pub mod jose;
+pub(crate) mod json;
 mod pkce;
 mod random;
 mod token;
@@ -57,4 +58,26 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Where `needle` first occurs in `haystack`. A plain byte scan: the strings searched
+/// are short, and the general substring searcher is large in a wasm build.
+pub(crate) fn find_str(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+}
+
+/// `haystack.split_once(needle)`, with [`find_str`].
+pub(crate) fn split_once_str<'a>(haystack: &'a str, needle: &str) -> Option<(&'a str, &'a str)> {
+    let i = find_str(haystack, needle)?;
+    Some((&haystack[..i], &haystack[i + needle.len()..]))
+}
+
+/// `haystack.rsplit_once(byte)` for an ASCII separator, without the reverse character
+/// searcher.
+pub(crate) fn rsplit_once_byte(haystack: &str, byte: u8) -> Option<(&str, &str)> {
+    let i = haystack.bytes().rposition(|b| b == byte)?;
+    Some((&haystack[..i], &haystack[i + 1..]))
 }

@@ -1,10 +1,11 @@
 //! Token endpoint requests (RFC 6749 sections 4.1.3 and 6) and responses (section 5).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::discovery::ProviderMetadata;
 use super::http::{HttpRequest, HttpResponse};
 use super::jose::dangerous::insecure_jwt_exp;
+use super::json::{read_object, Kind, Members, Parsed};
 use super::pkce::CodeVerifier;
 use super::types::{AccessToken, AuthorizationCode, IdToken, RefreshToken};
 
@@ -82,39 +83,69 @@ pub struct TokenResponse {
     pub refresh_expires_in: Option<u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct RawTokenResponse {
     access_token: Option<String>,
     token_type: Option<String>,
-    #[serde(default, deserialize_with = "lenient_u64")]
     expires_in: Option<u64>,
     refresh_token: Option<String>,
     id_token: Option<String>,
     scope: Option<String>,
-    #[serde(default, deserialize_with = "lenient_u64")]
     refresh_expires_in: Option<u64>,
     error: Option<String>,
     error_description: Option<String>,
     error_uri: Option<String>,
 }
 
-/// Some providers send numbers as strings: accept both. Anything else (negative,
-/// `true`, an object) reads as absent rather than failing the whole response.
-fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum N {
-        Num(u64),
-        Float(f64),
-        Str(String),
-        Other(serde::de::IgnoredAny),
+impl Members for RawTokenResponse {
+    const NAMES: &'static [&'static str] = &[
+        "access_token",
+        "token_type",
+        "refresh_token",
+        "id_token",
+        "scope",
+        "error",
+        "error_description",
+        "error_uri",
+        "expires_in",
+        "refresh_expires_in",
+    ];
+    // Some providers send the lifetimes as strings.
+    const KINDS: &'static [Kind] = &[
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::LenientU64,
+        Kind::LenientU64,
+    ];
+    const NAME: &'static str = "RawTokenResponse";
+
+    fn member(&mut self, index: usize, value: Parsed) {
+        let slot = match index {
+            0 => &mut self.access_token,
+            1 => &mut self.token_type,
+            2 => &mut self.refresh_token,
+            3 => &mut self.id_token,
+            4 => &mut self.scope,
+            5 => &mut self.error,
+            6 => &mut self.error_description,
+            7 => &mut self.error_uri,
+            8 => return self.expires_in = value.opt_u64(),
+            _ => return self.refresh_expires_in = value.opt_u64(),
+        };
+        *slot = value.opt_str();
     }
-    Ok(match Option::<N>::deserialize(d)? {
-        Some(N::Num(n)) => Some(n),
-        Some(N::Float(f)) if f.is_finite() && f >= 0.0 => Some(f as u64),
-        Some(N::Str(s)) => s.trim().parse().ok(),
-        _ => None,
-    })
+}
+
+impl<'de> Deserialize<'de> for RawTokenResponse {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        read_object(d)
+    }
 }
 
 impl TokenResponse {
@@ -128,7 +159,7 @@ impl TokenResponse {
     }
 
     fn parse(response: &HttpResponse, accept_dpop: bool) -> Result<Self, TokenError> {
-        let raw: Result<RawTokenResponse, _> = serde_json::from_slice(&response.body);
+        let raw: Result<RawTokenResponse, _> = crate::core::json::from_bytes(&response.body);
         let ok = (200..300).contains(&response.status);
         let raw = match raw {
             Ok(raw) => raw,

@@ -136,7 +136,7 @@ impl Client {
 /// The path of an absolute URL (`/` when it has none).
 #[cfg(test)]
 pub(crate) fn path_of(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = crate::core::split_once_str(url, "://").map_or(url, |(_, r)| r);
     let rest = rest.split(['?', '#']).next().unwrap_or("");
     match rest.find('/') {
         Some(i) => &rest[i..],
@@ -146,9 +146,9 @@ pub(crate) fn path_of(url: &str) -> &str {
 
 /// `(scheme, host)` of an absolute URL, host lower-cased and without port.
 fn scheme_host(url: &str) -> Option<(String, String)> {
-    let (scheme, rest) = url.split_once("://")?;
+    let (scheme, rest) = crate::core::split_once_str(url, "://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let authority = crate::core::rsplit_once_byte(authority, b'@').map_or(authority, |(_, h)| h);
     let host = if authority.starts_with('[') {
         authority.split_inclusive(']').next().unwrap_or(authority)
     } else {
@@ -166,9 +166,10 @@ fn site(host: &str) -> &str {
     if is_ip {
         return host;
     }
-    let mut dots = host.rmatch_indices('.');
+    let bytes = host.as_bytes();
+    let mut dots = (0..bytes.len()).rev().filter(|&i| bytes[i] == b'.');
     match (dots.next(), dots.next()) {
-        (Some(_), Some((i, _))) => &host[i + 1..],
+        (Some(_), Some(i)) => &host[i + 1..],
         _ => host,
     }
 }

@@ -10,7 +10,7 @@
 //! timeout) is dropped. Tokens exist only inside `Phase::SignedIn`: leaving that phase
 //! drops them, so nothing can bring a session back once it ended.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::client::{Client, Slot};
 use super::config::MockUser;
@@ -26,6 +26,8 @@ use crate::core::{
     PendingAuthorization, ProviderMetadata, RefreshToken, ServerTimeOffset, TokenError,
     TokenResponse, CALLBACK_PARAMS,
 };
+
+mod stored;
 
 /// Identifies one request (fetch, verification, silent frame).
 pub(crate) type ReqId = u64;
@@ -229,7 +231,7 @@ pub(crate) enum Command {
 /// The pending authorization as this tab keeps it between redirect and callback. It
 /// names the client it was made for, so a configuration changed in between cannot mix
 /// two clients.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 struct StoredPending {
     issuer: String,
     client_id: String,
@@ -479,13 +481,13 @@ const NEEDS_INTERACTION: [&str; 4] = [
     "account_selection_required",
 ];
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct IssuedAt {
     iat: Option<u64>,
 }
 
 /// The provider's metadata and keys as kept in session storage.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct CachedProvider {
     /// When they were fetched (wall ms).
     at: u64,
@@ -763,6 +765,7 @@ impl Machine {
         self.next_req
     }
 
+    #[inline(never)]
     fn emit(&mut self, command: Command) {
         self.out.push(command);
     }
@@ -916,7 +919,7 @@ impl Machine {
         let Some(metadata) = self.metadata.as_ref() else {
             return;
         };
-        let Ok(metadata) = serde_json::to_string(metadata) else {
+        let Ok(metadata) = crate::core::json::to_string(metadata) else {
             return;
         };
         let cached = CachedProvider {
@@ -925,10 +928,10 @@ impl Machine {
             keys: self
                 .keys
                 .as_ref()
-                .and_then(|k| serde_json::to_string(k).ok()),
+                .and_then(|k| crate::core::json::to_string(k).ok()),
             silent: self.silent_template(),
         };
-        if let Ok(value) = serde_json::to_string(&cached) {
+        if let Ok(value) = crate::core::json::to_string(&cached) {
             self.emit(Command::Store {
                 slot: Slot::Provider,
                 value: Some(value),
@@ -1139,7 +1142,7 @@ impl Machine {
             silent,
             pending,
         };
-        match serde_json::to_string(&stored) {
+        match crate::core::json::to_string(&stored) {
             Ok(json) => {
                 self.emit(Command::Store {
                     slot: Slot::Pending,
@@ -1591,7 +1594,7 @@ impl Machine {
         // Server time: the provider's clock, from the token's `iat` against the middle
         // of the request, so that a client clock minutes off neither rejects a fresh
         // token nor keeps an expired one.
-        if let Ok(IssuedAt { iat: Some(iat) }) = serde_json::from_slice(verified.payload()) {
+        if let Ok(IssuedAt { iat: Some(iat) }) = crate::core::json::from_bytes(verified.payload()) {
             self.offset = ServerTimeOffset::from_issued_at(
                 iat,
                 check.sent.wall / 1000,
@@ -1602,7 +1605,7 @@ impl Machine {
         let claims = self
             .validator()
             .max_age(check.max_age)
-            .check_claims::<RawClaims>(&verified, check.nonce.as_ref(), self.server_secs());
+            .check_standard_claims(&verified, check.nonce.as_ref(), self.server_secs());
         match claims {
             Ok(claims) => {
                 let payload = String::from_utf8_lossy(verified.payload());

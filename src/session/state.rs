@@ -1,5 +1,6 @@
 //! The observable session state.
 
+use std::any::{Any, TypeId};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -73,7 +74,16 @@ pub(crate) type RawClaims = NoAdditionalClaims;
 )]
 impl User<RawClaims> {
     /// Gives the additional claims the app's type.
-    pub(crate) fn typed<C: DeserializeOwned>(&self) -> Result<User<C>, AuthError> {
+    pub(crate) fn typed<C: DeserializeOwned + 'static>(&self) -> Result<User<C>, AuthError> {
+        // The session's own claims type (the default) needs no second parse: the same
+        // JSON gave these claims.
+        if TypeId::of::<C>() == TypeId::of::<RawClaims>() {
+            let same: Box<dyn Any> = Box::new(self.clone());
+            return same
+                .downcast::<User<C>>()
+                .map(|user| *user)
+                .map_err(|_| AuthError::Claims("the claims type is not the session's".into()));
+        }
         serde_json::from_str(&self.payload)
             .map(|claims| User::new(claims, Arc::clone(&self.payload)))
             .map_err(|e| AuthError::Claims(e.to_string()))
@@ -121,7 +131,7 @@ impl<C> AuthState<C> {
 )]
 impl AuthState<RawClaims> {
     /// Gives the claims the app's type; a mismatch is a failed state.
-    pub(crate) fn typed<C: DeserializeOwned>(&self) -> AuthState<C> {
+    pub(crate) fn typed<C: DeserializeOwned + 'static>(&self) -> AuthState<C> {
         match self {
             AuthState::Pending => AuthState::Pending,
             AuthState::LoggedOut => AuthState::LoggedOut,

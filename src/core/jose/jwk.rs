@@ -1,44 +1,52 @@
 //! JSON Web Keys (RFC 7517) and thumbprints (RFC 7638).
 
-use serde::{Deserialize, Serialize};
+use serde::de;
+use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Algorithm, JoseError};
 use crate::core::b64;
+use crate::core::json::{
+    read_object, required, AnyValue, Kind, Members, ObjectWriter, Parsed, ToJson,
+};
 
 /// A public JSON Web Key. Private members are not modelled and are dropped on parse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// It deserializes from a JSON object only (RFC 7517 section 4); the members read
+/// must be strings (`null` reads as absent, `kty` is required), unknown members are
+/// ignored and a repeated member is an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Jwk {
     /// Key type: `RSA`, `EC`, `OKP`.
     pub kty: String,
     /// Key ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
     /// Intended use (`sig`, `enc`).
-    #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "use", skip_serializing_if = "Option::is_none")]
     pub use_: Option<String>,
     /// Intended algorithm.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub alg: Option<String>,
     /// RSA modulus.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub n: Option<String>,
     /// RSA exponent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub e: Option<String>,
     /// Curve (`P-256`, `P-384`, `Ed25519`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub crv: Option<String>,
     /// Curve point x (or the OKP public key).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub x: Option<String>,
     /// Curve point y.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub y: Option<String>,
     /// RFC 9449 section 4.3: whether a private member (`d`) is present, only to refuse
     /// keys that carry one where a public key is required.
-    #[serde(default, rename = "d", deserialize_with = "present", skip_serializing)]
+    #[serde(skip_serializing)]
     has_private: bool,
 }
 
@@ -47,42 +55,142 @@ pub struct Jwk {
 /// so one bad key does not hide the good ones (RFC 7517 section 5: implementations
 /// SHOULD ignore JWKs they do not understand). A document that is not JSON or has no
 /// `keys` array is an error.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct JwkSet {
     /// The keys.
-    #[serde(deserialize_with = "lenient_keys")]
     pub keys: Vec<Jwk>,
 }
 
-/// RFC 7517 section 5: keep the keys that parse, skip the others.
-fn lenient_keys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Jwk>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum MaybeJwk {
-        Key(Box<Jwk>),
-        Other(serde::de::IgnoredAny),
-    }
-    let all = Vec::<MaybeJwk>::deserialize(d)?;
-    Ok(all
-        .into_iter()
-        .filter_map(|k| match k {
-            MaybeJwk::Key(k) => Some(*k),
-            MaybeJwk::Other(_) => None,
-        })
-        .collect())
+/// A JWK Set as read, before its required member is checked.
+#[derive(Default)]
+struct RawJwkSet {
+    keys: Option<Vec<Jwk>>,
 }
 
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    serde::de::IgnoredAny::deserialize(d).map(|_| true)
+impl Members for RawJwkSet {
+    const NAMES: &'static [&'static str] = &["keys"];
+    const KINDS: &'static [Kind] = &[Kind::Keys];
+    const NAME: &'static str = "JwkSet";
+
+    fn member(&mut self, _: usize, value: Parsed) {
+        if let Parsed::Keys(keys) = value {
+            self.keys = Some(keys);
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for JwkSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw: RawJwkSet = read_object(d)?;
+        Ok(JwkSet {
+            keys: required(raw.keys, "keys")?,
+        })
+    }
+}
+
+/// The members a JWK is read for; the last, `d`, only for its presence.
+const MEMBERS: [&str; 10] = ["kty", "kid", "use", "alg", "n", "e", "crv", "x", "y", "d"];
+
+/// Reads a JWK from its JSON value: an object whose members read (`MEMBERS`) are
+/// strings (`null` reads as absent, `kty` is required); others are ignored and a
+/// repeated member is an error.
+fn jwk_from_value<E: de::Error>(value: AnyValue) -> Result<Jwk, E> {
+    let AnyValue::Map(members) = value else {
+        return Err(E::invalid_type(value.unexpected(), &"a JWK object"));
+    };
+    let mut values: [Option<Option<String>>; 9] = Default::default();
+    let mut private = false;
+    for (name, value) in members {
+        let Some(i) = MEMBERS.iter().position(|m| *m == name) else {
+            continue;
+        };
+        let Some(slot) = values.get_mut(i) else {
+            if std::mem::replace(&mut private, true) {
+                return Err(E::duplicate_field("d"));
+            }
+            continue;
+        };
+        if slot.is_some() {
+            return Err(E::duplicate_field(MEMBERS[i]));
+        }
+        *slot = Some(match value {
+            AnyValue::Str(v) => Some(v),
+            AnyValue::Null if i > 0 => None,
+            other => return Err(E::invalid_type(other.unexpected(), &"a string")),
+        });
+    }
+    let [kty, kid, use_, alg, n, e, crv, x, y] = values;
+    Ok(Jwk {
+        kty: kty.flatten().ok_or_else(|| E::missing_field("kty"))?,
+        kid: kid.flatten(),
+        use_: use_.flatten(),
+        alg: alg.flatten(),
+        n: n.flatten(),
+        e: e.flatten(),
+        crv: crv.flatten(),
+        x: x.flatten(),
+        y: y.flatten(),
+        has_private: private,
+    })
+}
+
+impl<'de> Deserialize<'de> for Jwk {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        jwk_from_value(AnyValue::deserialize(d)?)
+    }
+}
+
+/// The `keys` of a set. RFC 7517 section 5: keep the keys that parse, skip the others.
+pub(crate) struct LenientKeys(pub(crate) Vec<Jwk>);
+
+impl<'de> Deserialize<'de> for LenientKeys {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let all = Vec::<AnyValue>::deserialize(d)?;
+        Ok(LenientKeys(
+            all.into_iter()
+                .filter_map(|k| jwk_from_value::<D::Error>(k).ok())
+                .collect(),
+        ))
+    }
 }
 
 impl JwkSet {
     /// Parses a JWK Set document.
     pub fn from_json(body: &[u8]) -> Result<Self, JoseError> {
-        serde_json::from_slice(body).map_err(|e| JoseError::Json {
+        crate::core::json::from_bytes(body).map_err(|e| JoseError::Json {
             part: "jwks",
             message: e.to_string(),
         })
+    }
+}
+
+impl ToJson for Jwk {
+    // As the derived `Serialize` writes it: absent members and `d` left out.
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .str("kty", &self.kty)
+            .some_str("kid", self.kid.as_deref())
+            .some_str("use", self.use_.as_deref())
+            .some_str("alg", self.alg.as_deref())
+            .some_str("n", self.n.as_deref())
+            .some_str("e", self.e.as_deref())
+            .some_str("crv", self.crv.as_deref())
+            .some_str("x", self.x.as_deref())
+            .some_str("y", self.y.as_deref())
+            .end();
+    }
+}
+
+impl ToJson for JwkSet {
+    fn write_json(&self, out: &mut String) {
+        out.push_str("{\"keys\":[");
+        for (i, key) in self.keys.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            key.write_json(out);
+        }
+        out.push_str("]}");
     }
 }
 
@@ -100,7 +208,7 @@ fn member<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, JoseErro
 impl Jwk {
     /// Parses one JWK.
     pub fn from_json(body: &[u8]) -> Result<Self, JoseError> {
-        serde_json::from_slice(body).map_err(|e| JoseError::Json {
+        crate::core::json::from_bytes(body).map_err(|e| JoseError::Json {
             part: "jwk",
             message: e.to_string(),
         })

@@ -1,12 +1,13 @@
 //! Compact JWS parsing (RFC 7515 section 7.1) and the verified/unverified split.
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::{
     Algorithm, AlgorithmPolicy, AsyncSignatureVerifier, JoseError, Jwk, JwkSet, SignatureVerifier,
 };
 use crate::core::b64;
+use crate::core::json::{read_object, Kind, Members, Parsed};
 
 /// The protected header of a JWS, with the parameters this library reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,13 +23,47 @@ pub struct Header {
     pub jwk: Option<Jwk>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct RawHeader {
     alg: Option<String>,
     kid: Option<String>,
     typ: Option<String>,
     jwk: Option<Jwk>,
     crit: Option<Vec<String>>,
+}
+
+impl Members for RawHeader {
+    const NAMES: &'static [&'static str] = &["alg", "kid", "typ", "jwk", "crit"];
+    const KINDS: &'static [Kind] = &[
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptStr,
+        Kind::OptJwk,
+        Kind::OptList,
+    ];
+    const NAME: &'static str = "RawHeader";
+
+    fn member(&mut self, index: usize, value: Parsed) {
+        let slot = match index {
+            0 => &mut self.alg,
+            1 => &mut self.kid,
+            2 => &mut self.typ,
+            3 => {
+                if let Parsed::OptJwk(jwk) = value {
+                    self.jwk = jwk;
+                }
+                return;
+            }
+            _ => return self.crit = value.opt_list(),
+        };
+        *slot = value.opt_str();
+    }
+}
+
+impl<'de> Deserialize<'de> for RawHeader {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        read_object(d)
+    }
 }
 
 /// A parsed JWS whose signature has not been checked. Its claims are not reachable
@@ -78,7 +113,7 @@ impl UnverifiedJws {
         }
         let header_bytes = decode("header", parts[0])?;
         let raw: RawHeader =
-            serde_json::from_slice(&header_bytes).map_err(|e| JoseError::Json {
+            crate::core::json::from_bytes(&header_bytes).map_err(|e| JoseError::Json {
                 part: "header",
                 message: e.to_string(),
             })?;
@@ -230,7 +265,7 @@ impl VerifiedJws {
 
     /// The payload as JSON claims.
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, JoseError> {
-        serde_json::from_slice(&self.payload).map_err(|e| JoseError::Json {
+        crate::core::json::from_bytes(&self.payload).map_err(|e| JoseError::Json {
             part: "payload",
             message: e.to_string(),
         })

@@ -9,6 +9,7 @@ mod ring_crypto;
 #[cfg(feature = "rust-crypto")]
 mod rust_crypto;
 
+pub(crate) use jwk::LenientKeys;
 pub use jwk::{Jwk, JwkSet, MIN_RSA_BITS};
 pub use jws::{Header, UnverifiedJws, VerifiedJws};
 #[cfg(feature = "ring")]
@@ -235,15 +236,33 @@ impl AlgorithmPolicy {
 pub mod dangerous {
     use super::{JoseError, UnverifiedJws};
     use crate::core::b64;
-    use crate::core::claims::numeric_date;
+    use crate::core::json::{read_object, Kind, Members, Parsed};
 
     /// The time claims of a compact JWT, as numeric dates, unverified.
-    #[derive(serde::Deserialize)]
+    #[derive(Default)]
     struct Times {
-        #[serde(default, deserialize_with = "numeric_date")]
         exp: Option<u64>,
-        #[serde(default, deserialize_with = "numeric_date")]
         iat: Option<u64>,
+    }
+
+    impl Members for Times {
+        const NAMES: &'static [&'static str] = &["exp", "iat"];
+        const KINDS: &'static [Kind] = &[Kind::Date, Kind::Date];
+        const NAME: &'static str = "Times";
+
+        fn member(&mut self, index: usize, value: Parsed) {
+            if index == 0 {
+                self.exp = value.opt_u64();
+            } else {
+                self.iat = value.opt_u64();
+            }
+        }
+    }
+
+    impl<'de> serde::Deserialize<'de> for Times {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            read_object(d)
+        }
     }
 
     fn insecure_times(token: &str) -> Option<Times> {
@@ -254,7 +273,7 @@ pub mod dangerous {
             return None;
         };
         let bytes = b64::decode(payload).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        crate::core::json::from_bytes(&bytes).ok()
     }
 
     /// Reads the `exp` claim (a numeric date, RFC 7519 section 4.1.4) of a compact
@@ -281,7 +300,7 @@ pub mod dangerous {
         token: &str,
     ) -> Result<T, JoseError> {
         let jws = UnverifiedJws::parse(token)?;
-        serde_json::from_slice(jws.insecure_payload()).map_err(|e| JoseError::Json {
+        crate::core::json::from_bytes(jws.insecure_payload()).map_err(|e| JoseError::Json {
             part: "payload",
             message: e.to_string(),
         })

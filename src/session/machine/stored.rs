@@ -1,0 +1,125 @@
+//! Reading what the machine keeps in storage and what it reads of a verified token,
+//! with the shared object reader (see `core::json`): the same members, types and
+//! checks as derived readers, in less code.
+
+use serde::{Deserialize, Deserializer};
+
+use super::{CachedProvider, IssuedAt, StoredPending};
+use crate::core::json::{read_object, required, Kind, Members, ObjectWriter, Parsed, ToJson};
+use crate::core::PendingAuthorization;
+
+#[derive(Default)]
+struct RawStoredPending {
+    issuer: Option<String>,
+    client_id: Option<String>,
+    silent: Option<bool>,
+    pending: Option<PendingAuthorization>,
+}
+
+impl Members for RawStoredPending {
+    const NAMES: &'static [&'static str] = &["issuer", "client_id", "silent", "pending"];
+    const KINDS: &'static [Kind] = &[Kind::Str, Kind::Str, Kind::Bool, Kind::Pending];
+    const NAME: &'static str = "StoredPending";
+
+    fn member(&mut self, index: usize, value: Parsed) {
+        match index {
+            0 => self.issuer = value.str(),
+            1 => self.client_id = value.str(),
+            2 => self.silent = value.bool(),
+            _ => {
+                if let Parsed::Pending(p) = value {
+                    self.pending = Some(*p);
+                }
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StoredPending {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw: RawStoredPending = read_object(d)?;
+        Ok(StoredPending {
+            issuer: required(raw.issuer, "issuer")?,
+            client_id: required(raw.client_id, "client_id")?,
+            silent: required(raw.silent, "silent")?,
+            pending: required(raw.pending, "pending")?,
+        })
+    }
+}
+
+#[derive(Default)]
+struct RawCachedProvider {
+    at: Option<u64>,
+    metadata: Option<String>,
+    keys: Option<String>,
+    silent: Option<String>,
+}
+
+impl Members for RawCachedProvider {
+    const NAMES: &'static [&'static str] = &["at", "metadata", "keys", "silent"];
+    const KINDS: &'static [Kind] = &[Kind::U64, Kind::Str, Kind::OptStr, Kind::OptStr];
+    const NAME: &'static str = "CachedProvider";
+
+    fn member(&mut self, index: usize, value: Parsed) {
+        match index {
+            0 => self.at = value.u64(),
+            1 => self.metadata = value.str(),
+            2 => self.keys = value.opt_str(),
+            _ => self.silent = value.opt_str(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CachedProvider {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw: RawCachedProvider = read_object(d)?;
+        Ok(CachedProvider {
+            at: required(raw.at, "at")?,
+            metadata: required(raw.metadata, "metadata")?,
+            keys: raw.keys,
+            silent: raw.silent,
+        })
+    }
+}
+
+impl Members for IssuedAt {
+    const NAMES: &'static [&'static str] = &["iat"];
+    const KINDS: &'static [Kind] = &[Kind::OptU64];
+    const NAME: &'static str = "IssuedAt";
+
+    fn member(&mut self, _: usize, value: Parsed) {
+        self.iat = value.opt_u64();
+    }
+}
+
+impl<'de> Deserialize<'de> for IssuedAt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        read_object(d)
+    }
+}
+
+impl ToJson for StoredPending {
+    // As the derived `Serialize` writes it.
+    fn write_json(&self, out: &mut String) {
+        let mut pending = String::new();
+        self.pending.write_json(&mut pending);
+        ObjectWriter::new(out)
+            .str("issuer", &self.issuer)
+            .str("client_id", &self.client_id)
+            .bool("silent", self.silent)
+            .raw("pending", &pending)
+            .end();
+    }
+}
+
+impl ToJson for CachedProvider {
+    // As the derived `Serialize` writes it.
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
+            .u64("at", self.at)
+            .str("metadata", &self.metadata)
+            .opt_str("keys", self.keys.as_deref())
+            .opt_str("silent", self.silent.as_deref())
+            .end();
+    }
+}
