@@ -176,6 +176,37 @@ impl<'de> Deserialize<'de> for StandardIdClaims {
     }
 }
 
+impl<C: DeserializeOwned> IdTokenClaims<C> {
+    /// Reads the claims of a JSON payload: the registered and standard claims, and the
+    /// app's `C` from the whole payload, so that `C` may name standard claims too
+    /// (`email`, `preferred_username`...), which a single flattened read would keep
+    /// from it.
+    pub(crate) fn from_payload(payload: &[u8]) -> Result<Self, serde_json::Error> {
+        let base: IdTokenClaims = crate::core::json::from_bytes(payload)?;
+        let additional: C = crate::core::json::from_bytes(payload)?;
+        Ok(base.with_additional(additional))
+    }
+}
+
+impl IdTokenClaims {
+    /// These claims with `additional` as the app's own.
+    pub(crate) fn with_additional<D>(self, additional: D) -> IdTokenClaims<D> {
+        IdTokenClaims {
+            iss: self.iss,
+            aud: self.aud,
+            exp: self.exp,
+            iat: self.iat,
+            nbf: self.nbf,
+            nonce: self.nonce,
+            azp: self.azp,
+            auth_time: self.auth_time,
+            sid: self.sid,
+            standard: self.standard,
+            additional,
+        }
+    }
+}
+
 /// Why an ID token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -330,7 +361,7 @@ impl IdTokenValidator {
         nonce: Option<&Nonce>,
         now: u64,
     ) -> Result<IdTokenClaims<C>, IdTokenError> {
-        let claims: IdTokenClaims<C> = crate::core::json::from_bytes(verified.payload())
+        let claims = IdTokenClaims::<C>::from_payload(verified.payload())
             .map_err(|e| IdTokenError::Malformed(e.to_string()))?;
         self.check_parsed(claims, nonce, now)
     }

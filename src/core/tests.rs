@@ -472,6 +472,8 @@ fn id_token_valid_with_typed_claims() {
     #[derive(serde::Deserialize, Debug)]
     struct Groups {
         groups: Vec<String>,
+        // A standard claim the app's type names too.
+        name: Option<String>,
     }
     let key = EcKey::new(1, "k");
     let t = key.jwt(Some("JWT"), &id_claims());
@@ -487,6 +489,7 @@ fn id_token_valid_with_typed_claims() {
     assert_eq!(c.standard.sub, "alice");
     assert_eq!(c.standard.display_name(), "Alice");
     assert_eq!(c.additional.groups, ["admin"]);
+    assert_eq!(c.additional.name.as_deref(), Some("Alice"));
 }
 
 #[test]

@@ -84,9 +84,11 @@ impl User<RawClaims> {
                 .map(|user| *user)
                 .map_err(|_| AuthError::Claims("the claims type is not the session's".into()));
         }
-        serde_json::from_str(&self.payload)
-            .map(|claims| User::new(claims, Arc::clone(&self.payload)))
-            .map_err(|e| AuthError::Claims(e.to_string()))
+        // The app's type reads the whole payload: it may name standard claims too.
+        let additional: C =
+            serde_json::from_str(&self.payload).map_err(|e| AuthError::Claims(e.to_string()))?;
+        let claims = self.claims.clone().with_additional(additional);
+        Ok(User::new(claims, Arc::clone(&self.payload)))
     }
 }
 

@@ -953,3 +953,32 @@ fn activity_is_shared_often_enough_for_a_short_quiet_time() {
     // Every 4 s (half the quiet time) at most, and at least that often.
     assert_eq!(tab.broadcasts.len(), 5, "{:?}", tab.broadcasts);
 }
+
+#[test]
+fn the_apps_claims_type_may_name_standard_claims() {
+    #[derive(serde::Deserialize, Clone)]
+    struct Claims {
+        email: Option<String>,
+        preferred_username: Option<String>,
+        #[serde(default)]
+        roles: Vec<String>,
+    }
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/");
+    tab.tweak = |c| {
+        c.mock(
+            crate::MockUser::new("ann")
+                .email("ann@example.com")
+                .claim("preferred_username", "ann")
+                .claim("roles", ["admin"]),
+        )
+    };
+    tab.start();
+    tab.run();
+    let user = tab.state().user().unwrap().typed::<Claims>().unwrap();
+    // Both the standard claims and the app's type see them.
+    assert_eq!(user.standard().email.as_deref(), Some("ann@example.com"));
+    assert_eq!(user.additional().email.as_deref(), Some("ann@example.com"));
+    assert_eq!(user.additional().preferred_username.as_deref(), Some("ann"));
+    assert_eq!(user.additional().roles, ["admin"]);
+}
