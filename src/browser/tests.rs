@@ -505,3 +505,46 @@ async fn require_auth_does_not_sign_back_in_after_a_logout_under_its_eyes() {
     button.unchecked_ref::<web_sys::HtmlElement>().click();
     assert!(wait_for(|| text(&host) == "IN").await, "{}", text(&host));
 }
+
+#[wasm_bindgen_test]
+async fn is_allowed_is_a_tri_state_over_the_typed_user() {
+    #[derive(Clone, serde::Deserialize)]
+    struct Roles {
+        #[serde(default)]
+        roles: Vec<String>,
+    }
+    set_address("/");
+    let seen = RwSignal::new(Vec::<Option<bool>>::new());
+    let handle = RwSignal::new(None::<crate::Oidc>);
+    mount_in_provider(
+        mock("allowed", MockUser::new("ida").claim("roles", ["admin"])),
+        move || {
+            handle.set(Some(use_oidc()));
+            let admin = crate::use_oidc_with_claims::<Roles>()
+                .is_allowed(|u| u.additional().roles.iter().any(|r| r == "admin"));
+            let owner = crate::use_oidc_with_claims::<Roles>()
+                .is_allowed(|u| u.additional().roles.iter().any(|r| r == "owner"));
+            Effect::new(move |_| seen.update(|v| v.push(admin.get())));
+            Effect::new(move |_| seen.update(|v| v.push(owner.get().map(|o| !o))));
+        },
+    );
+    assert!(wait_for(|| seen.get_untracked().len() >= 2).await);
+    assert!(seen.get_untracked().iter().all(|v| *v == Some(true)));
+    handle
+        .get_untracked()
+        .unwrap()
+        .logout(crate::LogoutOptions::default());
+    assert!(
+        wait_for(|| seen.get_untracked().last() == Some(&Some(true))
+            && seen.get_untracked().contains(&Some(false)))
+        .await
+    );
+    // Pending: none, with a provider that is still being asked.
+    let pending = RwSignal::new(Vec::<Option<bool>>::new());
+    mount_in_provider(OidcConfig::new(DEAD_ISS, "allowed-pending"), move || {
+        let admin = use_oidc().is_allowed(|_| true);
+        Effect::new(move |_| pending.update(|v| v.push(admin.get())));
+    });
+    assert!(wait_for(|| !pending.get_untracked().is_empty()).await);
+    assert_eq!(pending.get_untracked()[0], None);
+}

@@ -177,6 +177,43 @@ where
         })
     }
 
+    /// Whether the signed-in user passes `allow` (e.g. has a role), in the same
+    /// tri-state as [`is_authenticated`](Self::is_authenticated): `None` while
+    /// pending, `Some(false)` when signed out. The claims-based condition for
+    /// `ProtectedRoute`, as `RequireAuth`'s `allow` is for the component:
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "csr")] {
+    /// # use leptos::prelude::*;
+    /// # use oidc_leptos::prelude::*;
+    /// #[derive(Clone, serde::Deserialize)]
+    /// struct Roles {
+    ///     #[serde(default)]
+    ///     roles: Vec<String>,
+    /// }
+    /// # fn condition_example() {
+    /// let admin = use_oidc_with_claims::<Roles>()
+    ///     .is_allowed(|user| user.additional().roles.iter().any(|r| r == "admin"));
+    /// // <ProtectedRoute path=path!("/admin") view=Admin
+    /// //     condition=move || admin.get() redirect_path=|| "/" />
+    /// # let _ = move || admin.get();
+    /// # }
+    /// # }
+    /// ```
+    pub fn is_allowed(
+        &self,
+        allow: impl Fn(&User<C>) -> bool + Send + Sync + 'static,
+    ) -> Signal<Option<bool>> {
+        let state = self.state;
+        Signal::derive(move || {
+            state.with(|s| match s {
+                AuthState::Pending => None,
+                AuthState::LoggedIn(user) => Some(allow(user)),
+                AuthState::LoggedOut | AuthState::Failed(_) => Some(false),
+            })
+        })
+    }
+
     /// Seconds left before the idle logout while the warning runs, `None` otherwise
     /// (see [`OidcConfig::idle_timeout`]).
     pub fn auto_logout_countdown(&self) -> Signal<Option<u32>> {
