@@ -182,13 +182,18 @@ impl<C: DeserializeOwned> IdTokenClaims<C> {
     /// (`email`, `preferred_username`...), which a single flattened read would keep
     /// from it.
     pub(crate) fn from_payload(payload: &[u8]) -> Result<Self, serde_json::Error> {
-        let base: IdTokenClaims = crate::core::json::from_bytes(payload)?;
+        let base = IdTokenClaims::standard_from_json(payload)?;
         let additional: C = crate::core::json::from_bytes(payload)?;
         Ok(base.with_additional(additional))
     }
 }
 
 impl IdTokenClaims {
+    /// Reads the claims of a JSON payload, member by member.
+    pub(crate) fn standard_from_json(payload: &[u8]) -> Result<Self, serde_json::Error> {
+        crate::core::json::from_bytes::<StandardIdClaims>(payload).map(|c| c.0)
+    }
+
     /// These claims with `additional` as the app's own.
     pub(crate) fn with_additional<D>(self, additional: D) -> IdTokenClaims<D> {
         IdTokenClaims {

@@ -359,6 +359,19 @@ impl<'a> ObjectWriter<'a> {
         self
     }
 
+    /// A member whose name is already a JSON string (quoted and escaped) and whose
+    /// value is JSON text.
+    pub(crate) fn raw_name(&mut self, quoted_name: &str, json: &str) -> &mut Self {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push_str(quoted_name);
+        self.out.push(':');
+        self.out.push_str(json);
+        self
+    }
+
     /// A string member.
     pub(crate) fn str(&mut self, name: &str, value: &str) -> &mut Self {
         write_str(self.key(name), value);

@@ -303,7 +303,10 @@ impl LogoutOptions {
 /// for mock mode accepts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MockUser {
-    pub(crate) claims: serde_json::Map<String, serde_json::Value>,
+    pub(crate) sub: String,
+    /// Each claim's name and its value as JSON text (written once, here: the session
+    /// only copies them).
+    pub(crate) claims: Vec<(String, String)>,
     pub(crate) audience: Option<String>,
     pub(crate) signed_in: bool,
 }
@@ -311,13 +314,21 @@ pub struct MockUser {
 impl MockUser {
     /// A user with subject `sub`, signed in when the app starts.
     pub fn new(sub: impl Into<String>) -> Self {
-        let mut claims = serde_json::Map::new();
-        claims.insert("sub".into(), serde_json::Value::String(sub.into()));
         Self {
-            claims,
+            sub: sub.into(),
+            claims: Vec::new(),
             audience: None,
             signed_in: true,
         }
+    }
+
+    fn set(&mut self, name: String, json: String) {
+        // The session's own members (`sub`, `iss`, `aud`, times) are not claims to set.
+        if ["sub", "iss", "aud", "iat", "exp", "nbf"].contains(&name.as_str()) {
+            return;
+        }
+        self.claims.retain(|(n, _)| *n != name);
+        self.claims.push((name, json));
     }
 
     /// The `name` claim.
@@ -331,9 +342,11 @@ impl MockUser {
     }
 
     /// Any claim (the app's typed claims read it like a provider's).
+    /// The session's own members (`sub`, `iss`, `aud`, `iat`, `exp`, `nbf`) are not set
+    /// this way: `sub` is [`new`](Self::new)'s.
     pub fn claim(mut self, name: impl Into<String>, value: impl serde::Serialize) -> Self {
-        if let Ok(value) = serde_json::to_value(value) {
-            self.claims.insert(name.into(), value);
+        if let Ok(json) = serde_json::to_string(&value) {
+            self.set(name.into(), json);
         }
         self
     }
@@ -342,7 +355,9 @@ impl MockUser {
     /// claim.
     pub fn claims(mut self, claims: &impl serde::Serialize) -> Self {
         if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(claims) {
-            self.claims.extend(map);
+            for (name, value) in map {
+                self.set(name, value.to_string());
+            }
         }
         self
     }

@@ -2023,32 +2023,44 @@ impl Machine {
 /// A mock session for `mock`: its ID token claims and an unsigned access token
 /// (`alg` `none`) that only a backend in mock mode accepts.
 fn mock_session(client: &Client, mock: &MockUser, now: Now) -> Result<SignedIn, AuthError> {
-    use serde_json::Value;
+    use crate::core::json::{write_str, ObjectWriter};
     let iat = now.wall / 1000;
     let exp = iat.saturating_add(MOCK_LIFETIME_MS / 1000);
-    let mut id = mock.claims.clone();
-    id.insert("iss".into(), Value::from(client.issuer.as_str()));
-    id.insert("aud".into(), Value::from(client.client_id.as_str()));
-    id.insert("iat".into(), Value::from(iat));
-    id.insert("exp".into(), Value::from(exp));
-    let payload = Value::Object(id).to_string();
-    let claims = serde_json::from_str(&payload).map_err(|e| AuthError::Claims(e.to_string()))?;
+    let mut payload = String::new();
+    let mut id = ObjectWriter::new(&mut payload);
+    id.str("sub", &mock.sub)
+        .str("iss", &client.issuer)
+        .str("aud", &client.client_id)
+        .u64("iat", iat)
+        .u64("exp", exp);
+    for (name, json) in &mock.claims {
+        let mut key = String::new();
+        write_str(&mut key, name);
+        id.raw_name(&key, json);
+    }
+    id.end();
+    let claims = crate::core::IdTokenClaims::standard_from_json(payload.as_bytes())
+        .map_err(|e| AuthError::Claims(e.to_string()))?;
     let user = User::new(claims, payload.into());
-    let mut at = serde_json::Map::new();
-    at.insert("iss".into(), Value::from(client.issuer.as_str()));
-    at.insert("sub".into(), Value::from(user.sub()));
     let audience = mock.audience.as_deref().unwrap_or(&client.client_id);
-    at.insert("aud".into(), Value::from(audience));
-    at.insert("client_id".into(), Value::from(client.client_id.as_str()));
-    at.insert("scope".into(), Value::from(client.scopes.join(" ")));
-    at.insert("iat".into(), Value::from(iat));
-    at.insert("exp".into(), Value::from(exp));
-    at.insert("jti".into(), Value::from(format!("mock-{}", now.wall)));
+    let scope = client.scopes.join(" ");
+    let jti = format!("mock-{}", now.wall);
+    let mut at = String::new();
+    ObjectWriter::new(&mut at)
+        .str("iss", &client.issuer)
+        .str("sub", &mock.sub)
+        .str("aud", audience)
+        .str("client_id", &client.client_id)
+        .str("scope", &scope)
+        .u64("iat", iat)
+        .u64("exp", exp)
+        .str("jti", &jti)
+        .end();
     let header = r#"{"alg":"none","typ":"at+jwt"}"#;
     let token = format!(
         "{}.{}.",
         crate::core::b64::encode(header.as_bytes()),
-        crate::core::b64::encode(Value::Object(at).to_string().as_bytes())
+        crate::core::b64::encode(at.as_bytes())
     );
     Ok(SignedIn {
         user,

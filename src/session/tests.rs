@@ -982,3 +982,24 @@ fn the_apps_claims_type_may_name_standard_claims() {
     assert_eq!(user.additional().preferred_username.as_deref(), Some("ann"));
     assert_eq!(user.additional().roles, ["admin"]);
 }
+
+#[test]
+fn mock_claims_cannot_override_the_session_members_and_any_name_is_escaped() {
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/");
+    tab.tweak = |c| {
+        c.mock(
+            crate::MockUser::new("kim")
+                .claim("iss", "https://evil.example")
+                .claim("sub", "admin")
+                .claim("we\"ird\\name", 1),
+        )
+    };
+    tab.start();
+    tab.run();
+    let user = tab.state().user().unwrap().clone();
+    assert_eq!(user.sub(), "kim");
+    assert_eq!(user.claims().iss, ISS);
+    let all: serde_json::Value = user.claims_as().unwrap();
+    assert_eq!(all["we\"ird\\name"], 1);
+}
