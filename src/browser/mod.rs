@@ -205,6 +205,54 @@ pub(crate) struct Driver {
     early_listener: RefCell<Option<DataHandler>>,
 }
 
+/// The global the early restore script leaves a code exchange it started in.
+const EXCHANGE_GLOBAL: &str = "__oidcLeptosExchange";
+
+/// The answer of the code exchange the page's inline script started, if `request` is
+/// exactly that exchange (same URL, same form members): used once.
+fn early_exchange(request: &HttpRequest) -> Option<js_sys::Promise> {
+    let w = web_sys::window()?;
+    let exchange = get(&w, EXCHANGE_GLOBAL).dyn_into::<Object>().ok()?;
+    if get(&exchange, "url").as_string()? != request.url {
+        return None;
+    }
+    let mut started = crate::core::form::parse(&get(&exchange, "body").as_string()?);
+    let mut wanted = crate::core::form::parse(std::str::from_utf8(&request.body).ok()?);
+    started.sort();
+    wanted.sort();
+    if started != wanted {
+        return None;
+    }
+    let _ = js_sys::Reflect::delete_property(&w, &JsValue::from_str(EXCHANGE_GLOBAL));
+    get(&exchange, "response")
+        .dyn_into::<js_sys::Promise>()
+        .ok()
+}
+
+/// Reads the early exchange's answer as the driver's own fetch would.
+async fn early_response(url: &str, promise: js_sys::Promise) -> Result<HttpResponse, String> {
+    let answer = JsFuture::from(promise).await.map_err(js_error)?;
+    if let Some(error) = get(&answer, "error").as_string() {
+        return Err(format!("request to {url} failed: {error}"));
+    }
+    let status = get(&answer, "status").as_f64().unwrap_or(0.0);
+    let body = get(&answer, "body").as_string().unwrap_or_default();
+    if body.len() > MAX_RESPONSE_BYTES {
+        return Err(format!(
+            "the response is larger than {MAX_RESPONSE_BYTES} bytes"
+        ));
+    }
+    let headers = get(&answer, "type")
+        .as_string()
+        .map(|t| vec![("content-type".to_owned(), t)])
+        .unwrap_or_default();
+    Ok(HttpResponse {
+        status: status.clamp(0.0, 999.0) as u16,
+        headers,
+        body: body.into_bytes(),
+    })
+}
+
 /// The global the early restore script leaves its silent sign-in in.
 const EARLY_GLOBAL: &str = "__oidcLeptosEarly";
 
@@ -363,8 +411,13 @@ impl Driver {
                 timeout_ms,
             } => {
                 let this = Rc::clone(self);
+                let early = early_exchange(&request);
                 wasm_bindgen_futures::spawn_local(async move {
-                    let result = fetch(request, timeout_ms).await;
+                    let result = match early {
+                        // The page's script already sent this very request.
+                        Some(answer) => early_response(&request.url, answer).await,
+                        None => fetch(request, timeout_ms).await,
+                    };
                     this.post(Event::Http { req, result });
                 });
             }

@@ -548,3 +548,68 @@ async fn is_allowed_is_a_tri_state_over_the_typed_user() {
     assert!(wait_for(|| !pending.get_untracked().is_empty()).await);
     assert_eq!(pending.get_untracked()[0], None);
 }
+
+#[wasm_bindgen_test]
+async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
+    use wasm_bindgen::JsValue;
+    let window = web_sys::window().unwrap();
+    let set_exchange = |body: &str| {
+        let answer = js_sys::JSON::parse(
+            r#"{"status":200,"type":"application/json","body":"{\"access_token\":\"a\"}"}"#,
+        )
+        .unwrap();
+        let exchange = js_sys::Object::new();
+        js_sys::Reflect::set(&exchange, &"url".into(), &"https://idp.test/token".into()).unwrap();
+        js_sys::Reflect::set(&exchange, &"body".into(), &body.into()).unwrap();
+        js_sys::Reflect::set(
+            &exchange,
+            &"response".into(),
+            &js_sys::Promise::resolve(&answer),
+        )
+        .unwrap();
+        js_sys::Reflect::set(&window, &"__oidcLeptosExchange".into(), &exchange).unwrap();
+    };
+    let request = |code: &str| {
+        HttpRequest::post_form(
+            "https://idp.test/token",
+            [
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", "https://app.test/"),
+                ("client_id", "spa"),
+                ("code_verifier", "v"),
+            ],
+        )
+    };
+    // The script's body, its members in another order and encoded by URLSearchParams.
+    let script_body = "client_id=spa&code=c1&code_verifier=v&grant_type=authorization_code&redirect_uri=https%3A%2F%2Fapp.test%2F";
+    set_exchange(script_body);
+    // Another code (or verifier, or endpoint): not that exchange.
+    assert!(super::early_exchange(&request("c2")).is_none());
+    let mut other_url = request("c1");
+    other_url.url = "https://evil.test/token".into();
+    assert!(super::early_exchange(&other_url).is_none());
+    // The same request: its answer, once.
+    let answer = super::early_exchange(&request("c1")).expect("the same request");
+    let response = super::early_response("https://idp.test/token", answer)
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, br#"{"access_token":"a"}"#);
+    assert_eq!(
+        response.headers,
+        vec![("content-type".to_owned(), "application/json".to_owned())]
+    );
+    assert!(super::early_exchange(&request("c1")).is_none(), "used once");
+    assert_eq!(
+        js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap(),
+        JsValue::UNDEFINED
+    );
+    // A failed early fetch is a network error, as the driver's own.
+    set_exchange(script_body);
+    let failed = js_sys::JSON::parse(r#"{"error":"TypeError: Failed to fetch"}"#).unwrap();
+    let err = super::early_response("https://idp.test/token", js_sys::Promise::resolve(&failed))
+        .await
+        .unwrap_err();
+    assert!(err.contains("Failed to fetch"), "{err}");
+}

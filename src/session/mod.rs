@@ -36,22 +36,50 @@ pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><
 /// provider's metadata and a request template), makes fresh `state`, `nonce` and PKCE
 /// values, and loads the request in a hidden iframe; the app takes the frame over when
 /// it starts and checks its answer as any other (state, PKCE, ID token and nonce). It
-/// does nothing on a first visit, after an explicit logout, or on a callback. Without
-/// it the app starts the same sign-in itself, a little later.
+/// does nothing on a first visit or after an explicit logout. Without it the app
+/// starts the same sign-in itself, a little later.
+///
+/// When an authorization response arrives before the app has started (the frame's
+/// answer, or the page is a callback), it also starts the code exchange at the
+/// provider's token endpoint, once the response's `state` matches the request this
+/// tab made (and its `iss`, RFC 9207): the app uses that answer if, when it gets to
+/// the exchange after its own checks, it would send exactly the same request. The
+/// code only ever goes to the token endpoint of the stored metadata, with this tab's
+/// verifier.
 ///
 /// ```html
 /// <head><script>/* EARLY_RESTORE_SCRIPT */</script> ...</head>
 /// ```
 pub const EARLY_RESTORE_SCRIPT: &str = r#"(function () {
   try {
-    var ss = sessionStorage, key = null, cache, i, k;
+    var ss = sessionStorage, q = new URLSearchParams(location.search), key = null, cache, meta, i, k;
+    var exchange = function (endpoint, code, verifier, redirect, client) {
+      var body = new URLSearchParams({ grant_type: 'authorization_code', code: code, redirect_uri: redirect, client_id: client, code_verifier: verifier }).toString();
+      window.__oidcLeptosExchange = { url: endpoint, body: body, response: fetch(endpoint, { method: 'POST', mode: 'cors', credentials: 'omit', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Accept': 'application/json' }, body: body, signal: AbortSignal.timeout(15000) })
+        .then(function (r) { return r.text().then(function (t) { return { status: r.status, type: r.headers.get('content-type'), body: t }; }); }, function (e) { return { error: String(e) }; }) };
+    };
+    var answers = function (p, iss) {
+      return p.get('code') && (p.get('iss') ? p.get('iss') === iss : !meta.authorization_response_iss_parameter_supported);
+    };
+    if (q.get('state')) {
+      for (i = 0; i < ss.length; i++) {
+        k = ss.key(i);
+        if (k.indexOf('oidc-leptos:') !== 0 || k.slice(-8) !== ':pending') continue;
+        var s = JSON.parse(ss.getItem(k)), p = s.pending;
+        meta = JSON.parse(JSON.parse(ss.getItem(k.slice(0, -8) + ':provider')).metadata);
+        if (p.state === q.get('state') && meta.issuer === s.issuer && location.origin + location.pathname === p.redirect_uri.split(/[?#]/)[0] && answers(q, s.issuer))
+          exchange(meta.token_endpoint, q.get('code'), p.code_verifier, p.redirect_uri, s.client_id);
+      }
+      return;
+    }
     for (i = 0; i < ss.length; i++) {
       k = ss.key(i);
       if (k.indexOf('oidc-leptos:') === 0 && k.slice(-9) === ':provider') { key = k; break; }
     }
-    if (!key || /[?&]state=/.test(location.search)) return;
+    if (!key) return;
     cache = JSON.parse(ss.getItem(key));
     if (!cache.silent || !(Date.now() - cache.at < 600000) || localStorage.getItem(key.slice(0, -9) + ':logged-out')) return;
+    meta = JSON.parse(cache.metadata);
     var b64 = function (b) {
       var s = '';
       for (var j = 0; j < b.length; j++) s += String.fromCharCode(b[j]);
@@ -69,6 +97,9 @@ pub const EARLY_RESTORE_SCRIPT: &str = r#"(function () {
       addEventListener('message', function (e) {
         if (e.origin !== location.origin || !early.frame || e.source !== early.frame.contentWindow || typeof e.data !== 'string') return;
         early.result = e.data;
+        var r = new URL(e.data).searchParams, t = new URL(cache.silent).searchParams;
+        if (r.get('state') === early.state && answers(r, meta.issuer))
+          exchange(meta.token_endpoint, r.get('code'), early.verifier, t.get('redirect_uri'), t.get('client_id'));
         if (early.listener) early.listener(e.data);
       });
       early.frame = f;
