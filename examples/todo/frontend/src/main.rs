@@ -21,9 +21,7 @@ use leptos_router::path;
 use crate::api::Api;
 use crate::config::{load_config, AppConfig};
 #[cfg(feature = "auth")]
-use crate::session::{
-    AuthControls, HomeSession, LogoutOnHome, ProfilePage, StatusPanel, TodosPage,
-};
+use crate::session::{AuthControls, HomeSession, ProfilePage, StatusPanel, TodosPage};
 
 #[component]
 fn Home() -> impl IntoView {
@@ -68,7 +66,6 @@ fn NotFound() -> impl IntoView {
 #[cfg(feature = "auth")]
 #[component]
 fn Layout() -> impl IntoView {
-    provide_context(LogoutOnHome(RwSignal::new(false)));
     view! {
         <header class="top">
             <nav>

@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_location, use_navigate};
-use leptos_router::NavigateOptions;
 use oidc_leptos::prelude::*;
 use oidc_leptos::{RenewalMethod, SessionInfo, SignInMethod};
 use serde::Deserialize;
@@ -26,18 +24,7 @@ pub struct AppClaims {
 pub fn AuthControls() -> impl IntoView {
     let oidc = use_oidc();
     let login = move |_| oidc.login(LoginOptions::default());
-    // Logging out leaves for the home page first, which then logs out: on a page
-    // behind `RequireAuth` the signed-out state would start a new login at once.
-    let location = use_location();
-    let navigate = use_navigate();
-    let logout = move |_| {
-        if location.pathname.get_untracked() == "/" {
-            oidc.logout(LogoutOptions::default());
-        } else {
-            expect_context::<LogoutOnHome>().0.set(true);
-            navigate("/", NavigateOptions::default());
-        }
-    };
+    let logout = move |_| oidc.logout(LogoutOptions::default());
     move || {
         match oidc.state().get() {
         AuthState::Pending => view! { <span class="pending">"Signing in…"</span> }.into_any(),
@@ -60,7 +47,7 @@ pub fn AuthControls() -> impl IntoView {
             <span class="who">
                 "Signed in as " <strong data-testid="user-name">{user.display_name().to_owned()}</strong>
             </span>
-            <button data-testid="logout" on:click=logout.clone()>
+            <button data-testid="logout" on:click=logout>
                 "Log out"
             </button>
         }
@@ -69,27 +56,10 @@ pub fn AuthControls() -> impl IntoView {
     }
 }
 
-/// Set when the user logs out elsewhere than on the home page: the home page logs
-/// out once it shows.
-#[derive(Debug, Clone, Copy)]
-pub struct LogoutOnHome(pub RwSignal<bool>);
-
 /// The home page's part: an invitation to sign in, or who is signed in.
 #[component]
 pub fn HomeSession() -> impl IntoView {
     let oidc = use_oidc();
-    let logout = expect_context::<LogoutOnHome>().0;
-    Effect::new(move |_| {
-        if logout.get() {
-            logout.set(false);
-            // In the next task, once the route switch has settled: the previous page's
-            // `RequireAuth` is disposed by then and does not start a new login.
-            set_timeout(
-                move || oidc.logout(LogoutOptions::default()),
-                Duration::ZERO,
-            );
-        }
-    });
     let info = use_session_info();
     let idle_logged_out = move || info.with(|i| i.idle_logged_out);
     move || match oidc.state().get() {
