@@ -22,7 +22,7 @@
 //! | `ssr` | the same components and hooks on the server, rendering the pending state |
 //! | `server` | access-token validation (Bearer and DPoP) with discovery and JWKS caching, axum extractor |
 //! | `redis` | a DPoP replay store in Redis shared by several API instances (implies `server`) |
-//! | `ring` | signature verification with `ring` (enabled by `server`) |
+//! | `aws-lc-rs` | signature verification with `aws-lc-rs` (enabled by `server`) |
 //! | `rust-crypto` | pure-Rust RSA/ECDSA/EdDSA verification (enabled by `server`) |
 //!
 //! Exactly one of `csr`, `hydrate`, `ssr` per build target. The browser build takes

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oidc_leptos::core::jose::RingVerifier;
+use oidc_leptos::core::jose::NativeVerifier;
 use oidc_leptos::core::{normalize_htu, DpopProofValidator, ProofRequest};
 
 fuzz_target!(|data: &[u8]| {
@@ -17,5 +17,5 @@ fuzz_target!(|data: &[u8]| {
         access_token: "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU",
         jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
     };
-    let _ = DpopProofValidator::default().verify(text, &request, &RingVerifier, 1_562_262_618);
+    let _ = DpopProofValidator::default().verify(text, &request, &NativeVerifier, 1_562_262_618);
 });

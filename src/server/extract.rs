@@ -253,10 +253,10 @@ enum Credentials<'a> {
 
 /// RFC 6750 section 2.1 `b64token` (also RFC 9449 section 7.1).
 fn is_b64token(token: &str) -> bool {
-    !token.is_empty()
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b))
+    let allowed = |b: u8| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+    };
+    !token.is_empty() && token.bytes().all(allowed)
 }
 
 /// Reads the `Authorization` header (exactly one; schemes compare case-insensitively)

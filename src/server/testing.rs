@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
 
 use super::validator::{Validator, ValidatorBuilder, ValidatorError};
@@ -63,7 +63,7 @@ impl TestIssuer {
         let alg = &ECDSA_P256_SHA256_FIXED_SIGNING;
         let pkcs8 =
             EcdsaKeyPair::generate_pkcs8(alg, &rng).map_err(|_| TestIssuerError::KeyGeneration)?;
-        let key = EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng)
+        let key = EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref())
             .map_err(|_| TestIssuerError::KeyGeneration)?;
         // The public key is the SEC1 uncompressed point: 0x04 || x || y.
         let point = key.public_key().as_ref();
@@ -147,7 +147,7 @@ impl TestIssuer {
 }
 
 fn rand_bytes(rng: &SystemRandom) -> [u8; 12] {
-    use ring::rand::SecureRandom;
+    use aws_lc_rs::rand::SecureRandom;
     let mut bytes = [0u8; 12];
     let _ = rng.fill(&mut bytes);
     bytes

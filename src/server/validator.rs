@@ -8,7 +8,7 @@ use tokio::sync::{Mutex, RwLock};
 
 use super::nonce::NonceIssuer;
 use super::replay::{InMemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreError};
-use crate::core::jose::{AlgorithmPolicy, JoseError, JwkSet, PreparedKeySet, RingVerifier};
+use crate::core::jose::{AlgorithmPolicy, JoseError, JwkSet, NativeVerifier, PreparedKeySet};
 use crate::core::{
     discovery_url, is_secure_url, AccessTokenClaims, AccessTokenError, AccessTokenValidator, Clock,
     DiscoveryError, DpopError, DpopProofValidator, ProofRequest, ProviderMetadata, SystemClock,
@@ -517,7 +517,7 @@ impl Validator {
         let proof = self
             .inner
             .dpop
-            .verify(proof, &request, &RingVerifier, now)
+            .verify(proof, &request, &NativeVerifier, now)
             .map_err(ValidationFailure::InvalidProof)?;
         // RFC 9449 section 8 (check 10): a nonce this server issued, recently.
         if let Some(nonces) = &self.inner.nonces {

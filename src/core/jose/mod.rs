@@ -4,17 +4,17 @@
 
 mod jwk;
 mod jws;
-#[cfg(feature = "ring")]
-mod ring_crypto;
+#[cfg(feature = "aws-lc-rs")]
+mod native_crypto;
 #[cfg(feature = "rust-crypto")]
 mod rust_crypto;
 
 pub(crate) use jwk::LenientKeys;
 pub use jwk::{Jwk, JwkSet, MIN_RSA_BITS};
 pub use jws::{Header, UnverifiedJws, VerifiedJws};
-#[cfg(feature = "ring")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ring")))]
-pub use ring_crypto::{PreparedKeySet, PreparedVerifier, RingVerifier};
+#[cfg(feature = "aws-lc-rs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-lc-rs")))]
+pub use native_crypto::{NativeVerifier, PreparedKeySet, PreparedVerifier};
 #[cfg(feature = "rust-crypto")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rust-crypto")))]
 pub use rust_crypto::RustCryptoVerifier;
