@@ -231,9 +231,12 @@ impl Jwk {
 
     /// The size in bits of an RSA key's modulus `n` (leading zero bytes ignored).
     pub fn rsa_modulus_bits(&self) -> Result<usize, JoseError> {
-        // Checked on every verification: counted without decoding into a buffer.
-        b64::significant_bits(member(&self.n, "n")?)
-            .map_err(|e| JoseError::InvalidKey(format!("`n` is not base64url: {e}")))
+        let n = self.decode_member("n")?;
+        let Some(first) = n.iter().position(|&b| b != 0) else {
+            return Ok(0);
+        };
+        let top = n[first];
+        Ok((n.len() - first - 1) * 8 + (8 - top.leading_zeros() as usize))
     }
 
     /// Refuses keys too weak to trust: RSA moduli under [`MIN_RSA_BITS`]. Other key
