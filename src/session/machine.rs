@@ -837,7 +837,7 @@ impl Machine {
         };
         if self.load_provider(info.provider.as_deref()) {
             self.phase = Phase::SignedOut;
-            self.proceed(then);
+            self.proceed_then_prefetch(then);
         } else {
             self.discover(then);
         }
@@ -986,6 +986,18 @@ impl Machine {
     fn discover(&mut self, then: Then) {
         let req = self.fetch(discovery_request(&self.client.issuer));
         self.phase = Phase::Discovering { req, then };
+    }
+
+    /// Goes on with `then`, and fetches the keys if they are not known yet (unless
+    /// the page is leaving for a sign-in): a sign-in started from this page comes
+    /// back to a callback that needs only the token request, the keys travelling in
+    /// session storage with the metadata.
+    fn proceed_then_prefetch(&mut self, then: Then) {
+        let leaving = matches!(then, Then::Login(_));
+        self.proceed(then);
+        if !leaving {
+            self.prefetch_keys();
+        }
     }
 
     fn proceed(&mut self, then: Then) {
@@ -1295,7 +1307,7 @@ impl Machine {
                         self.provider_at = self.now.wall;
                         self.save_provider();
                         self.phase = Phase::SignedOut;
-                        self.proceed(then);
+                        self.proceed_then_prefetch(then);
                     }
                     Err(e) => self.phase = Phase::Failed(e),
                 }

@@ -608,8 +608,13 @@ fn an_early_sign_in_for_another_client_or_after_logout_is_dropped() {
 fn the_key_set_is_fetched_beside_the_code_exchange() {
     let idp = Idp::new();
     let mut tab = Tab::new(&idp, "/");
+    // The page before the sign-in leaves before its key prefetch is answered.
+    tab.hold_fetches = true;
     tab.start();
     tab.run();
+    tab.release_all();
+    let urls: Vec<&str> = tab.held.iter().map(|(_, r)| r.url.as_str()).collect();
+    assert_eq!(urls, vec![format!("{ISS}/jwks")]);
     tab.dispatch(Event::Login(LoginOptions::default()));
     let mut back = tab.follow_interactive("alice");
     back.hold_fetches = true;
@@ -619,6 +624,31 @@ fn the_key_set_is_fetched_beside_the_code_exchange() {
     assert_eq!(urls, vec![format!("{ISS}/token"), format!("{ISS}/jwks")]);
     // Either order of answers completes the sign-in.
     back.held.reverse();
+    back.hold_fetches = false;
+    back.release_all();
+    assert!(back.state().is_logged_in(), "{:?}", back.state());
+}
+
+#[test]
+fn keys_fetched_before_the_sign_in_spare_the_callback_a_request() {
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/");
+    tab.start();
+    tab.run();
+    // The first page fetched the metadata, then the keys, and kept both.
+    let provider = tab.session.values().find(|v| v.contains("jwks_uri"));
+    assert!(
+        provider.is_some_and(|p| p.contains("\"keys\":")),
+        "{:?}",
+        tab.session
+    );
+    tab.dispatch(Event::Login(LoginOptions::default()));
+    let mut back = tab.follow_interactive("alice");
+    back.hold_fetches = true;
+    back.start();
+    back.run();
+    let urls: Vec<&str> = back.held.iter().map(|(_, r)| r.url.as_str()).collect();
+    assert_eq!(urls, vec![format!("{ISS}/token")]);
     back.hold_fetches = false;
     back.release_all();
     assert!(back.state().is_logged_in(), "{:?}", back.state());
