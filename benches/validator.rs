@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use futures_util::FutureExt;
 use oidc_leptos::core::jose::{Jwk, JwkSet};
 use oidc_leptos::core::{access_token_hash, ManualClock, NoAdditionalClaims};
-use oidc_leptos::server::{InMemoryReplayStore, Validator};
+use oidc_leptos::server::{InMemoryReplayStore, ReplayKey, ReplayStore, Validator};
 use p256::ecdsa::signature::Signer;
 use rsa::signature::SignatureEncoding;
 use rsa::traits::PublicKeyParts;
@@ -92,21 +92,31 @@ impl Ec {
 
 fn validator(jwk: Value, clock: Arc<ManualClock>) -> Validator {
     let keys: JwkSet = serde_json::from_value(json!({ "keys": [jwk] })).unwrap();
+    // The default store in its steady state at `PROOFS_PER_SECOND`: the last proof
+    // window's proofs are in it, and as many expire each clock second as come in.
+    let store = InMemoryReplayStore::default();
+    let ttl = PROOF_WINDOW + 1;
+    for i in 0..ttl * PROOFS_PER_SECOND {
+        let key = ReplayKey::new("earlier-client", &i.to_string());
+        let at = NOW - ttl + i / PROOFS_PER_SECOND;
+        assert!(run(store.check_and_record(key, ttl, at)).unwrap());
+    }
     Validator::discover(ISS)
         .audience("todo-api")
         .static_keys(keys)
         .clock(clock)
         .public_url("https://api.example.com")
-        // The default store, in its steady state: the DPoP benchmark's clock moves so
-        // that old proofs expire as new ones come (see `PROOFS_PER_SECOND`).
-        .replay_store(Arc::new(InMemoryReplayStore::default()))
+        .replay_store(Arc::new(store))
         .build_lazy()
         .unwrap()
 }
 
-/// The DPoP benchmark's request rate in clock time: with the default 60 s proof window
-/// the replay store holds about 60,000 live proofs, within its default capacity.
-const PROOFS_PER_SECOND: u64 = 1_000;
+/// The DPoP benchmark's request rate in clock time: with the default proof window the
+/// replay store holds about 45,000 live proofs, within its default capacity.
+const PROOFS_PER_SECOND: u64 = 500;
+/// The validator's default DPoP proof window in seconds: a proof's maximum age (60 s)
+/// and the clock leeway (30 s).
+const PROOF_WINDOW: u64 = 90;
 
 /// Runs a validation to completion. With static keys and the in-process replay store
 /// nothing waits, so one poll finishes it: no runtime cost enters the measurement (in a
@@ -216,5 +226,28 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// The in-process replay store alone, in its steady state at `PROOFS_PER_SECOND`.
+fn replay_store(c: &mut Criterion) {
+    let ttl = PROOF_WINDOW + 1;
+    let store = InMemoryReplayStore::default();
+    let mut n = 0u64;
+    let mut next = || {
+        n += 1;
+        let at = NOW + n / PROOFS_PER_SECOND;
+        (ReplayKey::new("client", &n.to_string()), at)
+    };
+    for _ in 0..ttl * PROOFS_PER_SECOND {
+        let (key, at) = next();
+        assert!(run(store.check_and_record(key, ttl, at)).unwrap());
+    }
+    c.bench_function("replay store, steady state", |b| {
+        b.iter_batched(
+            &mut next,
+            |(key, at)| assert!(run(store.check_and_record(key, ttl, at)).unwrap()),
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+criterion_group!(benches, bench, replay_store);
 criterion_main!(benches);
