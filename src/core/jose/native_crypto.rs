@@ -14,7 +14,7 @@ use super::{Algorithm, JoseError, Jwk, JwkSet, SignatureVerifier};
 /// RFC 7518 section 3.3: RSA keys of 2048 bits or more (`aws-lc-rs` enforces it too).
 const MIN_RSA_BYTES: usize = 2048 / 8;
 
-/// The RSA algorithms, in the order of [`Material::Rsa`]'s parsed keys.
+/// The RSA algorithms, in the order of [`Parsed::Rsa`]'s keys.
 const RSA_ALGORITHMS: [Algorithm; 6] = [
     Algorithm::RS256,
     Algorithm::RS384,
