@@ -267,6 +267,19 @@ impl Jwk {
             .map_err(|e| JoseError::InvalidKey(format!("`{name}` is not base64url: {e}")))
     }
 
+    /// Decodes a base64url key member that must be exactly `len` bytes (an
+    /// elliptic-curve coordinate, an Ed25519 public key).
+    pub fn decode_fixed(&self, name: &'static str, len: usize) -> Result<Vec<u8>, JoseError> {
+        let v = self.decode_member(name)?;
+        if v.len() != len {
+            return Err(JoseError::InvalidKey(format!(
+                "`{name}` must be {len} bytes, got {}",
+                v.len()
+            )));
+        }
+        Ok(v)
+    }
+
     /// The RFC 7638 SHA-256 thumbprint, base64url.
     pub fn thumbprint(&self) -> Result<String, JoseError> {
         // RFC 7638 section 3.2: required members only, lexicographic order, no whitespace.

@@ -14,16 +14,6 @@ use super::{Algorithm, JoseError, Jwk, JwkSet, SignatureVerifier};
 /// RFC 7518 section 3.3: RSA keys of 2048 bits or more (`aws-lc-rs` enforces it too).
 const MIN_RSA_BYTES: usize = 2048 / 8;
 
-/// The RSA algorithms, in the order of [`Parsed::Rsa`]'s keys.
-const RSA_ALGORITHMS: [Algorithm; 6] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-];
-
 /// The verification parameters of an RSA algorithm. RFC 7518 section 3.5: PSS with
 /// MGF1 of the same hash, the salt as long as the hash.
 fn rsa_parameters(alg: Algorithm) -> Option<&'static RsaParameters> {
@@ -66,17 +56,6 @@ enum Material {
     },
 }
 
-fn coordinate(key: &Jwk, name: &'static str, len: usize) -> Result<Vec<u8>, JoseError> {
-    let v = key.decode_member(name)?;
-    if v.len() != len {
-        return Err(JoseError::InvalidKey(format!(
-            "`{name}` must be {len} bytes, got {}",
-            v.len()
-        )));
-    }
-    Ok(v)
-}
-
 fn decode(key: &Jwk) -> Result<Material, JoseError> {
     Ok(match (key.kty.as_str(), key.crv.as_deref()) {
         ("RSA", _) => {
@@ -106,12 +85,12 @@ fn decode(key: &Jwk) -> Result<Material, JoseError> {
                 }
             };
             let mut point = vec![4];
-            point.extend(coordinate(key, "x", len)?);
-            point.extend(coordinate(key, "y", len)?);
+            point.extend(key.decode_fixed("x", len)?);
+            point.extend(key.decode_fixed("y", len)?);
             Material::Ec { point, len }
         }
         ("OKP", Some("Ed25519")) => Material::Ed25519 {
-            x: coordinate(key, "x", 32)?,
+            x: key.decode_fixed("x", 32)?,
         },
         (kty, _) => {
             return Err(JoseError::InvalidKey(format!(
@@ -172,8 +151,8 @@ impl SignatureVerifier for NativeVerifier {
 /// A key of a set, parsed for every algorithm it can verify.
 #[derive(Debug, Clone)]
 enum Parsed {
-    /// One parsed key per entry of [`RSA_ALGORITHMS`].
-    Rsa(Vec<ParsedPublicKey>),
+    /// An RSA key, parsed for each RSA algorithm.
+    Rsa(Vec<(Algorithm, ParsedPublicKey)>),
     /// A curve key, for its one algorithm.
     Curve(Algorithm, ParsedPublicKey),
     /// The key cannot be used (malformed); verifying with it fails with this error.
@@ -190,13 +169,12 @@ fn parse(key: &Jwk) -> Parsed {
     let parsed = match decode(key) {
         Ok(Material::Rsa { n, e }) => {
             let components = RsaPublicKeyComponents { n: &n, e: &e };
-            RSA_ALGORITHMS
+            Algorithm::ALL
                 .iter()
-                .map(|alg| {
-                    let params = rsa_parameters(*alg).ok_or(JoseError::NoMatchingKey(*alg))?;
-                    components
-                        .to_parsed_public_key(params)
-                        .map_err(|_| rejected())
+                .filter_map(|alg| rsa_parameters(*alg).map(|params| (*alg, params)))
+                .map(|(alg, params)| {
+                    let parsed = components.to_parsed_public_key(params);
+                    parsed.map(|p| (alg, p)).map_err(|_| rejected())
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Parsed::Rsa)
@@ -212,10 +190,7 @@ fn parse(key: &Jwk) -> Parsed {
 fn verify_parsed(alg: Algorithm, key: &Parsed, input: &[u8], sig: &[u8]) -> Result<(), JoseError> {
     let parsed = match key {
         Parsed::Unusable(e) => return Err(e.clone()),
-        Parsed::Rsa(keys) => RSA_ALGORITHMS
-            .iter()
-            .position(|a| *a == alg)
-            .and_then(|i| keys.get(i)),
+        Parsed::Rsa(keys) => keys.iter().find(|(a, _)| *a == alg).map(|(_, p)| p),
         Parsed::Curve(key_alg, parsed) => (*key_alg == alg).then_some(parsed),
     };
     parsed

@@ -23,17 +23,6 @@ fn rsa_key(key: &Jwk) -> Result<rsa::RsaPublicKey, JoseError> {
     rsa::RsaPublicKey::new(n, e).map_err(|e| JoseError::InvalidKey(e.to_string()))
 }
 
-fn coordinate(key: &Jwk, name: &'static str, len: usize) -> Result<Vec<u8>, JoseError> {
-    let v = key.decode_member(name)?;
-    if v.len() != len {
-        return Err(JoseError::InvalidKey(format!(
-            "`{name}` must be {len} bytes, got {}",
-            v.len()
-        )));
-    }
-    Ok(v)
-}
-
 fn bad<E>(_: E) -> JoseError {
     JoseError::InvalidSignature
 }
@@ -81,8 +70,8 @@ impl SignatureVerifier for RustCryptoVerifier {
             }
             Algorithm::ES256 => {
                 use p256::ecdsa::signature::Verifier;
-                let x = coordinate(key, "x", 32)?;
-                let y = coordinate(key, "y", 32)?;
+                let x = key.decode_fixed("x", 32)?;
+                let y = key.decode_fixed("y", 32)?;
                 let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1(&x, &y))
                     .map_err(|_| JoseError::InvalidKey("not a P-256 point".into()))?;
                 // RFC 7518 section 3.4: the signature is R || S, 64 bytes.
@@ -91,15 +80,15 @@ impl SignatureVerifier for RustCryptoVerifier {
             }
             Algorithm::ES384 => {
                 use p384::ecdsa::signature::Verifier;
-                let x = coordinate(key, "x", 48)?;
-                let y = coordinate(key, "y", 48)?;
+                let x = key.decode_fixed("x", 48)?;
+                let y = key.decode_fixed("y", 48)?;
                 let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1(&x, &y))
                     .map_err(|_| JoseError::InvalidKey("not a P-384 point".into()))?;
                 let s = p384::ecdsa::Signature::from_slice(sig).map_err(bad)?;
                 vk.verify(input, &s).map_err(bad)
             }
             Algorithm::EdDSA => {
-                let x = coordinate(key, "x", 32)?;
+                let x = key.decode_fixed("x", 32)?;
                 let mut bytes = [0u8; 32];
                 bytes.copy_from_slice(&x);
                 let vk = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
