@@ -220,11 +220,18 @@ fn early_exchange(request: &HttpRequest) -> Option<js_sys::Promise> {
     if get(&exchange, "url").as_string()? != request.url {
         return None;
     }
-    let mut started = crate::core::form::parse(&get(&exchange, "body").as_string()?);
-    let mut wanted = crate::core::form::parse(std::str::from_utf8(&request.body).ok()?);
-    started.sort();
-    wanted.sort();
-    if started != wanted {
+    let started = crate::core::form::parse(&get(&exchange, "body").as_string()?);
+    let wanted = crate::core::form::parse(std::str::from_utf8(&request.body).ok()?);
+    // The same members in any order, each as many times (a handful: no sort, whose
+    // code would outweigh the comparison).
+    let count = |list: &[(String, String)], member: &(String, String)| {
+        list.iter().filter(|m| *m == member).count()
+    };
+    if started.len() != wanted.len()
+        || wanted
+            .iter()
+            .any(|m| count(&started, m) != count(&wanted, m))
+    {
         return None;
     }
     let _ = js_sys::Reflect::delete_property(&w, &JsValue::from_str(EXCHANGE_GLOBAL));

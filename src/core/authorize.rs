@@ -234,7 +234,21 @@ impl Members for RawPending {
 // them empty or absent.
 impl<'de> Deserialize<'de> for PendingAuthorization {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw: RawPending = read_object(d)?;
+        Self::from_raw(read_object(d)?)
+    }
+}
+
+impl crate::core::json::FromJson for PendingAuthorization {
+    fn from_value(
+        value: crate::core::json::AnyValue,
+    ) -> Result<Self, crate::core::json::JsonError> {
+        Self::from_raw(crate::core::json::FromJson::from_value(value)?)
+    }
+}
+
+impl PendingAuthorization {
+    /// Checks the members read: the required ones are present.
+    fn from_raw<E: serde::de::Error>(raw: RawPending) -> Result<Self, E> {
         Ok(PendingAuthorization {
             issuer: raw.issuer,
             client_id: raw.client_id,

@@ -66,11 +66,16 @@ pub struct NoAdditionalClaims {}
 
 /// `aud` is a string or an array of strings (RFC 7519 section 4.1.3); `null` is none.
 pub(crate) fn audience<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    audience_of(AnyValue::deserialize(d)?)
+}
+
+/// [`audience`] of a parsed value.
+pub(crate) fn audience_of<E: de::Error>(value: AnyValue) -> Result<Vec<String>, E> {
     let string = |v: AnyValue| match v {
         AnyValue::Str(s) => Ok(s),
-        other => Err(de::Error::invalid_type(other.unexpected(), &"a string")),
+        other => Err(E::invalid_type(other.unexpected(), &"a string")),
     };
-    match AnyValue::deserialize(d)? {
+    match value {
         AnyValue::Null => Ok(Vec::new()),
         AnyValue::Seq(items) => items.into_iter().map(string).collect(),
         other => string(other).map(|a| vec![a]),
@@ -79,10 +84,25 @@ pub(crate) fn audience<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D
 
 /// Numeric dates may be sent as floats; the fraction is dropped (RFC 7519 section 2).
 pub(crate) fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    let v = Option::<f64>::deserialize(d)?;
-    match v {
+    date_of_f64(Option::<f64>::deserialize(d)?)
+}
+
+/// [`numeric_date`] of a parsed value: `null` or a number.
+pub(crate) fn numeric_date_of<E: de::Error>(value: AnyValue) -> Result<Option<u64>, E> {
+    #[allow(clippy::cast_precision_loss)] // As `f64`'s `Deserialize` converts them.
+    date_of_f64(match value {
+        AnyValue::Null => None,
+        AnyValue::U64(n) => Some(n as f64),
+        AnyValue::I64(n) => Some(n as f64),
+        AnyValue::F64(f) => Some(f),
+        other => return Err(E::invalid_type(other.unexpected(), &"f64")),
+    })
+}
+
+fn date_of_f64<E: de::Error>(value: Option<f64>) -> Result<Option<u64>, E> {
+    match value {
         Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
-        Some(_) => Err(serde::de::Error::custom("invalid NumericDate")),
+        Some(_) => Err(E::custom("invalid NumericDate")),
         None => Ok(None),
     }
 }

@@ -146,7 +146,21 @@ impl Members for RawMetadata {
 
 impl<'de> Deserialize<'de> for ProviderMetadata {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw: RawMetadata = read_object(d)?;
+        Self::from_raw(read_object(d)?)
+    }
+}
+
+impl crate::core::json::FromJson for ProviderMetadata {
+    fn from_value(
+        value: crate::core::json::AnyValue,
+    ) -> Result<Self, crate::core::json::JsonError> {
+        Self::from_raw(crate::core::json::FromJson::from_value(value)?)
+    }
+}
+
+impl ProviderMetadata {
+    /// Checks the members read: the required ones are present.
+    fn from_raw<E: serde::de::Error>(raw: RawMetadata) -> Result<Self, E> {
         let [issuer, authorization_endpoint, jwks_uri, token_endpoint, userinfo_endpoint, end_session_endpoint, revocation_endpoint, introspection_endpoint, pushed_authorization_request_endpoint, device_authorization_endpoint, backchannel_authentication_endpoint] =
             raw.strings;
         let [scopes_supported, response_types_supported, id_token_signing_alg_values_supported, dpop_signing_alg_values_supported] =

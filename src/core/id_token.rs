@@ -151,7 +151,21 @@ impl Members for RawIdClaims {
 
 impl<'de> Deserialize<'de> for StandardIdClaims {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw: RawIdClaims = read_object(d)?;
+        Self::from_raw(read_object(d)?)
+    }
+}
+
+impl crate::core::json::FromJson for StandardIdClaims {
+    fn from_value(
+        value: crate::core::json::AnyValue,
+    ) -> Result<Self, crate::core::json::JsonError> {
+        Self::from_raw(crate::core::json::FromJson::from_value(value)?)
+    }
+}
+
+impl StandardIdClaims {
+    /// Checks the members read: the required ones are present.
+    fn from_raw<E: serde::de::Error>(raw: RawIdClaims) -> Result<Self, E> {
         let iss = required(raw.iss, "iss")?;
         let aud = required(raw.aud, "aud")?;
         let [exp, iat, nbf, auth_time] = raw.dates;
@@ -181,16 +195,16 @@ impl<C: DeserializeOwned> IdTokenClaims<C> {
     /// app's `C` from the whole payload, so that `C` may name standard claims too
     /// (`email`, `preferred_username`...), which a single flattened read would keep
     /// from it.
-    pub(crate) fn from_payload(payload: &[u8]) -> Result<Self, serde_json::Error> {
+    pub(crate) fn from_payload(payload: &[u8]) -> Result<Self, crate::core::json::JsonError> {
         let base = IdTokenClaims::standard_from_json(payload)?;
-        let additional: C = crate::core::json::from_bytes(payload)?;
+        let additional: C = serde_json::from_slice(payload).map_err(serde::de::Error::custom)?;
         Ok(base.with_additional(additional))
     }
 }
 
 impl IdTokenClaims {
     /// Reads the claims of a JSON payload, member by member.
-    pub(crate) fn standard_from_json(payload: &[u8]) -> Result<Self, serde_json::Error> {
+    pub(crate) fn standard_from_json(payload: &[u8]) -> Result<Self, crate::core::json::JsonError> {
         crate::core::json::from_bytes::<StandardIdClaims>(payload).map(|c| c.0)
     }
 
@@ -528,7 +542,7 @@ mod tests {
             "null",
         ];
         for doc in docs {
-            let derived = from_bytes::<IdTokenClaims>(doc.as_bytes());
+            let derived = serde_json::from_slice::<IdTokenClaims>(doc.as_bytes());
             let standard = from_bytes::<StandardIdClaims>(doc.as_bytes());
             match (derived, standard) {
                 (Ok(a), Ok(b)) => assert_eq!(a, b.0, "{doc}"),

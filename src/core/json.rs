@@ -2,16 +2,154 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-/// Parses a JSON document from bytes. The bytes must be UTF-8 (RFC 8259 section 8.1);
-/// every reader goes through the one text parser, which the browser build then
-/// carries once.
-pub(crate) fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| <serde_json::Error as serde::de::Error>::custom("invalid UTF-8"))?;
-    serde_json::from_str(text)
+mod text;
+
+/// Parses a JSON document from bytes (UTF-8, RFC 8259 section 8.1) and reads it as
+/// `T`. Every document the client reads goes through the one small text reader
+/// ([`text`]) and the one member reader ([`read_members`]), without serde: the
+/// browser build carries no deserializer per type. (The app's own claim types go
+/// through serde_json.)
+pub(crate) fn from_bytes<T: FromJson>(bytes: &[u8]) -> Result<T, JsonError> {
+    T::from_value(text::parse(bytes)?)
+}
+
+/// A type read from a parsed JSON value.
+pub(crate) trait FromJson: Sized {
+    /// Reads `value`, as the type's `Deserialize` reads the same document.
+    fn from_value(value: AnyValue) -> Result<Self, JsonError>;
+}
+
+impl<M: Members> FromJson for M {
+    fn from_value(value: AnyValue) -> Result<Self, JsonError> {
+        let mut object = M::default();
+        read_members(value, M::NAMES, M::KINDS, M::NAME, &mut |i, v| {
+            object.member(i, v)
+        })?;
+        Ok(object)
+    }
+}
+
+/// Reads the members of an object into a sink, as [`read_object`] does through
+/// serde: unknown members ignored, a repeated one an error. One copy serves every
+/// type.
+fn read_members(
+    value: AnyValue,
+    names: &'static [&'static str],
+    kinds: &'static [Kind],
+    name: &'static str,
+    sink: &mut dyn FnMut(usize, Parsed),
+) -> Result<(), JsonError> {
+    let AnyValue::Map(members) = value else {
+        return Err(value.invalid(&format!("struct {name}").as_str()));
+    };
+    let mut seen = 0u64;
+    for (member, value) in members {
+        let Some(i) = names.iter().position(|n| *n == member) else {
+            continue;
+        };
+        if seen & (1 << i) != 0 {
+            return Err(de::Error::duplicate_field(names[i]));
+        }
+        seen |= 1 << i;
+        sink(i, kind_from_value(kinds[i], value)?);
+    }
+    Ok(())
+}
+
+/// Reads a value of `kind`, with the rules of its `Deserialize` (see [`read_kind`]).
+fn kind_from_value(kind: Kind, value: AnyValue) -> Result<Parsed, JsonError> {
+    use crate::core::claims::numeric_date_of;
+    let optional = matches!(
+        kind,
+        Kind::OptStr | Kind::OptU64 | Kind::OptBool | Kind::OptList | Kind::OptJwk
+    );
+    if optional && value == AnyValue::Null {
+        return Ok(match kind {
+            Kind::OptStr => Parsed::OptStr(None),
+            Kind::OptU64 => Parsed::OptU64(None),
+            Kind::OptBool => Parsed::OptBool(None),
+            Kind::OptList => Parsed::OptList(None),
+            _ => Parsed::OptJwk(None),
+        });
+    }
+    Ok(match kind {
+        Kind::Str => Parsed::Str(value.string()?),
+        Kind::OptStr => Parsed::OptStr(Some(value.string()?)),
+        Kind::U64 => Parsed::U64(value.u64()?),
+        Kind::OptU64 => Parsed::OptU64(Some(value.u64()?)),
+        Kind::Bool => Parsed::Bool(value.bool()?),
+        Kind::OptBool => Parsed::OptBool(Some(value.bool()?)),
+        Kind::List => Parsed::List(value.strings()?),
+        Kind::OptList => Parsed::OptList(Some(value.strings()?)),
+        Kind::Date => Parsed::OptU64(numeric_date_of(value)?),
+        Kind::Audience => Parsed::List(crate::core::claims::audience_of(value)?),
+        Kind::LenientU64 => Parsed::OptU64(lenient_u64(value)),
+        Kind::OptJwk => Parsed::OptJwk(Some(crate::core::jose::jwk_from_value(value)?)),
+        Kind::Verifier => Parsed::Verifier(
+            crate::core::CodeVerifier::new(value.string()?).map_err(de::Error::custom)?,
+        ),
+        Kind::Pending => Parsed::Pending(Box::new(FromJson::from_value(value)?)),
+        Kind::Keys => Parsed::Keys(crate::core::jose::lenient_keys(value)?),
+    })
+}
+
+/// Why a JSON document could not be read: its syntax (with the byte where reading
+/// stopped) or its shape (a missing, repeated or mistyped member).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JsonError(String);
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+impl de::Error for JsonError {
+    fn custom<T: fmt::Display>(message: T) -> Self {
+        JsonError(message.to_string())
+    }
+
+    // serde's own wording, but a float is not printed: that would bring the whole
+    // float formatter into the browser build for an error message.
+    fn invalid_type(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        JsonError(format!(
+            "invalid type: {}, expected {expected}",
+            Unexpected(unexpected)
+        ))
+    }
+
+    fn invalid_value(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        JsonError(format!(
+            "invalid value: {}, expected {expected}",
+            Unexpected(unexpected)
+        ))
+    }
+}
+
+/// What was found, for an error: as serde says it, floats without their value.
+struct Unexpected<'a>(de::Unexpected<'a>);
+
+impl fmt::Display for Unexpected<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use de::Unexpected as U;
+        match self.0 {
+            U::Bool(b) => write!(f, "boolean `{b}`"),
+            U::Unsigned(n) => write!(f, "integer `{n}`"),
+            U::Signed(n) => write!(f, "integer `{n}`"),
+            U::Str(s) => write!(f, "string {s:?}"),
+            U::Float(_) => f.write_str("floating point number"),
+            U::Unit => f.write_str("null"),
+            U::Seq => f.write_str("array"),
+            U::Map => f.write_str("object"),
+            U::Char(c) => write!(f, "character `{c}`"),
+            _ => f.write_str("another value"),
+        }
+    }
 }
 
 /// A type read member by member from a JSON object, without the code a derived
@@ -189,13 +327,18 @@ struct LenientU64(Option<u64>);
 
 impl<'de> Deserialize<'de> for LenientU64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(LenientU64(match AnyValue::deserialize(d)? {
-            AnyValue::U64(n) => Some(n),
-            AnyValue::I64(n) => u64::try_from(n).ok(),
-            AnyValue::F64(f) if f.is_finite() && f >= 0.0 => Some(f as u64),
-            AnyValue::Str(s) => s.trim().parse().ok(),
-            _ => None,
-        }))
+        Ok(LenientU64(lenient_u64(AnyValue::deserialize(d)?)))
+    }
+}
+
+/// A number or a numeric string, anything else absent (see [`LenientU64`]).
+fn lenient_u64(value: AnyValue) -> Option<u64> {
+    match value {
+        AnyValue::U64(n) => Some(n),
+        AnyValue::I64(n) => u64::try_from(n).ok(),
+        AnyValue::F64(f) if f.is_finite() && f >= 0.0 => Some(f as u64),
+        AnyValue::Str(s) => s.trim().parse().ok(),
+        _ => None,
     }
 }
 
@@ -297,7 +440,7 @@ pub(crate) trait ToJson {
 
 /// The JSON text of `value`, compact, as `serde_json::to_string` writes it (same
 /// signature, so that call sites read alike; writing cannot fail).
-pub(crate) fn to_string<T: ToJson + ?Sized>(value: &T) -> Result<String, serde_json::Error> {
+pub(crate) fn to_string<T: ToJson + ?Sized>(value: &T) -> Result<String, JsonError> {
     let mut out = String::new();
     value.write_json(&mut out);
     Ok(out)
@@ -504,6 +647,46 @@ impl AnyValue {
             AnyValue::Str(s) => Unexpected::Str(s),
             AnyValue::Seq(_) => Unexpected::Seq,
             AnyValue::Map(_) => Unexpected::Map,
+        }
+    }
+
+    /// The error for a value of the wrong kind.
+    pub(crate) fn invalid(&self, expected: &dyn de::Expected) -> JsonError {
+        de::Error::invalid_type(self.unexpected(), expected)
+    }
+
+    /// A string, as `String`'s `Deserialize` takes it.
+    pub(crate) fn string(self) -> Result<String, JsonError> {
+        match self {
+            AnyValue::Str(s) => Ok(s),
+            other => Err(other.invalid(&"a string")),
+        }
+    }
+
+    /// A `u64`, as its `Deserialize` takes it: a non-negative integer.
+    fn u64(self) -> Result<u64, JsonError> {
+        match self {
+            AnyValue::U64(n) => Ok(n),
+            AnyValue::I64(n) => {
+                u64::try_from(n).map_err(|_| de::Error::invalid_value(self.unexpected(), &"u64"))
+            }
+            other => Err(other.invalid(&"u64")),
+        }
+    }
+
+    /// A `bool`.
+    fn bool(self) -> Result<bool, JsonError> {
+        match self {
+            AnyValue::Bool(b) => Ok(b),
+            other => Err(other.invalid(&"a boolean")),
+        }
+    }
+
+    /// An array of strings.
+    fn strings(self) -> Result<Vec<String>, JsonError> {
+        match self {
+            AnyValue::Seq(items) => items.into_iter().map(AnyValue::string).collect(),
+            other => Err(other.invalid(&"a sequence")),
         }
     }
 }

@@ -846,7 +846,8 @@ impl Machine {
     /// Takes the metadata and keys from session storage when they are recent. They are
     /// validated as when fetched (issuer, endpoints, keys).
     fn load_provider(&mut self, cached: Option<&str>) -> bool {
-        let Some(cached) = cached.and_then(|c| serde_json::from_str::<CachedProvider>(c).ok())
+        let Some(cached) =
+            cached.and_then(|c| crate::core::json::from_bytes::<CachedProvider>(c.as_bytes()).ok())
         else {
             return false;
         };
@@ -958,7 +959,7 @@ impl Machine {
             value: None,
         });
         let stored: Option<StoredPending> = stored
-            .and_then(|s| serde_json::from_str::<StoredPending>(s).ok())
+            .and_then(|s| crate::core::json::from_bytes::<StoredPending>(s.as_bytes()).ok())
             .filter(|s| s.issuer == self.client.issuer && s.client_id == self.client.client_id);
         let ours = match (&params, &stored) {
             (Ok(p), Some(s)) => p

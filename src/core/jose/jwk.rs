@@ -81,7 +81,21 @@ impl Members for RawJwkSet {
 
 impl<'de> Deserialize<'de> for JwkSet {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw: RawJwkSet = read_object(d)?;
+        Self::from_raw(read_object(d)?)
+    }
+}
+
+impl crate::core::json::FromJson for JwkSet {
+    fn from_value(
+        value: crate::core::json::AnyValue,
+    ) -> Result<Self, crate::core::json::JsonError> {
+        Self::from_raw(crate::core::json::FromJson::from_value(value)?)
+    }
+}
+
+impl JwkSet {
+    /// Checks the members read: the required ones are present.
+    fn from_raw<E: serde::de::Error>(raw: RawJwkSet) -> Result<Self, E> {
         Ok(JwkSet {
             keys: required(raw.keys, "keys")?,
         })
@@ -94,7 +108,7 @@ const MEMBERS: [&str; 10] = ["kty", "kid", "use", "alg", "n", "e", "crv", "x", "
 /// Reads a JWK from its JSON value: an object whose members read (`MEMBERS`) are
 /// strings (`null` reads as absent, `kty` is required); others are ignored and a
 /// repeated member is an error.
-fn jwk_from_value<E: de::Error>(value: AnyValue) -> Result<Jwk, E> {
+pub(crate) fn jwk_from_value<E: de::Error>(value: AnyValue) -> Result<Jwk, E> {
     let AnyValue::Map(members) = value else {
         return Err(E::invalid_type(value.unexpected(), &"a JWK object"));
     };
@@ -145,13 +159,19 @@ pub(crate) struct LenientKeys(pub(crate) Vec<Jwk>);
 
 impl<'de> Deserialize<'de> for LenientKeys {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let all = Vec::<AnyValue>::deserialize(d)?;
-        Ok(LenientKeys(
-            all.into_iter()
-                .filter_map(|k| jwk_from_value::<D::Error>(k).ok())
-                .collect(),
-        ))
+        lenient_keys(AnyValue::Seq(Vec::<AnyValue>::deserialize(d)?)).map(LenientKeys)
     }
+}
+
+/// The keys of a parsed `keys` array that read as JWKs (see [`LenientKeys`]).
+pub(crate) fn lenient_keys<E: de::Error>(value: AnyValue) -> Result<Vec<Jwk>, E> {
+    let AnyValue::Seq(all) = value else {
+        return Err(E::invalid_type(value.unexpected(), &"a sequence"));
+    };
+    Ok(all
+        .into_iter()
+        .filter_map(|k| jwk_from_value::<E>(k).ok())
+        .collect())
 }
 
 impl JwkSet {
@@ -203,6 +223,12 @@ fn member<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, JoseErro
     value
         .as_deref()
         .ok_or_else(|| JoseError::InvalidKey(format!("missing `{name}`")))
+}
+
+impl crate::core::json::FromJson for Jwk {
+    fn from_value(value: AnyValue) -> Result<Self, crate::core::json::JsonError> {
+        jwk_from_value(value)
+    }
 }
 
 impl Jwk {

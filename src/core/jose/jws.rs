@@ -265,7 +265,7 @@ impl VerifiedJws {
 
     /// The payload as JSON claims.
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, JoseError> {
-        crate::core::json::from_bytes(&self.payload).map_err(|e| JoseError::Json {
+        serde_json::from_slice(&self.payload).map_err(|e| JoseError::Json {
             part: "payload",
             message: e.to_string(),
         })

@@ -9,7 +9,7 @@ mod native_crypto;
 #[cfg(feature = "rust-crypto")]
 mod rust_crypto;
 
-pub(crate) use jwk::LenientKeys;
+pub(crate) use jwk::{jwk_from_value, lenient_keys, LenientKeys};
 pub use jwk::{Jwk, JwkSet, MIN_RSA_BITS};
 pub use jws::{Header, UnverifiedJws, VerifiedJws};
 #[cfg(feature = "aws-lc-rs")]
@@ -300,7 +300,7 @@ pub mod dangerous {
         token: &str,
     ) -> Result<T, JoseError> {
         let jws = UnverifiedJws::parse(token)?;
-        crate::core::json::from_bytes(jws.insecure_payload()).map_err(|e| JoseError::Json {
+        serde_json::from_slice(jws.insecure_payload()).map_err(|e| JoseError::Json {
             part: "payload",
             message: e.to_string(),
         })

@@ -37,7 +37,21 @@ impl Members for RawStoredPending {
 
 impl<'de> Deserialize<'de> for StoredPending {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw: RawStoredPending = read_object(d)?;
+        Self::from_raw(read_object(d)?)
+    }
+}
+
+impl crate::core::json::FromJson for StoredPending {
+    fn from_value(
+        value: crate::core::json::AnyValue,
+    ) -> Result<Self, crate::core::json::JsonError> {
+        Self::from_raw(crate::core::json::FromJson::from_value(value)?)
+    }
+}
+
+impl StoredPending {
+    /// Checks the members read: the required ones are present.
+    fn from_raw<E: serde::de::Error>(raw: RawStoredPending) -> Result<Self, E> {
         Ok(StoredPending {
             issuer: required(raw.issuer, "issuer")?,
             client_id: required(raw.client_id, "client_id")?,
@@ -72,7 +86,21 @@ impl Members for RawCachedProvider {
 
 impl<'de> Deserialize<'de> for CachedProvider {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw: RawCachedProvider = read_object(d)?;
+        Self::from_raw(read_object(d)?)
+    }
+}
+
+impl crate::core::json::FromJson for CachedProvider {
+    fn from_value(
+        value: crate::core::json::AnyValue,
+    ) -> Result<Self, crate::core::json::JsonError> {
+        Self::from_raw(crate::core::json::FromJson::from_value(value)?)
+    }
+}
+
+impl CachedProvider {
+    /// Checks the members read: the required ones are present.
+    fn from_raw<E: serde::de::Error>(raw: RawCachedProvider) -> Result<Self, E> {
         Ok(CachedProvider {
             at: required(raw.at, "at")?,
             metadata: required(raw.metadata, "metadata")?,
