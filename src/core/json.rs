@@ -208,6 +208,7 @@ pub(crate) enum Kind {
 }
 
 /// A member's value, as its [`Kind`] reads it.
+#[cfg_attr(test, derive(Debug))]
 pub(crate) enum Parsed {
     Str(String),
     OptStr(Option<String>),
@@ -572,6 +573,110 @@ impl<'a> ObjectWriter<'a> {
 mod tests {
     use super::*;
     use crate::core::jose::{Jwk, JwkSet};
+
+    /// One member of every kind, each value kept as its `Debug` text.
+    #[derive(Default, Debug, PartialEq)]
+    struct EveryKind(Vec<(usize, String)>);
+
+    impl Members for EveryKind {
+        const NAMES: &'static [&'static str] = &[
+            "str", "opt_str", "u64", "opt_u64", "bool", "opt_bool", "list", "opt_list", "date",
+            "aud", "lenient", "jwk", "verifier", "pending", "keys",
+        ];
+        const KINDS: &'static [Kind] = &[
+            Kind::Str,
+            Kind::OptStr,
+            Kind::U64,
+            Kind::OptU64,
+            Kind::Bool,
+            Kind::OptBool,
+            Kind::List,
+            Kind::OptList,
+            Kind::Date,
+            Kind::Audience,
+            Kind::LenientU64,
+            Kind::OptJwk,
+            Kind::Verifier,
+            Kind::Pending,
+            Kind::Keys,
+        ];
+        const NAME: &'static str = "EveryKind";
+
+        fn member(&mut self, index: usize, value: Parsed) {
+            self.0.push((index, format!("{value:?}")));
+        }
+    }
+
+    impl<'de> Deserialize<'de> for EveryKind {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            read_object(d)
+        }
+    }
+
+    /// The member reader takes and refuses, kind by kind, what the serde reader
+    /// (`read_object`, which native builds use for JWS headers) does.
+    #[test]
+    fn both_member_readers_read_every_kind_alike() {
+        let values = [
+            "null",
+            "true",
+            "false",
+            "0",
+            "7",
+            "-7",
+            "1.5",
+            "-1.5",
+            "1e3",
+            "\"\"",
+            "\"x\"",
+            "\" 42 \"",
+            "\"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk\"",
+            "[]",
+            "[\"a\"]",
+            "[\"a\",1]",
+            "[null]",
+            "{}",
+            r#"{"kty":"EC","crv":"P-256","x":"a","y":"b"}"#,
+            r#"{"kty":"EC","kty":"EC"}"#,
+            r#"{"kid":"k"}"#,
+            r#"[{"kty":"RSA","n":"n","e":"AQAB"},{"kid":1},5]"#,
+            r#"{"state":"s","nonce":"n","code_verifier":"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk","redirect_uri":"https://app/","created_at":1}"#,
+            r#"{"state":"s","nonce":"n","code_verifier":"short","redirect_uri":"https://app/","created_at":1}"#,
+            "18446744073709551615",
+            "1e400",
+        ];
+        let mut cases = 0;
+        for (i, name) in EveryKind::NAMES.iter().enumerate() {
+            for value in values {
+                let doc = format!(r#"{{"other":[1,{{"a":null}}],"{name}":{value}}}"#);
+                let ours = from_bytes::<EveryKind>(doc.as_bytes());
+                let theirs = serde_json::from_str::<EveryKind>(&doc);
+                match (&ours, &theirs) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{doc}"),
+                    (Err(_), Err(_)) => {}
+                    _ => panic!(
+                        "{doc} ({:?}): ours {ours:?}, serde {theirs:?}",
+                        Kind::clone(&EveryKind::KINDS[i])
+                    ),
+                }
+                cases += 1;
+            }
+            let twice = format!(r#"{{"{name}":null,"{name}":null}}"#);
+            assert!(
+                from_bytes::<EveryKind>(twice.as_bytes()).is_err(),
+                "{twice}"
+            );
+            assert!(
+                serde_json::from_str::<EveryKind>(&twice).is_err(),
+                "{twice}"
+            );
+        }
+        assert_eq!(cases, 15 * values.len());
+        for doc in ["[]", "null", "\"x\"", "{\"str\":\"a\"} 1"] {
+            assert!(from_bytes::<EveryKind>(doc.as_bytes()).is_err(), "{doc}");
+            assert!(serde_json::from_str::<EveryKind>(doc).is_err(), "{doc}");
+        }
+    }
     use crate::core::{AuthorizationRequest, ProviderMetadata};
 
     fn same<T: ToJson + serde::Serialize>(value: &T) {
