@@ -60,14 +60,16 @@ const DECODE: [u8; 256] = {
 };
 
 /// Native builds (a server decodes every token it sees): decodes the input's whole
-/// 4-character chunks into `out`, a table lookup per character and 3 bytes at a time,
-/// up to the first chunk with a character outside the alphabet or the short last one.
-/// Returns how many input bytes it consumed; the general loop does the rest and
-/// reports any error.
+/// 4-character chunks into `out`, a table lookup per character and 3 bytes at a time
+/// written in place (the output is sized once, not grown per chunk), up to the first
+/// chunk with a character outside the alphabet or the short last one. Returns how
+/// many input bytes it consumed; the general loop does the rest and reports any error.
 #[cfg(not(target_arch = "wasm32"))]
 fn whole_chunks(bytes: &[u8], out: &mut Vec<u8>) -> usize {
+    let base = out.len();
+    out.resize(base + bytes.len() / 4 * 3, 0);
     let mut done = 0;
-    for chunk in bytes.chunks_exact(4) {
+    for (chunk, dst) in bytes.chunks_exact(4).zip(out[base..].chunks_exact_mut(3)) {
         let [a, b, c, d] = [chunk[0], chunk[1], chunk[2], chunk[3]].map(|x| DECODE[usize::from(x)]);
         // Values are below 64; 0xff has the top bits set.
         if (a | b | c | d) & 0xc0 != 0 {
@@ -75,9 +77,10 @@ fn whole_chunks(bytes: &[u8], out: &mut Vec<u8>) -> usize {
         }
         let n = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d);
         let [_, x, y, z] = n.to_be_bytes();
-        out.extend_from_slice(&[x, y, z]);
+        dst.copy_from_slice(&[x, y, z]);
         done += 4;
     }
+    out.truncate(base + done / 4 * 3);
     done
 }
 
