@@ -1,11 +1,11 @@
 //! Authorization requests (RFC 6749 section 4.1.1 + PKCE + OIDC Core 3.1.2.1) and
 //! callback parsing (RFC 6749 section 4.1.2, RFC 9207).
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
 use super::discovery::ProviderMetadata;
 use super::form;
-use super::json::{read_object, required, Kind, Members, ObjectWriter, Parsed, ToJson};
+use super::json::{required, Kind, Members, ObjectWriter, Parsed, ToJson};
 use super::pkce::CodeVerifier;
 use super::random::{Nonce, RandomError, State};
 use super::token::OAuthError;
@@ -232,19 +232,7 @@ impl Members for RawPending {
 
 // Records written before `issuer`, `client_id` and `max_age` existed read with
 // them empty or absent.
-impl<'de> Deserialize<'de> for PendingAuthorization {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::from_raw(read_object(d)?)
-    }
-}
-
-impl crate::core::json::FromJson for PendingAuthorization {
-    fn from_value(
-        value: crate::core::json::AnyValue,
-    ) -> Result<Self, crate::core::json::JsonError> {
-        Self::from_raw(crate::core::json::FromJson::from_value(value)?)
-    }
-}
+crate::core::json::read_through!(PendingAuthorization, RawPending);
 
 impl PendingAuthorization {
     /// Checks the members read: the required ones are present.

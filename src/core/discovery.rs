@@ -1,9 +1,9 @@
 //! OpenID Provider metadata (OpenID Connect Discovery 1.0, RFC 8414).
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
 use super::http::{HttpRequest, HttpResponse};
-use super::json::{read_object, required, Kind, Members, ObjectWriter, Parsed, ToJson};
+use super::json::{required, Kind, Members, ObjectWriter, Parsed, ToJson};
 
 /// Error fetching or validating provider metadata.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,19 +144,7 @@ impl Members for RawMetadata {
     }
 }
 
-impl<'de> Deserialize<'de> for ProviderMetadata {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::from_raw(read_object(d)?)
-    }
-}
-
-impl crate::core::json::FromJson for ProviderMetadata {
-    fn from_value(
-        value: crate::core::json::AnyValue,
-    ) -> Result<Self, crate::core::json::JsonError> {
-        Self::from_raw(crate::core::json::FromJson::from_value(value)?)
-    }
-}
+crate::core::json::read_through!(ProviderMetadata, RawMetadata);
 
 impl ProviderMetadata {
     /// Checks the members read: the required ones are present.

@@ -2,14 +2,14 @@
 //! continuity (section 12.2).
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::claims::{audience, numeric_date, NoAdditionalClaims, StandardClaims};
 use super::jose::{
     AlgorithmPolicy, AsyncSignatureVerifier, JoseError, JwkSet, SignatureVerifier, UnverifiedJws,
     VerifiedJws,
 };
-use super::json::{read_object, required, Kind, Members, Parsed};
+use super::json::{required, Kind, Members, Parsed};
 use super::random::Nonce;
 
 /// The claims of a validated ID token.
@@ -149,19 +149,7 @@ impl Members for RawIdClaims {
     }
 }
 
-impl<'de> Deserialize<'de> for StandardIdClaims {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::from_raw(read_object(d)?)
-    }
-}
-
-impl crate::core::json::FromJson for StandardIdClaims {
-    fn from_value(
-        value: crate::core::json::AnyValue,
-    ) -> Result<Self, crate::core::json::JsonError> {
-        Self::from_raw(crate::core::json::FromJson::from_value(value)?)
-    }
-}
+crate::core::json::read_through!(StandardIdClaims, RawIdClaims);
 
 impl StandardIdClaims {
     /// Checks the members read: the required ones are present.

@@ -32,6 +32,28 @@ impl<M: Members> FromJson for M {
     }
 }
 
+/// Implements `Deserialize` and [`FromJson`] for `$type`, read as its members type
+/// `$raw` and then checked by `$type::from_raw` (its required members), so that
+/// serde and the client's own reader give the same result.
+macro_rules! read_through {
+    ($type:ty, $raw:ty) => {
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Self::from_raw($crate::core::json::read_object::<D, $raw>(d)?)
+            }
+        }
+
+        impl $crate::core::json::FromJson for $type {
+            fn from_value(
+                value: $crate::core::json::AnyValue,
+            ) -> Result<Self, $crate::core::json::JsonError> {
+                Self::from_raw(<$raw as $crate::core::json::FromJson>::from_value(value)?)
+            }
+        }
+    };
+}
+pub(crate) use read_through;
+
 /// Reads the members of an object into a sink, as [`read_object`] does through
 /// serde: unknown members ignored, a repeated one an error. One copy serves every
 /// type.

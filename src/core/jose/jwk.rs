@@ -6,9 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Algorithm, JoseError};
 use crate::core::b64;
-use crate::core::json::{
-    read_object, required, AnyValue, Kind, Members, ObjectWriter, Parsed, ToJson,
-};
+use crate::core::json::{required, AnyValue, Kind, Members, ObjectWriter, Parsed, ToJson};
 
 /// A public JSON Web Key. Private members are not modelled and are dropped on parse.
 ///
@@ -79,19 +77,7 @@ impl Members for RawJwkSet {
     }
 }
 
-impl<'de> Deserialize<'de> for JwkSet {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::from_raw(read_object(d)?)
-    }
-}
-
-impl crate::core::json::FromJson for JwkSet {
-    fn from_value(
-        value: crate::core::json::AnyValue,
-    ) -> Result<Self, crate::core::json::JsonError> {
-        Self::from_raw(crate::core::json::FromJson::from_value(value)?)
-    }
-}
+crate::core::json::read_through!(JwkSet, RawJwkSet);
 
 impl JwkSet {
     /// Checks the members read: the required ones are present.

@@ -35,19 +35,7 @@ impl Members for RawStoredPending {
     }
 }
 
-impl<'de> Deserialize<'de> for StoredPending {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::from_raw(read_object(d)?)
-    }
-}
-
-impl crate::core::json::FromJson for StoredPending {
-    fn from_value(
-        value: crate::core::json::AnyValue,
-    ) -> Result<Self, crate::core::json::JsonError> {
-        Self::from_raw(crate::core::json::FromJson::from_value(value)?)
-    }
-}
+crate::core::json::read_through!(StoredPending, RawStoredPending);
 
 impl StoredPending {
     /// Checks the members read: the required ones are present.
@@ -84,19 +72,7 @@ impl Members for RawCachedProvider {
     }
 }
 
-impl<'de> Deserialize<'de> for CachedProvider {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::from_raw(read_object(d)?)
-    }
-}
-
-impl crate::core::json::FromJson for CachedProvider {
-    fn from_value(
-        value: crate::core::json::AnyValue,
-    ) -> Result<Self, crate::core::json::JsonError> {
-        Self::from_raw(crate::core::json::FromJson::from_value(value)?)
-    }
-}
+crate::core::json::read_through!(CachedProvider, RawCachedProvider);
 
 impl CachedProvider {
     /// Checks the members read: the required ones are present.
