@@ -25,8 +25,12 @@ pub use state::{AuthError, AuthState, RenewalMethod, SessionInfo, SignInMethod, 
 /// `/silent-callback.html`) and register that URI at the provider.
 ///
 /// It hands its address (the authorization response) to the app that opened it, on the
-/// app's own origin only, and loads nothing else: no second start of the app.
-pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><title>Signing in</title><script>if (window.parent !== window) window.parent.postMessage(window.location.href, window.location.origin);</script>\n";
+/// app's own origin only, and loads nothing else: no second start of the app. A frame
+/// the [`EARLY_RESTORE_SCRIPT`] opened is answered by a direct call into that script as
+/// soon as the page runs (a `message` event could wait behind the app's start on the
+/// page's one thread); the script takes the address from the frame itself, and only
+/// from its own frame.
+pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><title>Signing in</title><script>var p = window.parent; if (p !== window) { try { p.__oidcLeptosEarly.arrived(window); } catch (e) {} p.postMessage(location.href, location.origin); }</script>\n";
 
 /// An inline script for the app's `index.html` (in `<head>`, before the app's own
 /// script) that starts the silent sign-in of a reload while the app is still
@@ -94,13 +98,18 @@ pub const EARLY_RESTORE_SCRIPT: &str = r#"(function () {
       f.tabIndex = -1;
       f.style.cssText = 'position:absolute;width:0;height:0;border:0;visibility:hidden';
       f.src = cache.silent + '&state=' + early.state + '&nonce=' + early.nonce + '&code_challenge=' + b64(new Uint8Array(d)) + '&code_challenge_method=S256';
-      addEventListener('message', function (e) {
-        if (e.origin !== location.origin || !early.frame || e.source !== early.frame.contentWindow || typeof e.data !== 'string') return;
-        early.result = e.data;
-        var r = new URL(e.data).searchParams, t = new URL(cache.silent).searchParams;
+      var answer = function (href, via) {
+        if (early.result) return;
+        early.result = href;
+        early.via = via;
+        var r = new URL(href).searchParams, t = new URL(cache.silent).searchParams;
         if (r.get('state') === early.state && answers(r, meta.issuer))
           exchange(meta.token_endpoint, r.get('code'), early.verifier, t.get('redirect_uri'), t.get('client_id'));
-        if (early.listener) early.listener(e.data);
+        if (early.listener) early.listener(href);
+      };
+      early.arrived = function (w) { if (early.frame && w === early.frame.contentWindow) answer(w.location.href, 'call'); };
+      addEventListener('message', function (e) {
+        if (e.origin === location.origin && early.frame && e.source === early.frame.contentWindow && typeof e.data === 'string') answer(e.data, 'message');
       });
       early.frame = f;
       document.documentElement.appendChild(f);
