@@ -229,10 +229,7 @@ where
     /// Counts as user activity: the idle clock restarts in every tab and a running
     /// countdown stops ("Stay signed in").
     pub fn stay_signed_in(&self) {
-        #[cfg(feature = "browser")]
-        if let Some(driver) = self.ctx.session.get_value() {
-            driver.activity();
-        }
+        stay_signed_in(self.ctx);
     }
 
     /// Sends the browser to the provider to sign in (returning to the current page
@@ -259,6 +256,15 @@ where
     ) -> impl Future<Output = Result<AccessToken, AuthError>> + 'static {
         access_token(self.ctx)
     }
+}
+
+fn stay_signed_in(ctx: OidcContext) {
+    #[cfg(feature = "browser")]
+    if let Some(driver) = ctx.session.get_value() {
+        driver.activity();
+    }
+    #[cfg(not(feature = "browser"))]
+    let _ = ctx;
 }
 
 fn login(ctx: OidcContext, options: LoginOptions) {
@@ -553,7 +559,9 @@ pub fn RequireAuth(
 /// a "Stay signed in" button that counts as activity (in every tab).
 ///
 /// Accessible: an `alertdialog` labelled by its title and described by its message;
-/// focus moves to the button when it appears. Restyle it with `class` (default
+/// focus moves to the button when it appears. The dialog stays in the page and is
+/// not displayed (inline `display: none`, which no class rule overrides) while no
+/// countdown runs. Restyle it with `class` (default
 /// `oidc-auto-logout`: the title, message and button carry `-title`, `-message`,
 /// `-button` suffixes), or replace the message with `children` (read the seconds with
 /// [`use_auto_logout_countdown`]).
@@ -593,54 +601,52 @@ pub fn AutoLogoutWarning(
     children: Option<ChildrenFn>,
 ) -> impl IntoView {
     let ctx = context();
-    let oidc = Oidc::<NoAdditionalClaims>::new(ctx);
     let class = class.unwrap_or_else(|| "oidc-auto-logout".into());
+    let part = |name: &str| format!("{class}-{name}");
+    let (title_class, message_class, button_class) =
+        (part("title"), part("message"), part("button"));
     let title = title.unwrap_or_else(|| "Are you still there?".into());
     let label = button_label.unwrap_or_else(|| "Stay signed in".into());
+    // Always in the page, shown while the countdown runs: no view is built and torn
+    // down each time (the inline style wins over any `display` of the app's class).
     let shown = move || ctx.countdown.with(Option::is_some);
+    let display = move || if shown() { "" } else { "none" };
     let seconds = move || ctx.countdown.get().unwrap_or(0);
+    let message = match children {
+        Some(children) => children().into_any(),
+        None => view! { "You will be signed out in " {seconds} " seconds." }.into_any(),
+    };
+    // Focus moves to the button when the warning appears.
+    let button = NodeRef::<html::Button>::new();
+    Effect::new(move |_| {
+        if let (true, Some(b)) = (shown(), button.get_untracked()) {
+            let _ = b.focus();
+        }
+    });
     view! {
-        <Show when=shown>
-            {
-                let button = NodeRef::<html::Button>::new();
-                button.on_load(|b| {
-                    let _ = b.focus();
-                });
-                let message = match &children {
-                    Some(children) => children().into_any(),
-                    None => {
-                        view! {
-                            "You will be signed out in " {seconds} " seconds."
-                        }
-                            .into_any()
-                    }
-                };
-                view! {
-                    <div
-                        role="alertdialog"
-                        aria-modal="true"
-                        aria-labelledby="oidc-auto-logout-title"
-                        aria-describedby="oidc-auto-logout-message"
-                        class=class.clone()
-                        data-testid=test_id.clone()
-                    >
-                        <p id="oidc-auto-logout-title" class=format!("{class}-title")>
-                            {title.clone()}
-                        </p>
-                        <p id="oidc-auto-logout-message" class=format!("{class}-message")>
-                            {message}
-                        </p>
-                        <button
-                            type="button"
-                            class=format!("{class}-button")
-                            node_ref=button
-                            on:click=move |_| oidc.stay_signed_in()
-                        >
-                            {label.clone()}
-                        </button>
-                    </div>
-                }
-            }
-        </Show>
+        <div
+            role="alertdialog"
+            aria-modal="true"
+            aria-labelledby="oidc-auto-logout-title"
+            aria-describedby="oidc-auto-logout-message"
+            class=class
+            data-testid=test_id
+            style:display=display
+        >
+            <p id="oidc-auto-logout-title" class=title_class>
+                {title}
+            </p>
+            <p id="oidc-auto-logout-message" class=message_class>
+                {message}
+            </p>
+            <button
+                type="button"
+                class=button_class
+                node_ref=button
+                on:click=move |_| stay_signed_in(ctx)
+            >
+                {label}
+            </button>
+        </div>
     }
 }
