@@ -559,9 +559,9 @@ pub fn RequireAuth(
 /// a "Stay signed in" button that counts as activity (in every tab).
 ///
 /// Accessible: an `alertdialog` labelled by its title and described by its message;
-/// focus moves to the button when it appears. The dialog stays in the page and is
-/// not displayed (inline `display: none`, which no class rule overrides) while no
-/// countdown runs. Restyle it with `class` (default
+/// focus moves to the button when it appears. The dialog stays in the page, with the
+/// `hidden` attribute while no countdown runs: a `display` rule for its class should
+/// leave `[hidden]` alone (e.g. `.oidc-auto-logout:not([hidden]) { display: flex }`). Restyle it with `class` (default
 /// `oidc-auto-logout`: the title, message and button carry `-title`, `-message`,
 /// `-button` suffixes), or replace the message with `children` (read the seconds with
 /// [`use_auto_logout_countdown`]).
@@ -608,9 +608,8 @@ pub fn AutoLogoutWarning(
     let title = title.unwrap_or_else(|| "Are you still there?".into());
     let label = button_label.unwrap_or_else(|| "Stay signed in".into());
     // Always in the page, shown while the countdown runs: no view is built and torn
-    // down each time (the inline style wins over any `display` of the app's class).
+    // down each time.
     let shown = move || ctx.countdown.with(Option::is_some);
-    let display = move || if shown() { "" } else { "none" };
     let seconds = move || ctx.countdown.get().unwrap_or(0);
     let message = match children {
         Some(children) => children().into_any(),
@@ -631,7 +630,7 @@ pub fn AutoLogoutWarning(
             aria-describedby="oidc-auto-logout-message"
             class=class
             data-testid=test_id
-            style:display=display
+            hidden=move || !shown()
         >
             <p id="oidc-auto-logout-title" class=title_class>
                 {title}
