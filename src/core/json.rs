@@ -461,8 +461,8 @@ pub(crate) trait ToJson {
     fn write_json(&self, out: &mut String);
 }
 
-/// The JSON text of `value`, compact, as `serde_json::to_string` writes it (same
-/// signature, so that call sites read alike; writing cannot fail).
+/// The JSON text of `value`, compact, as `serde_json::to_string` writes it (a `Result`
+/// as that returns, so that call sites read alike; writing cannot fail).
 pub(crate) fn to_string<T: ToJson + ?Sized>(value: &T) -> Result<String, JsonError> {
     let mut out = String::new();
     value.write_json(&mut out);

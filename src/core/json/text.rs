@@ -363,9 +363,7 @@ mod tests {
     fn same(a: &AnyValue, b: &AnyValue) -> bool {
         match (a, b) {
             (AnyValue::F64(x), AnyValue::F64(y)) => {
-                x == y
-                    || ((x - y) / y).abs() < 1e-14
-                    || (x.is_sign_negative() == y.is_sign_negative() && *x == 0.0 && *y == 0.0)
+                x.to_bits() == y.to_bits() || ((x - y) / y).abs() < 1e-14
             }
             (AnyValue::Seq(x), AnyValue::Seq(y)) => {
                 x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
