@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::http::{HttpRequest, HttpResponse};
-use super::json::{required, Kind, Members, ObjectWriter, Parsed, ToJson};
+use super::json::{required, Kind, Members, Parsed};
 
 /// Error fetching or validating provider metadata.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -173,55 +173,6 @@ impl ProviderMetadata {
             authorization_response_iss_parameter_supported: raw
                 .authorization_response_iss_parameter_supported,
         })
-    }
-}
-
-impl ToJson for ProviderMetadata {
-    // As the derived `Serialize` writes it.
-    fn write_json(&self, out: &mut String) {
-        let mut o = ObjectWriter::new(out);
-        o.str("issuer", &self.issuer)
-            .str("authorization_endpoint", &self.authorization_endpoint)
-            .opt_str("token_endpoint", self.token_endpoint.as_deref())
-            .str("jwks_uri", &self.jwks_uri)
-            .opt_str("userinfo_endpoint", self.userinfo_endpoint.as_deref())
-            .opt_str("end_session_endpoint", self.end_session_endpoint.as_deref())
-            .opt_str("revocation_endpoint", self.revocation_endpoint.as_deref())
-            .opt_str(
-                "introspection_endpoint",
-                self.introspection_endpoint.as_deref(),
-            )
-            .opt_str(
-                "pushed_authorization_request_endpoint",
-                self.pushed_authorization_request_endpoint.as_deref(),
-            )
-            .opt_str(
-                "device_authorization_endpoint",
-                self.device_authorization_endpoint.as_deref(),
-            )
-            .opt_str(
-                "backchannel_authentication_endpoint",
-                self.backchannel_authentication_endpoint.as_deref(),
-            )
-            .list("scopes_supported", &self.scopes_supported)
-            .list("response_types_supported", &self.response_types_supported);
-        match &self.code_challenge_methods_supported {
-            Some(methods) => o.list("code_challenge_methods_supported", methods),
-            None => o.raw("code_challenge_methods_supported", "null"),
-        };
-        o.list(
-            "id_token_signing_alg_values_supported",
-            &self.id_token_signing_alg_values_supported,
-        )
-        .list(
-            "dpop_signing_alg_values_supported",
-            &self.dpop_signing_alg_values_supported,
-        )
-        .bool(
-            "authorization_response_iss_parameter_supported",
-            self.authorization_response_iss_parameter_supported,
-        )
-        .end();
     }
 }
 

@@ -423,6 +423,10 @@ pub(crate) struct Machine {
     tab: String,
     metadata: Option<ProviderMetadata>,
     keys: Option<JwkSet>,
+    /// The documents `metadata` and `keys` were read from, as the provider sent them:
+    /// what the session storage cache keeps (no writer of its own for either).
+    metadata_text: Option<String>,
+    keys_text: Option<String>,
     /// When the metadata was fetched (wall ms).
     provider_at: u64,
     /// The early silent sign-in, until a restore takes it.
@@ -507,6 +511,8 @@ impl Machine {
             tab: String::new(),
             metadata: None,
             keys: None,
+            metadata_text: None,
+            keys_text: None,
             provider_at: 0,
             early: None,
             keys_prefetch: None,
@@ -861,9 +867,11 @@ impl Machine {
             return false;
         };
         self.metadata = Some(metadata);
-        self.keys = cached
+        self.metadata_text = Some(cached.metadata);
+        let keys = cached
             .keys
-            .and_then(|k| JwkSet::from_json(k.as_bytes()).ok());
+            .and_then(|k| Some((JwkSet::from_json(k.as_bytes()).ok()?, k)));
+        (self.keys, self.keys_text) = keys.unzip();
         self.provider_at = cached.at;
         true
     }
@@ -917,19 +925,13 @@ impl Machine {
 
     /// Keeps the metadata and keys for the next page load of this tab.
     fn save_provider(&mut self) {
-        let Some(metadata) = self.metadata.as_ref() else {
-            return;
-        };
-        let Ok(metadata) = crate::core::json::to_string(metadata) else {
+        let Some(metadata) = self.metadata_text.clone() else {
             return;
         };
         let cached = CachedProvider {
             at: self.provider_at,
             metadata,
-            keys: self
-                .keys
-                .as_ref()
-                .and_then(|k| crate::core::json::to_string(k).ok()),
+            keys: self.keys_text.clone(),
             silent: self.silent_template(),
         };
         if let Ok(value) = crate::core::json::to_string(&cached) {
@@ -938,6 +940,13 @@ impl Machine {
                 value: Some(value),
             });
         }
+    }
+
+    /// Takes a key set read from `text`, and caches both.
+    fn set_keys(&mut self, keys: JwkSet, text: &[u8]) {
+        self.keys = Some(keys);
+        self.keys_text = Some(text_of(text));
+        self.save_provider();
     }
 
     /// Recognizes an authorization response in the address and takes it out: only a
@@ -1289,10 +1298,9 @@ impl Machine {
                 .as_ref()
                 .ok()
                 .filter(|r| (200..300).contains(&r.status))
-                .and_then(|r| JwkSet::from_json(&r.body).ok());
-            if let Some(keys) = keys {
-                self.keys = Some(keys);
-                self.save_provider();
+                .and_then(|r| JwkSet::from_json(&r.body).ok().map(|keys| (keys, &r.body)));
+            if let Some((keys, text)) = keys {
+                self.set_keys(keys, text);
             }
             // A check waiting on this request goes on below.
         }
@@ -1300,11 +1308,13 @@ impl Machine {
             Phase::Discovering { req: r, then } if r == req => {
                 let metadata = result.map_err(AuthError::Network).and_then(|resp| {
                     ProviderMetadata::from_response(&resp, &self.client.issuer)
+                        .map(|m| (m, text_of(&resp.body)))
                         .map_err(AuthError::from)
                 });
                 match metadata {
-                    Ok(m) => {
+                    Ok((m, text)) => {
                         self.metadata = Some(m);
+                        self.metadata_text = Some(text);
                         self.provider_at = self.now.wall;
                         self.save_provider();
                         self.phase = Phase::SignedOut;
@@ -1482,9 +1492,9 @@ impl Machine {
             }
             Step::Keys { check, .. } => {
                 let keys = match result {
-                    Ok(r) if (200..300).contains(&r.status) => {
-                        JwkSet::from_json(&r.body).map_err(AuthError::Keys)
-                    }
+                    Ok(r) if (200..300).contains(&r.status) => JwkSet::from_json(&r.body)
+                        .map(|keys| (keys, r.body))
+                        .map_err(AuthError::Keys),
                     Ok(r) => Err(AuthError::Network(format!(
                         "the key set endpoint answered HTTP {}",
                         r.status
@@ -1492,9 +1502,8 @@ impl Machine {
                     Err(e) => Err(AuthError::Network(e)),
                 };
                 match keys {
-                    Ok(keys) => {
-                        self.keys = Some(keys);
-                        self.save_provider();
+                    Ok((keys, text)) => {
+                        self.set_keys(keys, &text);
                         self.verify(check)
                     }
                     Err(e) => Outcome::Fail(Failure::Transient(e, Some(Box::new(check.response)))),
@@ -2090,4 +2099,9 @@ fn mock_session(client: &Client, mock: &MockUser, now: Now) -> Result<SignedIn, 
         renewals: 0,
         last_renewal: None,
     })
+}
+
+/// A document's text; it was read as JSON, so it is UTF-8.
+fn text_of(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).into_owned()
 }

@@ -187,19 +187,6 @@ impl ToJson for Jwk {
     }
 }
 
-impl ToJson for JwkSet {
-    fn write_json(&self, out: &mut String) {
-        out.push_str("{\"keys\":[");
-        for (i, key) in self.keys.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            key.write_json(out);
-        }
-        out.push_str("]}");
-    }
-}
-
 /// The smallest RSA modulus accepted, in bits (RFC 7518 section 3.3: "A key of size
 /// 2048 bits or larger MUST be used"). Enforced in key selection, so every platform's
 /// verifier (WebCrypto included) refuses smaller keys alike.
