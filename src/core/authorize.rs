@@ -344,7 +344,7 @@ impl std::fmt::Debug for CallbackParams {
 fn url_path(url: &str) -> &str {
     let rest = match super::split_once_str(url, "://") {
         Some((_, after_scheme)) => match after_scheme.find(['/', '?', '#']) {
-            Some(i) => &after_scheme[i..],
+            Some(i) => after_scheme.get(i..).unwrap_or_default(),
             None => "",
         },
         None => url,
@@ -496,7 +496,7 @@ fn is_same_origin_path(path: &str) -> bool {
     if !path.starts_with('/') || path.chars().any(|c| c.is_control() || c == '\\') {
         return false;
     }
-    let path_part = &path[..path.find(['?', '#']).unwrap_or(path.len())];
+    let path_part = path.split(['?', '#']).next().unwrap_or_default();
     if path_part.starts_with("//") {
         return false;
     }

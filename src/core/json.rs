@@ -163,7 +163,7 @@ impl fmt::Display for Unexpected<'_> {
             U::Bool(b) => write!(f, "boolean `{b}`"),
             U::Unsigned(n) => write!(f, "integer `{n}`"),
             U::Signed(n) => write!(f, "integer `{n}`"),
-            U::Str(s) => write!(f, "string {s:?}"),
+            U::Str(s) => write!(f, "string \"{s}\""),
             U::Float(_) => f.write_str("floating point number"),
             U::Unit => f.write_str("null"),
             U::Seq => f.write_str("array"),

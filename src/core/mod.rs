@@ -72,12 +72,12 @@ pub(crate) fn find_str(haystack: &str, needle: &str) -> Option<usize> {
 /// `haystack.split_once(needle)`, with [`find_str`].
 pub(crate) fn split_once_str<'a>(haystack: &'a str, needle: &str) -> Option<(&'a str, &'a str)> {
     let i = find_str(haystack, needle)?;
-    Some((&haystack[..i], &haystack[i + needle.len()..]))
+    Some((haystack.get(..i)?, haystack.get(i + needle.len()..)?))
 }
 
 /// `haystack.rsplit_once(byte)` for an ASCII separator, without the reverse character
 /// searcher.
 pub(crate) fn rsplit_once_byte(haystack: &str, byte: u8) -> Option<(&str, &str)> {
     let i = haystack.bytes().rposition(|b| b == byte)?;
-    Some((&haystack[..i], &haystack[i + 1..]))
+    Some((haystack.get(..i)?, haystack.get(i + 1..)?))
 }

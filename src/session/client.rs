@@ -169,7 +169,7 @@ fn site(host: &str) -> &str {
     let bytes = host.as_bytes();
     let mut dots = (0..bytes.len()).rev().filter(|&i| bytes[i] == b'.');
     match (dots.next(), dots.next()) {
-        (Some(_), Some(i)) => &host[i + 1..],
+        (Some(_), Some(i)) => host.get(i + 1..).unwrap_or(host),
         _ => host,
     }
 }
