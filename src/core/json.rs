@@ -84,37 +84,25 @@ fn read_members(
 /// Reads a value of `kind`, with the rules of its `Deserialize` (see [`read_kind`]).
 fn kind_from_value(kind: Kind, value: AnyValue) -> Result<Parsed, JsonError> {
     use crate::core::claims::numeric_date_of;
-    let optional = matches!(
-        kind,
-        Kind::OptStr | Kind::OptU64 | Kind::OptBool | Kind::OptList | Kind::OptJwk
-    );
-    if optional && value == AnyValue::Null {
-        return Ok(match kind {
-            Kind::OptStr => Parsed::OptStr(None),
-            Kind::OptU64 => Parsed::OptU64(None),
-            Kind::OptBool => Parsed::OptBool(None),
-            Kind::OptList => Parsed::OptList(None),
-            _ => Parsed::OptJwk(None),
-        });
-    }
+    use crate::core::jose::jwk_from_value;
     Ok(match kind {
         Kind::Str => Parsed::Str(value.string()?),
-        Kind::OptStr => Parsed::OptStr(Some(value.string()?)),
+        Kind::OptStr => Parsed::OptStr(value.optional(AnyValue::string)?),
         Kind::U64 => Parsed::U64(value.u64()?),
-        Kind::OptU64 => Parsed::OptU64(Some(value.u64()?)),
+        Kind::OptU64 => Parsed::OptU64(value.optional(AnyValue::u64)?),
         Kind::Bool => Parsed::Bool(value.bool()?),
-        Kind::OptBool => Parsed::OptBool(Some(value.bool()?)),
+        Kind::OptBool => Parsed::OptBool(value.optional(AnyValue::bool)?),
         Kind::List => Parsed::List(value.strings()?),
-        Kind::OptList => Parsed::OptList(Some(value.strings()?)),
+        Kind::OptList => Parsed::OptList(value.optional(AnyValue::strings)?),
         Kind::Date => Parsed::OptU64(numeric_date_of(value)?),
         Kind::Audience => Parsed::List(crate::core::claims::audience_of(value)?),
         Kind::LenientU64 => Parsed::OptU64(lenient_u64(value)),
-        Kind::OptJwk => Parsed::OptJwk(Some(crate::core::jose::jwk_from_value(value)?)),
+        Kind::OptJwk => Parsed::OptJwk(value.optional(jwk_from_value)?),
         Kind::Verifier => Parsed::Verifier(
             crate::core::CodeVerifier::new(value.string()?).map_err(de::Error::custom)?,
         ),
         Kind::Pending => Parsed::Pending(Box::new(FromJson::from_value(value)?)),
-        Kind::Keys => Parsed::Keys(crate::core::jose::lenient_keys(value)?),
+        Kind::Keys => Parsed::Keys(crate::core::jose::lenient_keys(value.items()?)),
     })
 }
 
@@ -799,11 +787,28 @@ impl AnyValue {
         }
     }
 
+    /// The items of an array.
+    fn items(self) -> Result<Vec<AnyValue>, JsonError> {
+        match self {
+            AnyValue::Seq(items) => Ok(items),
+            other => Err(other.invalid(&"a sequence")),
+        }
+    }
+
     /// An array of strings.
     fn strings(self) -> Result<Vec<String>, JsonError> {
+        self.items()?.into_iter().map(AnyValue::string).collect()
+    }
+
+    /// `None` for `null`, else the value as `read` takes it, as `Option`'s
+    /// `Deserialize` reads it.
+    fn optional<T>(
+        self,
+        read: impl FnOnce(AnyValue) -> Result<T, JsonError>,
+    ) -> Result<Option<T>, JsonError> {
         match self {
-            AnyValue::Seq(items) => items.into_iter().map(AnyValue::string).collect(),
-            other => Err(other.invalid(&"a sequence")),
+            AnyValue::Null => Ok(None),
+            other => read(other).map(Some),
         }
     }
 }

@@ -145,19 +145,15 @@ pub(crate) struct LenientKeys(pub(crate) Vec<Jwk>);
 
 impl<'de> Deserialize<'de> for LenientKeys {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        lenient_keys(AnyValue::Seq(Vec::<AnyValue>::deserialize(d)?)).map(LenientKeys)
+        Ok(LenientKeys(lenient_keys(Vec::<AnyValue>::deserialize(d)?)))
     }
 }
 
-/// The keys of a parsed `keys` array that read as JWKs (see [`LenientKeys`]).
-pub(crate) fn lenient_keys<E: de::Error>(value: AnyValue) -> Result<Vec<Jwk>, E> {
-    let AnyValue::Seq(all) = value else {
-        return Err(E::invalid_type(value.unexpected(), &"a sequence"));
-    };
-    Ok(all
-        .into_iter()
-        .filter_map(|k| jwk_from_value::<E>(k).ok())
-        .collect())
+/// The items of a parsed `keys` array that read as JWKs (see [`LenientKeys`]).
+pub(crate) fn lenient_keys(all: Vec<AnyValue>) -> Vec<Jwk> {
+    all.into_iter()
+        .filter_map(|k| jwk_from_value::<crate::core::json::JsonError>(k).ok())
+        .collect()
 }
 
 impl JwkSet {
