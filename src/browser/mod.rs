@@ -42,12 +42,8 @@ pub(crate) fn js_error(e: JsValue) -> String {
     e.as_string().unwrap_or_else(|| format!("{e:?}"))
 }
 
-/// Builds a plain object from JSON text (small algorithm and key descriptions).
-fn object(json: &str) -> Result<Object, JsValue> {
-    js_sys::JSON::parse(json)?.dyn_into::<Object>()
-}
-
-/// Headers a response is read for.
+/// Response headers the driver reads: the members after the status and body in an
+/// answer of `request` (below), in this order.
 const RESPONSE_HEADERS: [&str; 4] = [
     "content-type",
     "content-length",
@@ -55,78 +51,114 @@ const RESPONSE_HEADERS: [&str; 4] = [
     "www-authenticate",
 ];
 
-async fn fetch_inner(
-    request: &HttpRequest,
-    signal: &web_sys::AbortSignal,
-) -> Result<HttpResponse, String> {
-    let init = web_sys::RequestInit::new();
-    init.set_method(request.method.as_str());
-    init.set_mode(web_sys::RequestMode::Cors);
-    // The provider is cross-origin; cookies are not needed and not sent.
-    init.set_credentials(web_sys::RequestCredentials::Omit);
-    init.set_signal(Some(signal));
-    let headers = web_sys::Headers::new().map_err(js_error)?;
-    for (k, v) in &request.headers {
-        headers.set(k, v).map_err(js_error)?;
-    }
-    init.set_headers(&headers);
-    if !request.body.is_empty() {
-        init.set_body(&Uint8Array::from(request.body.as_slice()));
-    }
-    let req = web_sys::Request::new_with_str_and_init(&request.url, &init).map_err(js_error)?;
-    let resp: web_sys::Response = JsFuture::from(window()?.fetch_with_request(&req))
-        .await
-        .map_err(js_error)?
-        .dyn_into()
-        .map_err(js_error)?;
-    let mut headers = Vec::new();
-    for name in RESPONSE_HEADERS {
-        if let Ok(Some(v)) = resp.headers().get(name) {
-            headers.push((name.to_owned(), v));
-        }
-    }
-    let declared = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_RESPONSE_BYTES) {
-        return Err(format!(
-            "the response is larger than {MAX_RESPONSE_BYTES} bytes"
-        ));
-    }
-    let body = JsFuture::from(resp.array_buffer().map_err(js_error)?)
-        .await
-        .map_err(js_error)?;
-    let body = Uint8Array::new(&body);
-    if body.length() as usize > MAX_RESPONSE_BYTES {
-        return Err(format!(
-            "the response is larger than {MAX_RESPONSE_BYTES} bytes"
-        ));
-    }
-    Ok(HttpResponse {
-        status: resp.status(),
-        headers,
-        body: body.to_vec(),
-    })
+/// Browser IO in a few lines of JavaScript, which replace many times their size in
+/// wasm. The driver keeps every decision (what to send, what an answer means); these
+/// only carry the bytes.
+///
+/// - `request(url, method, headers, body, timeout, cap)`: `fetch` with a timeout (an
+///   `AbortController`) and a size cap. `headers` is a flat list of names and values.
+///   Resolves to `[status, body, ...RESPONSE_HEADERS values]`, an error message, or
+///   `null` when the timeout ran out first. When the page's early restore script
+///   already sent this very code exchange (the same URL and the same form members, in
+///   any order), its answer is taken instead, once.
+/// - `verify(jwk, importAlg, verifyAlg, signature, input)`: a WebCrypto signature
+///   check (the key and the algorithms as JSON). Resolves to whether the signature is
+///   valid; rejects when the key cannot be imported.
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+const HEADERS = ['content-type', 'content-length', 'dpop-nonce', 'www-authenticate'];
+const members = (body) =>
+  JSON.stringify([...new URLSearchParams(body)].sort((a, b) =>
+    a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+export async function request(url, method, headers, body, timeout, cap) {
+  const tooLarge = 'the response is larger than ' + cap + ' bytes';
+  const early = window.__oidcLeptosExchange;
+  if (early && early.url === url && body.length &&
+      members(early.body) === members(new TextDecoder().decode(body))) {
+    delete window.__oidcLeptosExchange;
+    const answer = await early.response;
+    if (answer.error) return answer.error;
+    const bytes = new TextEncoder().encode(answer.body);
+    return bytes.length > cap ? tooLarge : [answer.status, bytes, answer.type];
+  }
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeout);
+  try {
+    const init = { method, headers: {}, mode: 'cors', credentials: 'omit', signal: controller.signal };
+    for (let i = 0; i + 1 < headers.length; i += 2) init.headers[headers[i]] = headers[i + 1];
+    if (body.length) init.body = body;
+    const response = await fetch(url, init);
+    const found = HEADERS.map((name) => response.headers.get(name));
+    if (+found[1] > cap) return tooLarge;
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return bytes.length > cap ? tooLarge : [response.status, bytes, ...found];
+  } catch (e) {
+    return controller.signal.aborted ? null : String((e && e.message) || e);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+export async function verify(jwk, importAlg, verifyAlg, signature, input) {
+  const subtle = crypto.subtle;
+  const key = await subtle.importKey('jwk', JSON.parse(jwk), JSON.parse(importAlg), false, ['verify']);
+  return subtle.verify(JSON.parse(verifyAlg), key, signature, input);
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = request)]
+    fn js_request(
+        url: &str,
+        method: &str,
+        headers: Vec<String>,
+        body: Vec<u8>,
+        timeout_ms: f64,
+        cap: f64,
+    ) -> js_sys::Promise;
+
+    #[wasm_bindgen(js_name = verify)]
+    fn js_verify(
+        jwk: &str,
+        import_alg: &str,
+        verify_alg: &str,
+        signature: Vec<u8>,
+        input: Vec<u8>,
+    ) -> js_sys::Promise;
 }
 
-/// `fetch` with a timeout (an `AbortController`) and a size cap.
+/// `fetch` with a timeout (an `AbortController`) and a size cap. When the page's
+/// early restore script already sent this very code exchange (same URL, same form
+/// members), its answer is taken instead, once.
 pub(crate) async fn fetch(request: HttpRequest, timeout_ms: u64) -> Result<HttpResponse, String> {
-    let controller = web_sys::AbortController::new().map_err(js_error)?;
-    let abort = controller.clone();
-    let timeout = gloo_timers::callback::Timeout::new(
-        u32::try_from(timeout_ms).unwrap_or(u32::MAX),
-        move || abort.abort(),
-    );
-    let result = fetch_inner(&request, &controller.signal()).await;
-    let timed_out = controller.signal().aborted();
-    drop(timeout);
-    result.map_err(|e| {
-        if timed_out {
-            format!("request to {} timed out after {timeout_ms} ms", request.url)
-        } else {
-            format!("request to {} failed: {e}", request.url)
-        }
+    let HttpRequest {
+        method,
+        url,
+        headers,
+        body,
+    } = request;
+    let headers = headers.into_iter().flat_map(|(k, v)| [k, v]).collect();
+    let answer = JsFuture::from(js_request(
+        &url,
+        method.as_str(),
+        headers,
+        body,
+        timeout_ms as f64,
+        MAX_RESPONSE_BYTES as f64,
+    ))
+    .await
+    .map_err(js_error)?;
+    if let Some(answer) = answer.dyn_ref::<Array>() {
+        let headers = (2..)
+            .zip(RESPONSE_HEADERS)
+            .filter_map(|(i, name)| Some((name.to_owned(), answer.get(i).as_string()?)))
+            .collect();
+        return Ok(HttpResponse {
+            status: answer.get(0).as_f64().unwrap_or(0.0).clamp(0.0, 999.0) as u16,
+            headers,
+            body: Uint8Array::new(&answer.get(1)).to_vec(),
+        });
+    }
+    Err(match answer.as_string() {
+        Some(e) => format!("request to {url} failed: {e}"),
+        None => format!("request to {url} timed out after {timeout_ms} ms"),
     })
 }
 
@@ -142,10 +174,6 @@ fn storage(shared: bool) -> Option<web_sys::Storage> {
         w.session_storage()
     };
     s.ok().flatten()
-}
-
-fn read(key: &str, shared: bool) -> Option<String> {
-    storage(shared)?.get_item(key).ok().flatten()
 }
 
 fn now() -> Now {
@@ -190,7 +218,6 @@ type DataHandler = Closure<dyn FnMut(JsValue)>;
 /// Runs the session machine in a browser page.
 pub(crate) struct Driver {
     machine: RefCell<Machine>,
-    client: Client,
     tab: String,
     queue: RefCell<VecDeque<Event>>,
     busy: Cell<bool>,
@@ -207,61 +234,6 @@ pub(crate) struct Driver {
     /// The silent sign-in the page's inline script started, and its answer's handler.
     early: RefCell<Option<Object>>,
     early_listener: RefCell<Option<DataHandler>>,
-}
-
-/// The global the early restore script leaves a code exchange it started in.
-const EXCHANGE_GLOBAL: &str = "__oidcLeptosExchange";
-
-/// The answer of the code exchange the page's inline script started, if `request` is
-/// exactly that exchange (same URL, same form members): used once.
-fn early_exchange(request: &HttpRequest) -> Option<js_sys::Promise> {
-    let w = web_sys::window()?;
-    let exchange = get(&w, EXCHANGE_GLOBAL).dyn_into::<Object>().ok()?;
-    if get(&exchange, "url").as_string()? != request.url {
-        return None;
-    }
-    let started = crate::core::form::parse(&get(&exchange, "body").as_string()?);
-    let wanted = crate::core::form::parse(std::str::from_utf8(&request.body).ok()?);
-    // The same members in any order, each as many times (a handful: no sort, whose
-    // code would outweigh the comparison).
-    let count = |list: &[(String, String)], member: &(String, String)| {
-        list.iter().filter(|m| *m == member).count()
-    };
-    if started.len() != wanted.len()
-        || wanted
-            .iter()
-            .any(|m| count(&started, m) != count(&wanted, m))
-    {
-        return None;
-    }
-    let _ = js_sys::Reflect::delete_property(&w, &JsValue::from_str(EXCHANGE_GLOBAL));
-    get(&exchange, "response")
-        .dyn_into::<js_sys::Promise>()
-        .ok()
-}
-
-/// Reads the early exchange's answer as the driver's own fetch would.
-async fn early_response(url: &str, promise: js_sys::Promise) -> Result<HttpResponse, String> {
-    let answer = JsFuture::from(promise).await.map_err(js_error)?;
-    if let Some(error) = get(&answer, "error").as_string() {
-        return Err(format!("request to {url} failed: {error}"));
-    }
-    let status = get(&answer, "status").as_f64().unwrap_or(0.0);
-    let body = get(&answer, "body").as_string().unwrap_or_default();
-    if body.len() > MAX_RESPONSE_BYTES {
-        return Err(format!(
-            "the response is larger than {MAX_RESPONSE_BYTES} bytes"
-        ));
-    }
-    let headers = get(&answer, "type")
-        .as_string()
-        .map(|t| vec![("content-type".to_owned(), t)])
-        .unwrap_or_default();
-    Ok(HttpResponse {
-        status: status.clamp(0.0, 999.0) as u16,
-        headers,
-        body: body.into_bytes(),
-    })
 }
 
 /// The global the early restore script leaves its silent sign-in in.
@@ -303,7 +275,7 @@ impl std::fmt::Debug for Driver {
 impl Driver {
     /// Binds `config` to this page and starts the session. The authorization callback
     /// leaves the address bar synchronously, before this returns.
-    pub(crate) fn start(config: &OidcConfig, listener: impl Fn(Update) + 'static) -> Rc<Self> {
+    pub(crate) fn start(config: OidcConfig, listener: impl Fn(Update) + 'static) -> Rc<Self> {
         let location = web_sys::window().map(|w| w.location());
         let get = |f: fn(&web_sys::Location) -> Result<String, JsValue>| {
             location
@@ -315,9 +287,8 @@ impl Driver {
         let client = Client::bind(config, &origin);
         let channel = web_sys::BroadcastChannel::new(&client.channel()).ok();
         let driver = Rc::new(Driver {
-            machine: RefCell::new(Machine::new(client.clone())),
+            machine: RefCell::new(Machine::new(client)),
             tab: random_id(),
-            client,
             queue: RefCell::new(VecDeque::new()),
             busy: Cell::new(false),
             waiters: RefCell::new(Vec::new()),
@@ -346,16 +317,22 @@ impl Driver {
                 query: get(web_sys::Location::search),
                 fragment: get(web_sys::Location::hash),
             },
-            pending: read(&driver.client.key(Slot::Pending), false),
-            provider: read(&driver.client.key(Slot::Provider), false),
-            signed_in: read(&driver.client.key(Slot::SignedIn), true),
-            logged_out: read(&driver.client.key(Slot::LoggedOut), true),
+            pending: driver.read(Slot::Pending),
+            provider: driver.read(Slot::Provider),
+            signed_in: driver.read(Slot::SignedIn),
+            logged_out: driver.read(Slot::LoggedOut),
             visible,
             early,
             offline: web_sys::window().is_some_and(|w| !w.navigator().on_line()),
         };
         driver.post(Event::Start(info));
         driver
+    }
+
+    /// A storage slot's value.
+    fn read(&self, slot: Slot) -> Option<String> {
+        let key = self.machine.borrow().client().key(slot);
+        storage(slot.shared())?.get_item(&key).ok().flatten()
     }
 
     /// Hands an event to the machine and carries out what it says. Re-entrant posts
@@ -422,13 +399,8 @@ impl Driver {
                 timeout_ms,
             } => {
                 let this = Rc::clone(self);
-                let early = early_exchange(&request);
                 wasm_bindgen_futures::spawn_local(async move {
-                    let result = match early {
-                        // The page's script already sent this very request.
-                        Some(answer) => early_response(&request.url, answer).await,
-                        None => fetch(request, timeout_ms).await,
-                    };
+                    let result = fetch(request, timeout_ms).await;
                     this.post(Event::Http { req, result });
                 });
             }
@@ -459,7 +431,7 @@ impl Driver {
             }
             Command::Store { slot, value } => {
                 if let Some(s) = storage(slot.shared()) {
-                    let key = self.client.key(slot);
+                    let key = self.machine.borrow().client().key(slot);
                     let _ = match value {
                         Some(v) => s.set_item(&key, &v),
                         None => s.remove_item(&key),
@@ -706,7 +678,6 @@ async fn webcrypto_verify(
     input: &[u8],
     signature: &[u8],
 ) -> Result<bool, JsValue> {
-    let subtle = window()?.crypto()?.subtle();
     let (import_alg, verify_alg) = webcrypto_params(alg);
     // Only the public members go to WebCrypto; `alg` is dropped so that a JWK without
     // it and one with it import alike (the fit was checked before).
@@ -716,22 +687,13 @@ async fn webcrypto_verify(
     public.use_ = None;
     let jwk_json =
         crate::core::json::to_string(&public).map_err(|e| JsValue::from_str(&e.to_string()))?;
-    let usages = Array::of1(&JsValue::from_str("verify"));
-    let crypto_key = JsFuture::from(subtle.import_key_with_object(
-        "jwk",
-        &object(&jwk_json)?,
-        &object(import_alg)?,
-        false,
-        &usages,
-    )?)
-    .await?
-    .dyn_into::<web_sys::CryptoKey>()?;
-    let ok = JsFuture::from(subtle.verify_with_object_and_u8_array_and_u8_array(
-        &object(verify_alg)?,
-        &crypto_key,
-        signature,
-        input,
-    )?)
+    let ok = JsFuture::from(js_verify(
+        &jwk_json,
+        import_alg,
+        verify_alg,
+        signature.to_vec(),
+        input.to_vec(),
+    ))
     .await?;
     Ok(ok.as_bool().unwrap_or(false))
 }

@@ -10,7 +10,7 @@ use wasm_bindgen_test::*;
 
 use super::{fetch, Driver, WebCryptoVerifier, MAX_RESPONSE_BYTES};
 use crate::core::jose::{AlgorithmPolicy, JoseError, Jwk, JwkSet, UnverifiedJws};
-use crate::core::HttpRequest;
+use crate::core::{HttpRequest, HttpResponse};
 use crate::session::{AuthState, OidcConfig, Slot};
 use crate::{use_oidc, AutoLogoutWarning, MockUser, OidcProvider, RequireAuth, User};
 
@@ -63,7 +63,7 @@ fn session_storage() -> web_sys::Storage {
 #[wasm_bindgen_test]
 fn callback_leaves_the_address_bar_before_start_returns_and_other_params_stay() {
     set_address("/?keep=1&code=abc&state=st&iss=x&session_state=s#top");
-    let driver = Driver::start(&OidcConfig::new(DEAD_ISS, "spa"), |_| {});
+    let driver = Driver::start(OidcConfig::new(DEAD_ISS, "spa"), |_| {});
     assert_eq!(location().pathname().unwrap(), "/");
     assert_eq!(location().search().unwrap(), "?keep=1");
     assert_eq!(location().hash().unwrap(), "#top");
@@ -71,10 +71,10 @@ fn callback_leaves_the_address_bar_before_start_returns_and_other_params_stay() 
     // An app address with `code` but no `state` is left alone, and so is its
     // pending sign-in.
     let key =
-        crate::session::Client::bind(&OidcConfig::new(DEAD_ISS, "spa"), "x").key(Slot::Pending);
+        crate::session::Client::bind(OidcConfig::new(DEAD_ISS, "spa"), "x").key(Slot::Pending);
     session_storage().set_item(&key, "kept").unwrap();
     set_address("/shop?code=SUMMER10");
-    let _driver = Driver::start(&OidcConfig::new(DEAD_ISS, "spa"), |_| {});
+    let _driver = Driver::start(OidcConfig::new(DEAD_ISS, "spa"), |_| {});
     assert_eq!(location().search().unwrap(), "?code=SUMMER10");
     assert_eq!(
         session_storage().get_item(&key).unwrap().as_deref(),
@@ -119,7 +119,7 @@ fn message(origin: &str, source: Option<&js_sys::Object>, data: &str) -> web_sys
 #[wasm_bindgen_test]
 async fn frame_messages_are_accepted_only_from_the_frame_on_our_origin() {
     set_address("/");
-    let driver: Rc<Driver> = Driver::start(&OidcConfig::new(DEAD_ISS, "spa"), |_| {});
+    let driver: Rc<Driver> = Driver::start(OidcConfig::new(DEAD_ISS, "spa"), |_| {});
     let origin = location().origin().unwrap();
     let answer = format!("{origin}/silent-callback.html?code=c&state=s");
     // No frame open: nothing is accepted.
@@ -161,7 +161,7 @@ async fn frame_messages_are_accepted_only_from_the_frame_on_our_origin() {
 #[wasm_bindgen_test]
 async fn access_token_without_session_is_a_typed_error() {
     set_address("/");
-    let driver = Driver::start(&OidcConfig::new(DEAD_ISS, "spa"), |_| {});
+    let driver = Driver::start(OidcConfig::new(DEAD_ISS, "spa"), |_| {});
     let result = driver.access_token().await;
     assert_eq!(result.unwrap_err(), crate::AuthError::NotLoggedIn);
 }
@@ -270,7 +270,7 @@ async fn logout_is_told_to_the_other_tabs_on_the_app_channel() {
     use wasm_bindgen::closure::Closure;
     set_address("/");
     let config = OidcConfig::new(DEAD_ISS, "spa");
-    let name = crate::session::Client::bind(&config, "x").channel();
+    let name = crate::session::Client::bind(config.clone(), "x").channel();
     // Another tab of the same app, listening on the channel.
     let other = web_sys::BroadcastChannel::new(&name).unwrap();
     let heard = Rc::new(RefCell::new(Vec::<String>::new()));
@@ -282,7 +282,7 @@ async fn logout_is_told_to_the_other_tabs_on_the_app_channel() {
             }
         });
     other.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    let driver = Driver::start(&config, |_| {});
+    let driver = Driver::start(config, |_| {});
     driver.post(crate::session::machine::Event::Logout(
         crate::LogoutOptions::default().local_only(true),
     ));
@@ -526,7 +526,8 @@ async fn is_allowed_is_a_tri_state_over_the_typed_user() {
         roles: Vec<String>,
     }
     set_address("/");
-    let seen = RwSignal::new(Vec::<Option<bool>>::new());
+    let admin_seen = RwSignal::new(Vec::<Option<bool>>::new());
+    let owner_seen = RwSignal::new(Vec::<Option<bool>>::new());
     let handle = RwSignal::new(None::<crate::Oidc>);
     mount_in_provider(
         mock("allowed", MockUser::new("ida").claim("roles", ["admin"])),
@@ -536,21 +537,19 @@ async fn is_allowed_is_a_tri_state_over_the_typed_user() {
                 .is_allowed(|u| u.additional().roles.iter().any(|r| r == "admin"));
             let owner = crate::use_oidc_with_claims::<Roles>()
                 .is_allowed(|u| u.additional().roles.iter().any(|r| r == "owner"));
-            Effect::new(move |_| seen.update(|v| v.push(admin.get())));
-            Effect::new(move |_| seen.update(|v| v.push(owner.get().map(|o| !o))));
+            Effect::new(move |_| admin_seen.update(|v| v.push(admin.get())));
+            Effect::new(move |_| owner_seen.update(|v| v.push(owner.get())));
         },
     );
-    assert!(wait_for(|| seen.get_untracked().len() >= 2).await);
-    assert!(seen.get_untracked().iter().all(|v| *v == Some(true)));
+    let last = |seen: RwSignal<Vec<Option<bool>>>| seen.get_untracked().last().copied();
+    assert!(wait_for(|| last(admin_seen) == Some(Some(true))).await);
+    assert_eq!(last(owner_seen), Some(Some(false)));
     handle
         .get_untracked()
         .unwrap()
         .logout(crate::LogoutOptions::default());
-    assert!(
-        wait_for(|| seen.get_untracked().last() == Some(&Some(true))
-            && seen.get_untracked().contains(&Some(false)))
-        .await
-    );
+    assert!(wait_for(|| last(admin_seen) == Some(Some(false))).await);
+    assert_eq!(last(owner_seen), Some(Some(false)));
     // Pending: none, with a provider that is still being asked.
     let pending = RwSignal::new(Vec::<Option<bool>>::new());
     mount_in_provider(OidcConfig::new(DEAD_ISS, "allowed-pending"), move || {
@@ -565,13 +564,13 @@ async fn is_allowed_is_a_tri_state_over_the_typed_user() {
 async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
     use wasm_bindgen::JsValue;
     let window = web_sys::window().unwrap();
-    let set_exchange = |body: &str| {
-        let answer = js_sys::JSON::parse(
-            r#"{"status":200,"type":"application/json","body":"{\"access_token\":\"a\"}"}"#,
-        )
-        .unwrap();
+    // The test server's own address: a request that is not the exchange goes out for
+    // real and gets the server's answer (not the script's).
+    let token_url = format!("{}/early-exchange-token", location().origin().unwrap());
+    let set_exchange = |body: &str, answer: &str| {
+        let answer = js_sys::JSON::parse(answer).unwrap();
         let exchange = js_sys::Object::new();
-        js_sys::Reflect::set(&exchange, &"url".into(), &"https://idp.test/token".into()).unwrap();
+        js_sys::Reflect::set(&exchange, &"url".into(), &token_url.as_str().into()).unwrap();
         js_sys::Reflect::set(&exchange, &"body".into(), &body.into()).unwrap();
         js_sys::Reflect::set(
             &exchange,
@@ -583,7 +582,7 @@ async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
     };
     let request = |code: &str| {
         HttpRequest::post_form(
-            "https://idp.test/token",
+            token_url.as_str(),
             [
                 ("grant_type", "authorization_code"),
                 ("code", code),
@@ -593,35 +592,33 @@ async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
             ],
         )
     };
+    let script_answer =
+        r#"{"status":200,"type":"application/json","body":"{\"access_token\":\"a\"}"}"#;
+    let is_script_answer = |r: &Result<HttpResponse, String>| matches!(r, Ok(r) if r.status == 200 && r.body == br#"{"access_token":"a"}"#);
     // The script's body, its members in another order and encoded by URLSearchParams.
     let script_body = "client_id=spa&code=c1&code_verifier=v&grant_type=authorization_code&redirect_uri=https%3A%2F%2Fapp.test%2F";
-    set_exchange(script_body);
+    set_exchange(script_body, script_answer);
     // Another code (or verifier, or endpoint): not that exchange.
-    assert!(super::early_exchange(&request("c2")).is_none());
+    assert!(!is_script_answer(&fetch(request("c2"), 10_000).await));
     let mut other_url = request("c1");
-    other_url.url = "https://evil.test/token".into();
-    assert!(super::early_exchange(&other_url).is_none());
+    other_url.url = format!("{token_url}-elsewhere");
+    assert!(!is_script_answer(&fetch(other_url, 10_000).await));
     // The same request: its answer, once.
-    let answer = super::early_exchange(&request("c1")).expect("the same request");
-    let response = super::early_response("https://idp.test/token", answer)
-        .await
-        .unwrap();
+    let response = fetch(request("c1"), 10_000).await.unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(response.body, br#"{"access_token":"a"}"#);
     assert_eq!(
         response.headers,
         vec![("content-type".to_owned(), "application/json".to_owned())]
     );
-    assert!(super::early_exchange(&request("c1")).is_none(), "used once");
     assert_eq!(
         js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap(),
-        JsValue::UNDEFINED
+        JsValue::UNDEFINED,
+        "used once"
     );
+    assert!(!is_script_answer(&fetch(request("c1"), 10_000).await));
     // A failed early fetch is a network error, as the driver's own.
-    set_exchange(script_body);
-    let failed = js_sys::JSON::parse(r#"{"error":"TypeError: Failed to fetch"}"#).unwrap();
-    let err = super::early_response("https://idp.test/token", js_sys::Promise::resolve(&failed))
-        .await
-        .unwrap_err();
+    set_exchange(script_body, r#"{"error":"TypeError: Failed to fetch"}"#);
+    let err = fetch(request("c1"), 10_000).await.unwrap_err();
     assert!(err.contains("Failed to fetch"), "{err}");
 }

@@ -70,7 +70,7 @@ fn start_session(config: OidcConfig, ctx: OidcContext) -> Option<SessionRef> {
     use crate::browser::Update;
     // The machine's publications are the only writers of these signals.
     Some(crate::browser::Driver::start(
-        &config,
+        config,
         move |update| match update {
             Update::State(s) => {
                 ctx.state.try_set(s);
@@ -90,16 +90,9 @@ fn start_session(_config: OidcConfig, _ctx: OidcContext) -> Option<SessionRef> {
     None
 }
 
-/// Whether two states show the same thing (users compared by their validated claims).
+/// Whether the state shown changed (users compared by their validated claims).
 fn changed<C>(old: Option<&AuthState<C>>, new: Option<&AuthState<C>>) -> bool {
-    let same = match (old, new) {
-        (Some(AuthState::Pending), Some(AuthState::Pending))
-        | (Some(AuthState::LoggedOut), Some(AuthState::LoggedOut)) => true,
-        (Some(AuthState::LoggedIn(a)), Some(AuthState::LoggedIn(b))) => a.same_claims(b),
-        (Some(AuthState::Failed(a)), Some(AuthState::Failed(b))) => a == b,
-        _ => false,
-    };
-    !same
+    !matches!((old, new), (Some(a), Some(b)) if a.same_as(b))
 }
 
 /// The handle returned by [`use_oidc`] (and [`use_oidc_with_claims`]): the session
@@ -134,14 +127,21 @@ where
     }
 
     /// The session state, with the user's claims typed as `C`.
-    pub fn state(&self) -> Signal<AuthState<C>> {
-        self.state.into()
+    pub fn state(&self) -> Memo<AuthState<C>> {
+        self.state
     }
 
     /// The signed-in user, if any.
-    pub fn user(&self) -> Signal<Option<User<C>>> {
+    pub fn user(&self) -> Memo<Option<User<C>>> {
         let state = self.state;
-        Signal::derive(move || state.with(|s| s.user().cloned()))
+        Memo::new_with_compare(
+            move |_| state.with(|s| s.user().cloned()),
+            |old, new| match (old, new) {
+                (Some(Some(a)), Some(Some(b))) => !a.same_claims(b),
+                (Some(None), Some(None)) => false,
+                _ => true,
+            },
+        )
     }
 
     /// Whether a user is signed in, in the tri-state route guards take: `None` while
@@ -166,9 +166,9 @@ where
     ///
     /// Leptos 0.9 signals no longer implement `Fn`: pass a closure (`move ||
     /// signed_in.get()`), as above, which works in 0.8 too.
-    pub fn is_authenticated(&self) -> Signal<Option<bool>> {
+    pub fn is_authenticated(&self) -> Memo<Option<bool>> {
         let raw = self.ctx.state;
-        Signal::derive(move || {
+        Memo::new(move |_| {
             raw.with(|s| match s {
                 AuthState::Pending => None,
                 AuthState::LoggedIn(_) => Some(true),
@@ -203,9 +203,9 @@ where
     pub fn is_allowed(
         &self,
         allow: impl Fn(&User<C>) -> bool + Send + Sync + 'static,
-    ) -> Signal<Option<bool>> {
+    ) -> Memo<Option<bool>> {
         let state = self.state;
-        Signal::derive(move || {
+        Memo::new(move |_| {
             state.with(|s| match s {
                 AuthState::Pending => None,
                 AuthState::LoggedIn(user) => Some(allow(user)),
@@ -216,14 +216,14 @@ where
 
     /// Seconds left before the idle logout while the warning runs, `None` otherwise
     /// (see [`OidcConfig::idle_timeout`]).
-    pub fn auto_logout_countdown(&self) -> Signal<Option<u32>> {
-        self.ctx.countdown.into()
+    pub fn auto_logout_countdown(&self) -> ReadSignal<Option<u32>> {
+        self.ctx.countdown.read_only()
     }
 
     /// What the session is doing (how it was obtained, when the access token
     /// expires, the last renewal), for a status display.
-    pub fn info(&self) -> Signal<SessionInfo> {
-        self.ctx.info.into()
+    pub fn info(&self) -> ReadSignal<SessionInfo> {
+        self.ctx.info.read_only()
     }
 
     /// Counts as user activity: the idle clock restarts in every tab and a running
@@ -388,7 +388,7 @@ where
 ///
 /// Outside an [`OidcProvider`].
 #[track_caller]
-pub fn use_user() -> Signal<Option<User>> {
+pub fn use_user() -> Memo<Option<User>> {
     use_oidc().user()
 }
 
@@ -398,7 +398,7 @@ pub fn use_user() -> Signal<Option<User>> {
 ///
 /// Outside an [`OidcProvider`].
 #[track_caller]
-pub fn use_user_with_claims<C>() -> Signal<Option<User<C>>>
+pub fn use_user_with_claims<C>() -> Memo<Option<User<C>>>
 where
     C: DeserializeOwned + Clone + Send + Sync + 'static,
 {
@@ -412,8 +412,8 @@ where
 ///
 /// Outside an [`OidcProvider`].
 #[track_caller]
-pub fn use_auto_logout_countdown() -> Signal<Option<u32>> {
-    context().countdown.into()
+pub fn use_auto_logout_countdown() -> ReadSignal<Option<u32>> {
+    context().countdown.read_only()
 }
 
 /// What the session is doing, for a status display ([`SessionInfo`]).
@@ -422,8 +422,8 @@ pub fn use_auto_logout_countdown() -> Signal<Option<u32>> {
 ///
 /// Outside an [`OidcProvider`].
 #[track_caller]
-pub fn use_session_info() -> Signal<SessionInfo> {
-    context().info.into()
+pub fn use_session_info() -> ReadSignal<SessionInfo> {
+    context().info.read_only()
 }
 
 /// The access token as a resource: it loads when the user signs in, and again on each

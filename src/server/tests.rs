@@ -539,7 +539,7 @@ fn browser_mock_token(issuer: &str, audience: &str) -> String {
     let config = crate::OidcConfig::new(issuer, "todo-spa")
         .mock(crate::MockUser::new("mock-alice").audience(audience));
     let mut machine = Machine::new(crate::session::Client::bind(
-        &config,
+        config,
         "http://localhost:3000",
     ));
     let now = Now {

@@ -73,11 +73,8 @@ fn ms(d: std::time::Duration) -> u64 {
 
 impl Client {
     /// Binds `config` to the app's `origin` (`scheme://host[:port]`).
-    pub(crate) fn bind(config: &OidcConfig, origin: &str) -> Self {
-        let redirect_uri = config
-            .redirect_uri
-            .clone()
-            .unwrap_or_else(|| format!("{origin}/"));
+    pub(crate) fn bind(config: OidcConfig, origin: &str) -> Self {
+        let redirect_uri = config.redirect_uri.unwrap_or_else(|| format!("{origin}/"));
         let same_site = same_site(origin, &config.issuer);
         let (frame, redirect_restore) = match config.restore {
             RestoreMode::Auto => (same_site, !same_site),
@@ -87,24 +84,21 @@ impl Client {
         };
         let namespace = config
             .storage_namespace
-            .clone()
             .unwrap_or_else(|| format!("oidc-leptos:{}:{}", config.issuer, config.client_id));
         Client {
-            issuer: config.issuer.clone(),
-            client_id: config.client_id.clone(),
-            scopes: config.scopes.clone(),
-            extra_params: config.extra_params.clone(),
+            issuer: config.issuer,
+            client_id: config.client_id,
+            scopes: config.scopes,
+            extra_params: config.extra_params,
             silent_redirect_uri: config
                 .silent_redirect_uri
-                .clone()
                 .unwrap_or_else(|| format!("{origin}/silent-callback.html")),
             post_logout_redirect_uri: config
                 .post_logout_redirect_uri
-                .clone()
                 .unwrap_or_else(|| redirect_uri.clone()),
             redirect_uri,
             leeway: config.leeway,
-            trusted_audiences: config.trusted_audiences.clone(),
+            trusted_audiences: config.trusted_audiences,
             frame,
             redirect_restore,
             renew_margin_ms: ms(config.renew_margin),
@@ -116,8 +110,8 @@ impl Client {
             idle_timeout_ms: config.idle_timeout.map(ms).filter(|t| *t > 0),
             auto_logout: config.auto_logout,
             auto_logout_warning_ms: ms(config.auto_logout_warning),
-            auto_logout_to: config.auto_logout_to.clone(),
-            mock: config.mock.clone(),
+            auto_logout_to: config.auto_logout_to,
+            mock: config.mock,
             namespace,
         }
     }
@@ -218,19 +212,16 @@ mod tests {
     #[test]
     fn binding_defaults_and_modes() {
         let config = OidcConfig::new("http://localhost:9000", "spa");
-        let c = Client::bind(&config, "http://localhost:3000");
+        let c = Client::bind(config.clone(), "http://localhost:3000");
         assert_eq!(c.redirect_uri, "http://localhost:3000/");
         assert_eq!(
             c.silent_redirect_uri,
             "http://localhost:3000/silent-callback.html"
         );
         assert!(c.frame && !c.redirect_restore);
-        let c = Client::bind(&config, "http://127.0.0.1:3000");
+        let c = Client::bind(config.clone(), "http://127.0.0.1:3000");
         assert!(!c.frame && c.redirect_restore);
-        let c = Client::bind(
-            &config.clone().restore(RestoreMode::Off),
-            "http://localhost:1",
-        );
+        let c = Client::bind(config.restore(RestoreMode::Off), "http://localhost:1");
         assert!(!c.frame && !c.redirect_restore);
         assert_eq!(
             c.key(Slot::Pending),

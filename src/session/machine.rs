@@ -539,6 +539,11 @@ impl Machine {
         }
     }
 
+    /// The client the machine runs for.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// When the driver should send `Event::Timer` (mono ms), if ever.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
         match &self.phase {
@@ -2011,7 +2016,7 @@ impl Machine {
     /// `Publish` is the only writer of what the app shows: sent when it changes.
     fn publish(&mut self) {
         let state = self.state();
-        if self.published.as_ref() != Some(&state) {
+        if !self.published.as_ref().is_some_and(|p| p.same_as(&state)) {
             self.published = Some(state.clone());
             self.out.push(Command::Publish(state));
         }

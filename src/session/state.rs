@@ -125,6 +125,18 @@ impl<C> AuthState<C> {
     pub fn is_pending(&self) -> bool {
         matches!(self, AuthState::Pending)
     }
+
+    /// Whether two states show the same thing: users compared by their validated
+    /// claims (one comparison of the ID token's JSON, not claim by claim).
+    pub(crate) fn same_as<D>(&self, other: &AuthState<D>) -> bool {
+        match (self, other) {
+            (AuthState::Pending, AuthState::Pending)
+            | (AuthState::LoggedOut, AuthState::LoggedOut) => true,
+            (AuthState::LoggedIn(a), AuthState::LoggedIn(b)) => a.same_claims(b),
+            (AuthState::Failed(a), AuthState::Failed(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 #[cfg_attr(

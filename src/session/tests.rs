@@ -568,7 +568,7 @@ fn a_reload_takes_over_the_silent_sign_in_the_page_started_early() {
     let idp = Idp::new();
     let tab = signed_in(&idp);
     let mut reloaded = tab.reload();
-    let key = Client::bind(&OidcConfig::new(ISS, "spa"), APP).key(Slot::Provider);
+    let key = Client::bind(OidcConfig::new(ISS, "spa"), APP).key(Slot::Provider);
     early_start(&mut reloaded, &key);
     let before = idp.requests();
     reloaded.start();
@@ -595,7 +595,7 @@ fn an_early_sign_in_for_another_client_or_after_logout_is_dropped() {
     let mut tab = tab;
     tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
     let mut after = tab.reload();
-    let key = Client::bind(&OidcConfig::new(ISS, "spa"), APP).key(Slot::Provider);
+    let key = Client::bind(OidcConfig::new(ISS, "spa"), APP).key(Slot::Provider);
     early_start(&mut after, &key);
     after.start();
     after.run();

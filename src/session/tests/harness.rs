@@ -431,7 +431,7 @@ impl Tab {
     pub fn with_origin(idp: &Idp, origin: &str, path: &str) -> Self {
         Tab {
             idp: idp.clone(),
-            machine: Machine::new(Client::bind(&OidcConfig::new(ISS, "spa"), origin)),
+            machine: Machine::new(Client::bind(OidcConfig::new(ISS, "spa"), origin)),
             client_id: "spa".into(),
             tweak: |c| c,
             origin: origin.into(),
@@ -469,7 +469,7 @@ impl Tab {
 
     /// The page loads: the machine starts with what the storage holds.
     pub fn start(&mut self) {
-        self.machine = Machine::new(Client::bind(&self.config(), &self.origin));
+        self.machine = Machine::new(Client::bind(self.config(), &self.origin));
         self.url = format!("{}{}", self.path, self.query);
         let local = self.idp.0.borrow().local.clone();
         let info = StartInfo {
