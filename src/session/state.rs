@@ -127,13 +127,14 @@ impl<C> AuthState<C> {
     }
 
     /// Whether two states show the same thing: users compared by their validated
-    /// claims (one comparison of the ID token's JSON, not claim by claim).
+    /// claims (one comparison of the ID token's JSON, not claim by claim), errors by
+    /// their message.
     pub(crate) fn same_as<D>(&self, other: &AuthState<D>) -> bool {
         match (self, other) {
             (AuthState::Pending, AuthState::Pending)
             | (AuthState::LoggedOut, AuthState::LoggedOut) => true,
             (AuthState::LoggedIn(a), AuthState::LoggedIn(b)) => a.same_claims(b),
-            (AuthState::Failed(a), AuthState::Failed(b)) => a == b,
+            (AuthState::Failed(a), AuthState::Failed(b)) => a.to_string() == b.to_string(),
             _ => false,
         }
     }
