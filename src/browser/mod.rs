@@ -61,6 +61,11 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   `null` when the timeout ran out first. When the page's early restore script
 ///   already sent this very code exchange (the same URL and the same form members, in
 ///   any order), its answer is taken instead, once.
+/// - `listen(channel, post)`: the page events the session follows, each handed to
+///   `post(kind, data)` (see [`PageEvent`]): user activity (pointer, keys, focus,
+///   wheel, touch, scroll), online and offline, visibility, `message` events (with the
+///   event) and the tabs' channel (with the message). Returns the function that
+///   removes them all.
 /// - `verify(jwk, importAlg, verifyAlg, signature, input)`: a WebCrypto signature
 ///   check (the key and the algorithms as JSON). Resolves to whether the signature is
 ///   valid; rejects when the key cannot be imported.
@@ -97,6 +102,21 @@ export async function request(url, method, headers, body, timeout, cap) {
     clearTimeout(timer);
   }
 }
+export function listen(channel, post) {
+  const off = [];
+  const on = (target, name, f) => {
+    target.addEventListener(name, f);
+    off.push(() => target.removeEventListener(name, f));
+  };
+  for (const name of ['pointerdown', 'pointermove', 'keydown', 'focus', 'wheel', 'touchstart', 'scroll'])
+    on(window, name, () => post(0));
+  on(window, 'online', () => post(1));
+  on(window, 'offline', () => post(2));
+  on(document, 'visibilitychange', () => post(document.hidden ? 4 : 3));
+  on(window, 'message', (e) => post(5, e));
+  if (channel) on(channel, 'message', (e) => post(6, e.data));
+  return () => off.forEach((f) => f());
+}
 export async function verify(jwk, importAlg, verifyAlg, signature, input) {
   const subtle = crypto.subtle;
   const key = await subtle.importKey('jwk', JSON.parse(jwk), JSON.parse(importAlg), false, ['verify']);
@@ -113,6 +133,9 @@ extern "C" {
         timeout_ms: f64,
         cap: f64,
     ) -> js_sys::Promise;
+
+    #[wasm_bindgen(js_name = listen)]
+    fn js_listen(channel: &JsValue, post: &js_sys::Function) -> js_sys::Function;
 
     #[wasm_bindgen(js_name = verify)]
     fn js_verify(
@@ -212,7 +235,7 @@ pub(crate) enum Update {
 
 type StateListener = Box<dyn Fn(Update)>;
 type Waiter = oneshot::Sender<Result<AccessToken, AuthError>>;
-type Handler = Closure<dyn FnMut(web_sys::Event)>;
+type PageHandler = Closure<dyn FnMut(u32, JsValue)>;
 type DataHandler = Closure<dyn FnMut(JsValue)>;
 
 /// Runs the session machine in a browser page.
@@ -228,8 +251,9 @@ pub(crate) struct Driver {
     frame: RefCell<Option<(ReqId, web_sys::HtmlIFrameElement)>>,
     channel: Option<web_sys::BroadcastChannel>,
     listener: StateListener,
-    // The event handlers stay registered as long as the driver lives.
-    handlers: RefCell<Vec<Handler>>,
+    /// The page's event handler, and the function that removes it: the listeners
+    /// stay registered as long as the driver lives.
+    page_events: RefCell<Option<(PageHandler, js_sys::Function)>>,
     last_activity: Cell<f64>,
     /// The silent sign-in the page's inline script started, and its answer's handler.
     early: RefCell<Option<Object>>,
@@ -297,7 +321,7 @@ impl Driver {
             frame: RefCell::new(None),
             channel,
             listener: Box::new(listener),
-            handlers: RefCell::new(Vec::new()),
+            page_events: RefCell::new(None),
             last_activity: Cell::new(0.0),
             early: RefCell::new(None),
             early_listener: RefCell::new(None),
@@ -544,88 +568,71 @@ impl Driver {
         Some((*req, query_of(&href)))
     }
 
-    fn add_handler(
-        self: &Rc<Self>,
-        target: &web_sys::EventTarget,
-        name: &str,
-        f: impl FnMut(web_sys::Event) + 'static,
-    ) {
-        let closure = Closure::<dyn FnMut(web_sys::Event)>::new(f);
-        let _ = target.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
-        self.handlers.borrow_mut().push(closure);
-    }
-
     fn listen(self: &Rc<Self>) {
-        let Ok(w) = window() else { return };
         let weak = Rc::downgrade(self);
-        self.add_handler(&w, "message", move |e| {
+        let handler = PageHandler::new(move |kind: u32, data: JsValue| {
             let Some(this) = weak.upgrade() else { return };
-            let answer = e
-                .dyn_ref::<web_sys::MessageEvent>()
-                .and_then(|e| this.frame_message(e));
-            if let Some((req, query)) = answer {
-                this.post(Event::SilentResult { req, query });
-            }
-        });
-        if let Some(channel) = &self.channel {
-            let weak = Rc::downgrade(self);
-            self.add_handler(channel, "message", move |e| {
-                let Some(this) = weak.upgrade() else { return };
-                let Some(text) = e
-                    .dyn_ref::<web_sys::MessageEvent>()
-                    .and_then(|m| m.data().as_string())
-                else {
-                    return;
-                };
-                let Some((from, m)) = text.split_once(' ') else {
-                    return;
-                };
-                if let Some(message) = TabMessage::parse(m) {
-                    this.post(Event::Tab {
+            let event = match kind {
+                PageEvent::ACTIVITY => {
+                    let t = js_sys::Date::now();
+                    if t - this.last_activity.get() < ACTIVITY_THROTTLE_MS {
+                        return;
+                    }
+                    this.last_activity.set(t);
+                    Event::Activity
+                }
+                PageEvent::ONLINE => Event::Online(true),
+                PageEvent::OFFLINE => Event::Online(false),
+                PageEvent::VISIBLE => Event::Visibility(true),
+                PageEvent::HIDDEN => Event::Visibility(false),
+                PageEvent::MESSAGE => {
+                    let answer = data
+                        .dyn_ref::<web_sys::MessageEvent>()
+                        .and_then(|e| this.frame_message(e));
+                    let Some((req, query)) = answer else { return };
+                    Event::SilentResult { req, query }
+                }
+                _ => {
+                    let text = data.as_string().unwrap_or_default();
+                    let Some((from, m)) = text.split_once(' ') else {
+                        return;
+                    };
+                    let Some(message) = TabMessage::parse(m) else {
+                        return;
+                    };
+                    Event::Tab {
                         from: from.to_owned(),
                         message,
-                    });
+                    }
                 }
-            });
-        }
-        for name in [
-            "pointerdown",
-            "pointermove",
-            "keydown",
-            "focus",
-            "wheel",
-            "touchstart",
-            "scroll",
-        ] {
-            let weak = Rc::downgrade(self);
-            self.add_handler(&w, name, move |_| {
-                let Some(this) = weak.upgrade() else { return };
-                let t = js_sys::Date::now();
-                if t - this.last_activity.get() >= ACTIVITY_THROTTLE_MS {
-                    this.last_activity.set(t);
-                    this.post(Event::Activity);
-                }
-            });
-        }
-        for (name, online) in [("online", true), ("offline", false)] {
-            let weak = Rc::downgrade(self);
-            self.add_handler(&w, name, move |_| {
-                if let Some(this) = weak.upgrade() {
-                    this.post(Event::Online(online));
-                }
-            });
-        }
-        if let Some(document) = w.document() {
-            let weak = Rc::downgrade(self);
-            let doc = document.clone();
-            self.add_handler(&document, "visibilitychange", move |_| {
-                if let Some(this) = weak.upgrade() {
-                    let visible = !doc.hidden();
-                    this.post(Event::Visibility(visible));
-                }
-            });
+            };
+            this.post(event);
+        });
+        let channel = self.channel.as_ref().map_or(JsValue::UNDEFINED, |c| c.into());
+        let remove = js_listen(&channel, handler.as_ref().unchecked_ref());
+        *self.page_events.borrow_mut() = Some((handler, remove));
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some((_, remove)) = self.page_events.get_mut().take() {
+            let _ = remove.call0(&JsValue::UNDEFINED);
         }
     }
+}
+
+/// The kinds of page events `listen` hands over.
+struct PageEvent;
+
+impl PageEvent {
+    const ACTIVITY: u32 = 0;
+    const ONLINE: u32 = 1;
+    const OFFLINE: u32 = 2;
+    const VISIBLE: u32 = 3;
+    const HIDDEN: u32 = 4;
+    /// A `message` event on the window (the silent frame's answer).
+    const MESSAGE: u32 = 5;
 }
 
 /// WebCrypto parameters: (import algorithm, verify algorithm) as JSON.
