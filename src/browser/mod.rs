@@ -66,6 +66,8 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   wheel, touch, scroll), online and offline, visibility, `message` events (with the
 ///   event) and the tabs' channel (with the message). Returns the function that
 ///   removes them all.
+/// - `warning(dialog, seconds, class, title, label, testId, custom, stay)`: the
+///   auto-logout warning (see [`show_warning`]).
 /// - `verify(jwk, importAlg, verifyAlg, signature, input)`: a WebCrypto signature
 ///   check (the key and the algorithms as JSON). Resolves to whether the signature is
 ///   valid; rejects when the key cannot be imported.
@@ -117,6 +119,36 @@ export function listen(channel, post) {
   if (channel) on(channel, 'message', (e) => post(6, e.data));
   return () => off.forEach((f) => f());
 }
+export function warning(dialog, seconds, cls, title, label, testId, custom, stay) {
+  let parts = dialog.oidcParts;
+  if (!parts) {
+    const part = (tag, name, text) => {
+      const e = document.createElement(tag);
+      e.className = cls + '-' + name;
+      if (text) e.textContent = text;
+      return e;
+    };
+    const head = part('p', 'title', title);
+    head.id = 'oidc-auto-logout-title';
+    const button = part('button', 'button', label);
+    button.type = 'button';
+    button.addEventListener('click', () => stay());
+    const message = dialog.firstElementChild;
+    message.className = cls + '-message';
+    dialog.className = cls;
+    if (testId) dialog.dataset.testid = testId;
+    dialog.prepend(head);
+    dialog.append(button);
+    parts = dialog.oidcParts = { message, button };
+  }
+  const shown = seconds !== undefined;
+  if (!custom) parts.message.textContent = 'You will be signed out in ' + (seconds || 0) + ' seconds.';
+  if (shown && dialog.hidden) {
+    dialog.hidden = false;
+    parts.button.focus();
+  }
+  dialog.hidden = !shown;
+}
 export async function verify(jwk, importAlg, verifyAlg, signature, input) {
   const subtle = crypto.subtle;
   const key = await subtle.importKey('jwk', JSON.parse(jwk), JSON.parse(importAlg), false, ['verify']);
@@ -137,6 +169,19 @@ extern "C" {
     #[wasm_bindgen(js_name = listen)]
     fn js_listen(channel: &JsValue, post: &js_sys::Function) -> js_sys::Function;
 
+    #[wasm_bindgen(js_name = warning)]
+    #[allow(clippy::too_many_arguments)]
+    fn js_warning(
+        dialog: &web_sys::Element,
+        seconds: Option<u32>,
+        class: &str,
+        title: &str,
+        label: &str,
+        test_id: Option<&str>,
+        custom: bool,
+        stay: &JsValue,
+    );
+
     #[wasm_bindgen(js_name = verify)]
     fn js_verify(
         jwk: &str,
@@ -145,6 +190,40 @@ extern "C" {
         signature: Vec<u8>,
         input: Vec<u8>,
     ) -> js_sys::Promise;
+}
+
+/// What the auto-logout warning shows, besides the seconds left.
+pub(crate) struct WarningParts<'a> {
+    /// The dialog's class, and the prefix of its parts' classes.
+    pub class: &'a str,
+    pub title: &'a str,
+    /// The button's label.
+    pub label: &'a str,
+    pub test_id: Option<&'a str>,
+    /// The app's children replace the message.
+    pub custom: bool,
+}
+
+/// Shows the auto-logout warning `dialog` while `seconds` are left, hides it
+/// otherwise. The first call adds its title and "Stay signed in" button (which calls
+/// `stay`) around the message, and its classes; focus moves to the button when the
+/// warning appears.
+pub(crate) fn show_warning(
+    dialog: &web_sys::Element,
+    seconds: Option<u32>,
+    parts: &WarningParts<'_>,
+    stay: &JsValue,
+) {
+    js_warning(
+        dialog,
+        seconds,
+        parts.class,
+        parts.title,
+        parts.label,
+        parts.test_id,
+        parts.custom,
+        stay,
+    );
 }
 
 /// `fetch` with a timeout (an `AbortController`) and a size cap. When the page's
@@ -608,7 +687,10 @@ impl Driver {
             };
             this.post(event);
         });
-        let channel = self.channel.as_ref().map_or(JsValue::UNDEFINED, |c| c.into());
+        let channel = self
+            .channel
+            .as_ref()
+            .map_or(JsValue::UNDEFINED, |c| c.into());
         let remove = js_listen(&channel, handler.as_ref().unchecked_ref());
         *self.page_events.borrow_mut() = Some((handler, remove));
     }

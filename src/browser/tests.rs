@@ -455,15 +455,22 @@ async fn the_countdown_and_its_warning_appear_take_focus_and_stay_signed_in_stop
         .unwrap()
         .expect("the warning is shown");
     assert_eq!(dialog.get_attribute("role").as_deref(), Some("alertdialog"));
+    // The dialog's own title and message (other tests' warnings are in the page too).
     let title = dialog.get_attribute("aria-labelledby").unwrap();
     let document = web_sys::window().unwrap().document().unwrap();
-    assert!(document.get_element_by_id(&title).is_some());
+    assert!(dialog
+        .query_selector(&format!("#{title}"))
+        .unwrap()
+        .is_some());
     let message = dialog.get_attribute("aria-describedby").unwrap();
-    let message = document.get_element_by_id(&message).unwrap();
+    let message = dialog
+        .query_selector(&format!("#{message}"))
+        .unwrap()
+        .unwrap();
+    let text = message.text_content().unwrap();
     assert!(
-        message.text_content().unwrap().contains("seconds"),
-        "{:?}",
-        message.text_content()
+        text == "You will be signed out in 3 seconds." || text.contains("in 2 seconds"),
+        "{text}"
     );
     let button = dialog.query_selector("button").unwrap().unwrap();
     let focused = document.active_element().unwrap();
@@ -472,6 +479,37 @@ async fn the_countdown_and_its_warning_appear_take_focus_and_stay_signed_in_stop
     button.unchecked_ref::<web_sys::HtmlElement>().click();
     assert!(wait_for(|| countdown.get_untracked().last() == Some(&None)).await);
     assert!(!warning_shown(&host));
+}
+
+#[wasm_bindgen_test]
+async fn the_warning_takes_the_apps_class_texts_and_message() {
+    use std::time::Duration;
+    set_address("/");
+    let config = mock("warning-parts", MockUser::new("hal"))
+        .idle_timeout(Duration::from_secs(3))
+        .auto_logout_warning(Duration::from_secs(2));
+    let host = mount_in_provider(config, move || {
+        let left = crate::use_auto_logout_countdown();
+        view! {
+            <AutoLogoutWarning class="idle" title="Still here?" button_label="Keep me in">
+                <span data-testid="own-message">{move || left.get().unwrap_or(0)} " s left"</span>
+            </AutoLogoutWarning>
+        }
+    });
+    let dialog = host.query_selector("[role=alertdialog]").unwrap().unwrap();
+    assert!(wait_for(|| warning_shown(&host)).await);
+    assert_eq!(dialog.class_name(), "idle");
+    let text = |selector: &str| {
+        let element = dialog.query_selector(selector).unwrap();
+        element.expect(selector).text_content().unwrap_or_default()
+    };
+    assert_eq!(text(".idle-title"), "Still here?");
+    assert_eq!(text("button.idle-button"), "Keep me in");
+    // The app's message replaces the library's, and stays reactive.
+    let message = text(".idle-message");
+    assert!(message.ends_with(" s left"), "{message}");
+    assert!(!message.contains("signed out"), "{message}");
+    assert_eq!(dialog.children().length(), 3, "title, message, button");
 }
 
 #[wasm_bindgen_test]

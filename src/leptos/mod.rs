@@ -602,50 +602,48 @@ pub fn AutoLogoutWarning(
 ) -> impl IntoView {
     let ctx = context();
     let class = class.unwrap_or_else(|| "oidc-auto-logout".into());
-    let part = |name: &str| format!("{class}-{name}");
-    let (title_class, message_class, button_class) =
-        (part("title"), part("message"), part("button"));
     let title = title.unwrap_or_else(|| "Are you still there?".into());
     let label = button_label.unwrap_or_else(|| "Stay signed in".into());
-    // Always in the page, shown while the countdown runs: no view is built and torn
-    // down each time.
-    let shown = move || ctx.countdown.with(Option::is_some);
-    let seconds = move || ctx.countdown.get().unwrap_or(0);
-    let message = match children {
-        Some(children) => children().into_any(),
-        None => view! { "You will be signed out in " {seconds} " seconds." }.into_any(),
-    };
-    // Focus moves to the button when the warning appears.
-    let button = NodeRef::<html::Button>::new();
-    Effect::new(move |_| {
-        if let (true, Some(b)) = (shown(), button.get_untracked()) {
-            let _ = b.focus();
-        }
-    });
+    let custom = children.is_some();
+    let dialog = NodeRef::<html::Div>::new();
+    // The dialog stays in the page, hidden while no countdown runs. Its title, button,
+    // classes and (unless `children` replace it) message are filled in by a few lines
+    // of JavaScript, which also show and hide it and move focus to the button when it
+    // appears: a fraction of the size of the same built by Leptos in the wasm.
+    #[cfg(feature = "browser")]
+    {
+        use wasm_bindgen::closure::Closure;
+        let stay = Closure::<dyn Fn()>::new(move || stay_signed_in(ctx)).into_js_value();
+        Effect::new(move |_| {
+            let seconds = ctx.countdown.get();
+            if let Some(element) = dialog.get() {
+                crate::browser::show_warning(
+                    &element,
+                    seconds,
+                    &crate::browser::WarningParts {
+                        class: &class,
+                        title: &title,
+                        label: &label,
+                        test_id: test_id.as_deref(),
+                        custom,
+                    },
+                    &stay,
+                );
+            }
+        });
+    }
+    #[cfg(not(feature = "browser"))]
+    let _ = (ctx, class, title, label, test_id, custom);
     view! {
         <div
+            node_ref=dialog
             role="alertdialog"
             aria-modal="true"
             aria-labelledby="oidc-auto-logout-title"
             aria-describedby="oidc-auto-logout-message"
-            class=class
-            data-testid=test_id
-            hidden=move || !shown()
+            hidden=true
         >
-            <p id="oidc-auto-logout-title" class=title_class>
-                {title}
-            </p>
-            <p id="oidc-auto-logout-message" class=message_class>
-                {message}
-            </p>
-            <button
-                type="button"
-                class=button_class
-                node_ref=button
-                on:click=move |_| stay_signed_in(ctx)
-            >
-                {label}
-            </button>
+            <p id="oidc-auto-logout-message">{children.map(|children| children())}</p>
         </div>
     }
 }
