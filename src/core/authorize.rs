@@ -110,26 +110,18 @@ impl AuthorizationRequest {
         let nonce = Nonce::new_random()?;
         let verifier = CodeVerifier::new_random()?;
         let challenge = verifier.challenge();
-        let scope = self.scopes.join(" ");
-        let mut pairs: Vec<(&str, &str)> = vec![
-            ("response_type", "code"),
-            ("client_id", &self.client_id),
-            ("redirect_uri", &self.redirect_uri),
-            ("scope", &scope),
-            ("state", state.secret()),
-            ("nonce", nonce.secret()),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", challenge.method()),
-        ];
-        let max_age = self.max_age.map(|m| m.to_string());
-        if let Some(m) = &max_age {
-            pairs.push(("max_age", m));
-        }
-        pairs.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let url = form::append_query(&metadata.authorization_endpoint, pairs);
+        let url = self.url(
+            metadata,
+            &[
+                ("state", state.secret()),
+                ("nonce", nonce.secret()),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", challenge.method()),
+            ],
+        );
         let pending = PendingAuthorization {
             issuer: metadata.issuer.clone(),
-            client_id: self.client_id.clone(),
+            client_id: self.client_id,
             state,
             nonce,
             code_verifier: verifier,
@@ -139,6 +131,29 @@ impl AuthorizationRequest {
             max_age: self.max_age,
         };
         Ok((url, pending))
+    }
+
+    /// The URL without the values made fresh for each request (`state`, `nonce`,
+    /// `code_challenge` and its method), for a script that appends its own.
+    pub(crate) fn template(&self, metadata: &ProviderMetadata) -> String {
+        self.url(metadata, &[])
+    }
+
+    fn url(&self, metadata: &ProviderMetadata, fresh: &[(&str, &str)]) -> String {
+        let scope = self.scopes.join(" ");
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("response_type", "code"),
+            ("client_id", &self.client_id),
+            ("redirect_uri", &self.redirect_uri),
+            ("scope", &scope),
+        ];
+        pairs.extend_from_slice(fresh);
+        let max_age = self.max_age.map(|m| m.to_string());
+        if let Some(m) = &max_age {
+            pairs.push(("max_age", m));
+        }
+        pairs.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        form::append_query(&metadata.authorization_endpoint, pairs)
     }
 }
 

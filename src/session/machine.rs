@@ -888,19 +888,11 @@ impl Machine {
         }
         let metadata = self.metadata.as_ref()?;
         let redirect = self.client.silent_redirect_uri.clone();
-        let (url, _) = self
+        let template = self
             .authorization_request(&redirect, &LoginOptions::default())
             .extra("prompt", "none")
-            .build(metadata, self.wall_secs())
-            .ok()?;
-        let (base, query) = url.split_once('?')?;
-        let fresh = ["state", "nonce", "code_challenge", "code_challenge_method"];
-        let kept: Vec<(String, String)> = form::parse(query)
-            .into_iter()
-            .filter(|(k, _)| !fresh.contains(&k.as_str()))
-            .collect();
-        let query = form::serialize(kept.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        Some(format!("{base}?{query}"))
+            .template(metadata);
+        Some(template)
     }
 
     /// Takes over the silent sign-in the page started before the app loaded.
