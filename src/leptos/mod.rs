@@ -541,7 +541,7 @@ pub fn RequireAuth(
             AuthState::LoggedIn(user) => {
                 was_in.set_value(true);
                 if allow.is_none_or(|allow| allow.run(user)) {
-                    children().into_any()
+                    children()
                 } else {
                     forbidden.run()
                 }
