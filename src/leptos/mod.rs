@@ -2,6 +2,8 @@
 //! auto-logout warning.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
 
 use leptos::html;
 use leptos::prelude::*;
@@ -517,19 +519,20 @@ pub fn RequireAuth(
     let ctx = context();
     let redirect = signed_out.is_none();
     // Whether a user was signed in while the guard was on screen.
-    let was_in = StoredValue::new(false);
+    let was_in = Arc::new(AtomicBool::new(false));
+    let seen_in = Arc::clone(&was_in);
     // Login starts once per signed-out state (not on every render), and only when the
     // guard finds nobody signed in, not after a logout under its eyes.
     Effect::new(move |_| {
         let out = ctx.state.with(|s| matches!(s, AuthState::LoggedOut));
-        if redirect && out && !was_in.get_value() {
+        if redirect && out && !seen_in.load(Relaxed) {
             login(ctx, LoginOptions::default());
         }
     });
     move || {
         let state = ctx.state.get();
         match state {
-            AuthState::LoggedOut if was_in.get_value() && signed_out.is_none() => view! {
+            AuthState::LoggedOut if was_in.load(Relaxed) && signed_out.is_none() => view! {
                 <p class="oidc-signed-out">
                     "Signed out. "
                     <button type="button" on:click=move |_| login(ctx, LoginOptions::default())>
@@ -539,7 +542,7 @@ pub fn RequireAuth(
             }
             .into_any(),
             AuthState::LoggedIn(user) => {
-                was_in.set_value(true);
+                was_in.store(true, Relaxed);
                 if allow.is_none_or(|allow| allow.run(user)) {
                     children()
                 } else {
