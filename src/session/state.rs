@@ -13,14 +13,18 @@ use crate::core::{
 /// The signed-in user: the validated ID token claims.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User<C = NoAdditionalClaims> {
-    claims: IdTokenClaims<C>,
+    /// Shared: a user is cloned into every state published and read.
+    claims: Arc<IdTokenClaims<C>>,
     /// The validated claims as JSON, from which the app's claims type is read.
     payload: Arc<str>,
 }
 
 impl<C> User<C> {
     pub(crate) fn new(claims: IdTokenClaims<C>, payload: Arc<str>) -> Self {
-        Self { claims, payload }
+        Self {
+            claims: Arc::new(claims),
+            payload,
+        }
     }
 
     /// The subject identifier.
@@ -87,7 +91,7 @@ impl User<RawClaims> {
         // The app's type reads the whole payload: it may name standard claims too.
         let additional: C =
             serde_json::from_str(&self.payload).map_err(|e| AuthError::Claims(e.to_string()))?;
-        let claims = self.claims.clone().with_additional(additional);
+        let claims = IdTokenClaims::clone(&self.claims).with_additional(additional);
         Ok(User::new(claims, Arc::clone(&self.payload)))
     }
 }
