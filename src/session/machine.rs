@@ -10,6 +10,8 @@
 //! timeout) is dropped. Tokens exist only inside `Phase::SignedIn`: leaving that phase
 //! drops them, so nothing can bring a session back once it ended.
 
+use std::rc::Rc;
+
 use serde::Serialize;
 
 use super::client::{Client, Slot};
@@ -196,7 +198,7 @@ pub(crate) enum Command {
     Verify {
         req: ReqId,
         token: String,
-        keys: JwkSet,
+        keys: Rc<JwkSet>,
         policy: AlgorithmPolicy,
     },
     /// Leave the app for this URL.
@@ -421,8 +423,9 @@ enum Phase {
 pub(crate) struct Machine {
     client: Client,
     tab: String,
-    metadata: Option<ProviderMetadata>,
-    keys: Option<JwkSet>,
+    // Shared with the requests and checks made from them: no copy per use.
+    metadata: Option<Rc<ProviderMetadata>>,
+    keys: Option<Rc<JwkSet>>,
     /// The documents `metadata` and `keys` were read from, as the provider sent them:
     /// what the session storage cache keeps (no writer of its own for either).
     metadata_text: Option<String>,
@@ -871,12 +874,12 @@ impl Machine {
         else {
             return false;
         };
-        self.metadata = Some(metadata);
+        self.metadata = Some(Rc::new(metadata));
         self.metadata_text = Some(cached.metadata);
         let keys = cached
             .keys
             .and_then(|k| Some((JwkSet::from_json(k.as_bytes()).ok()?, k)));
-        (self.keys, self.keys_text) = keys.unzip();
+        (self.keys, self.keys_text) = keys.map(|(k, t)| (Rc::new(k), t)).unzip();
         self.provider_at = cached.at;
         true
     }
@@ -941,7 +944,7 @@ impl Machine {
 
     /// Takes a key set read from `text`, and caches both.
     fn set_keys(&mut self, keys: JwkSet, text: &[u8]) {
-        self.keys = Some(keys);
+        self.keys = Some(Rc::new(keys));
         self.keys_text = Some(text_of(text));
         self.save_provider();
     }
@@ -1310,7 +1313,7 @@ impl Machine {
                 });
                 match metadata {
                     Ok((m, text)) => {
-                        self.metadata = Some(m);
+                        self.metadata = Some(Rc::new(m));
                         self.metadata_text = Some(text);
                         self.provider_at = self.now.wall;
                         self.save_provider();
