@@ -196,9 +196,11 @@ extern "C" {
 pub(crate) struct WarningParts<'a> {
     /// The dialog's class, and the prefix of its parts' classes.
     pub class: &'a str,
+    /// The title.
     pub title: &'a str,
     /// The button's label.
     pub label: &'a str,
+    /// A `data-testid` for the dialog.
     pub test_id: Option<&'a str>,
     /// The app's children replace the message.
     pub custom: bool,
@@ -671,7 +673,7 @@ impl Driver {
                     let Some((req, query)) = answer else { return };
                     Event::SilentResult { req, query }
                 }
-                _ => {
+                PageEvent::TAB => {
                     let text = data.as_string().unwrap_or_default();
                     let Some((from, m)) = text.split_once(' ') else {
                         return;
@@ -684,6 +686,7 @@ impl Driver {
                         message,
                     }
                 }
+                _ => return,
             };
             this.post(event);
         });
@@ -715,6 +718,8 @@ impl PageEvent {
     const HIDDEN: u32 = 4;
     /// A `message` event on the window (the silent frame's answer).
     const MESSAGE: u32 = 5;
+    /// A message on the tabs' channel.
+    const TAB: u32 = 6;
 }
 
 /// WebCrypto parameters: (import algorithm, verify algorithm) as JSON.
