@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use futures_channel::oneshot;
-use js_sys::{Array, Object, Uint8Array};
+use js_sys::{Array, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -63,9 +63,16 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   any order), its answer is taken instead, once.
 /// - `listen(channel, post)`: the page events the session follows, each handed to
 ///   `post(kind, data)` (see [`PageEvent`]): user activity (pointer, keys, focus,
-///   wheel, touch, scroll), online and offline, visibility, `message` events (with the
-///   event) and the tabs' channel (with the message). Returns the function that
-///   removes them all.
+///   wheel, touch, scroll), online and offline, visibility and the tabs' channel
+///   (with the message). Returns the function that removes them all.
+/// - `frame(url, answer)`: opens the hidden silent frame at `url`. Its answer (the
+///   query of the address it landed on) goes to `answer`, taken only from a `message`
+///   of that frame's window on the app's own origin (what the silent callback page
+///   posts). Returns `[close, frame]`: `close()` removes the frame and stops listening.
+/// - `early()`, `adoptEarly(answer)`, `closeEarly()`: the silent frame the early
+///   restore script opened. `early()` is `[key, state, nonce, verifier, created]` or
+///   `undefined`; `adoptEarly` hands its answer's query to `answer` (now, or when it
+///   comes); `closeEarly` removes it.
 /// - `warning(dialog, seconds, class, title, label, testId, custom, stay)`: the
 ///   auto-logout warning (see [`show_warning`]).
 /// - `verify(jwk, importAlg, verifyAlg, signature, input)`: a WebCrypto signature
@@ -115,7 +122,6 @@ export function listen(channel, post) {
   on(window, 'online', () => post(1));
   on(window, 'offline', () => post(2));
   on(document, 'visibilitychange', () => post(document.hidden ? 4 : 3));
-  on(window, 'message', (e) => post(5, e));
   if (channel) on(channel, 'message', (e) => post(6, e.data));
   return () => off.forEach((f) => f());
 }
@@ -134,6 +140,7 @@ export function warning(dialog, seconds, cls, title, label, testId, custom, stay
     button.type = 'button';
     button.addEventListener('click', () => stay());
     const message = dialog.firstElementChild;
+    if (!message) return;
     message.className = cls + '-message';
     dialog.className = cls;
     if (testId) dialog.dataset.testid = testId;
@@ -148,6 +155,44 @@ export function warning(dialog, seconds, cls, title, label, testId, custom, stay
     parts.button.focus();
   }
   dialog.hidden = !shown;
+}
+const search = (href) => {
+  try {
+    return new URL(href).search;
+  } catch (e) {
+    return '';
+  }
+};
+export function frame(url, answer) {
+  const f = document.createElement('iframe');
+  f.setAttribute('aria-hidden', 'true');
+  f.tabIndex = -1;
+  f.style.cssText = 'position:absolute;width:0;height:0;border:0;visibility:hidden';
+  f.src = url;
+  const heard = (e) => {
+    if (e.origin === location.origin && f.contentWindow && e.source === f.contentWindow &&
+        typeof e.data === 'string') answer(search(e.data));
+  };
+  addEventListener('message', heard);
+  (document.body || document.documentElement).appendChild(f);
+  return [() => { removeEventListener('message', heard); f.remove(); }, f];
+}
+export function early() {
+  const e = window.__oidcLeptosEarly;
+  return e ? [e.key, e.state, e.nonce, e.verifier, e.created] : undefined;
+}
+export function adoptEarly(answer) {
+  const e = window.__oidcLeptosEarly;
+  if (!e) return;
+  if (e.result) answer(search(e.result));
+  else e.listener = (href) => answer(search(href));
+}
+export function closeEarly() {
+  const e = window.__oidcLeptosEarly;
+  if (e) {
+    e.listener = null;
+    if (e.frame) e.frame.remove();
+  }
 }
 export async function verify(jwk, importAlg, verifyAlg, signature, input) {
   const subtle = crypto.subtle;
@@ -181,6 +226,18 @@ extern "C" {
         custom: bool,
         stay: &JsValue,
     );
+
+    #[wasm_bindgen(js_name = frame)]
+    fn js_frame(url: &str, answer: &js_sys::Function) -> Array;
+
+    #[wasm_bindgen(js_name = early)]
+    fn js_early() -> JsValue;
+
+    #[wasm_bindgen(js_name = adoptEarly)]
+    fn js_adopt_early(answer: &js_sys::Function);
+
+    #[wasm_bindgen(js_name = closeEarly)]
+    fn js_close_early();
 
     #[wasm_bindgen(js_name = verify)]
     fn js_verify(
@@ -317,7 +374,8 @@ pub(crate) enum Update {
 type StateListener = Box<dyn Fn(Update)>;
 type Waiter = oneshot::Sender<Result<AccessToken, AuthError>>;
 type PageHandler = Closure<dyn FnMut(u32, JsValue)>;
-type DataHandler = Closure<dyn FnMut(JsValue)>;
+/// Takes a silent frame's answer: the query of the address it landed on.
+type FrameAnswer = Closure<dyn FnMut(String)>;
 
 /// Runs the session machine in a browser page.
 pub(crate) struct Driver {
@@ -329,44 +387,48 @@ pub(crate) struct Driver {
     waiters: RefCell<Vec<(WaiterId, Waiter)>>,
     next_waiter: Cell<WaiterId>,
     timer: RefCell<Option<gloo_timers::callback::Timeout>>,
-    frame: RefCell<Option<(ReqId, web_sys::HtmlIFrameElement)>>,
+    /// The silent frame this driver opened: its answer's handler and the function
+    /// that closes it.
+    frame: RefCell<Option<(FrameAnswer, js_sys::Function)>>,
     channel: Option<web_sys::BroadcastChannel>,
     listener: StateListener,
     /// The page's event handler, and the function that removes it: the listeners
     /// stay registered as long as the driver lives.
     page_events: RefCell<Option<(PageHandler, js_sys::Function)>>,
     last_activity: Cell<f64>,
-    /// The silent sign-in the page's inline script started, and its answer's handler.
-    early: RefCell<Option<Object>>,
-    early_listener: RefCell<Option<DataHandler>>,
-}
-
-/// The global the early restore script leaves its silent sign-in in.
-const EARLY_GLOBAL: &str = "__oidcLeptosEarly";
-
-fn get(object: &JsValue, name: &str) -> JsValue {
-    js_sys::Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    /// The handler of the answer of the silent sign-in the page's inline script
+    /// started, once taken over.
+    early_answer: RefCell<Option<FrameAnswer>>,
 }
 
 /// Reads what the early restore script started, if it did.
-fn early_frame() -> Option<(Object, EarlyFrame)> {
-    let w = web_sys::window()?;
-    let object = get(&w, EARLY_GLOBAL).dyn_into::<Object>().ok()?;
-    let text = |name| get(&object, name).as_string();
-    let early = EarlyFrame {
-        key: text("key")?,
-        state: text("state")?,
-        nonce: text("nonce")?,
-        verifier: text("verifier")?,
-        created: get(&object, "created").as_f64()?.max(0.0) as u64,
-    };
-    Some((object, early))
+fn early_frame() -> Option<EarlyFrame> {
+    let early = js_early().dyn_into::<Array>().ok()?;
+    let text = |i| early.get(i).as_string();
+    Some(EarlyFrame {
+        key: text(0)?,
+        state: text(1)?,
+        nonce: text(2)?,
+        verifier: text(3)?,
+        created: early.get(4).as_f64()?.max(0.0) as u64,
+    })
 }
 
-fn query_of(href: &str) -> String {
-    web_sys::Url::new(href)
-        .map(|u| u.search())
-        .unwrap_or_default()
+/// A handler that posts a silent frame's answer as request `req`'s.
+fn frame_answer(driver: &Rc<Driver>, req: ReqId) -> FrameAnswer {
+    let weak = Rc::downgrade(driver);
+    FrameAnswer::new(move |query: String| {
+        if let Some(this) = weak.upgrade() {
+            this.post(Event::SilentResult { req, query });
+        }
+    })
+}
+
+/// Closes a silent frame (its handler is dropped after, once nothing can call it).
+fn close_frame(frame: Option<(FrameAnswer, js_sys::Function)>) {
+    if let Some((_answer, close)) = frame {
+        let _ = close.call0(&JsValue::UNDEFINED);
+    }
 }
 
 impl std::fmt::Debug for Driver {
@@ -404,13 +466,9 @@ impl Driver {
             listener: Box::new(listener),
             page_events: RefCell::new(None),
             last_activity: Cell::new(0.0),
-            early: RefCell::new(None),
-            early_listener: RefCell::new(None),
+            early_answer: RefCell::new(None),
         });
-        let early = early_frame().map(|(object, early)| {
-            *driver.early.borrow_mut() = Some(object);
-            early
-        });
+        let early = early_frame();
         driver.listen();
         let visible = web_sys::window()
             .and_then(|w| w.document())
@@ -552,16 +610,10 @@ impl Driver {
             Command::OpenSilentFrame { req, url } => self.open_frame(req, &url),
             Command::AdoptSilentFrame { req } => self.adopt_frame(req),
             Command::CloseSilentFrame => {
-                if let Some((_, frame)) = self.frame.borrow_mut().take() {
-                    frame.remove();
-                }
-                if let Some(early) = self.early.borrow_mut().take() {
-                    let _ = js_sys::Reflect::set(&early, &"listener".into(), &JsValue::NULL);
-                    if let Ok(frame) = get(&early, "frame").dyn_into::<web_sys::Element>() {
-                        frame.remove();
-                    }
-                }
-                self.early_listener.borrow_mut().take();
+                let frame = self.frame.borrow_mut().take();
+                close_frame(frame);
+                js_close_early();
+                self.early_answer.borrow_mut().take();
             }
             Command::Resolve { waiter, result } => {
                 let tx = {
@@ -579,74 +631,22 @@ impl Driver {
         }
     }
 
-    pub(crate) fn open_frame(self: &Rc<Self>, req: ReqId, url: &str) {
-        let frame = window()
-            .ok()
-            .and_then(|w| w.document())
-            .and_then(|d| d.create_element("iframe").ok())
-            .and_then(|e| e.dyn_into::<web_sys::HtmlIFrameElement>().ok());
-        let Some(frame) = frame else { return };
-        let _ = frame.set_attribute("aria-hidden", "true");
-        let _ = frame.set_attribute("tabindex", "-1");
-        let _ = frame.set_attribute(
-            "style",
-            "position:absolute;width:0;height:0;border:0;visibility:hidden",
-        );
-        frame.set_src(url);
-        let body = window()
-            .ok()
-            .and_then(|w| w.document())
-            .and_then(|d| d.body());
-        if let Some(body) = body {
-            let _ = body.append_child(&frame);
-            *self.frame.borrow_mut() = Some((req, frame));
-        }
+    /// Opens the hidden silent frame at `url`; its answer is posted as request
+    /// `req`'s.
+    fn open_frame(self: &Rc<Self>, req: ReqId, url: &str) {
+        let answer = frame_answer(self, req);
+        let opened = js_frame(url, answer.as_ref().unchecked_ref());
+        let close = opened.get(0).unchecked_into::<js_sys::Function>();
+        let previous = self.frame.borrow_mut().replace((answer, close));
+        close_frame(previous);
     }
 
     /// Takes over the early script's frame: its answer (already there, or when it
     /// comes) is posted as this request's.
     fn adopt_frame(self: &Rc<Self>, req: ReqId) {
-        let Some(early) = self.early.borrow().clone() else {
-            return;
-        };
-        if let Some(href) = get(&early, "result").as_string() {
-            self.post(Event::SilentResult {
-                req,
-                query: query_of(&href),
-            });
-            return;
-        }
-        let weak = Rc::downgrade(self);
-        let listener = DataHandler::new(move |data: JsValue| {
-            if let (Some(this), Some(href)) = (weak.upgrade(), data.as_string()) {
-                this.post(Event::SilentResult {
-                    req,
-                    query: query_of(&href),
-                });
-            }
-        });
-        let _ = js_sys::Reflect::set(&early, &"listener".into(), listener.as_ref());
-        *self.early_listener.borrow_mut() = Some(listener);
-    }
-
-    /// The silent frame's answer in a `message` event: accepted only from the frame
-    /// this driver opened, on the app's own origin.
-    pub(crate) fn frame_message(&self, event: &web_sys::MessageEvent) -> Option<(ReqId, String)> {
-        let own_origin = window().ok()?.location().origin().ok()?;
-        if event.origin() != own_origin {
-            return None;
-        }
-        let frame = self.frame.borrow();
-        let (req, frame) = frame.as_ref()?;
-        let from_frame = match (event.source(), frame.content_window()) {
-            (Some(source), Some(w)) => Object::is(&source, &w),
-            _ => false,
-        };
-        if !from_frame {
-            return None;
-        }
-        let href = event.data().as_string()?;
-        Some((*req, query_of(&href)))
+        let answer = frame_answer(self, req);
+        js_adopt_early(answer.as_ref().unchecked_ref());
+        *self.early_answer.borrow_mut() = Some(answer);
     }
 
     fn listen(self: &Rc<Self>) {
@@ -666,13 +666,6 @@ impl Driver {
                 PageEvent::OFFLINE => Event::Online(false),
                 PageEvent::VISIBLE => Event::Visibility(true),
                 PageEvent::HIDDEN => Event::Visibility(false),
-                PageEvent::MESSAGE => {
-                    let answer = data
-                        .dyn_ref::<web_sys::MessageEvent>()
-                        .and_then(|e| this.frame_message(e));
-                    let Some((req, query)) = answer else { return };
-                    Event::SilentResult { req, query }
-                }
                 PageEvent::TAB => {
                     let text = data.as_string().unwrap_or_default();
                     let Some((from, m)) = text.split_once(' ') else {
@@ -701,6 +694,12 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        close_frame(self.frame.get_mut().take());
+        // The early script's frame, when this driver took it over: nothing would take
+        // its answer any more.
+        if self.early_answer.get_mut().take().is_some() {
+            js_close_early();
+        }
         if let Some((_, remove)) = self.page_events.get_mut().take() {
             let _ = remove.call0(&JsValue::UNDEFINED);
         }
@@ -716,8 +715,6 @@ impl PageEvent {
     const OFFLINE: u32 = 2;
     const VISIBLE: u32 = 3;
     const HIDDEN: u32 = 4;
-    /// A `message` event on the window (the silent frame's answer).
-    const MESSAGE: u32 = 5;
     /// A message on the tabs' channel.
     const TAB: u32 = 6;
 }

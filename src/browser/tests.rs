@@ -2,6 +2,7 @@
 //! WebCrypto verification, and the provider's state transitions.
 #![allow(clippy::unwrap_used)]
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use leptos::prelude::*;
@@ -118,44 +119,44 @@ fn message(origin: &str, source: Option<&js_sys::Object>, data: &str) -> web_sys
 
 #[wasm_bindgen_test]
 async fn frame_messages_are_accepted_only_from_the_frame_on_our_origin() {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsValue;
     set_address("/");
-    let driver: Rc<Driver> = Driver::start(OidcConfig::new(DEAD_ISS, "spa"), |_| {});
+    let heard = Rc::new(RefCell::new(Vec::<String>::new()));
+    let sink = Rc::clone(&heard);
+    let answer = Closure::<dyn FnMut(String)>::new(move |q: String| sink.borrow_mut().push(q));
+    let window = web_sys::window().unwrap();
     let origin = location().origin().unwrap();
-    let answer = format!("{origin}/silent-callback.html?code=c&state=s");
-    // No frame open: nothing is accepted.
-    assert!(driver
-        .frame_message(&message(&origin, None, &answer))
-        .is_none());
-    driver.open_frame(7, "about:blank");
+    let href = format!("{origin}/silent-callback.html?code=c&state=s");
+    let opened = super::js_frame("about:blank", answer.as_ref().unchecked_ref());
+    let frame: web_sys::HtmlIFrameElement = opened.get(1).unchecked_into();
+    assert_eq!(frame.get_attribute("aria-hidden").as_deref(), Some("true"));
     sleep(50).await;
-    let frame_window: js_sys::Object = {
-        let frame = driver.frame.borrow();
-        frame.as_ref().unwrap().1.content_window().unwrap().into()
+    let frame_window: js_sys::Object = frame.content_window().unwrap().into();
+    let own_window: js_sys::Object = window.clone().into();
+    let send = |e: web_sys::MessageEvent| {
+        window.dispatch_event(&e).unwrap();
     };
-    let own_window: js_sys::Object = web_sys::window().unwrap().into();
     // Another origin, even from the frame.
-    assert!(driver
-        .frame_message(&message(
-            "https://evil.example",
-            Some(&frame_window),
-            &answer
-        ))
-        .is_none());
-    // Our origin, but another window.
-    assert!(driver
-        .frame_message(&message(&origin, Some(&own_window), &answer))
-        .is_none());
+    send(message("https://evil.example", Some(&frame_window), &href));
+    // Our origin, but another window, or none.
+    send(message(&origin, Some(&own_window), &href));
+    send(message(&origin, None, &href));
     // Not text.
     let init = web_sys::MessageEventInit::new();
     init.set_origin(&origin);
     init.set_source(Some(&frame_window));
-    let odd = web_sys::MessageEvent::new_with_event_init_dict("message", &init).unwrap();
-    assert!(driver.frame_message(&odd).is_none());
-    // The frame, on our origin.
-    assert_eq!(
-        driver.frame_message(&message(&origin, Some(&frame_window), &answer)),
-        Some((7, "?code=c&state=s".to_owned()))
-    );
+    send(web_sys::MessageEvent::new_with_event_init_dict("message", &init).unwrap());
+    assert!(heard.borrow().is_empty(), "{:?}", heard.borrow());
+    // The frame, on our origin: the query of the address it landed on.
+    send(message(&origin, Some(&frame_window), &href));
+    assert_eq!(*heard.borrow(), ["?code=c&state=s"]);
+    // Closed: the frame is gone and nothing more is taken.
+    let close: js_sys::Function = opened.get(0).unchecked_into();
+    close.call0(&JsValue::UNDEFINED).unwrap();
+    assert!(!frame.is_connected());
+    send(message(&origin, Some(&frame_window), &href));
+    assert_eq!(heard.borrow().len(), 1);
 }
 
 #[wasm_bindgen_test]
@@ -266,7 +267,6 @@ async fn unreachable_provider_is_a_failed_state_not_a_panic() {
 
 #[wasm_bindgen_test]
 async fn logout_is_told_to_the_other_tabs_on_the_app_channel() {
-    use std::cell::RefCell;
     use wasm_bindgen::closure::Closure;
     set_address("/");
     let config = OidcConfig::new(DEAD_ISS, "spa");
