@@ -56,7 +56,8 @@ const RESPONSE_HEADERS: [&str; 4] = [
 /// only carry the bytes.
 ///
 /// - `request(url, method, headers, body, timeout, cap)`: `fetch` with a timeout (an
-///   `AbortController`) and a size cap. `headers` is a flat list of names and values.
+///   `AbortController`) and a size cap; no time left (0 ms) is a timeout at once, not
+///   a race with the answer. `headers` is a flat list of names and values.
 ///   Resolves to `[status, body, ...RESPONSE_HEADERS values]`, an error message, or
 ///   `null` when the timeout ran out first. When the page's early restore script
 ///   already sent this very code exchange (the same URL and the same form members, in
@@ -95,7 +96,6 @@ export async function request(url, method, headers, body, timeout, cap) {
     return bytes.length > cap ? tooLarge : [answer.status, bytes, answer.type];
   }
   const controller = new AbortController();
-  // No time at all is a timeout at once, not a race with the answer.
   if (timeout <= 0) controller.abort();
   const timer = setTimeout(() => controller.abort(), timeout);
   try {
