@@ -67,9 +67,12 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   wheel, touch, scroll), online and offline, visibility and the tabs' channel
 ///   (with the message). Returns the function that removes them all.
 /// - `frame(url, answer)`: opens the hidden silent frame at `url`. Its answer (the
-///   query of the address it landed on) goes to `answer`, taken only from a `message`
-///   of that frame's window on the app's own origin (what the silent callback page
-///   posts). Returns `[close, frame]`: `close()` removes the frame and stops listening.
+///   query of the address it landed on) goes to `answer`: read from the frame itself
+///   as soon as it is back on the app's origin at the request's `redirect_uri` (checked
+///   every few milliseconds, before the silent callback page has even run), or taken
+///   from a `message` of that frame's window on the app's own origin (what the silent
+///   callback page posts). Returns `[close, frame]`: `close()` removes the frame, which
+///   ends both.
 /// - `early()`, `adoptEarly(answer)`, `closeEarly()`: the silent frame the early
 ///   restore script opened. `early()` is `[key, state, nonce, verifier, created]` or
 ///   `undefined`; `adoptEarly` hands its answer's query to `answer` (now, or when it
@@ -175,8 +178,16 @@ export function frame(url, answer) {
     if (e.origin === location.origin && f.contentWindow && e.source === f.contentWindow &&
         typeof e.data === 'string') answer(search(e.data));
   };
+  const back = new URL(url).searchParams.get('redirect_uri') || url;
+  const poll = () => {
+    let h = '';
+    try { h = f.contentWindow.location.href; } catch (e) {}
+    if (h.length > back.length && h.startsWith(back)) answer(search(h));
+    else if (f.isConnected) setTimeout(poll, 1);
+  };
   addEventListener('message', heard);
   (document.body || document.documentElement).appendChild(f);
+  poll();
   return [() => { removeEventListener('message', heard); f.remove(); }, f];
 }
 export function early() {

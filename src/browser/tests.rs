@@ -160,6 +160,56 @@ async fn frame_messages_are_accepted_only_from_the_frame_on_our_origin() {
 }
 
 #[wasm_bindgen_test]
+async fn frame_answer_is_read_from_the_frame_once_it_is_back_at_the_redirect_uri() {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsValue;
+    set_address("/");
+    let heard = Rc::new(RefCell::new(Vec::<String>::new()));
+    let sink = Rc::clone(&heard);
+    let answer = Closure::<dyn FnMut(String)>::new(move |q: String| sink.borrow_mut().push(q));
+    let origin = location().origin().unwrap();
+    let back = format!("{origin}/silent-landing");
+    // The request names its redirect URI; the frame first shows another page (the
+    // provider's, here one of our origin at another path): nothing is taken from it.
+    let url = format!(
+        "{origin}/provider-page?redirect_uri={}",
+        js_sys::encode_uri_component(&back)
+    );
+    let opened = super::js_frame(&url, answer.as_ref().unchecked_ref());
+    let frame: web_sys::HtmlIFrameElement = opened.get(1).unchecked_into();
+    let mut waited = 0;
+    while frame
+        .content_window()
+        .unwrap()
+        .location()
+        .href()
+        .ok()
+        .as_deref()
+        != Some(&url)
+    {
+        assert!(waited < 5_000, "the frame never loaded {url}");
+        sleep(10).await;
+        waited += 10;
+    }
+    sleep(50).await;
+    assert!(heard.borrow().is_empty(), "{:?}", heard.borrow());
+    // Back at the redirect URI: the answer is read from the frame, without a message
+    // (this page posts none).
+    let landing = format!("{back}?code=c&state=s");
+    frame.set_src(&landing);
+    let mut waited = 0;
+    while heard.borrow().is_empty() {
+        assert!(waited < 5_000, "the frame's answer was never read");
+        sleep(10).await;
+        waited += 10;
+    }
+    assert_eq!(*heard.borrow(), ["?code=c&state=s"]);
+    let close: js_sys::Function = opened.get(0).unchecked_into();
+    close.call0(&JsValue::UNDEFINED).unwrap();
+    assert!(!frame.is_connected());
+}
+
+#[wasm_bindgen_test]
 async fn access_token_without_session_is_a_typed_error() {
     set_address("/");
     let driver = Driver::start(OidcConfig::new(DEAD_ISS, "spa"), |_| {});

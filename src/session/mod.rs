@@ -25,11 +25,11 @@ pub use state::{AuthError, AuthState, RenewalMethod, SessionInfo, SignInMethod, 
 /// `/silent-callback.html`) and register that URI at the provider.
 ///
 /// It hands its address (the authorization response) to the app that opened it, on the
-/// app's own origin only, and loads nothing else: no second start of the app. A frame
-/// the [`EARLY_RESTORE_SCRIPT`] opened is answered by a direct call into that script as
-/// soon as the page runs (a `message` event could wait behind the app's start on the
-/// page's one thread); the script takes the address from the frame itself, and only
-/// from its own frame.
+/// app's own origin only, and loads nothing else: no second start of the app. The app
+/// usually reads the frame's address before this page has run (as soon as the frame
+/// is back on the app's origin); the page's own call into the [`EARLY_RESTORE_SCRIPT`]
+/// and its `message` are there when that read comes late (timers are slowed in a hidden
+/// tab). The address is only ever taken from the app's own frame.
 pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><title>Signing in</title><script>var p = window.parent; if (p !== window) { try { p.__oidcLeptosEarly.arrived(window); } catch (e) {} p.postMessage(location.href, location.origin); }</script>\n";
 
 /// An inline script for the app's `index.html` (in `<head>`, before the app's own
@@ -39,7 +39,9 @@ pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><
 /// It reads the silent request the app left in session storage (no secrets: the
 /// provider's metadata and a request template), makes fresh `state`, `nonce` and PKCE
 /// values, and loads the request in a hidden iframe; the app takes the frame over when
-/// it starts and checks its answer as any other (state, PKCE, ID token and nonce). It
+/// it starts and checks its answer as any other (state, PKCE, ID token and nonce). The
+/// answer is read from the frame as soon as the frame is back at the silent redirect
+/// URI (the frame is then removed, its page never runs to the end). It
 /// does nothing on a first visit or after an explicit logout. Without it the app
 /// starts the same sign-in itself, a little later.
 ///
@@ -98,21 +100,27 @@ pub const EARLY_RESTORE_SCRIPT: &str = r#"(function () {
       f.tabIndex = -1;
       f.style.cssText = 'position:absolute;width:0;height:0;border:0;visibility:hidden';
       f.src = cache.silent + '&state=' + early.state + '&nonce=' + early.nonce + '&code_challenge=' + b64(new Uint8Array(d)) + '&code_challenge_method=S256';
+      var t = new URL(cache.silent).searchParams, back = t.get('redirect_uri');
       var answer = function (href, via) {
         if (early.result) return;
         early.result = href;
         early.via = via;
-        var r = new URL(href).searchParams, t = new URL(cache.silent).searchParams;
+        f.remove();
+        var r = new URL(href).searchParams;
         if (r.get('state') === early.state && answers(r, meta.issuer))
-          exchange(meta.token_endpoint, r.get('code'), early.verifier, t.get('redirect_uri'), t.get('client_id'));
+          exchange(meta.token_endpoint, r.get('code'), early.verifier, back, t.get('client_id'));
         if (early.listener) early.listener(href);
       };
-      early.arrived = function (w) { if (early.frame && w === early.frame.contentWindow) answer(w.location.href, 'call'); };
-      addEventListener('message', function (e) {
-        if (e.origin === location.origin && early.frame && e.source === early.frame.contentWindow && typeof e.data === 'string') answer(e.data, 'message');
-      });
+      var poll = function () {
+        var h = '';
+        try { h = f.contentWindow.location.href; } catch (e) {}
+        if (h.length > back.length && h.indexOf(back) === 0) answer(h, 'poll');
+        else if (!early.result && f.isConnected) setTimeout(poll, 1);
+      };
+      early.arrived = function (w) { if (w === f.contentWindow) answer(w.location.href, 'call'); };
       early.frame = f;
       document.documentElement.appendChild(f);
+      poll();
     });
   } catch (e) { /* the app restores on its own */ }
 })();
