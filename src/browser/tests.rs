@@ -117,14 +117,26 @@ fn message(origin: &str, source: Option<&js_sys::Object>, data: &str) -> web_sys
     web_sys::MessageEvent::new_with_event_init_dict("message", &init).unwrap()
 }
 
-#[wasm_bindgen_test]
-async fn frame_messages_are_accepted_only_from_the_frame_on_our_origin() {
-    use wasm_bindgen::closure::Closure;
-    use wasm_bindgen::JsValue;
-    set_address("/");
+/// A frame answer handler that records what it is handed.
+type Recorder = (
+    Rc<RefCell<Vec<String>>>,
+    wasm_bindgen::closure::Closure<dyn FnMut(String)>,
+);
+
+fn recording_answer() -> Recorder {
     let heard = Rc::new(RefCell::new(Vec::<String>::new()));
     let sink = Rc::clone(&heard);
-    let answer = Closure::<dyn FnMut(String)>::new(move |q: String| sink.borrow_mut().push(q));
+    let answer = wasm_bindgen::closure::Closure::<dyn FnMut(String)>::new(move |q: String| {
+        sink.borrow_mut().push(q)
+    });
+    (heard, answer)
+}
+
+#[wasm_bindgen_test]
+async fn frame_messages_are_accepted_only_from_the_frame_on_our_origin() {
+    use wasm_bindgen::JsValue;
+    set_address("/");
+    let (heard, answer) = recording_answer();
     let window = web_sys::window().unwrap();
     let origin = location().origin().unwrap();
     let href = format!("{origin}/silent-callback.html?code=c&state=s");
@@ -161,12 +173,9 @@ async fn frame_messages_are_accepted_only_from_the_frame_on_our_origin() {
 
 #[wasm_bindgen_test]
 async fn frame_answer_is_read_from_the_frame_once_it_is_back_at_the_redirect_uri() {
-    use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsValue;
     set_address("/");
-    let heard = Rc::new(RefCell::new(Vec::<String>::new()));
-    let sink = Rc::clone(&heard);
-    let answer = Closure::<dyn FnMut(String)>::new(move |q: String| sink.borrow_mut().push(q));
+    let (heard, answer) = recording_answer();
     let origin = location().origin().unwrap();
     let back = format!("{origin}/silent-landing");
     // The request names its redirect URI; the frame first shows another page (the
@@ -177,32 +186,24 @@ async fn frame_answer_is_read_from_the_frame_once_it_is_back_at_the_redirect_uri
     );
     let opened = super::js_frame(&url, answer.as_ref().unchecked_ref());
     let frame: web_sys::HtmlIFrameElement = opened.get(1).unchecked_into();
-    let mut waited = 0;
-    while frame
-        .content_window()
-        .unwrap()
-        .location()
-        .href()
-        .ok()
-        .as_deref()
-        != Some(&url)
-    {
-        assert!(waited < 5_000, "the frame never loaded {url}");
-        sleep(10).await;
-        waited += 10;
-    }
+    let href = || {
+        frame
+            .content_window()
+            .and_then(|w| w.location().href().ok())
+    };
+    assert!(
+        wait_for(|| href().as_deref() == Some(&url)).await,
+        "the frame never loaded {url}"
+    );
     sleep(50).await;
     assert!(heard.borrow().is_empty(), "{:?}", heard.borrow());
     // Back at the redirect URI: the answer is read from the frame, without a message
     // (this page posts none).
-    let landing = format!("{back}?code=c&state=s");
-    frame.set_src(&landing);
-    let mut waited = 0;
-    while heard.borrow().is_empty() {
-        assert!(waited < 5_000, "the frame's answer was never read");
-        sleep(10).await;
-        waited += 10;
-    }
+    frame.set_src(&format!("{back}?code=c&state=s"));
+    assert!(
+        wait_for(|| !heard.borrow().is_empty()).await,
+        "the frame's answer was never read"
+    );
     assert_eq!(*heard.borrow(), ["?code=c&state=s"]);
     let close: js_sys::Function = opened.get(0).unchecked_into();
     close.call0(&JsValue::UNDEFINED).unwrap();
