@@ -20,8 +20,18 @@ rm -f "$DB" "$DB-wal" "$DB-shm"
 # calls after the first seconds go through refresh-token rotation for real. The app is
 # reachable as localhost (same site as the IdP) and as 127.0.0.1 (another site).
 export IDP_ACCESS_TOKEN_TTL=4
-start_idp "$IDP_PORT" "http://localhost:$APP_PORT,http://127.0.0.1:$APP_PORT"
+# The minimal example (examples/minimal, built into target/minimal-dist) on its own
+# port, served by the same static file server.
+MINIMAL_PORT="${E2E_MINIMAL_PORT:-3300}"
+MINIMAL_DIST="$ROOT/target/e2e-minimal-dist"
+rm -rf "$MINIMAL_DIST" && cp -r "$ROOT/target/minimal-dist" "$MINIMAL_DIST"
+write_app_config "$MINIMAL_DIST" "http://localhost:$IDP_PORT"
+MINIMAL_DB="$ROOT/target/e2e-minimal.db"
+rm -f "$MINIMAL_DB" "$MINIMAL_DB-wal" "$MINIMAL_DB-shm"
+
+start_idp "$IDP_PORT" "http://localhost:$APP_PORT,http://127.0.0.1:$APP_PORT,http://localhost:$MINIMAL_PORT"
 start_backend "127.0.0.1:$APP_PORT" "http://localhost:$IDP_PORT" "$DIST" "$DB"
+start_backend "127.0.0.1:$MINIMAL_PORT" "http://localhost:$IDP_PORT" "$MINIMAL_DIST" "$MINIMAL_DB"
 
 # The same front end in mock mode, on its own port: no IdP listens at its issuer.
 MOCK_PORT="${E2E_MOCK_PORT:-3200}"
@@ -34,5 +44,6 @@ rm -f "$MOCK_DB" "$MOCK_DB-wal" "$MOCK_DB-shm"
 MOCK_AUTH=1 start_backend "127.0.0.1:$MOCK_PORT" "$MOCK_ISSUER" "$MOCK_DIST" "$MOCK_DB"
 
 (cd tests/e2e && APP_URL="http://localhost:$APP_PORT" IDP_ISSUER="http://localhost:$IDP_PORT" \
+  MINIMAL_APP_URL="http://localhost:$MINIMAL_PORT" \
   MOCK_APP_URL="http://localhost:$MOCK_PORT" MOCK_ISSUER="$MOCK_ISSUER" \
   MOCK_API_LOG="$LOG_DIR/backend-$MOCK_PORT.log" npm test)
