@@ -67,6 +67,24 @@ export async function idpStats() {
 }
 
 /**
+ * Runs `body` and returns the addresses the page's top-level frame navigated to
+ * meanwhile (a reload's own navigation included).
+ */
+export async function topLevelNavigations(page, body) {
+  const urls = [];
+  const onNavigation = (frame) => {
+    if (frame === page.mainFrame()) urls.push(frame.url());
+  };
+  page.on('framenavigated', onNavigation);
+  try {
+    await body();
+  } finally {
+    page.off('framenavigated', onNavigation);
+  }
+  return urls;
+}
+
+/**
  * Records, in every page of `context`, the sequence of sign-in states the app showed
  * (`pending`, `out`, `in`, `error`) in `window.__authStates`.
  */

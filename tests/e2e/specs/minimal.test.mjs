@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { IDP_ISSUER, launchBrowser, step, withPage } from '../lib/browser.mjs';
+import {
+  IDP_ISSUER, launchBrowser, step, topLevelNavigations, withPage,
+} from '../lib/browser.mjs';
 import { AppPage } from '../pages/app.mjs';
 import { IdpPage } from '../pages/idp.mjs';
 
@@ -37,14 +39,10 @@ test('the minimal app signs in, restores on reload and signs out', { timeout: TE
     });
 
     await step(session, t, '2. a reload restores the session without leaving the app', async () => {
-      const topLevel = [];
-      const onNavigation = (frame) => {
-        if (frame === page.mainFrame()) topLevel.push(frame.url());
-      };
-      page.on('framenavigated', onNavigation);
-      await app.reload();
-      await app.expectLoggedIn(user);
-      page.off('framenavigated', onNavigation);
+      const topLevel = await topLevelNavigations(page, async () => {
+        await app.reload();
+        await app.expectLoggedIn(user);
+      });
       assert.ok(topLevel.every((url) => url.startsWith(MINIMAL_APP_URL)), `left the app: ${topLevel.join(', ')}`);
       const early = await page.evaluate(() => typeof window.__oidcLeptosEarly?.result === 'string');
       assert.ok(early, 'the early restore script did not run or was not answered');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import {
-  APP_URL, IDP_ISSUER, idpStats, launchBrowser, openPage, step, withPage,
+  APP_URL, IDP_ISSUER, idpStats, launchBrowser, openPage, step, topLevelNavigations, withPage,
 } from '../lib/browser.mjs';
 import { AppPage } from '../pages/app.mjs';
 import { IdpPage } from '../pages/idp.mjs';
@@ -79,14 +79,10 @@ test('reload restores the session through the hidden iframe; logout is remembere
 
     await step(session, t, 'reload: signed in again without a page of the IdP, never shown signed out', async () => {
       const before = await idpStats();
-      const topLevel = [];
-      const onNavigation = (frame) => {
-        if (frame === page.mainFrame()) topLevel.push(frame.url());
-      };
-      page.on('framenavigated', onNavigation);
-      await app.reload();
-      await app.expectLoggedIn(user);
-      page.off('framenavigated', onNavigation);
+      const topLevel = await topLevelNavigations(page, async () => {
+        await app.reload();
+        await app.expectLoggedIn(user);
+      });
       const states = await authStates(page);
       assert.ok(!states.includes('out'), `the app showed signed-out during restore: ${states.join(' > ')}`);
       // The page's inline script started the silent sign-in before the app loaded.
