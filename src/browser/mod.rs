@@ -68,7 +68,8 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   (with the message). Returns the function that removes them all.
 /// - `frame(url, answer)`: opens the hidden silent frame at `url`. Its answer (the
 ///   query of the address it landed on) goes to `answer`: read from the frame itself
-///   as soon as it is back on the app's origin at the request's `redirect_uri` (checked
+///   as soon as it is back on the app's origin at the request's `redirect_uri` (the
+///   same address up to the query, not one merely starting with it; checked
 ///   every few milliseconds, before the silent callback page has even run), or taken
 ///   from a `message` of that frame's window on the app's own origin (what the silent
 ///   callback page posts). Returns `[close, frame]`: `close()` removes the frame, which
@@ -178,11 +179,11 @@ export function frame(url, answer) {
     if (e.origin === location.origin && f.contentWindow && e.source === f.contentWindow &&
         typeof e.data === 'string') answer(search(e.data));
   };
-  const back = new URL(url).searchParams.get('redirect_uri') || url;
+  const back = new URL(url).searchParams.get('redirect_uri') || url, at = back.split('?')[0];
   const poll = () => {
     let h = '';
     try { h = f.contentWindow.location.href; } catch (e) {}
-    if (h.length > back.length && h.startsWith(back)) answer(search(h));
+    if (h !== back && h.split('?')[0] === at) answer(search(h));
     else if (f.isConnected) setTimeout(poll, 1);
   };
   addEventListener('message', heard);

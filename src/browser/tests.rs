@@ -179,9 +179,10 @@ async fn frame_answer_is_read_from_the_frame_once_it_is_back_at_the_redirect_uri
     let origin = location().origin().unwrap();
     let back = format!("{origin}/silent-landing");
     // The request names its redirect URI; the frame first shows another page (the
-    // provider's, here one of our origin at another path): nothing is taken from it.
+    // provider's, here one of our origin whose path merely starts with the redirect
+    // URI's): nothing is taken from it.
     let url = format!(
-        "{origin}/provider-page?redirect_uri={}",
+        "{back}-provider?redirect_uri={}",
         js_sys::encode_uri_component(&back)
     );
     let opened = super::js_frame(&url, answer.as_ref().unchecked_ref());

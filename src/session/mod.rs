@@ -100,7 +100,7 @@ pub const EARLY_RESTORE_SCRIPT: &str = r#"(function () {
       f.tabIndex = -1;
       f.style.cssText = 'position:absolute;width:0;height:0;border:0;visibility:hidden';
       f.src = cache.silent + '&state=' + early.state + '&nonce=' + early.nonce + '&code_challenge=' + b64(new Uint8Array(d)) + '&code_challenge_method=S256';
-      var t = new URL(cache.silent).searchParams, back = t.get('redirect_uri');
+      var t = new URL(cache.silent).searchParams, back = t.get('redirect_uri'), at = back.split('?')[0];
       var answer = function (href, via) {
         if (early.result) return;
         early.result = href;
@@ -114,7 +114,7 @@ pub const EARLY_RESTORE_SCRIPT: &str = r#"(function () {
       var poll = function () {
         var h = '';
         try { h = f.contentWindow.location.href; } catch (e) {}
-        if (h.length > back.length && h.indexOf(back) === 0) answer(h, 'poll');
+        if (h !== back && h.split('?')[0] === at) answer(h, 'poll');
         else if (!early.result && f.isConnected) setTimeout(poll, 1);
       };
       early.arrived = function (w) { if (w === f.contentWindow) answer(w.location.href, 'call'); };
