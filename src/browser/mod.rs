@@ -72,8 +72,9 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   same address up to the query, not one merely starting with it; checked
 ///   every few milliseconds, before the silent callback page has even run), or taken
 ///   from a `message` of that frame's window on the app's own origin (what the silent
-///   callback page posts). Returns `[close, frame]`: `close()` removes the frame, which
-///   ends both.
+///   callback page posts). Returns `[close, frame]`: `close()` ends both at once and
+///   removes the frame in a task of its own (a removal holds up the page for a few
+///   milliseconds: the requests the answer leads to leave first).
 /// - `early()`, `adoptEarly(answer)`, `closeEarly()`: the silent frame the early
 ///   restore script opened. `early()` is `[key, state, nonce, verifier, created]` or
 ///   `undefined`; `adoptEarly` hands its answer's query to `answer` (now, or when it
@@ -180,16 +181,18 @@ export function frame(url, answer) {
         typeof e.data === 'string') answer(search(e.data));
   };
   const back = new URL(url).searchParams.get('redirect_uri') || url, at = back.split('?')[0];
+  let open = true;
   const poll = () => {
     let h = '';
     try { h = f.contentWindow.location.href; } catch (e) {}
+    if (!open) return;
     if (h !== back && h.split('?')[0] === at) answer(search(h));
     else if (f.isConnected) setTimeout(poll, 1);
   };
   addEventListener('message', heard);
   (document.body || document.documentElement).appendChild(f);
   poll();
-  return [() => { removeEventListener('message', heard); f.remove(); }, f];
+  return [() => { open = false; removeEventListener('message', heard); setTimeout(() => f.remove()); }, f];
 }
 export function early() {
   const e = window.__oidcLeptosEarly;

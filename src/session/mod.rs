@@ -41,7 +41,8 @@ pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><
 /// values, and loads the request in a hidden iframe; the app takes the frame over when
 /// it starts and checks its answer as any other (state, PKCE, ID token and nonce). The
 /// answer is read from the frame as soon as the frame is back at the silent redirect
-/// URI (the frame is then removed, its page never runs to the end). It
+/// URI (the frame is then removed, once the code exchange below has left: a removal
+/// holds up the page for a few milliseconds; its page never runs to the end). It
 /// does nothing on a first visit or after an explicit logout. Without it the app
 /// starts the same sign-in itself, a little later.
 ///
@@ -105,10 +106,10 @@ pub const EARLY_RESTORE_SCRIPT: &str = r#"(function () {
         if (early.result) return;
         early.result = href;
         early.via = via;
-        f.remove();
         var r = new URL(href).searchParams;
         if (r.get('state') === early.state && answers(r, meta.issuer))
           exchange(meta.token_endpoint, r.get('code'), early.verifier, back, t.get('client_id'));
+        f.remove();
         if (early.listener) early.listener(href);
       };
       var poll = function () {
