@@ -79,8 +79,11 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   restore script opened. `early()` is `[key, state, nonce, verifier, created]` or
 ///   `undefined`; `adoptEarly` hands its answer's query to `answer` (now, or when it
 ///   comes); `closeEarly` removes it.
-/// - `warning(dialog, seconds, class, title, label, testId, custom, stay)`: the
-///   auto-logout warning (see [`show_warning`]).
+/// - `warning(list, dialog, seconds, class, title, label, testId, custom, stay)`:
+///   makes `dialog` an auto-logout warning (see [`Driver::add_warning`]) and adds it
+///   to `list` (in a microtask: the dialog is being built, its message (the first
+///   child) and its place in the page come right after the call); `warnings(list, seconds)` shows the seconds left in each dialog of
+///   `list` still in the page (and forgets the others), or hides them (`undefined`).
 /// - `verify(jwk, importAlg, verifyAlg, signature, input)`: a WebCrypto signature
 ///   check (the key and the algorithms as JSON). Resolves to whether the signature is
 ///   valid; rejects when the key cannot be imported.
@@ -132,9 +135,21 @@ export function listen(channel, post) {
   if (channel) on(channel, 'message', (e) => post(6, e.data));
   return () => off.forEach((f) => f());
 }
-export function warning(dialog, seconds, cls, title, label, testId, custom, stay) {
-  let parts = dialog.oidcParts;
-  if (!parts) {
+const show = (dialog, seconds) => {
+  const parts = dialog.oidcParts, shown = seconds !== undefined;
+  if (!parts) return;
+  if (!parts.custom) parts.message.textContent = 'You will be signed out in ' + (seconds || 0) + ' seconds.';
+  if (shown && dialog.hidden) {
+    dialog.hidden = false;
+    parts.button.focus();
+  }
+  dialog.hidden = !shown;
+};
+export function warning(list, dialog, seconds, cls, title, label, testId, custom, stay) {
+  list.push(dialog);
+  queueMicrotask(() => {
+    const message = dialog.firstElementChild;
+    if (!message) return;
     const part = (tag, name, text) => {
       const e = document.createElement(tag);
       e.className = cls + '-' + name;
@@ -146,22 +161,20 @@ export function warning(dialog, seconds, cls, title, label, testId, custom, stay
     const button = part('button', 'button', label);
     button.type = 'button';
     button.addEventListener('click', () => stay());
-    const message = dialog.firstElementChild;
-    if (!message) return;
     message.className = cls + '-message';
     dialog.className = cls;
     if (testId) dialog.dataset.testid = testId;
     dialog.prepend(head);
     dialog.append(button);
-    parts = dialog.oidcParts = { message, button };
+    dialog.oidcParts = { message, button, custom };
+    show(dialog, seconds);
+  });
+}
+export function warnings(list, seconds) {
+  for (let i = list.length; i--;) {
+    if (list[i].isConnected) show(list[i], seconds);
+    else if (list[i].oidcParts) list.splice(i, 1);
   }
-  const shown = seconds !== undefined;
-  if (!custom) parts.message.textContent = 'You will be signed out in ' + (seconds || 0) + ' seconds.';
-  if (shown && dialog.hidden) {
-    dialog.hidden = false;
-    parts.button.focus();
-  }
-  dialog.hidden = !shown;
 }
 const search = (href) => {
   try {
@@ -234,6 +247,7 @@ extern "C" {
     #[wasm_bindgen(js_name = warning)]
     #[allow(clippy::too_many_arguments)]
     fn js_warning(
+        list: &Array,
         dialog: &web_sys::Element,
         seconds: Option<u32>,
         class: &str,
@@ -243,6 +257,9 @@ extern "C" {
         custom: bool,
         stay: &JsValue,
     );
+
+    #[wasm_bindgen(js_name = warnings)]
+    fn js_warnings(list: &Array, seconds: Option<u32>);
 
     #[wasm_bindgen(js_name = frame)]
     fn js_frame(url: &str, answer: &js_sys::Function) -> Array;
@@ -278,28 +295,6 @@ pub(crate) struct WarningParts<'a> {
     pub test_id: Option<&'a str>,
     /// The app's children replace the message.
     pub custom: bool,
-}
-
-/// Shows the auto-logout warning `dialog` while `seconds` are left, hides it
-/// otherwise. The first call adds its title and "Stay signed in" button (which calls
-/// `stay`) around the message, and its classes; focus moves to the button when the
-/// warning appears.
-pub(crate) fn show_warning(
-    dialog: &web_sys::Element,
-    seconds: Option<u32>,
-    parts: &WarningParts<'_>,
-    stay: &JsValue,
-) {
-    js_warning(
-        dialog,
-        seconds,
-        parts.class,
-        parts.title,
-        parts.label,
-        parts.test_id,
-        parts.custom,
-        stay,
-    );
 }
 
 /// `fetch` with a timeout (an `AbortController`) and a size cap. When the page's
@@ -416,6 +411,8 @@ pub(crate) struct Driver {
     /// The handler of the answer of the silent sign-in the page's inline script
     /// started, once taken over.
     early_answer: RefCell<Option<FrameAnswer>>,
+    /// The auto-logout warnings in the page, which follow the countdown.
+    warnings: Array,
 }
 
 /// Reads what the early restore script started, if it did.
@@ -484,6 +481,7 @@ impl Driver {
             page_events: RefCell::new(None),
             last_activity: Cell::new(0.0),
             early_answer: RefCell::new(None),
+            warnings: Array::new(),
         });
         let early = early_frame();
         driver.listen();
@@ -532,6 +530,31 @@ impl Driver {
         }
         self.busy.set(false);
         self.arm_timer();
+    }
+
+    /// Makes `dialog` (an element being built, with the message as its first child)
+    /// an auto-logout warning: its title and "Stay signed in" button (which calls
+    /// `stay`) go around the message, with its classes. From then on it follows the
+    /// countdown, without a render: shown while `seconds` are left (focus moves to
+    /// the button when it appears), hidden otherwise.
+    pub(crate) fn add_warning(
+        &self,
+        dialog: &web_sys::Element,
+        seconds: Option<u32>,
+        parts: &WarningParts<'_>,
+        stay: &JsValue,
+    ) {
+        js_warning(
+            &self.warnings,
+            dialog,
+            seconds,
+            parts.class,
+            parts.title,
+            parts.label,
+            parts.test_id,
+            parts.custom,
+            stay,
+        );
     }
 
     /// The user did something the page's listeners may not see (e.g. "Stay signed
@@ -643,7 +666,10 @@ impl Driver {
                 }
             }
             Command::Publish(state) => (self.listener)(Update::State(state)),
-            Command::Countdown(left) => (self.listener)(Update::Countdown(left)),
+            Command::Countdown(left) => {
+                js_warnings(&self.warnings, left);
+                (self.listener)(Update::Countdown(left));
+            }
             Command::Info(info) => (self.listener)(Update::Info(info)),
         }
     }

@@ -538,6 +538,55 @@ async fn the_countdown_and_its_warning_appear_take_focus_and_stay_signed_in_stop
 }
 
 #[wasm_bindgen_test]
+async fn a_warning_that_appears_during_the_countdown_shows_at_once_and_stops_following_once_removed(
+) {
+    use std::time::Duration;
+    set_address("/");
+    let countdown = RwSignal::new(None::<u32>);
+    let mounted = RwSignal::new(false);
+    let config = mock("warning-late", MockUser::new("ida"))
+        .idle_timeout(Duration::from_secs(30))
+        .auto_logout_warning(Duration::from_secs(29));
+    let host = mount_in_provider(config, move || {
+        let left = crate::use_auto_logout_countdown();
+        Effect::new(move |_| countdown.set(left.get()));
+        view! {
+            <Show when=move || mounted.get()>
+                <AutoLogoutWarning/>
+            </Show>
+        }
+    });
+    // The countdown runs before the warning is on the page.
+    assert!(wait_for(|| countdown.get_untracked().is_some()).await);
+    assert!(host.query_selector("[role=alertdialog]").unwrap().is_none());
+    // Built now, it shows the seconds left and takes focus right away, without
+    // waiting for the countdown's next second.
+    mounted.set(true);
+    sleep(0).await;
+    assert!(warning_shown(&host));
+    let dialog = host.query_selector("[role=alertdialog]").unwrap().unwrap();
+    let button = dialog.query_selector("button").unwrap().unwrap();
+    let document = web_sys::window().unwrap().document().unwrap();
+    assert!(document
+        .active_element()
+        .unwrap()
+        .is_same_node(Some(&button)));
+    let message = dialog.query_selector("p + p").unwrap().unwrap();
+    assert!(message
+        .text_content()
+        .unwrap()
+        .starts_with("You will be signed out in "));
+    // Taken off the page, it no longer follows the countdown.
+    mounted.set(false);
+    sleep(0).await;
+    assert!(!dialog.is_connected());
+    let before = message.text_content().unwrap();
+    let tick = countdown.get_untracked();
+    assert!(wait_for(|| countdown.get_untracked() != tick).await);
+    assert_eq!(message.text_content().unwrap(), before);
+}
+
+#[wasm_bindgen_test]
 async fn the_warning_takes_the_apps_class_texts_and_message() {
     use std::time::Duration;
     set_address("/");

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
-use leptos::html;
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 
@@ -608,38 +607,42 @@ pub fn AutoLogoutWarning(
     let title = title.unwrap_or_else(|| "Are you still there?".into());
     let label = button_label.unwrap_or_else(|| "Stay signed in".into());
     let custom = children.is_some();
-    let dialog = NodeRef::<html::Div>::new();
     // The dialog stays in the page, hidden while no countdown runs. Its title, button,
     // classes and (unless `children` replace it) message are filled in by a few lines
-    // of JavaScript, which also show and hide it and move focus to the button when it
-    // appears: a fraction of the size of the same built by Leptos in the wasm.
+    // of JavaScript when it is built, and the session shows and hides it as the
+    // countdown runs (moving focus to the button when it appears): a fraction of the
+    // size of the same built by Leptos in the wasm, and no effect to re-run.
     #[cfg(feature = "browser")]
-    {
+    let setup = {
         use wasm_bindgen::closure::Closure;
         let stay = Closure::<dyn Fn()>::new(move || stay_signed_in(ctx)).into_js_value();
-        Effect::new(move |_| {
-            let seconds = ctx.countdown.get();
-            if let Some(element) = dialog.get() {
-                crate::browser::show_warning(
-                    &element,
-                    seconds,
-                    &crate::browser::WarningParts {
-                        class: &class,
-                        title: &title,
-                        label: &label,
-                        test_id: test_id.as_deref(),
-                        custom,
-                    },
-                    &stay,
-                );
-            }
-        });
-    }
+        move |dialog: leptos::tachys::renderer::types::Element| {
+            ctx.session.with_value(|session| {
+                if let Some(session) = session {
+                    session.add_warning(
+                        &dialog,
+                        ctx.countdown.get_untracked(),
+                        &crate::browser::WarningParts {
+                            class: &class,
+                            title: &title,
+                            label: &label,
+                            test_id: test_id.as_deref(),
+                            custom,
+                        },
+                        &stay,
+                    );
+                }
+            });
+        }
+    };
     #[cfg(not(feature = "browser"))]
-    let _ = (ctx, class, title, label, test_id, custom);
+    let setup = {
+        let _ = (ctx, class, title, label, test_id, custom);
+        |_: leptos::tachys::renderer::types::Element| {}
+    };
     view! {
         <div
-            node_ref=dialog
+            use:setup
             role="alertdialog"
             aria-modal="true"
             aria-labelledby="oidc-auto-logout-title"
