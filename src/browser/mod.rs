@@ -81,9 +81,10 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   comes); `closeEarly` removes it.
 /// - `warning(list, dialog, seconds, class, title, label, testId, custom, stay)`:
 ///   makes `dialog` an auto-logout warning (see [`Driver::add_warning`]) and adds it
-///   to `list` (in a microtask: the dialog is being built, its message (the first
-///   child) and its place in the page come right after the call); `warnings(list, seconds)` shows the seconds left in each dialog of
-///   `list` still in the page (and forgets the others), or hides them (`undefined`).
+///   to `list`, in a microtask: the dialog is being built, its message (the first
+///   child) and its place in the page come right after the call.
+///   `warnings(list, seconds)` shows the seconds left in each dialog of `list` still
+///   in the page (and forgets the others), or hides them (`undefined`).
 /// - `verify(jwk, importAlg, verifyAlg, signature, input)`: a WebCrypto signature
 ///   check (the key and the algorithms as JSON). Resolves to whether the signature is
 ///   valid; rejects when the key cannot be imported.
@@ -137,7 +138,6 @@ export function listen(channel, post) {
 }
 const show = (dialog, seconds) => {
   const parts = dialog.oidcParts, shown = seconds !== undefined;
-  if (!parts) return;
   if (!parts.custom) parts.message.textContent = 'You will be signed out in ' + (seconds || 0) + ' seconds.';
   if (shown && dialog.hidden) {
     dialog.hidden = false;
@@ -146,7 +146,6 @@ const show = (dialog, seconds) => {
   dialog.hidden = !shown;
 };
 export function warning(list, dialog, seconds, cls, title, label, testId, custom, stay) {
-  list.push(dialog);
   queueMicrotask(() => {
     const message = dialog.firstElementChild;
     if (!message) return;
@@ -167,13 +166,14 @@ export function warning(list, dialog, seconds, cls, title, label, testId, custom
     dialog.prepend(head);
     dialog.append(button);
     dialog.oidcParts = { message, button, custom };
+    list.push(dialog);
     show(dialog, seconds);
   });
 }
 export function warnings(list, seconds) {
   for (let i = list.length; i--;) {
     if (list[i].isConnected) show(list[i], seconds);
-    else if (list[i].oidcParts) list.splice(i, 1);
+    else list.splice(i, 1);
   }
 }
 const search = (href) => {

@@ -538,8 +538,7 @@ async fn the_countdown_and_its_warning_appear_take_focus_and_stay_signed_in_stop
 }
 
 #[wasm_bindgen_test]
-async fn a_warning_that_appears_during_the_countdown_shows_at_once_and_stops_following_once_removed(
-) {
+async fn a_warning_built_mid_countdown_shows_at_once_and_stops_once_removed() {
     use std::time::Duration;
     set_address("/");
     let countdown = RwSignal::new(None::<u32>);

@@ -78,6 +78,15 @@ test('reload restores the session through the hidden iframe; logout is remembere
     });
 
     await step(session, t, 'reload: signed in again without a page of the IdP, never shown signed out', async () => {
+      // Whether the early script's frame is still in the page when its code exchange
+      // leaves: removing a frame holds up the page, so the exchange goes first.
+      await page.addInitScript(() => {
+        const fetch = window.fetch;
+        window.fetch = function (url, init) {
+          if (String(url).endsWith('/token')) window.__frameAtExchange = window.__oidcLeptosEarly?.frame?.isConnected;
+          return fetch.call(this, url, init);
+        };
+      });
       const before = await idpStats();
       const topLevel = await topLevelNavigations(page, async () => {
         await app.reload();
@@ -92,6 +101,8 @@ test('reload restores the session through the hidden iframe; logout is remembere
       // the callback page's direct call), not from a message queued behind the app's start.
       const via = await page.evaluate(() => window.__oidcLeptosEarly?.via);
       assert.ok(['poll', 'call'].includes(via), `the early script took the frame's answer itself, not by a message (${via})`);
+      const frameAtExchange = await page.evaluate(() => window.__frameAtExchange);
+      assert.equal(frameAtExchange, true, 'the code exchange left before the frame was removed');
       assert.ok(topLevel.every((url) => url.startsWith(APP_URL)), `left the app: ${topLevel.join(', ')}`);
       const after = await idpStats();
       assert.equal(after.code - before.code, 1, 'one code exchange per restore');
