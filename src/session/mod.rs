@@ -52,7 +52,8 @@ pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><
 /// tab made (and its `iss`, RFC 9207): the app uses that answer if, when it gets to
 /// the exchange after its own checks, it would send exactly the same request. The
 /// code only ever goes to the token endpoint of the stored metadata, with this tab's
-/// verifier.
+/// verifier. Where the script cannot send it (a browser without
+/// `AbortSignal.timeout`), the app sends it itself.
 ///
 /// ```html
 /// <head><script>/* EARLY_RESTORE_SCRIPT */</script> ...</head>
@@ -61,9 +62,11 @@ pub const EARLY_RESTORE_SCRIPT: &str = r#"(function () {
   try {
     var ss = sessionStorage, q = new URLSearchParams(location.search), key = null, cache, meta, i, k;
     var exchange = function (endpoint, code, verifier, redirect, client) {
-      var body = new URLSearchParams({ grant_type: 'authorization_code', code: code, redirect_uri: redirect, client_id: client, code_verifier: verifier }).toString();
-      window.__oidcLeptosExchange = { url: endpoint, body: body, response: fetch(endpoint, { method: 'POST', mode: 'cors', credentials: 'omit', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Accept': 'application/json' }, body: body, signal: AbortSignal.timeout(15000) })
-        .then(function (r) { return r.text().then(function (t) { return { status: r.status, type: r.headers.get('content-type'), body: t }; }); }, function (e) { return { error: String(e) }; }) };
+      try {
+        var body = new URLSearchParams({ grant_type: 'authorization_code', code: code, redirect_uri: redirect, client_id: client, code_verifier: verifier }).toString();
+        window.__oidcLeptosExchange = { url: endpoint, body: body, response: fetch(endpoint, { method: 'POST', mode: 'cors', credentials: 'omit', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Accept': 'application/json' }, body: body, signal: AbortSignal.timeout(15000) })
+          .then(function (r) { return r.text().then(function (t) { return { status: r.status, type: r.headers.get('content-type'), body: t }; }); }, function (e) { return { error: String(e) }; }) };
+      } catch (e) { /* the app sends it itself */ }
     };
     var answers = function (p, iss) {
       return p.get('code') && (p.get('iss') ? p.get('iss') === iss : !meta.authorization_response_iss_parameter_supported);

@@ -130,6 +130,32 @@ test('reload restores the session through the hidden iframe; logout is remembere
   });
 });
 
+test('a reload restores even where the early script cannot send the code exchange', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  await withPage(browser, t, async (session) => {
+    const { page } = session;
+    const app = new AppPage(page, APP_URL);
+    const idp = new IdpPage(page, IDP_ISSUER);
+
+    await step(session, t, 'sign in', async () => {
+      await signIn(app, idp);
+    });
+
+    await step(session, t, 'reload without AbortSignal.timeout: no uncaught error, the app sends the exchange', async () => {
+      // A browser without it: the early script's exchange fails as it is made.
+      await page.addInitScript(() => {
+        AbortSignal.timeout = undefined;
+      });
+      const before = await idpStats();
+      await app.reload();
+      await app.expectLoggedIn(user);
+      const early = await page.evaluate(() => typeof window.__oidcLeptosEarly?.result === 'string');
+      assert.ok(early, 'the early restore script did not run or was not answered');
+      const after = await idpStats();
+      assert.equal(after.code - before.code, 1, 'one code exchange per restore');
+    });
+  });
+});
+
 test('a cross-site IdP restores through a top-level redirect', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   // The same app under another host name: for the browser the IdP is another site,
   // so the hidden iframe would not see its cookies.
