@@ -14,7 +14,9 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use crate::core::jose::{Algorithm, AsyncSignatureVerifier, JoseError, Jwk, UnverifiedJws};
+#[cfg(test)]
+use crate::core::jose::AsyncSignatureVerifier;
+use crate::core::jose::{Algorithm, JoseError, Jwk, UnverifiedJws};
 use crate::core::{AccessToken, HttpRequest, HttpResponse};
 use crate::session::machine::{
     Command, EarlyFrame, Event, Machine, Now, PageUrl, ReqId, StartInfo, TabMessage, WaiterId,
@@ -613,10 +615,20 @@ impl Driver {
                 keys,
                 policy,
             } => {
+                // Everything up to WebCrypto's answer runs now; only that answer is
+                // awaited (a smaller future than the whole check).
+                let started = UnverifiedJws::parse(&token).and_then(|jws| {
+                    let key = jws.key_in(&keys, &policy)?;
+                    let (input, signature) = jws.signed_parts();
+                    let check = webcrypto_verify(jws.header().alg, key, input, signature);
+                    Ok((jws, check))
+                });
                 let this = Rc::clone(self);
                 wasm_bindgen_futures::spawn_local(async move {
-                    let result = match UnverifiedJws::parse(&token) {
-                        Ok(jws) => jws.verify_async(&keys, &policy, &WebCryptoVerifier).await,
+                    let result = match started {
+                        Ok((jws, check)) => {
+                            verified(JsFuture::from(check).await).map(|()| jws.into_verified())
+                        }
                         Err(e) => Err(e),
                     };
                     this.post(Event::Verified { req, result });
@@ -803,15 +815,14 @@ fn webcrypto_params(alg: Algorithm) -> (&'static str, &'static str) {
 }
 
 /// Signature checks with the browser's WebCrypto: the wasm carries no RSA/EC code.
+/// (The driver runs the same check in two steps; see `Command::Verify`.)
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct WebCryptoVerifier;
 
-async fn webcrypto_verify(
-    alg: Algorithm,
-    key: &Jwk,
-    input: &[u8],
-    signature: &[u8],
-) -> Result<bool, JsValue> {
+/// Starts a WebCrypto signature check; the promise resolves to whether the
+/// signature is valid (see [`verified`]).
+fn webcrypto_verify(alg: Algorithm, key: &Jwk, input: &[u8], signature: &[u8]) -> js_sys::Promise {
     let (import_alg, verify_alg) = webcrypto_params(alg);
     // Only the public members go to WebCrypto; `alg` is dropped so that a JWK without
     // it and one with it import alike (the fit was checked before).
@@ -819,19 +830,28 @@ async fn webcrypto_verify(
     public.alg = None;
     public.kid = None;
     public.use_ = None;
-    let jwk_json =
-        crate::core::json::to_string(&public).map_err(|e| JsValue::from_str(&e.to_string()))?;
-    let ok = JsFuture::from(js_verify(
-        &jwk_json,
-        import_alg,
-        verify_alg,
-        signature.to_vec(),
-        input.to_vec(),
-    ))
-    .await?;
-    Ok(ok.as_bool().unwrap_or(false))
+    match crate::core::json::to_string(&public) {
+        Ok(jwk_json) => js_verify(
+            &jwk_json,
+            import_alg,
+            verify_alg,
+            signature.to_vec(),
+            input.to_vec(),
+        ),
+        Err(e) => js_sys::Promise::reject(&JsValue::from_str(&e.to_string())),
+    }
 }
 
+/// The outcome of [`webcrypto_verify`]'s promise.
+fn verified(answer: Result<JsValue, JsValue>) -> Result<(), JoseError> {
+    match answer {
+        Ok(ok) if ok.as_bool() == Some(true) => Ok(()),
+        Ok(_) => Err(JoseError::InvalidSignature),
+        Err(e) => Err(JoseError::InvalidKey(js_error(e))),
+    }
+}
+
+#[cfg(test)]
 impl AsyncSignatureVerifier for WebCryptoVerifier {
     async fn verify(
         &self,
@@ -840,10 +860,6 @@ impl AsyncSignatureVerifier for WebCryptoVerifier {
         input: &[u8],
         signature: &[u8],
     ) -> Result<(), JoseError> {
-        match webcrypto_verify(alg, key, input, signature).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(JoseError::InvalidSignature),
-            Err(e) => Err(JoseError::InvalidKey(js_error(e))),
-        }
+        verified(JsFuture::from(webcrypto_verify(alg, key, input, signature)).await)
     }
 }

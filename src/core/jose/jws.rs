@@ -243,8 +243,7 @@ impl UnverifiedJws {
         policy: &AlgorithmPolicy,
         verifier: &impl AsyncSignatureVerifier,
     ) -> Result<VerifiedJws, JoseError> {
-        self.check_alg(policy)?;
-        let key = self.select_key(keys)?;
+        let key = self.key_in(keys, policy)?;
         verifier
             .verify(
                 self.header.alg,
@@ -256,7 +255,28 @@ impl UnverifiedJws {
         Ok(self.into_verified())
     }
 
-    fn into_verified(self) -> VerifiedJws {
+    /// The steps of [`verify_async`](Self::verify_async) before the signature
+    /// check, for a caller that runs that check itself: the algorithm is allowed and
+    /// the key is picked ([`select_key`](Self::select_key)).
+    pub(crate) fn key_in<'a>(
+        &self,
+        keys: &'a JwkSet,
+        policy: &AlgorithmPolicy,
+    ) -> Result<&'a Jwk, JoseError> {
+        self.check_alg(policy)?;
+        self.select_key(keys)
+    }
+
+    /// The signed bytes and the signature, for a caller that checks the signature
+    /// itself (after [`key_in`](Self::key_in)).
+    #[cfg_attr(not(feature = "browser"), allow(dead_code))]
+    pub(crate) fn signed_parts(&self) -> (&[u8], &[u8]) {
+        (self.signing_input.as_bytes(), &self.signature)
+    }
+
+    /// The token once its signature was found valid by [`key_in`](Self::key_in)'s
+    /// key.
+    pub(crate) fn into_verified(self) -> VerifiedJws {
         VerifiedJws {
             header: self.header,
             payload: self.payload,
