@@ -78,9 +78,10 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   removes the frame in a task of its own (a removal holds up the page for a few
 ///   milliseconds: the requests the answer leads to leave first).
 /// - `early()`, `adoptEarly(answer)`, `closeEarly()`: the silent frame the early
-///   restore script opened. `early()` is `[key, state, nonce, verifier, created]` or
-///   `undefined`; `adoptEarly` hands its answer's query to `answer` (now, or when it
-///   comes); `closeEarly` removes it.
+///   restore script opened. `early()` is `[key, state, nonce, verifier, created]`
+///   the first time, then `undefined` (one session takes it: its request is single
+///   use); `adoptEarly` hands its answer's query to `answer` (now, or when it comes);
+///   `closeEarly` removes its frame.
 /// - `warning(list, dialog, seconds, class, title, label, testId, custom, stay)`:
 ///   makes `dialog` an auto-logout warning (see [`Driver::add_warning`]) and adds it
 ///   to `list`, in a microtask: the dialog is being built, its message (the first
@@ -211,7 +212,9 @@ export function frame(url, answer) {
 }
 export function early() {
   const e = window.__oidcLeptosEarly;
-  return e ? [e.key, e.state, e.nonce, e.verifier, e.created] : undefined;
+  if (!e || e.taken) return undefined;
+  e.taken = true;
+  return [e.key, e.state, e.nonce, e.verifier, e.created];
 }
 export function adoptEarly(answer) {
   const e = window.__oidcLeptosEarly;
@@ -301,8 +304,16 @@ pub(crate) struct WarningParts<'a> {
 
 /// `fetch` with a timeout (an `AbortController`) and a size cap. When the page's
 /// early restore script already sent this very code exchange (same URL, same form
-/// members), its answer is taken instead, once.
+/// members), its answer is taken instead, once. (The driver sends with [`send`] and
+/// reads the answer with [`answer_of`] itself, awaiting only the promise.)
+#[cfg(test)]
 pub(crate) async fn fetch(request: HttpRequest, timeout_ms: u64) -> Result<HttpResponse, String> {
+    let (url, sent) = send(request, timeout_ms);
+    answer_of(&url, timeout_ms, JsFuture::from(sent).await)
+}
+
+/// Sends `request` (see [`fetch`]): its URL, and the promise of its answer.
+fn send(request: HttpRequest, timeout_ms: u64) -> (String, js_sys::Promise) {
     let HttpRequest {
         method,
         url,
@@ -310,16 +321,24 @@ pub(crate) async fn fetch(request: HttpRequest, timeout_ms: u64) -> Result<HttpR
         body,
     } = request;
     let headers = headers.into_iter().flat_map(|(k, v)| [k, v]).collect();
-    let answer = JsFuture::from(js_request(
+    let sent = js_request(
         &url,
         method.as_str(),
         headers,
         body,
         timeout_ms as f64,
         MAX_RESPONSE_BYTES as f64,
-    ))
-    .await
-    .map_err(js_error)?;
+    );
+    (url, sent)
+}
+
+/// Reads the answer of [`send`]'s promise.
+fn answer_of(
+    url: &str,
+    timeout_ms: u64,
+    answer: Result<JsValue, JsValue>,
+) -> Result<HttpResponse, String> {
+    let answer = answer.map_err(js_error)?;
     if let Some(answer) = answer.dyn_ref::<Array>() {
         let headers = (2..)
             .zip(RESPONSE_HEADERS)
@@ -391,6 +410,19 @@ type PageHandler = Closure<dyn FnMut(u32, JsValue)>;
 /// Takes a silent frame's answer: the query of the address it landed on.
 type FrameAnswer = Closure<dyn FnMut(String)>;
 
+/// What the answer of a request sent to the browser is for (see
+/// [`Driver::await_answer`]).
+enum Awaited {
+    /// `Command::Fetch`'s answer, read by [`answer_of`].
+    Http {
+        req: ReqId,
+        url: String,
+        timeout_ms: u64,
+    },
+    /// `Command::Verify`'s WebCrypto answer, read by [`verified`].
+    Verify { req: ReqId, jws: UnverifiedJws },
+}
+
 /// Runs the session machine in a browser page.
 pub(crate) struct Driver {
     machine: RefCell<Machine>,
@@ -413,8 +445,17 @@ pub(crate) struct Driver {
     /// The handler of the answer of the silent sign-in the page's inline script
     /// started, once taken over.
     early_answer: RefCell<Option<FrameAnswer>>,
+    /// This driver took the page's early silent sign-in (no other one can).
+    took_early: Cell<bool>,
     /// The auto-logout warnings in the page, which follow the countdown.
     warnings: Array,
+}
+
+/// A timer's delay as `setTimeout` takes it: browsers read it as a signed 32-bit
+/// number, and a longer one (about 24.8 days) would fire at once. The machine is
+/// asked again when it fires.
+pub(crate) fn timer_delay(ms: u64) -> u32 {
+    u32::try_from(ms.min(i32::MAX as u64)).unwrap_or(0)
 }
 
 /// Reads what the early restore script started, if it did.
@@ -483,9 +524,11 @@ impl Driver {
             page_events: RefCell::new(None),
             last_activity: Cell::new(0.0),
             early_answer: RefCell::new(None),
+            took_early: Cell::new(false),
             warnings: Array::new(),
         });
         let early = early_frame();
+        driver.took_early.set(early.is_some());
         driver.listen();
         let visible = web_sys::window()
             .and_then(|w| w.document())
@@ -581,10 +624,9 @@ impl Driver {
     fn arm_timer(self: &Rc<Self>) {
         let deadline = self.machine.borrow().next_deadline();
         let timer = deadline.map(|at| {
-            let delay = at.saturating_sub(now().mono);
             let this = Rc::downgrade(self);
             gloo_timers::callback::Timeout::new(
-                u32::try_from(delay).unwrap_or(u32::MAX),
+                timer_delay(at.saturating_sub(now().mono)),
                 move || {
                     if let Some(this) = this.upgrade() {
                         this.post(Event::Timer);
@@ -603,11 +645,16 @@ impl Driver {
                 request,
                 timeout_ms,
             } => {
-                let this = Rc::clone(self);
-                wasm_bindgen_futures::spawn_local(async move {
-                    let result = fetch(request, timeout_ms).await;
-                    this.post(Event::Http { req, result });
-                });
+                // Sent now; only the answer is awaited.
+                let (url, sent) = send(request, timeout_ms);
+                self.await_answer(
+                    sent,
+                    Awaited::Http {
+                        req,
+                        url,
+                        timeout_ms,
+                    },
+                );
             }
             Command::Verify {
                 req,
@@ -616,23 +663,21 @@ impl Driver {
                 policy,
             } => {
                 // Everything up to WebCrypto's answer runs now; only that answer is
-                // awaited (a smaller future than the whole check).
+                // awaited.
                 let started = UnverifiedJws::parse(&token).and_then(|jws| {
                     let key = jws.key_in(&keys, &policy)?;
                     let (input, signature) = jws.signed_parts();
                     let check = webcrypto_verify(jws.header().alg, key, input, signature);
                     Ok((jws, check))
                 });
-                let this = Rc::clone(self);
-                wasm_bindgen_futures::spawn_local(async move {
-                    let result = match started {
-                        Ok((jws, check)) => {
-                            verified(JsFuture::from(check).await).map(|()| jws.into_verified())
-                        }
-                        Err(e) => Err(e),
-                    };
-                    this.post(Event::Verified { req, result });
-                });
+                match started {
+                    Ok((jws, check)) => self.await_answer(check, Awaited::Verify { req, jws }),
+                    // Queued behind this batch of commands, as an answer would be.
+                    Err(e) => self.post(Event::Verified {
+                        req,
+                        result: Err(e),
+                    }),
+                }
             }
             Command::Navigate(url) => {
                 if let Ok(w) = window() {
@@ -684,6 +729,29 @@ impl Driver {
             }
             Command::Info(info) => (self.listener)(Update::Info(info)),
         }
+    }
+
+    /// Posts the answer of a request sent to the browser (a fetch, a signature check)
+    /// once it comes. One future type serves both.
+    fn await_answer(self: &Rc<Self>, sent: js_sys::Promise, then: Awaited) {
+        let this = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let answer = JsFuture::from(sent).await;
+            this.post(match then {
+                Awaited::Http {
+                    req,
+                    url,
+                    timeout_ms,
+                } => Event::Http {
+                    req,
+                    result: answer_of(&url, timeout_ms, answer),
+                },
+                Awaited::Verify { req, jws } => Event::Verified {
+                    req,
+                    result: verified(answer).map(|()| jws.into_verified()),
+                },
+            });
+        });
     }
 
     /// Opens the hidden silent frame at `url`; its answer is posted as request
@@ -750,9 +818,10 @@ impl Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         close_frame(self.frame.get_mut().take());
-        // The early script's frame, when this driver took it over: nothing would take
-        // its answer any more.
-        if self.early_answer.get_mut().take().is_some() {
+        // The early script's frame, when this driver took it: nothing would take its
+        // answer any more.
+        self.early_answer.get_mut().take();
+        if self.took_early.get() {
             js_close_early();
         }
         if let Some((_, remove)) = self.page_events.get_mut().take() {

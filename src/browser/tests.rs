@@ -764,3 +764,35 @@ async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
     let err = fetch(request("c1"), 10_000).await.unwrap_err();
     assert!(err.contains("Failed to fetch"), "{err}");
 }
+
+#[wasm_bindgen_test]
+fn the_early_silent_sign_in_is_handed_to_one_session_only() {
+    let window = web_sys::window().unwrap();
+    let early =
+        js_sys::JSON::parse(r#"{"key":"k","state":"s","nonce":"n","verifier":"v","created":1}"#)
+            .unwrap();
+    let document = window.document().unwrap();
+    let frame = document.create_element("iframe").unwrap();
+    document.body().unwrap().append_child(&frame).unwrap();
+    js_sys::Reflect::set(&early, &"frame".into(), &frame).unwrap();
+    js_sys::Reflect::set(&window, &"__oidcLeptosEarly".into(), &early).unwrap();
+    // Its state, nonce and verifier are single use: a second session (the provider
+    // mounted again) starts its own request.
+    let first = super::early_frame().expect("the early sign-in");
+    assert_eq!((first.key.as_str(), first.state.as_str()), ("k", "s"));
+    assert!(super::early_frame().is_none());
+    // Closing it removes its frame; it is not handed out again.
+    super::js_close_early();
+    assert!(!frame.is_connected());
+    assert!(super::early_frame().is_none());
+    js_sys::Reflect::delete_property(&window, &"__oidcLeptosEarly".into()).unwrap();
+}
+
+#[wasm_bindgen_test]
+fn timer_delays_stay_within_what_set_timeout_reads() {
+    assert_eq!(super::timer_delay(0), 0);
+    assert_eq!(super::timer_delay(1_500), 1_500);
+    // About 24.8 days and more would overflow to a negative delay: fired at once.
+    assert_eq!(super::timer_delay(u64::from(u32::MAX)), i32::MAX as u32);
+    assert_eq!(super::timer_delay(u64::MAX), i32::MAX as u32);
+}

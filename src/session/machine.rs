@@ -111,7 +111,7 @@ pub(crate) struct PageUrl {
 }
 
 /// What the driver read at start.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct StartInfo {
     /// This tab's id (random), to recognize its own messages.
     pub tab: String,
@@ -135,7 +135,7 @@ pub(crate) struct StartInfo {
 
 /// A silent sign-in started by [`EARLY_RESTORE_SCRIPT`](crate::EARLY_RESTORE_SCRIPT)
 /// from the request template in `Slot::Provider`: its frame is already loading.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct EarlyFrame {
     /// The storage key of the template it used (names the client).
     pub key: String,
@@ -144,6 +144,35 @@ pub(crate) struct EarlyFrame {
     pub verifier: String,
     /// When it was started (wall ms).
     pub created: u64,
+}
+
+// The pending request (with its PKCE verifier), the address's query (a callback's
+// code) and the early request's state, nonce and verifier are secrets: their `Debug`
+// says only whether they are there.
+impl std::fmt::Debug for StartInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartInfo")
+            .field("tab", &self.tab)
+            .field("path", &self.page.path)
+            .field("query", &(!self.page.query.is_empty()))
+            .field("pending", &self.pending.is_some())
+            .field("provider", &self.provider.is_some())
+            .field("signed_in", &self.signed_in)
+            .field("logged_out", &self.logged_out)
+            .field("visible", &self.visible)
+            .field("early", &self.early)
+            .field("offline", &self.offline)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for EarlyFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EarlyFrame")
+            .field("key", &self.key)
+            .field("created", &self.created)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An input to the machine.
@@ -316,8 +345,9 @@ enum Failure {
     FrameTimeout,
     /// The grant is gone (`invalid_grant`).
     GrantGone,
-    /// Worth another try later. Tokens that arrived before the failure are kept.
-    Transient(AuthError, Option<Box<TokenResponse>>),
+    /// Worth another try later. A refresh token the provider rotated in an answer
+    /// whose ID token could not be checked yet is kept (the old one is spent).
+    Transient(AuthError, Option<RefreshToken>),
     /// A definite error.
     Fatal(AuthError),
 }
@@ -434,6 +464,9 @@ pub(crate) struct Machine {
     provider_at: u64,
     /// The early silent sign-in, until a restore takes it.
     early: Option<EarlyFrame>,
+    /// The silent request template in the session storage cache at start: the one
+    /// the early silent sign-in was made from.
+    early_template: Option<String>,
     /// A caller asked for a token in the event being handled.
     asked: bool,
     /// A key set fetch started beside a token request, so the ID token check need
@@ -518,6 +551,7 @@ impl Machine {
             keys_text: None,
             provider_at: 0,
             early: None,
+            early_template: None,
             keys_prefetch: None,
             asked: false,
             phase: Phase::Idle,
@@ -602,7 +636,9 @@ impl Machine {
             Some(_) => return None,
             None => {}
         }
-        if let Some((until, _)) = s.retry {
+        // A back-off that is over wakes nobody: `poll` retries what is still due,
+        // and the deadlines below take over (never a deadline left in the past).
+        if let Some((until, _)) = s.retry.filter(|(until, _)| *until > self.now.mono) {
             return Some(until);
         }
         if !self.can_renew(s) {
@@ -865,6 +901,7 @@ impl Machine {
         else {
             return false;
         };
+        self.early_template = cached.silent.clone();
         let age = self.now.wall.saturating_sub(cached.at);
         if age >= PROVIDER_CACHE_TTL_MS || cached.at > self.now.wall {
             return false;
@@ -898,9 +935,25 @@ impl Machine {
         Some(template)
     }
 
-    /// Takes over the silent sign-in the page started before the app loaded.
+    /// Takes over the silent sign-in the page started before the app loaded; when it
+    /// cannot be taken over, its frame goes.
     fn adopt_early(&mut self) -> Option<Step> {
         let early = self.early.take()?;
+        let step = self.early_step(early);
+        if step.is_none() {
+            self.emit(Command::CloseSilentFrame);
+        }
+        step
+    }
+
+    fn early_step(&mut self, early: EarlyFrame) -> Option<Step> {
+        // The early script sent the cached template's request: one made for another
+        // configuration (a deploy changed the scopes, `max_age` or the silent
+        // redirect URI) is not what this app asks for; a request of its own follows.
+        let used = self.early_template.take();
+        if used.is_none() || used != self.silent_template() {
+            return None;
+        }
         let metadata = self.metadata.as_ref()?;
         let pending = PendingAuthorization {
             issuer: metadata.issuer.clone(),
@@ -1044,6 +1097,9 @@ impl Machine {
                 .validate_callback(&p, &metadata, self.wall_secs())
         });
         match code {
+            // A silent restore's answer, while another tab logged out since it left:
+            // the logout stands.
+            Ok(_) if stored.silent && self.logged_out_marker => self.forget_session(),
             Ok(code) => {
                 let request = authorization_code_request(
                     &metadata,
@@ -1082,7 +1138,11 @@ impl Machine {
     /// Silent sign-in: the hidden iframe when it can reach the provider's cookies,
     /// else a top-level `prompt=none` redirect.
     fn restore(&mut self) {
-        if self.client.frame {
+        // Another tab logged out while this one was getting ready (discovery): no
+        // silent sign-in brings the session back.
+        if self.logged_out_marker {
+            self.phase = Phase::SignedOut;
+        } else if self.client.frame {
             if let Some(step) = self.adopt_early().or_else(|| self.open_frame()) {
                 self.phase = Phase::SigningIn { silent: true, step };
             }
@@ -1506,7 +1566,19 @@ impl Machine {
                         self.set_keys(keys, &text);
                         self.verify(check)
                     }
-                    Err(e) => Outcome::Fail(Failure::Transient(e, Some(Box::new(check.response)))),
+                    // The answer's tokens are not taken while its ID token is
+                    // unchecked (OIDC Core 12.2, 3.1.3.7). Only a refresh's rotated
+                    // refresh token is kept: the one sent is spent (RFC 9700 section
+                    // 4.14.2), and a new authentication's (`nonce`) may be another
+                    // user's.
+                    Err(e) => {
+                        let check = *check;
+                        let rotated = match check.nonce {
+                            None => check.response.refresh_token,
+                            Some(_) => None,
+                        };
+                        Outcome::Fail(Failure::Transient(e, rotated))
+                    }
                 }
             }
             other => Outcome::Next(other),
@@ -1849,12 +1921,11 @@ impl Machine {
                 self.mark_signed_in();
             }
             Outcome::Fail(Failure::NeedsLogin | Failure::GrantGone) => self.session_lost(),
-            Outcome::Fail(Failure::Transient(error, tokens)) => {
-                if let Some(tokens) = tokens {
-                    // The new tokens arrived; only checking the ID token failed. A
-                    // rotated refresh token must not be lost to a transient error.
-                    let received = self.now;
-                    self.adopt(*tokens, received);
+            Outcome::Fail(Failure::Transient(error, rotated)) => {
+                // A rotated refresh token must not be lost to a transient error; the
+                // rest of that answer waits for a checked ID token (the next try).
+                if let (Some(token), Phase::SignedIn(s)) = (rotated, &mut self.phase) {
+                    s.refresh = Some(token);
                 }
                 self.back_off(error);
             }

@@ -306,6 +306,16 @@ fn a_rotated_refresh_token_survives_a_failed_key_fetch() {
     tab.advance(idp.lifetime_ms());
     tab.want_token();
     assert!(tab.state().is_logged_in());
+    // The answer's access token is not handed out while its ID token is unchecked:
+    // the old one has expired, so the caller gets an error.
+    assert!(tab.resolved.last().unwrap().1.is_err());
+    // The back-off ends in a new try (with the rotated refresh token), not in a
+    // timer that keeps firing for nothing.
+    let refreshes = idp.refreshes();
+    tab.advance(1_100);
+    tab.fire_timers();
+    assert_eq!(idp.refreshes(), refreshes + 1);
+    assert_eq!(idp.reuse_detected(), 0);
     // The new refresh token was kept: the next refresh uses it, not the spent one.
     idp.set_jwks_down(false);
     tab.advance(idp.lifetime_ms());
@@ -314,6 +324,49 @@ fn a_rotated_refresh_token_survives_a_failed_key_fetch() {
     assert_eq!(idp.reuse_detected(), 0);
     assert_eq!(idp.invalid_grants(), 0);
     assert!(tab.resolved.last().unwrap().1.is_ok());
+}
+
+#[test]
+fn a_logout_in_another_tab_stands_against_a_silent_restore_under_way() {
+    // The tab is still discovering the provider when the other tab logs out.
+    let idp = Idp::new();
+    let mut a = signed_in(&idp);
+    let mut b = Tab::new(&idp, "/");
+    b.tab_id = "b".into();
+    b.hold_fetches = true;
+    b.start();
+    b.run();
+    a.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
+    b.dispatch(Event::Tab {
+        from: a.tab_id.clone(),
+        message: TabMessage::Logout,
+    });
+    b.hold_fetches = false;
+    b.release_all();
+    assert_eq!(b.frames_opened, 0, "no silent sign-in after the logout");
+    assert_eq!(b.state(), AuthState::LoggedOut);
+
+    // The tab is away at the provider (a `prompt=none` redirect) when another tab
+    // logs out: the answer it comes back with is not redeemed.
+    let idp = Idp::new();
+    let mut c = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/");
+    c.start();
+    c.run();
+    let mut c = c.login_as("alice");
+    let mut away = c.reload();
+    away.start();
+    away.run();
+    assert!(away.navigations.last().unwrap().contains("prompt=none"));
+    c.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
+    let before = idp.requests();
+    let mut back = away.follow_redirect();
+    back.run();
+    assert_eq!(back.state(), AuthState::LoggedOut);
+    assert!(
+        !idp.paths_since(before).contains(&"/token".to_owned()),
+        "{:?}",
+        idp.paths_since(before)
+    );
 }
 
 #[test]
@@ -602,6 +655,46 @@ fn an_early_sign_in_for_another_client_or_after_logout_is_dropped() {
     assert_eq!(after.frames_adopted, 0);
     assert!(after.frames_closed >= 1);
     assert_eq!(after.state(), AuthState::LoggedOut);
+}
+
+#[test]
+fn an_early_sign_in_made_for_another_configuration_is_dropped() {
+    let idp = Idp::new();
+    let tab = signed_in(&idp);
+    let mut reloaded = tab.reload();
+    let key = Client::bind(OidcConfig::new(ISS, "spa"), APP).key(Slot::Provider);
+    // The cached template is the old configuration's; the app now asks for more.
+    early_start(&mut reloaded, &key);
+    reloaded.tweak = |c| c.scopes(["profile", "email"]);
+    reloaded.start();
+    reloaded.run();
+    assert_eq!(reloaded.frames_adopted, 0);
+    assert!(reloaded.frames_closed >= 1, "the early frame is removed");
+    assert_eq!(reloaded.frames_opened, 1, "a request of the app's own");
+    assert!(reloaded.state().is_logged_in());
+}
+
+#[test]
+fn start_info_debug_shows_no_secret() {
+    let info = super::machine::StartInfo {
+        page: super::machine::PageUrl {
+            path: "/callback".into(),
+            query: "?code=c0de-secret&state=s".into(),
+            fragment: String::new(),
+        },
+        pending: Some(r#"{"code_verifier":"verifier-secret"}"#.into()),
+        early: Some(super::machine::EarlyFrame {
+            key: "k".into(),
+            state: "state-secret".into(),
+            nonce: "nonce-secret".into(),
+            verifier: "early-verifier-secret".into(),
+            created: 1,
+        }),
+        ..Default::default()
+    };
+    let shown = format!("{info:?}");
+    assert!(!shown.contains("secret"), "{shown}");
+    assert!(shown.contains("/callback"), "{shown}");
 }
 
 #[test]
