@@ -1962,7 +1962,11 @@ impl Machine {
         if let Some(id) = response.id_token {
             s.id_token = Some(id);
         }
-        if let Some(ms) = idle {
+        // The renewal restarted the provider session's idle clock: with the length
+        // this answer gives, or else the last one known (an answer without
+        // `refresh_expires_in` would otherwise leave keep-alive due after every
+        // renewal, and each activity would start another).
+        if let Some(ms) = idle.or(s.idle.map(|(_, ms)| ms)) {
             s.idle = Some((received, ms));
         }
         s.retry = None;

@@ -249,6 +249,22 @@ fn keep_alive_renews_before_the_provider_session_idles_out_while_the_user_works(
 }
 
 #[test]
+fn keep_alive_goes_on_at_its_pace_when_renewals_stop_telling_the_idle_lifetime() {
+    let idp = Idp::new();
+    idp.set_refresh_expires_in(Some(600));
+    let mut tab = signed_in_with(&idp, |c| c.renew_ahead(false));
+    // The refresh answers no longer carry `refresh_expires_in`.
+    idp.set_refresh_expires_in(None);
+    for _ in 0..120 {
+        tab.advance(30_000);
+        tab.dispatch(Event::Activity);
+        tab.fire_timers();
+    }
+    let n = idp.refreshes();
+    assert!((6..=10).contains(&n), "{n} refreshes in an hour");
+}
+
+#[test]
 fn transient_failures_back_off_and_keep_the_current_token() {
     let idp = Idp::new();
     let mut tab = signed_in(&idp);
