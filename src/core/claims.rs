@@ -35,8 +35,13 @@ pub struct StandardClaims {
     /// E-mail address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// Whether the e-mail was verified.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Whether the e-mail was verified. Also read from `"true"` / `"false"` (sent by
+    /// some providers); another value reads as absent rather than refusing the token.
+    #[serde(
+        default,
+        deserialize_with = "super::json::lenient_bool_member",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub email_verified: Option<bool>,
     /// Locale (BCP 47).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,8 +49,14 @@ pub struct StandardClaims {
     /// Time zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zoneinfo: Option<String>,
-    /// Last update (seconds since the epoch).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Last update (seconds since the epoch). Also read from a numeric string; another
+    /// value (Auth0 sends an RFC 3339 date) reads as absent rather than refusing the
+    /// token: it is shown, never checked.
+    #[serde(
+        default,
+        deserialize_with = "super::json::lenient_u64_member",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub updated_at: Option<u64>,
 }
 

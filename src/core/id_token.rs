@@ -119,8 +119,8 @@ impl Members for RawIdClaims {
         Kind::OptStr,
         Kind::OptStr,
         Kind::OptStr,
-        Kind::OptBool,
-        Kind::OptU64,
+        Kind::LenientBool,
+        Kind::LenientU64,
     ];
     const NAME: &'static str = "IdTokenClaims";
 
@@ -502,6 +502,23 @@ mod tests {
     use super::*;
     use crate::core::json::from_bytes;
 
+    /// Display claims in a form other providers send (Auth0's RFC 3339
+    /// `updated_at`, a string `email_verified`) do not refuse the token.
+    #[test]
+    fn profile_claims_in_provider_forms_are_read_not_refused() {
+        let doc = r#"{"iss":"i","aud":"a","sub":"s","email_verified":"true","updated_at":"2025-12-23T10:59:07.841Z"}"#;
+        let standard = from_bytes::<StandardIdClaims>(doc.as_bytes()).unwrap().0;
+        assert_eq!(standard.standard.email_verified, Some(true));
+        assert_eq!(standard.standard.updated_at, None);
+        let typed: IdTokenClaims = serde_json::from_str(doc).unwrap();
+        assert_eq!(typed, standard);
+        let doc =
+            r#"{"iss":"i","aud":"a","sub":"s","email_verified":false,"updated_at":"1700000000"}"#;
+        let standard = from_bytes::<StandardIdClaims>(doc.as_bytes()).unwrap().0;
+        assert_eq!(standard.standard.email_verified, Some(false));
+        assert_eq!(standard.standard.updated_at, Some(1_700_000_000));
+    }
+
     /// The member-by-member reader accepts and refuses what the derived one does.
     #[test]
     fn standard_reader_reads_as_the_derived_one() {
@@ -524,6 +541,9 @@ mod tests {
             r#"{"iss":"i","aud":"a","sub":"s","exp":"soon"}"#,
             r#"{"iss":"i","aud":"a","sub":"s","updated_at":1.5}"#,
             r#"{"iss":"i","aud":"a","sub":"s","email_verified":"yes"}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","email_verified":"true","updated_at":"17"}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","updated_at":"2025-12-23T10:59:07.841Z"}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","email_verified":{},"updated_at":[1]}"#,
             r#"{"iss":"i","aud":"a","sub":5}"#,
             r#"["i","a","s"]"#,
             r#"{"iss":"i","aud":"a","sub":"s""#,

@@ -97,6 +97,7 @@ fn kind_from_value(kind: Kind, value: AnyValue) -> Result<Parsed, JsonError> {
         Kind::Date => Parsed::OptU64(numeric_date_of(value)?),
         Kind::Audience => Parsed::List(crate::core::claims::audience_of(value)?),
         Kind::LenientU64 => Parsed::OptU64(lenient_u64(value)),
+        Kind::LenientBool => Parsed::OptBool(lenient_bool(value)),
         Kind::OptJwk => Parsed::OptJwk(value.optional(jwk_from_value)?),
         Kind::Verifier => Parsed::Verifier(
             crate::core::CodeVerifier::new(value.string()?).map_err(de::Error::custom)?,
@@ -207,6 +208,8 @@ pub(crate) enum Kind {
     Audience,
     /// A number or a numeric string, unreadable as absent, as `OptU64`.
     LenientU64,
+    /// A boolean or `"true"` / `"false"`, unreadable as absent, as `OptBool`.
+    LenientBool,
     /// `Option<Jwk>`.
     OptJwk,
     /// A PKCE verifier.
@@ -316,6 +319,7 @@ fn read_kind<'de, A: MapAccess<'de>>(map: &mut A, kind: Kind) -> Result<Parsed, 
         Kind::Date => Parsed::OptU64(map.next_value::<NumericDate>()?.0),
         Kind::Audience => Parsed::List(map.next_value::<Audience>()?.0),
         Kind::LenientU64 => Parsed::OptU64(map.next_value::<LenientU64>()?.0),
+        Kind::LenientBool => Parsed::OptBool(lenient_bool(map.next_value()?)),
         Kind::OptJwk => Parsed::OptJwk(map.next_value()?),
         Kind::Verifier => Parsed::Verifier(map.next_value()?),
         Kind::Pending => Parsed::Pending(Box::new(map.next_value()?)),
@@ -351,6 +355,30 @@ fn lenient_u64(value: AnyValue) -> Option<u64> {
         AnyValue::Str(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// A boolean or `"true"` / `"false"` (as some providers send `email_verified`),
+/// anything else absent.
+fn lenient_bool(value: AnyValue) -> Option<bool> {
+    match value {
+        AnyValue::Bool(b) => Some(b),
+        AnyValue::Str(s) if s == "true" => Some(true),
+        AnyValue::Str(s) if s == "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// `deserialize_with` for an optional number read as [`Kind::LenientU64`] reads it.
+pub(crate) fn lenient_u64_member<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(LenientU64::deserialize(d)?.0)
+}
+
+/// `deserialize_with` for an optional boolean read as [`Kind::LenientBool`] reads
+/// it.
+pub(crate) fn lenient_bool_member<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<bool>, D::Error> {
+    Ok(lenient_bool(AnyValue::deserialize(d)?))
 }
 
 /// Reads a [`Members`] type from a JSON object.
@@ -576,8 +604,22 @@ mod tests {
 
     impl Members for EveryKind {
         const NAMES: &'static [&'static str] = &[
-            "str", "opt_str", "u64", "opt_u64", "bool", "opt_bool", "list", "opt_list", "date",
-            "aud", "lenient", "jwk", "verifier", "pending", "keys",
+            "str",
+            "opt_str",
+            "u64",
+            "opt_u64",
+            "bool",
+            "opt_bool",
+            "list",
+            "opt_list",
+            "date",
+            "aud",
+            "lenient",
+            "jwk",
+            "verifier",
+            "pending",
+            "keys",
+            "lenient_bool",
         ];
         const KINDS: &'static [Kind] = &[
             Kind::Str,
@@ -595,6 +637,7 @@ mod tests {
             Kind::Verifier,
             Kind::Pending,
             Kind::Keys,
+            Kind::LenientBool,
         ];
         const NAME: &'static str = "EveryKind";
 
@@ -667,7 +710,7 @@ mod tests {
                 "{twice}"
             );
         }
-        assert_eq!(cases, 15 * values.len());
+        assert_eq!(cases, 16 * values.len());
         for doc in ["[]", "null", "\"x\"", "{\"str\":\"a\"} 1"] {
             assert!(from_bytes::<EveryKind>(doc.as_bytes()).is_err(), "{doc}");
             assert!(serde_json::from_str::<EveryKind>(doc).is_err(), "{doc}");
