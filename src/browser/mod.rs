@@ -732,11 +732,14 @@ impl Driver {
     }
 
     /// Posts the answer of a request sent to the browser (a fetch, a signature check)
-    /// once it comes. One future type serves both.
+    /// once it comes, if the session still runs: a request in flight does not keep
+    /// a session the app dropped (its provider left the page) going. One future type
+    /// serves both.
     fn await_answer(self: &Rc<Self>, sent: js_sys::Promise, then: Awaited) {
-        let this = Rc::clone(self);
+        let weak = Rc::downgrade(self);
         wasm_bindgen_futures::spawn_local(async move {
             let answer = JsFuture::from(sent).await;
+            let Some(this) = weak.upgrade() else { return };
             this.post(match then {
                 Awaited::Http {
                     req,

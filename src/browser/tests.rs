@@ -796,3 +796,51 @@ fn timer_delays_stay_within_what_set_timeout_reads() {
     assert_eq!(super::timer_delay(u64::from(u32::MAX)), i32::MAX as u32);
     assert_eq!(super::timer_delay(u64::MAX), i32::MAX as u32);
 }
+
+#[wasm_bindgen_test]
+async fn a_dropped_session_ends_even_with_a_request_in_flight() {
+    set_address("/");
+    let window = web_sys::window().unwrap();
+    let fetch = js_sys::Reflect::get(&window, &"fetch".into()).unwrap();
+    // Every request stays unanswered: discovery is in flight when the app lets go.
+    let hang = js_sys::Function::new_no_args("return new Promise(() => {})");
+    js_sys::Reflect::set(&window, &"fetch".into(), &hang).unwrap();
+    let driver = Driver::start(OidcConfig::new("https://hang.example", "dropped"), |_| {});
+    let weak = Rc::downgrade(&driver);
+    drop(driver);
+    js_sys::Reflect::set(&window, &"fetch".into(), &fetch).unwrap();
+    assert!(weak.upgrade().is_none(), "the session outlived its app");
+}
+
+#[wasm_bindgen_test]
+async fn handles_kept_past_their_provider_do_nothing() {
+    use std::sync::{Arc, Mutex};
+    set_address("/");
+    let document = web_sys::window().unwrap().document().unwrap();
+    let host = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&host).unwrap();
+    let kept = Arc::new(Mutex::new(None));
+    let slot = Arc::clone(&kept);
+    let mounted = leptos::mount::mount_to(host.unchecked_into(), move || {
+        let config = mock("kept-handle", MockUser::new("gus"));
+        let slot = Arc::clone(&slot);
+        view! {
+            <OidcProvider config=config>
+                {
+                    *slot.lock().unwrap() = Some(use_oidc());
+                }
+            </OidcProvider>
+        }
+    });
+    let oidc = kept.lock().unwrap().unwrap();
+    assert!(oidc.get_access_token().await.is_ok());
+    // The provider leaves the page; a task still holds the handle.
+    drop(mounted);
+    oidc.login(crate::LoginOptions::default());
+    oidc.logout(crate::LogoutOptions::default());
+    oidc.stay_signed_in();
+    assert_eq!(
+        oidc.get_access_token().await.unwrap_err(),
+        crate::AuthError::NotLoggedIn
+    );
+}

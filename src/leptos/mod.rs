@@ -25,6 +25,8 @@ struct OidcContext {
     info: RwSignal<SessionInfo>,
     // On the server there is no session to drive.
     #[cfg_attr(not(feature = "browser"), allow(dead_code))]
+    // Read with `try_`: a handle kept past its provider (in a task, say) finds no
+    // session rather than panicking.
     session: StoredValue<Option<SessionRef>, LocalStorage>,
 }
 
@@ -244,7 +246,7 @@ where
     /// local only (RP-initiated logout).
     pub fn logout(&self, options: LogoutOptions) {
         #[cfg(feature = "browser")]
-        if let Some(driver) = self.ctx.session.get_value() {
+        if let Some(driver) = self.ctx.session.try_get_value().flatten() {
             driver.post(crate::session::machine::Event::Logout(options));
         }
         #[cfg(not(feature = "browser"))]
@@ -261,7 +263,7 @@ where
 
 fn stay_signed_in(ctx: OidcContext) {
     #[cfg(feature = "browser")]
-    if let Some(driver) = ctx.session.get_value() {
+    if let Some(driver) = ctx.session.try_get_value().flatten() {
         driver.activity();
     }
     #[cfg(not(feature = "browser"))]
@@ -270,7 +272,7 @@ fn stay_signed_in(ctx: OidcContext) {
 
 fn login(ctx: OidcContext, options: LoginOptions) {
     #[cfg(feature = "browser")]
-    if let Some(driver) = ctx.session.get_value() {
+    if let Some(driver) = ctx.session.try_get_value().flatten() {
         let mut options = options;
         if options.return_to.is_none() {
             options.return_to = web_sys::window().and_then(|w| {
@@ -293,7 +295,11 @@ fn access_token(
     ctx: OidcContext,
 ) -> impl Future<Output = Result<AccessToken, AuthError>> + 'static {
     #[cfg(feature = "browser")]
-    let pending = ctx.session.get_value().map(|s| s.access_token());
+    let pending = ctx
+        .session
+        .try_get_value()
+        .flatten()
+        .map(|s| s.access_token());
     #[cfg(not(feature = "browser"))]
     let pending: Option<std::future::Ready<Result<AccessToken, AuthError>>> = {
         let _ = ctx;
@@ -617,7 +623,7 @@ pub fn AutoLogoutWarning(
         use wasm_bindgen::closure::Closure;
         let stay = Closure::<dyn Fn()>::new(move || stay_signed_in(ctx)).into_js_value();
         move |dialog: leptos::tachys::renderer::types::Element| {
-            ctx.session.with_value(|session| {
+            ctx.session.try_with_value(|session| {
                 if let Some(session) = session {
                     session.add_warning(
                         &dialog,

@@ -1902,8 +1902,10 @@ impl Machine {
                         return;
                     }
                     if let Phase::SignedIn(s) = &mut self.phase {
-                        // The app re-renders only when the profile changed.
-                        if s.user.standard() != user.standard() {
+                        // The app re-renders only when the user's claims changed
+                        // (the profile, or the app's own such as roles), not for the
+                        // new token's times.
+                        if !s.user.same_user_claims(&user) {
                             s.user = user;
                         }
                     }

@@ -66,6 +66,37 @@ impl<C> User<C> {
     pub(crate) fn same_claims<D>(&self, other: &User<D>) -> bool {
         self.payload == other.payload
     }
+
+    /// Whether `other` (from a renewed ID token) tells the same of the user as
+    /// `self`: every claim alike but those each token has anew (times, ids, hashes,
+    /// nonce). The app's own claims count: a role taken away shows at the renewal.
+    pub(crate) fn same_user_claims<D>(&self, other: &User<D>) -> bool {
+        const PER_TOKEN: [&str; 12] = [
+            "iat",
+            "exp",
+            "nbf",
+            "jti",
+            "nonce",
+            "at_hash",
+            "c_hash",
+            "s_hash",
+            "auth_time",
+            // Entra ID's per-token values.
+            "uti",
+            "rh",
+            "aio",
+        ];
+        let lasting = |payload: &str| match crate::core::json::parse_value(payload.as_bytes()) {
+            Ok(crate::core::json::AnyValue::Map(members)) => Some(
+                members
+                    .into_iter()
+                    .filter(|(name, _)| !PER_TOKEN.contains(&name.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        };
+        self.payload == other.payload || lasting(&self.payload) == lasting(&other.payload)
+    }
 }
 
 /// The session keeps only the standard claims typed (and the validated JSON); hooks

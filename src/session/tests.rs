@@ -386,6 +386,31 @@ fn a_logout_in_another_tab_stands_against_a_silent_restore_under_way() {
 }
 
 #[test]
+fn a_renewal_shows_the_users_changed_claims_and_only_then() {
+    let idp = Idp::new();
+    idp.set_roles(&["admin"]);
+    let mut tab = signed_in(&idp);
+    let roles = |tab: &Tab| {
+        let user = tab.state().user().cloned().unwrap();
+        let v: serde_json::Value = user.claims_as().unwrap();
+        v["roles"].clone()
+    };
+    assert_eq!(roles(&tab), serde_json::json!(["admin"]));
+    // A renewal with the same claims (new times only) publishes nothing new.
+    let published = tab.published.len();
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert_eq!(idp.refreshes(), 1);
+    assert_eq!(tab.published.len(), published);
+    // The provider takes the role away: the next renewal shows it.
+    idp.set_roles(&["user"]);
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert_eq!(idp.refreshes(), 2);
+    assert_eq!(roles(&tab), serde_json::json!(["user"]));
+}
+
+#[test]
 fn refreshed_id_token_with_another_subject_ends_the_session() {
     let idp = Idp::new();
     let mut tab = signed_in(&idp);

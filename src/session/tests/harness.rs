@@ -54,6 +54,7 @@ pub struct IdpState {
     down: bool,
     jwks_down: bool,
     subject_on_refresh: Option<String>,
+    roles: Option<Vec<String>>,
     issue_refresh: bool,
     frame_hangs: bool,
     omit_auth_time: bool,
@@ -99,6 +100,7 @@ impl Idp {
             down: false,
             jwks_down: false,
             subject_on_refresh: None,
+            roles: None,
             issue_refresh: true,
             frame_hangs: false,
             omit_auth_time: false,
@@ -154,6 +156,10 @@ impl Idp {
     }
     pub fn set_subject_on_refresh(&self, sub: Option<&str>) {
         self.0.borrow_mut().subject_on_refresh = sub.map(Into::into);
+    }
+    /// A `roles` claim in the ID tokens from now on.
+    pub fn set_roles(&self, roles: &[&str]) {
+        self.0.borrow_mut().roles = Some(roles.iter().map(|r| (*r).to_owned()).collect());
     }
     pub fn set_issue_refresh_tokens(&self, on: bool) {
         self.0.borrow_mut().issue_refresh = on;
@@ -243,6 +249,9 @@ impl Idp {
         }
         if auth_time {
             id["auth_time"] = iat.into();
+        }
+        if let Some(roles) = &st.roles {
+            id["roles"] = roles.clone().into();
         }
         let mut body = json!({
             "access_token": access,
