@@ -66,8 +66,9 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   any order), its answer is taken instead, once.
 /// - `listen(channel, post)`: the page events the session follows, each handed to
 ///   `post(kind, data)` (see [`PageEvent`]): user activity (pointer, keys, focus,
-///   wheel, touch, scroll), online and offline, visibility and the tabs' channel
-///   (with the message). Returns the function that removes them all.
+///   wheel, touch, scroll), online and offline, visibility, a return from the
+///   back-forward cache and the tabs' channel (with the message). Returns the
+///   function that removes them all.
 /// - `frame(url, answer)`: opens the hidden silent frame at `url`. Its answer (the
 ///   query of the address it landed on) goes to `answer`: read from the frame itself
 ///   as soon as it is back on the app's origin at the request's `redirect_uri` (the
@@ -136,6 +137,7 @@ export function listen(channel, post) {
   on(window, 'online', () => post(1));
   on(window, 'offline', () => post(2));
   on(document, 'visibilitychange', () => post(document.hidden ? 4 : 3));
+  on(window, 'pageshow', (e) => { if (e.persisted) post(7); });
   if (channel) on(channel, 'message', (e) => post(6, e.data));
   return () => off.forEach((f) => f());
 }
@@ -679,9 +681,18 @@ impl Driver {
                     }),
                 }
             }
-            Command::Navigate(url) => {
+            Command::Navigate { url, replace } => {
                 if let Ok(w) = window() {
-                    let _ = w.location().assign(&url);
+                    let _ = if replace {
+                        w.location().replace(&url)
+                    } else {
+                        w.location().assign(&url)
+                    };
+                }
+            }
+            Command::Reload => {
+                if let Ok(w) = window() {
+                    let _ = w.location().reload();
                 }
             }
             Command::ReplaceUrl(url) => {
@@ -792,6 +803,7 @@ impl Driver {
                 PageEvent::OFFLINE => Event::Online(false),
                 PageEvent::VISIBLE => Event::Visibility(true),
                 PageEvent::HIDDEN => Event::Visibility(false),
+                PageEvent::RESTORED => Event::PageRestored,
                 PageEvent::TAB => {
                     let text = data.as_string().unwrap_or_default();
                     let Some((from, m)) = text.split_once(' ') else {
@@ -844,6 +856,8 @@ impl PageEvent {
     const HIDDEN: u32 = 4;
     /// A message on the tabs' channel.
     const TAB: u32 = 6;
+    /// The page came back from the back-forward cache.
+    const RESTORED: u32 = 7;
 }
 
 /// WebCrypto parameters: (import algorithm, verify algorithm) as JSON.

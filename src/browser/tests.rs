@@ -844,3 +844,26 @@ async fn handles_kept_past_their_provider_do_nothing() {
         crate::AuthError::NotLoggedIn
     );
 }
+
+#[wasm_bindgen_test]
+fn a_return_from_the_back_forward_cache_is_passed_on() {
+    use wasm_bindgen::closure::Closure;
+    let kinds = Rc::new(RefCell::new(Vec::new()));
+    let seen = Rc::clone(&kinds);
+    let post = Closure::<dyn FnMut(u32, wasm_bindgen::JsValue)>::new(move |kind, _| {
+        seen.borrow_mut().push(kind);
+    });
+    let remove = super::js_listen(
+        &wasm_bindgen::JsValue::UNDEFINED,
+        post.as_ref().unchecked_ref(),
+    );
+    js_sys::Function::new_no_args(
+        "dispatchEvent(new PageTransitionEvent('pageshow', { persisted: false }));
+         dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }));",
+    )
+    .call0(&wasm_bindgen::JsValue::UNDEFINED)
+    .unwrap();
+    remove.call0(&wasm_bindgen::JsValue::UNDEFINED).unwrap();
+    // Only the page shown again from the cache (a first load is not one).
+    assert_eq!(*kinds.borrow(), [7]);
+}

@@ -531,7 +531,9 @@ pub fn RequireAuth(
     Effect::new(move |_| {
         let out = ctx.state.with(|s| matches!(s, AuthState::LoggedOut));
         if redirect && out && !seen_in.load(Relaxed) {
-            login(ctx, LoginOptions::default());
+            // No history entry for this page: Back from the provider goes to the
+            // page before it, not to a guard that sends the user off again.
+            login(ctx, LoginOptions::default().replace_history(true));
         }
     });
     move || {

@@ -257,6 +257,7 @@ impl OidcConfig {
 pub struct LoginOptions {
     pub(crate) return_to: Option<String>,
     pub(crate) extra: Vec<(String, String)>,
+    pub(crate) replace: bool,
 }
 
 impl LoginOptions {
@@ -269,6 +270,16 @@ impl LoginOptions {
     /// An extra authorization parameter, e.g. `("ui_locales", "fr")`.
     pub fn extra(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra.push((key.into(), value.into()));
+        self
+    }
+
+    /// Leave for the provider in place of the current history entry
+    /// (`location.replace`), so that Back from its page skips the current one. For a
+    /// sign-in the app starts by itself, from a page that only sends the user on
+    /// (as [`RequireAuth`](crate::RequireAuth) does): with a new entry, Back would land
+    /// there and be sent to the provider again. Defaults to false.
+    pub fn replace_history(mut self, replace: bool) -> Self {
+        self.replace = replace;
         self
     }
 }

@@ -208,6 +208,9 @@ pub(crate) enum Event {
     Tab { from: String, message: TabMessage },
     /// The silent frame landed: the query of its address.
     SilentResult { req: ReqId, query: String },
+    /// The page came back from the browser's back-forward cache (Back from the
+    /// provider's page): a redirect it was leaving for did not happen.
+    PageRestored,
 }
 
 /// An action for the driver.
@@ -230,8 +233,11 @@ pub(crate) enum Command {
         keys: Rc<JwkSet>,
         policy: AlgorithmPolicy,
     },
-    /// Leave the app for this URL.
-    Navigate(String),
+    /// Leave the page for this URL: with `replace`, in place of the current history
+    /// entry (Back then skips the page that only sent the user on).
+    Navigate { url: String, replace: bool },
+    /// Load the page again.
+    Reload,
     /// Replace the address (path, query, fragment) without navigating.
     ReplaceUrl(String),
     /// Write (or, with `None`, remove) a storage slot.
@@ -689,6 +695,13 @@ impl Machine {
             Event::Timer => self.on_timer(),
             Event::Tab { from, message } => self.on_tab(&from, message),
             Event::SilentResult { req, query } => self.on_silent(req, &query),
+            // The user came back without signing in (or out) at the provider, to a
+            // page as it was when it left (its route, a guard about to send the user
+            // off again): it is loaded afresh instead.
+            Event::PageRestored if matches!(self.phase, Phase::Redirecting) => {
+                self.emit(Command::Reload);
+            }
+            Event::PageRestored => {}
         }
         self.idle_check();
         self.poll();
@@ -749,7 +762,10 @@ impl Machine {
             match &mut self.revocation {
                 // Leaving the page would cancel the revocation: go once it is done.
                 Some(r) if r.req.is_some() => r.then = Some(path),
-                _ => self.emit(Command::Navigate(path)),
+                _ => self.emit(Command::Navigate {
+                    url: path,
+                    replace: false,
+                }),
             }
         }
     }
@@ -787,7 +803,10 @@ impl Machine {
                 r.req = None;
             }
         } else if let Some(path) = self.revocation.take().and_then(|r| r.then) {
-            self.emit(Command::Navigate(path));
+            self.emit(Command::Navigate {
+                url: path,
+                replace: false,
+            });
         }
     }
 
@@ -1230,7 +1249,13 @@ impl Machine {
                     slot: Slot::Pending,
                     value: Some(json),
                 });
-                self.emit(Command::Navigate(url));
+                // A silent redirect, or a sign-in the app started by itself (a
+                // guard), leaves no history entry: Back from the provider must not
+                // land on a page that sends the user there again.
+                self.emit(Command::Navigate {
+                    url,
+                    replace: silent || options.replace,
+                });
                 self.leave(Phase::Redirecting);
                 Some(())
             }
@@ -1296,7 +1321,10 @@ impl Machine {
                     pairs.push(("id_token_hint", hint.secret()));
                 }
                 let url = form::append_query(&endpoint, pairs);
-                self.emit(Command::Navigate(url));
+                self.emit(Command::Navigate {
+                    url,
+                    replace: false,
+                });
                 self.phase = Phase::Redirecting;
             }
             _ => {

@@ -85,6 +85,57 @@ fn cross_site_provider_restores_through_a_top_level_redirect_only_after_a_sign_i
 }
 
 #[test]
+fn sign_in_redirects_leave_no_history_entry_where_back_would_send_the_user_on_again() {
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/");
+    tab.start();
+    tab.run();
+    // The user asked: the page stays in history.
+    tab.dispatch(Event::Login(LoginOptions::default()));
+    assert_eq!(tab.replaced.last(), Some(&false));
+    // A guard asked, from a page that only sends the user on.
+    let mut guarded = Tab::new(&idp, "/todos");
+    guarded.tab_id = "b".into();
+    guarded.start();
+    guarded.run();
+    guarded.dispatch(Event::Login(LoginOptions::default().replace_history(true)));
+    assert_eq!(guarded.replaced.last(), Some(&true));
+    // A silent restore through a top-level redirect.
+    let mut cross = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/");
+    cross.start();
+    cross.run();
+    let cross = cross.login_as("alice");
+    let mut reloaded = cross.reload();
+    reloaded.start();
+    reloaded.run();
+    assert!(reloaded.navigations.last().unwrap().contains("prompt=none"));
+    assert_eq!(reloaded.replaced.last(), Some(&true));
+}
+
+#[test]
+fn back_from_the_provider_into_the_cached_page_loads_it_afresh() {
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/");
+    tab.start();
+    tab.run();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    tab.dispatch(Event::Login(LoginOptions::default()));
+    assert!(tab.state().is_pending());
+    // The browser shows the page, still leaving, from its back-forward cache.
+    tab.dispatch(Event::PageRestored);
+    assert_eq!(tab.reloads, 1);
+    assert!(
+        tab.state().is_pending(),
+        "no signed-out flash before the load"
+    );
+    // A signed-in page comes back as it was.
+    let mut tab = signed_in(&idp);
+    tab.dispatch(Event::PageRestored);
+    assert_eq!(tab.reloads, 0);
+    assert!(tab.state().is_logged_in());
+}
+
+#[test]
 fn a_silent_redirect_answered_login_required_ends_signed_out_without_a_loop() {
     let idp = Idp::new();
     let mut tab = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/");

@@ -409,6 +409,10 @@ pub struct Tab {
     queue: VecDeque<Event>,
     pub published: Vec<AuthState<RawClaims>>,
     pub navigations: Vec<String>,
+    /// For each navigation, whether it replaced the history entry.
+    pub replaced: Vec<bool>,
+    /// Times the page was asked to load again.
+    pub reloads: u32,
     pub broadcasts: Vec<TabMessage>,
     pub countdowns: Vec<Option<u32>>,
     pub info: crate::SessionInfo,
@@ -458,6 +462,8 @@ impl Tab {
             queue: VecDeque::new(),
             published: vec![],
             navigations: vec![],
+            replaced: vec![],
+            reloads: 0,
             broadcasts: vec![],
             countdowns: vec![],
             info: crate::SessionInfo::default(),
@@ -536,8 +542,12 @@ impl Tab {
                     .and_then(|j| j.verify(&keys, &policy, &RustCryptoVerifier));
                 self.queue.push_back(Event::Verified { req, result });
             }
-            Command::Navigate(url) => self.navigations.push(url),
+            Command::Navigate { url, replace } => {
+                self.navigations.push(url);
+                self.replaced.push(replace);
+            }
             Command::ReplaceUrl(url) => self.url = url,
+            Command::Reload => self.reloads += 1,
             Command::Store { slot, value } => {
                 let name = slot_name(slot);
                 if slot.shared() {

@@ -166,8 +166,9 @@ impl Model {
                 | Command::AdoptSilentFrame { .. } => {
                     return Err(format!("tab {tab}: unexpected {command:?}"));
                 }
-                Command::Navigate(_)
+                Command::Navigate { .. }
                 | Command::ReplaceUrl(_)
+                | Command::Reload
                 | Command::Store { .. }
                 | Command::Countdown(_)
                 | Command::Info(_)

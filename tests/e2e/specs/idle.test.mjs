@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 
 import {
-  APP_URL, IDP_ISSUER, becomesVisible, idpStats, launchBrowser, openPage, overrideAppConfig,
-  step, withPage,
+  APP_URL, IDP_ISSUER, WAIT_MS, becomesVisible, idpStats, launchBrowser, openPage,
+  overrideAppConfig, step, withPage,
 } from '../lib/browser.mjs';
 import { AppPage } from '../pages/app.mjs';
 import { IdpPage } from '../pages/idp.mjs';
@@ -130,6 +130,18 @@ test('opening /todos signed out goes through the IdP and comes back to /todos', 
     const { page } = session;
     const app = new AppPage(page, APP_URL);
     const idp = new IdpPage(page, IDP_ISSUER);
+
+    await step(session, t, 'Back from the IdP goes to the page before /todos, not into a loop', async () => {
+      await app.open('/');
+      await app.homeLogin.waitFor({ state: 'visible', timeout: WAIT_MS });
+      await app.navTodos.click();
+      await idp.waitUntilCurrent();
+      await idp.loginInput.waitFor({ state: 'visible' });
+      await page.goBack();
+      assert.equal(page.url(), `${APP_URL}/`, 'Back lands on the page before the guarded one');
+      await app.homeLogin.waitFor({ state: 'visible', timeout: WAIT_MS });
+      assert.equal(page.url(), `${APP_URL}/`, 'the guard did not send the user off again');
+    });
 
     await step(session, t, 'open /todos: the IdP asks for the user', async () => {
       await app.open('/todos');
