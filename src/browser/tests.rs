@@ -867,3 +867,33 @@ fn a_return_from_the_back_forward_cache_is_passed_on() {
     // Only the page shown again from the cache (a first load is not one).
     assert_eq!(*kinds.borrow(), [7]);
 }
+
+#[wasm_bindgen_test]
+async fn the_access_token_resource_follows_renewals() {
+    thread_local! {
+        static SESSION: RefCell<Option<Rc<Driver>>> = const { RefCell::new(None) };
+    }
+    set_address("/");
+    let loads = RwSignal::new(0u32);
+    mount_in_provider(mock("resource-renewals", MockUser::new("ida")), move || {
+        let token = crate::use_access_token();
+        SESSION.with(|s| *s.borrow_mut() = crate::leptos::current_session());
+        Effect::new(move |_| {
+            if token.get().is_some_and(|t| t.is_ok()) {
+                loads.update(|n| *n += 1);
+            }
+        });
+    });
+    assert!(wait_for(|| loads.get_untracked() >= 1).await);
+    let driver = SESSION.with(|s| s.borrow_mut().take()).unwrap();
+    // A renewal: the driver publishes new session information, and no new state.
+    let renewed = crate::SessionInfo {
+        renewals: 1,
+        ..Default::default()
+    };
+    (driver.listener)(super::Update::Info(renewed));
+    assert!(
+        wait_for(|| loads.get_untracked() >= 2).await,
+        "not reloaded"
+    );
+}

@@ -313,6 +313,12 @@ fn access_token(
     }
 }
 
+/// The session the nearest provider runs (tests drive its publications).
+#[cfg(all(test, feature = "browser"))]
+pub(crate) fn current_session() -> Option<SessionRef> {
+    context().session.try_get_value().flatten()
+}
+
 #[track_caller]
 fn context() -> OidcContext {
     use_context::<OidcContext>()
@@ -434,7 +440,10 @@ pub fn use_session_info() -> ReadSignal<SessionInfo> {
 }
 
 /// The access token as a resource: it loads when the user signs in, and again on each
-/// session change. Read it with `.get()` inside a `Suspense` or `Transition`.
+/// session change and each renewal. Read it with `.get()` inside a `Suspense` or
+/// `Transition`. A token left to expire without a renewal (a tab not in use, with
+/// renewal ahead of time off) is not reloaded by itself: for API calls prefer
+/// [`get_access_token`], which renews when needed.
 ///
 /// # Panics
 ///
@@ -444,6 +453,8 @@ pub fn use_access_token() -> LocalResource<Result<AccessToken, AuthError>> {
     let ctx = context();
     LocalResource::new(move || {
         ctx.state.track();
+        // A renewal publishes new session information, not a new state.
+        ctx.info.track();
         access_token(ctx)
     })
 }
