@@ -141,14 +141,29 @@ export function listen(channel, post) {
   if (channel) on(channel, 'message', (e) => post(6, e.data));
   return () => off.forEach((f) => f());
 }
-const show = (dialog, seconds) => {
+let warningIds = 0;
+const show = (list, dialog, seconds) => {
   const parts = dialog.oidcParts, shown = seconds !== undefined;
   if (!parts.custom) parts.message.textContent = 'You will be signed out in ' + (seconds || 0) + ' seconds.';
   if (shown && dialog.hidden) {
     dialog.hidden = false;
-    parts.button.focus();
+    // One warning of the session takes the focus (several may be in the page), and
+    // gives it back.
+    const focused = list.focused;
+    if (!focused || !focused.isConnected || focused.hidden) {
+      list.focused = dialog;
+      parts.before = document.activeElement;
+      parts.button.focus();
+    }
+  } else if (!shown && !dialog.hidden) {
+    dialog.hidden = true;
+    if (list.focused === dialog) {
+      list.focused = null;
+      const back = parts.before, active = document.activeElement;
+      parts.before = null;
+      if ((active === document.body || dialog.contains(active)) && back && back.isConnected && back.focus) back.focus();
+    }
   }
-  dialog.hidden = !shown;
 };
 export function warning(list, dialog, seconds, cls, title, label, testId, custom, stay) {
   queueMicrotask(() => {
@@ -160,8 +175,12 @@ export function warning(list, dialog, seconds, cls, title, label, testId, custom
       if (text) e.textContent = text;
       return e;
     };
+    const id = 'oidc-auto-logout-' + ++warningIds;
     const head = part('p', 'title', title);
-    head.id = 'oidc-auto-logout-title';
+    head.id = id + '-title';
+    message.id = id + '-message';
+    dialog.setAttribute('aria-labelledby', head.id);
+    dialog.setAttribute('aria-describedby', message.id);
     const button = part('button', 'button', label);
     button.type = 'button';
     button.addEventListener('click', () => stay());
@@ -172,12 +191,12 @@ export function warning(list, dialog, seconds, cls, title, label, testId, custom
     dialog.append(button);
     dialog.oidcParts = { message, button, custom };
     list.push(dialog);
-    show(dialog, seconds);
+    show(list, dialog, seconds);
   });
 }
 export function warnings(list, seconds) {
   for (let i = list.length; i--;) {
-    if (list[i].isConnected) show(list[i], seconds);
+    if (list[i].isConnected) show(list, list[i], seconds);
     else list.splice(i, 1);
   }
 }

@@ -358,14 +358,28 @@ fn mount_in_provider<V: IntoView + 'static>(
     config: OidcConfig,
     app: impl Fn() -> V + Send + 'static,
 ) -> web_sys::Element {
+    let (host, handle) = mount_until_dropped(config, app);
+    handle.forget();
+    host
+}
+
+/// As [`mount_in_provider`], unmounted (its session ended) when the handle drops: for
+/// a session that would go on acting in the page (an idle countdown that restarts
+/// and moves the focus) after its test.
+fn mount_until_dropped<V: IntoView + 'static>(
+    config: OidcConfig,
+    app: impl Fn() -> V + Send + 'static,
+) -> (
+    web_sys::Element,
+    leptos::mount::UnmountHandle<impl leptos::tachys::view::Mountable>,
+) {
     let document = web_sys::window().unwrap().document().unwrap();
     let host = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&host).unwrap();
     let handle = leptos::mount::mount_to(host.clone().unchecked_into(), move || {
         view! { <OidcProvider config=config.clone()>{app()}</OidcProvider> }
     });
-    handle.forget();
-    host
+    (host, handle)
 }
 
 fn text(host: &web_sys::Element) -> String {
@@ -497,12 +511,21 @@ async fn the_countdown_and_its_warning_appear_take_focus_and_stay_signed_in_stop
     let config = mock("countdown", MockUser::new("fay"))
         .idle_timeout(Duration::from_secs(4))
         .auto_logout_warning(Duration::from_secs(3));
-    let host = mount_in_provider(config, move || {
+    let (host, _mounted) = mount_until_dropped(config, move || {
         let left = crate::use_auto_logout_countdown();
         Effect::new(move |_| countdown.update(|v| v.push(left.get())));
-        view! { <AutoLogoutWarning test_id="auto-logout-countdown"/> }
+        view! {
+            <input data-testid="field"/>
+            <AutoLogoutWarning class="another-warning"/>
+            <AutoLogoutWarning test_id="auto-logout-countdown"/>
+        }
     });
     assert!(!warning_shown(&host));
+    let field = host.query_selector("[data-testid=field]").unwrap().unwrap();
+    field
+        .unchecked_ref::<web_sys::HtmlElement>()
+        .focus()
+        .unwrap();
     // One second of idleness later the countdown runs: 3, 2...
     assert!(wait_for(|| countdown.get_untracked().contains(&Some(3))).await);
     assert!(warning_shown(&host));
@@ -511,13 +534,15 @@ async fn the_countdown_and_its_warning_appear_take_focus_and_stay_signed_in_stop
         .unwrap()
         .expect("the warning is shown");
     assert_eq!(dialog.get_attribute("role").as_deref(), Some("alertdialog"));
-    // The dialog's own title and message (other tests' warnings are in the page too).
+    // The dialog's own title and message, by ids no other warning has (other tests'
+    // warnings are in the page too).
     let title = dialog.get_attribute("aria-labelledby").unwrap();
     let document = web_sys::window().unwrap().document().unwrap();
-    assert!(dialog
-        .query_selector(&format!("#{title}"))
-        .unwrap()
-        .is_some());
+    let labelled_by = document.get_element_by_id(&title).unwrap();
+    assert!(
+        dialog.contains(Some(&labelled_by)),
+        "the page's first {title}"
+    );
     let message = dialog.get_attribute("aria-describedby").unwrap();
     let message = dialog
         .query_selector(&format!("#{message}"))
@@ -535,6 +560,12 @@ async fn the_countdown_and_its_warning_appear_take_focus_and_stay_signed_in_stop
     button.unchecked_ref::<web_sys::HtmlElement>().click();
     assert!(wait_for(|| countdown.get_untracked().last() == Some(&None)).await);
     assert!(!warning_shown(&host));
+    // Focus is back where the user was.
+    let focused = document.active_element().unwrap();
+    assert!(
+        focused.is_same_node(Some(&field)),
+        "focus back on the field"
+    );
 }
 
 #[wasm_bindgen_test]

@@ -579,8 +579,9 @@ pub fn RequireAuth(
 /// A warning shown while the idle countdown runs: "signing out in N seconds", with
 /// a "Stay signed in" button that counts as activity (in every tab).
 ///
-/// Accessible: an `alertdialog` labelled by its title and described by its message;
-/// focus moves to the button when it appears. The dialog stays in the page, with the
+/// Accessible: an `alertdialog` labelled by its title and described by its message
+/// (with ids of its own: several warnings can be in the page); focus moves to the
+/// button when it appears, and back where it was when it goes. The dialog stays in the page, with the
 /// `hidden` attribute while no countdown runs: a `display` rule for its class should
 /// leave `[hidden]` alone (e.g. `.oidc-auto-logout:not([hidden]) { display: flex }`). Restyle it with `class` (default
 /// `oidc-auto-logout`: the title, message and button carry `-title`, `-message`,
@@ -664,11 +665,9 @@ pub fn AutoLogoutWarning(
             use:setup
             role="alertdialog"
             aria-modal="true"
-            aria-labelledby="oidc-auto-logout-title"
-            aria-describedby="oidc-auto-logout-message"
             hidden=true
         >
-            <p id="oidc-auto-logout-message">{children.map(|children| children())}</p>
+            <p>{children.map(|children| children())}</p>
         </div>
     }
 }
