@@ -49,7 +49,9 @@ pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><
 /// When an authorization response arrives before the app has started (the frame's
 /// answer, or the page is a callback), it also starts the code exchange at the
 /// provider's token endpoint, once the response's `state` matches the request this
-/// tab made (and its `iss`, RFC 9207): the app uses that answer if, when it gets to
+/// tab made, and only for a response the app accepts too (its `iss` as RFC 9207 asks,
+/// a code and no error, no repeated parameter as RFC 6749 section 3.1 asks, a pending
+/// request not expired): the app uses that answer if, when it gets to
 /// the exchange after its own checks, it would send exactly the same request. The
 /// code only ever goes to the token endpoint of the stored metadata, with this tab's
 /// verifier. Where the script cannot send it (a browser without
@@ -69,7 +71,9 @@ pub const EARLY_RESTORE_SCRIPT: &str = r#"(function () {
       } catch (e) { /* the app sends it itself */ }
     };
     var answers = function (p, iss) {
-      return p.get('code') && (p.get('iss') ? p.get('iss') === iss : !meta.authorization_response_iss_parameter_supported);
+      var once = function (n) { return p.getAll(n).length < 2; };
+      return p.get('code') && !p.has('error') && ['code', 'state', 'iss', 'error_description', 'error_uri'].every(once) &&
+        (p.has('iss') ? p.get('iss') === iss : !meta.authorization_response_iss_parameter_supported);
     };
     if (q.get('state')) {
       for (i = 0; i < ss.length; i++) {
@@ -77,7 +81,7 @@ pub const EARLY_RESTORE_SCRIPT: &str = r#"(function () {
         if (k.indexOf('oidc-leptos:') !== 0 || k.slice(-8) !== ':pending') continue;
         var s = JSON.parse(ss.getItem(k)), p = s.pending;
         meta = JSON.parse(JSON.parse(ss.getItem(k.slice(0, -8) + ':provider')).metadata);
-        if (p.state === q.get('state') && meta.issuer === s.issuer && location.origin + location.pathname === p.redirect_uri.split(/[?#]/)[0] && answers(q, s.issuer))
+        if (p.state === q.get('state') && meta.issuer === s.issuer && location.origin + location.pathname === p.redirect_uri.split(/[?#]/)[0] && answers(q, s.issuer) && Date.now() / 1000 - p.created_at < 900)
           exchange(meta.token_endpoint, q.get('code'), p.code_verifier, p.redirect_uri, s.client_id);
       }
       return;

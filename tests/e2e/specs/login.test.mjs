@@ -103,3 +103,38 @@ test('a forged authorization response is rejected', { timeout: TEST_TIMEOUT_MS }
     });
   });
 });
+
+test('a response the app refuses is not redeemed by the early script', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  await withPage(browser, t, async (session) => {
+    const { page } = session;
+    const app = new AppPage(page, APP_URL);
+    const idp = new IdpPage(page, IDP_ISSUER);
+    let state = null;
+    const exchanges = [];
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (url.href.startsWith(`${IDP_ISSUER}/auth`) && url.searchParams.get('prompt') !== 'none') {
+        state = url.searchParams.get('state') ?? state;
+      }
+      if (request.method() === 'POST' && url.href.startsWith(`${IDP_ISSUER}/token`)) {
+        exchanges.push(request.postData());
+      }
+    });
+
+    await step(session, t, 'a sign-in starts: its request is pending', async () => {
+      await app.open('/');
+      await app.loginButton.first().click();
+      await idp.waitUntilCurrent();
+      assert.ok(state, 'the authorization request was seen');
+    });
+
+    await step(session, t, 'a response repeating `code`: refused, and no code exchange sent', async () => {
+      const query = new URLSearchParams([['code', 'a'], ['code', 'b'], ['state', state], ['iss', IDP_ISSUER]]);
+      await app.open(`/?${query}`);
+      await app.authError.first().waitFor({ state: 'visible' });
+      const message = await app.authError.first().innerText();
+      assert.match(message, /repeat/i, `the error names the repeated parameter: "${message}"`);
+      assert.deepEqual(exchanges, [], 'a code exchange left for a response the app refuses');
+    });
+  });
+});
