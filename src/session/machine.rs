@@ -895,9 +895,8 @@ impl Machine {
                     .as_deref()
                     .and_then(|v| v.parse::<u64>().ok())
                     .is_some_and(|until| until > self.now.wall);
-                if self.logged_out_marker {
-                    Then::SignedOut
-                } else if self.client.frame || (self.client.redirect_restore && recently) {
+                // After a logout `restore` keeps the app signed out.
+                if self.client.frame || (self.client.redirect_restore && recently) {
                     Then::Restore
                 } else {
                     Then::SignedOut
@@ -920,7 +919,7 @@ impl Machine {
         else {
             return false;
         };
-        self.early_template = cached.silent.clone();
+        self.early_template = cached.silent;
         let age = self.now.wall.saturating_sub(cached.at);
         if age >= PROVIDER_CACHE_TTL_MS || cached.at > self.now.wall {
             return false;
