@@ -354,6 +354,10 @@ enum Failure {
     /// Worth another try later. A refresh token the provider rotated in an answer
     /// whose ID token could not be checked yet is kept (the old one is spent).
     Transient(AuthError, Option<RefreshToken>),
+    /// The token request got no answer the client can read (a network error, a
+    /// timeout, a gateway's 5xx, a garbled body): the provider may have carried it
+    /// out, and so have spent the refresh token it was sent.
+    Unanswered(AuthError),
     /// A definite error.
     Fatal(AuthError),
 }
@@ -371,6 +375,11 @@ struct SignedIn {
     id_token: Option<IdToken>,
     access: AccessToken,
     refresh: Option<RefreshToken>,
+    /// A refresh token whose last request went unanswered: the provider may have
+    /// rotated it already, and a second use looks like a stolen token's replay
+    /// (RFC 9700 section 4.14.2), which ends the grant. The silent frame renews
+    /// instead; this token is the last resort, when the provider wants the user.
+    doubtful: Option<RefreshToken>,
     /// When the access token arrived.
     got: Now,
     /// Its lifetime (ms).
@@ -1289,7 +1298,7 @@ impl Machine {
             return;
         }
         let (hint, refresh) = match &mut self.phase {
-            Phase::SignedIn(s) => (s.id_token.clone(), s.refresh.take()),
+            Phase::SignedIn(s) => (s.id_token.clone(), s.refresh.take().or(s.doubtful.take())),
             _ => (None, None),
         };
         self.idle_logged_out = false;
@@ -1496,7 +1505,7 @@ impl Machine {
                     self.logged_out_marker = true;
                 }
                 let refresh = match &mut self.phase {
-                    Phase::SignedIn(s) => s.refresh.take(),
+                    Phase::SignedIn(s) => s.refresh.take().or(s.doubtful.take()),
                     _ => None,
                 };
                 if matches!(self.phase, Phase::SignedIn(_) | Phase::SigningIn { .. }) {
@@ -1553,9 +1562,7 @@ impl Machine {
             } => {
                 let response = match result {
                     Ok(r) => r,
-                    Err(e) => {
-                        return Outcome::Fail(Failure::Transient(AuthError::Network(e), None))
-                    }
+                    Err(e) => return Outcome::Fail(Failure::Unanswered(AuthError::Network(e))),
                 };
                 match TokenResponse::from_response(&response) {
                     Ok(tokens) => self.start_check(tokens, (nonce, max_age), sent, signing_in),
@@ -1568,11 +1575,17 @@ impl Machine {
                     {
                         Outcome::Fail(Failure::Transient(TokenError::Provider(e).into(), None))
                     }
-                    Err(TokenError::Status(s)) if s >= 500 || s == 429 || s == 408 => {
+                    // Refused before any work: the request can be sent again.
+                    Err(TokenError::Status(s)) if s == 429 || s == 408 => {
                         Outcome::Fail(Failure::Transient(TokenError::Status(s).into(), None))
                     }
+                    // A gateway's error page or a garbled body: the provider may
+                    // have done the work behind it.
+                    Err(TokenError::Status(s)) if s >= 500 => {
+                        Outcome::Fail(Failure::Unanswered(TokenError::Status(s).into()))
+                    }
                     Err(e @ TokenError::Malformed(_)) => {
-                        Outcome::Fail(Failure::Transient(e.into(), None))
+                        Outcome::Fail(Failure::Unanswered(e.into()))
                     }
                     Err(e) => Outcome::Fail(Failure::Fatal(e.into())),
                 }
@@ -1816,7 +1829,7 @@ impl Machine {
             Outcome::Fail(_) if silent => self.forget_session(),
             Outcome::Fail(failure) => {
                 let error = match failure {
-                    Failure::Transient(e, _) | Failure::Fatal(e) => e,
+                    Failure::Transient(e, _) | Failure::Unanswered(e) | Failure::Fatal(e) => e,
                     Failure::GrantGone => TokenError::Provider(crate::core::OAuthError {
                         error: "invalid_grant".into(),
                         error_description: None,
@@ -1843,6 +1856,7 @@ impl Machine {
             id_token: response.id_token,
             access: response.access_token,
             refresh: response.refresh_token,
+            doubtful: None,
             got: received,
             lifetime,
             idle,
@@ -1949,7 +1963,33 @@ impl Machine {
                 }
                 self.mark_signed_in();
             }
-            Outcome::Fail(Failure::NeedsLogin | Failure::GrantGone) => self.session_lost(),
+            Outcome::Fail(Failure::NeedsLogin) => {
+                // The silent frame wants the user, but a refresh token whose answer
+                // was lost may still be good (the request may never have arrived):
+                // it is tried, now, before the session is given up.
+                let now = self.now.mono;
+                match &mut self.phase {
+                    Phase::SignedIn(s) if s.doubtful.is_some() => {
+                        s.refresh = s.doubtful.take();
+                        let attempt = s.retry.map_or(1, |(_, a)| a);
+                        s.retry = Some((now, attempt));
+                    }
+                    _ => self.session_lost(),
+                }
+            }
+            Outcome::Fail(Failure::GrantGone) => self.session_lost(),
+            Outcome::Fail(Failure::Unanswered(error)) => {
+                // Never the same refresh token twice while the silent frame can
+                // renew: the provider may have rotated it (RFC 9700 section 4.14.2).
+                if self.client.frame {
+                    if let Phase::SignedIn(s) = &mut self.phase {
+                        if let Some(token) = s.refresh.take() {
+                            s.doubtful = Some(token);
+                        }
+                    }
+                }
+                self.back_off(error);
+            }
             Outcome::Fail(Failure::Transient(error, rotated)) => {
                 // A rotated refresh token must not be lost to a transient error; the
                 // rest of that answer waits for a checked ID token (the next try).
@@ -1991,6 +2031,8 @@ impl Machine {
         if let Some(id) = response.id_token {
             s.id_token = Some(id);
         }
+        // A new token family (the silent frame's): the doubtful one is left to expire.
+        s.doubtful = None;
         // The renewal restarted the provider session's idle clock: with the length
         // this answer gives, or else the last one known (an answer without
         // `refresh_expires_in` would otherwise leave keep-alive due after every
@@ -2193,6 +2235,7 @@ fn mock_session(client: &Client, mock: &MockUser, now: Now) -> Result<SignedIn, 
         id_token: None,
         access: AccessToken::new(token),
         refresh: None,
+        doubtful: None,
         got: now,
         lifetime: MOCK_LIFETIME_MS,
         idle: None,

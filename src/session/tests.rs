@@ -338,9 +338,17 @@ fn transient_failures_back_off_and_keep_the_current_token() {
     tab.advance(600);
     tab.fire_timers();
     assert_eq!(idp.requests(), before + 1);
-    // Expired while the provider is down: an error, not a logout.
+    // That retry went through the silent frame (the refresh token's answer may have
+    // been lost, not its request), which a provider that is down leaves unanswered.
+    assert_eq!(tab.frames_opened, 1);
+    // Expired while the provider is down: an error once the frame has timed out,
+    // not a logout.
     tab.advance(lifetime);
+    let resolved = tab.resolved.len();
     tab.want_token();
+    tab.advance(10_000);
+    tab.fire_timers();
+    assert_eq!(tab.resolved.len(), resolved + 1);
     assert!(tab.resolved.last().unwrap().1.is_err());
     assert!(tab.state().is_logged_in());
     // The provider is back: the session recovers.
@@ -391,6 +399,80 @@ fn a_rotated_refresh_token_survives_a_failed_key_fetch() {
     assert_eq!(idp.reuse_detected(), 0);
     assert_eq!(idp.invalid_grants(), 0);
     assert!(tab.resolved.last().unwrap().1.is_ok());
+}
+
+#[test]
+fn a_refresh_whose_answer_was_lost_is_not_sent_again() {
+    // The provider rotates the refresh token, and its answer is lost on the way
+    // back. Sending the same token again would look like a replay and end the grant
+    // (RFC 9700 section 4.14.2): the silent frame renews instead.
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    let lifetime = idp.lifetime_ms();
+    tab.advance(lifetime - 10_000);
+    idp.lose_token_answers(1);
+    tab.want_token();
+    // The current token while it is valid.
+    assert!(tab.resolved.last().unwrap().1.is_ok());
+    assert_eq!(idp.refreshes(), 1);
+    tab.advance(1_100);
+    tab.fire_timers();
+    assert_eq!(idp.reuse_detected(), 0, "{:?}", idp.0.borrow().presented);
+    assert_eq!(idp.invalid_grants(), 0);
+    assert!(tab.state().is_logged_in(), "{:?}", tab.state());
+    assert_eq!(tab.frames_opened, 1);
+    // The session goes on with the frame's new refresh token.
+    tab.advance(lifetime);
+    tab.want_token();
+    assert!(tab.resolved.last().unwrap().1.is_ok());
+    assert_eq!(idp.refreshes(), 2);
+    let presented = idp.0.borrow().presented.clone();
+    let mut unique = presented.clone();
+    unique.dedup();
+    assert_eq!(unique, presented, "a refresh token sent twice");
+    // A logout revokes the token in use.
+    tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
+    assert_eq!(idp.0.borrow().revoked.len(), 1);
+}
+
+#[test]
+fn a_refresh_token_whose_answer_was_lost_is_the_last_resort_when_the_frame_needs_the_user() {
+    // The refresh request never reached the provider (it was down), and by the
+    // next try its session cookie is gone: the frame needs the user, and the
+    // refresh token, still good, keeps the session.
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    tab.advance(idp.lifetime_ms() - 10_000);
+    idp.set_down(true);
+    tab.want_token();
+    assert_eq!(idp.refreshes(), 0);
+    idp.set_down(false);
+    idp.end_sessions();
+    tab.advance(1_100);
+    tab.fire_timers();
+    assert_eq!(tab.frames_opened, 1);
+    assert_eq!(idp.refreshes(), 1);
+    assert_eq!(idp.invalid_grants(), 0);
+    assert!(tab.state().is_logged_in(), "{:?}", tab.state());
+    tab.want_token();
+    assert!(tab.resolved.last().unwrap().1.is_ok());
+}
+
+#[test]
+fn without_the_frame_a_refresh_whose_answer_was_lost_is_sent_again() {
+    // With no silent frame (the provider on another site), the refresh token is
+    // the only way to renew: a lost answer is retried with it, as before.
+    let idp = Idp::new();
+    let mut tab = signed_in_with(&idp, |c| c.restore(RestoreMode::Redirect));
+    tab.advance(idp.lifetime_ms() - 10_000);
+    idp.set_down(true);
+    tab.want_token();
+    idp.set_down(false);
+    tab.advance(1_100);
+    tab.fire_timers();
+    assert_eq!(tab.frames_opened, 0);
+    assert_eq!(idp.refreshes(), 1);
+    assert!(tab.state().is_logged_in(), "{:?}", tab.state());
 }
 
 #[test]

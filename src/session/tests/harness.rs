@@ -57,6 +57,8 @@ pub struct IdpState {
     roles: Option<Vec<String>>,
     issue_refresh: bool,
     frame_hangs: bool,
+    /// Token answers still to lose after the provider carried the request out.
+    lose_answers: u32,
     omit_auth_time: bool,
     refreshes: u32,
     reuse: u32,
@@ -103,6 +105,7 @@ impl Idp {
             roles: None,
             issue_refresh: true,
             frame_hangs: false,
+            lose_answers: 0,
             omit_auth_time: false,
             refreshes: 0,
             reuse: 0,
@@ -166,6 +169,14 @@ impl Idp {
     }
     pub fn set_omit_auth_time(&self, on: bool) {
         self.0.borrow_mut().omit_auth_time = on;
+    }
+    /// The next `n` token requests are carried out, and their answers lost on the
+    /// way back (the browser sees a timeout).
+    pub fn lose_token_answers(&self, n: u32) {
+        self.0.borrow_mut().lose_answers = n;
+    }
+    pub fn is_down(&self) -> bool {
+        self.0.borrow().down
     }
     pub fn set_frame_hangs(&self, on: bool) {
         self.0.borrow_mut().frame_hangs = on;
@@ -315,63 +326,13 @@ impl Idp {
                 Ok(json_response(200, json!({"keys": [st.key.jwk()]})))
             }
             "/token" => {
-                let body = String::from_utf8(request.body.clone()).unwrap();
-                let p: HashMap<String, String> = form::parse(&body).into_iter().collect();
-                match p["grant_type"].as_str() {
-                    "authorization_code" => {
-                        let grant = self.0.borrow_mut().codes.remove(&p["code"]);
-                        let Some(grant) = grant else {
-                            return self.invalid_grant();
-                        };
-                        let challenge = b64::encode(&Sha256::digest(p["code_verifier"].as_bytes()));
-                        assert_eq!(challenge, grant.challenge, "PKCE");
-                        assert_eq!(p["redirect_uri"], grant.redirect_uri);
-                        let family = if self.0.borrow().issue_refresh {
-                            let mut st = self.0.borrow_mut();
-                            st.next += 1;
-                            let f = st.next;
-                            st.families.insert(
-                                f,
-                                Family {
-                                    user: grant.user.clone(),
-                                    ..Family::default()
-                                },
-                            );
-                            Some(f)
-                        } else {
-                            None
-                        };
-                        Ok(self.issue(now, &grant.user, grant.nonce, grant.auth_time, family))
-                    }
-                    "refresh_token" => {
-                        let rt = p["refresh_token"].clone();
-                        self.0.borrow_mut().presented.push(rt.clone());
-                        let parts: Vec<&str> = rt.split(':').collect();
-                        let (f, g): (u32, u32) =
-                            (parts[1].parse().unwrap(), parts[2].parse().unwrap());
-                        let user = {
-                            let mut st = self.0.borrow_mut();
-                            let family = st.families.get_mut(&f).unwrap();
-                            if family.revoked {
-                                drop(st);
-                                return self.invalid_grant();
-                            }
-                            if family.generation != g {
-                                // Reuse of a rotated refresh token: the family is revoked.
-                                family.revoked = true;
-                                st.reuse += 1;
-                                drop(st);
-                                return self.invalid_grant();
-                            }
-                            family.generation += 1;
-                            let user = family.user.clone();
-                            st.refreshes += 1;
-                            st.subject_on_refresh.clone().unwrap_or(user)
-                        };
-                        Ok(self.issue(now, &user, None, false, Some(f)))
-                    }
-                    other => panic!("grant {other}"),
+                let answer = self.token(request, now);
+                let mut st = self.0.borrow_mut();
+                if st.lose_answers > 0 {
+                    st.lose_answers -= 1;
+                    return Err("the request timed out".into());
                 }
+                answer
             }
             "/revoke" => {
                 let body = String::from_utf8(request.body.clone()).unwrap();
@@ -387,6 +348,66 @@ impl Idp {
                 Ok(json_response(200, json!({})))
             }
             other => panic!("unexpected request to {other}"),
+        }
+    }
+
+    /// The token endpoint.
+    fn token(&self, request: &HttpRequest, now: Now) -> Result<HttpResponse, String> {
+        let body = String::from_utf8(request.body.clone()).unwrap();
+        let p: HashMap<String, String> = form::parse(&body).into_iter().collect();
+        match p["grant_type"].as_str() {
+            "authorization_code" => {
+                let grant = self.0.borrow_mut().codes.remove(&p["code"]);
+                let Some(grant) = grant else {
+                    return self.invalid_grant();
+                };
+                let challenge = b64::encode(&Sha256::digest(p["code_verifier"].as_bytes()));
+                assert_eq!(challenge, grant.challenge, "PKCE");
+                assert_eq!(p["redirect_uri"], grant.redirect_uri);
+                let family = if self.0.borrow().issue_refresh {
+                    let mut st = self.0.borrow_mut();
+                    st.next += 1;
+                    let f = st.next;
+                    st.families.insert(
+                        f,
+                        Family {
+                            user: grant.user.clone(),
+                            ..Family::default()
+                        },
+                    );
+                    Some(f)
+                } else {
+                    None
+                };
+                Ok(self.issue(now, &grant.user, grant.nonce, grant.auth_time, family))
+            }
+            "refresh_token" => {
+                let rt = p["refresh_token"].clone();
+                self.0.borrow_mut().presented.push(rt.clone());
+                let parts: Vec<&str> = rt.split(':').collect();
+                let (f, g): (u32, u32) = (parts[1].parse().unwrap(), parts[2].parse().unwrap());
+                let user = {
+                    let mut st = self.0.borrow_mut();
+                    let family = st.families.get_mut(&f).unwrap();
+                    if family.revoked {
+                        drop(st);
+                        return self.invalid_grant();
+                    }
+                    if family.generation != g {
+                        // Reuse of a rotated refresh token: the family is revoked.
+                        family.revoked = true;
+                        st.reuse += 1;
+                        drop(st);
+                        return self.invalid_grant();
+                    }
+                    family.generation += 1;
+                    let user = family.user.clone();
+                    st.refreshes += 1;
+                    st.subject_on_refresh.clone().unwrap_or(user)
+                };
+                Ok(self.issue(now, &user, None, false, Some(f)))
+            }
+            other => panic!("grant {other}"),
         }
     }
 }
@@ -567,7 +588,10 @@ impl Tab {
             Command::OpenSilentFrame { req, url } => {
                 self.frames_opened += 1;
                 self.last_frame = Some(req);
-                if !self.idp.0.borrow().frame_hangs {
+                if self.idp.is_down() {
+                    // The frame's request goes out and nothing comes back.
+                    self.idp.0.borrow_mut().paths.push("/auth".into());
+                } else if !self.idp.0.borrow().frame_hangs {
                     let (redirect, query) = self.idp.authorize(&url, None);
                     assert_eq!(redirect, format!("{}/silent-callback.html", self.origin));
                     self.queue.push_back(Event::SilentResult { req, query });
