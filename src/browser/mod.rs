@@ -75,14 +75,18 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   same address up to the query, not one merely starting with it; checked
 ///   every few milliseconds, before the silent callback page has even run), or taken
 ///   from a `message` of that frame's window on the app's own origin (what the silent
-///   callback page posts). Returns `[close, frame]`: `close()` ends both at once and
-///   removes the frame in a task of its own (a removal holds up the page for a few
-///   milliseconds: the requests the answer leads to leave first).
+///   callback page posts). A frame that stays on a page it loaded (an error page
+///   when the provider cannot be reached, a provider page that ignores
+///   `prompt=none`) for `FRAME_GRACE` ms, time for a scripted redirect to leave it,
+///   gets `null`: no answer will come. Returns `[close, frame]`: `close()` ends both
+///   at once and removes the frame in a task of its own (a removal holds up the page
+///   for a few milliseconds: the requests the answer leads to leave first).
 /// - `early()`, `adoptEarly(answer)`, `closeEarly()`: the silent frame the early
 ///   restore script opened. `early()` is `[key, state, nonce, verifier, created]`
 ///   the first time, then `undefined` (one session takes it: its request is single
-///   use); `adoptEarly` hands its answer's query to `answer` (now, or when it comes);
-///   `closeEarly` removes its frame.
+///   use); `adoptEarly` hands its answer's query to `answer` (now, or when it comes),
+///   or `null` when that frame stayed on a page of its own as above; `closeEarly`
+///   removes its frame.
 /// - `warning(list, dialog, seconds, class, title, label, testId, custom, stay)`:
 ///   makes `dialog` an auto-logout warning (see [`Driver::add_warning`]) and adds it
 ///   to `list`, in a microtask: the dialog is being built, its message (the first
@@ -200,6 +204,7 @@ export function warnings(list, seconds) {
     else list.splice(i, 1);
   }
 }
+const FRAME_GRACE = 2000;
 const search = (href) => {
   try {
     return new URL(href).search;
@@ -218,7 +223,7 @@ export function frame(url, answer) {
         typeof e.data === 'string') answer(search(e.data));
   };
   const back = new URL(url).searchParams.get('redirect_uri') || url, at = back.split('?')[0];
-  let open = true;
+  let open = true, loads = 0;
   const poll = () => {
     let h = '';
     try { h = f.contentWindow.location.href; } catch (e) {}
@@ -226,6 +231,10 @@ export function frame(url, answer) {
     if (h !== back && h.split('?')[0] === at) answer(search(h));
     else if (f.isConnected) setTimeout(poll, 1);
   };
+  f.addEventListener('load', () => {
+    const n = ++loads;
+    setTimeout(() => { if (open && n === loads) answer(null); }, FRAME_GRACE);
+  });
   addEventListener('message', heard);
   (document.body || document.documentElement).appendChild(f);
   poll();
@@ -240,8 +249,9 @@ export function early() {
 export function adoptEarly(answer) {
   const e = window.__oidcLeptosEarly;
   if (!e) return;
-  if (e.result) answer(search(e.result));
-  else e.listener = (href) => answer(search(href));
+  if (e.failed) answer(null);
+  else if (e.result) answer(search(e.result));
+  else e.listener = (href) => answer(href === null ? null : search(href));
 }
 export function closeEarly() {
   const e = window.__oidcLeptosEarly;
@@ -429,7 +439,7 @@ type StateListener = Box<dyn Fn(Update)>;
 type Waiter = oneshot::Sender<Result<AccessToken, AuthError>>;
 type PageHandler = Closure<dyn FnMut(u32, JsValue)>;
 /// Takes a silent frame's answer: the query of the address it landed on.
-type FrameAnswer = Closure<dyn FnMut(String)>;
+type FrameAnswer = Closure<dyn FnMut(Option<String>)>;
 
 /// What the answer of a request sent to the browser is for (see
 /// [`Driver::await_answer`]).
@@ -495,9 +505,12 @@ fn early_frame() -> Option<EarlyFrame> {
 /// A handler that posts a silent frame's answer as request `req`'s.
 fn frame_answer(driver: &Rc<Driver>, req: ReqId) -> FrameAnswer {
     let weak = Rc::downgrade(driver);
-    FrameAnswer::new(move |query: String| {
+    FrameAnswer::new(move |query: Option<String>| {
         if let Some(this) = weak.upgrade() {
-            this.post(Event::SilentResult { req, query });
+            this.post(match query {
+                Some(query) => Event::SilentResult { req, query },
+                None => Event::SilentFailed { req },
+            });
         }
     })
 }

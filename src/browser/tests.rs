@@ -117,18 +117,24 @@ fn message(origin: &str, source: Option<&js_sys::Object>, data: &str) -> web_sys
     web_sys::MessageEvent::new_with_event_init_dict("message", &init).unwrap()
 }
 
-/// A frame answer handler that records what it is handed.
+/// A frame answer handler that records what it is handed (`FAILED` for `null`).
 type Recorder = (
     Rc<RefCell<Vec<String>>>,
-    wasm_bindgen::closure::Closure<dyn FnMut(String)>,
+    wasm_bindgen::closure::Closure<dyn FnMut(Option<String>)>,
 );
+
+/// What a recorder notes when the frame is told as failed.
+const FAILED: &str = "<failed>";
 
 fn recording_answer() -> Recorder {
     let heard = Rc::new(RefCell::new(Vec::<String>::new()));
     let sink = Rc::clone(&heard);
-    let answer = wasm_bindgen::closure::Closure::<dyn FnMut(String)>::new(move |q: String| {
-        sink.borrow_mut().push(q)
-    });
+    let answer = wasm_bindgen::closure::Closure::<dyn FnMut(Option<String>)>::new(
+        move |q: Option<String>| {
+            sink.borrow_mut()
+                .push(q.unwrap_or_else(|| FAILED.to_owned()))
+        },
+    );
     (heard, answer)
 }
 
@@ -794,6 +800,90 @@ async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
     set_exchange(script_body, r#"{"error":"TypeError: Failed to fetch"}"#);
     let err = fetch(request("c1"), 10_000).await.unwrap_err();
     assert!(err.contains("Failed to fetch"), "{err}");
+}
+
+#[wasm_bindgen_test]
+async fn a_frame_left_on_a_page_of_its_own_is_told_as_failed() {
+    use wasm_bindgen::JsValue;
+    set_address("/");
+    let (heard, answer) = recording_answer();
+    let origin = location().origin().unwrap();
+    let back = format!("{origin}/silent-landing");
+    // The provider cannot be reached: the frame shows the browser's error page, and
+    // after the grace for a scripted redirect the answer is that none will come.
+    let url = format!(
+        "{DEAD_ISS}/auth?redirect_uri={}",
+        js_sys::encode_uri_component(&back)
+    );
+    let opened = super::js_frame(&url, answer.as_ref().unchecked_ref());
+    sleep(500).await;
+    assert!(
+        heard.borrow().is_empty(),
+        "told before the grace: {:?}",
+        heard.borrow()
+    );
+    assert!(
+        wait_for(|| !heard.borrow().is_empty()).await,
+        "the failed frame was never told"
+    );
+    assert_eq!(*heard.borrow(), [FAILED]);
+    let close: js_sys::Function = opened.get(0).unchecked_into();
+    close.call0(&JsValue::UNDEFINED).unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn the_early_scripts_frame_left_on_an_error_page_is_told_as_failed() {
+    set_address("/");
+    let window = web_sys::window().unwrap();
+    let storage = session_storage();
+    let origin = location().origin().unwrap();
+    // What a session cached on an earlier visit: the provider (unreachable now) and
+    // its silent request.
+    let metadata = serde_json::json!({
+        "issuer": DEAD_ISS,
+        "authorization_endpoint": format!("{DEAD_ISS}/auth"),
+        "token_endpoint": format!("{DEAD_ISS}/token"),
+    });
+    let silent = format!(
+        "{DEAD_ISS}/auth?client_id=spa&response_type=code&scope=openid&prompt=none&redirect_uri={}",
+        js_sys::encode_uri_component(&format!("{origin}/silent-landing"))
+    );
+    let cache = serde_json::json!({
+        "at": js_sys::Date::now(),
+        "metadata": metadata.to_string(),
+        "silent": silent,
+    });
+    // The script takes the first cached provider it finds: only this one.
+    let cached: Vec<String> = (0..storage.length().unwrap())
+        .filter_map(|i| storage.key(i).unwrap())
+        .filter(|k| k.starts_with("oidc-leptos:") && k.ends_with(":provider"))
+        .collect();
+    for k in cached {
+        storage.remove_item(&k).unwrap();
+    }
+    let key = "oidc-leptos:early-test:provider";
+    storage.set_item(key, &cache.to_string()).unwrap();
+    let document = window.document().unwrap();
+    let script = document.create_element("script").unwrap();
+    script.set_text_content(Some(crate::EARLY_RESTORE_SCRIPT));
+    document.head().unwrap().append_child(&script).unwrap();
+    storage.remove_item(key).unwrap();
+    let (heard, answer) = recording_answer();
+    assert!(
+        super::early_frame().is_some(),
+        "the script started no sign-in"
+    );
+    super::js_adopt_early(answer.as_ref().unchecked_ref());
+    assert!(
+        wait_for(|| !heard.borrow().is_empty()).await,
+        "the failed frame was never told"
+    );
+    assert_eq!(*heard.borrow(), [FAILED]);
+    // Taken by a session that comes later, the failure is told at once.
+    let (later, answer) = recording_answer();
+    super::js_adopt_early(answer.as_ref().unchecked_ref());
+    assert_eq!(*later.borrow(), [FAILED]);
+    js_sys::Reflect::delete_property(&window, &"__oidcLeptosEarly".into()).unwrap();
 }
 
 #[wasm_bindgen_test]

@@ -208,6 +208,10 @@ pub(crate) enum Event {
     Tab { from: String, message: TabMessage },
     /// The silent frame landed: the query of its address.
     SilentResult { req: ReqId, query: String },
+    /// The silent frame stopped on a page of its own (an error page when the
+    /// provider cannot be reached, or a provider page that ignored `prompt=none`):
+    /// no answer will come, and the frame's timeout need not be waited for.
+    SilentFailed { req: ReqId },
     /// The page came back from the browser's back-forward cache (Back from the
     /// provider's page): a redirect it was leaving for did not happen.
     PageRestored,
@@ -347,7 +351,7 @@ struct Acquired {
 enum Failure {
     /// The provider needs the user (`login_required` and the like): signed out.
     NeedsLogin,
-    /// The silent frame did not answer in time.
+    /// The silent frame did not answer in time, or stopped on a page of its own.
     FrameTimeout,
     /// The grant is gone (`invalid_grant`).
     GrantGone,
@@ -704,6 +708,9 @@ impl Machine {
             Event::Timer => self.on_timer(),
             Event::Tab { from, message } => self.on_tab(&from, message),
             Event::SilentResult { req, query } => self.on_silent(req, &query),
+            Event::SilentFailed { req } => {
+                self.frame_failed(|step| matches!(step, Step::Frame { req: r, .. } if *r == req))
+            }
             // The user came back without signing in (or out) at the provider, to a
             // page as it was when it left (its route, a guard about to send the user
             // off again): it is loaded afresh instead.
@@ -1476,14 +1483,18 @@ impl Machine {
 
     fn on_timer(&mut self) {
         let now = self.now.mono;
-        let expired =
-            |step: Option<&Step>| matches!(step, Some(Step::Frame { until, .. }) if now >= *until);
+        self.frame_failed(|step| matches!(step, Step::Frame { until, .. } if now >= *until));
+    }
+
+    /// Ends the silent frame's step when `failed` says so: no answer came in time,
+    /// or none will.
+    fn frame_failed(&mut self, failed: impl Fn(&Step) -> bool) {
         match &self.phase {
-            Phase::SigningIn { step, .. } if expired(Some(step)) => {
+            Phase::SigningIn { step, .. } if failed(step) => {
                 self.emit(Command::CloseSilentFrame);
                 self.signing_in(true, Outcome::Fail(Failure::FrameTimeout));
             }
-            Phase::SignedIn(s) if expired(s.renewal.as_ref()) => {
+            Phase::SignedIn(s) if s.renewal.as_ref().is_some_and(&failed) => {
                 if let Phase::SignedIn(s) = &mut self.phase {
                     s.renewal = None;
                 }
@@ -1998,9 +2009,9 @@ impl Machine {
                 }
                 self.back_off(error);
             }
-            Outcome::Fail(Failure::FrameTimeout) => {
-                self.back_off(AuthError::Network("the silent sign-in timed out".into()))
-            }
+            Outcome::Fail(Failure::FrameTimeout) => self.back_off(AuthError::Network(
+                "the silent sign-in got no answer".into(),
+            )),
             Outcome::Fail(Failure::Fatal(e)) => self.end_failed(e),
         }
     }

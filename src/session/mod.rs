@@ -126,6 +126,16 @@ pub const EARLY_RESTORE_SCRIPT: &str = r#"(function () {
         else if (!early.result && f.isConnected) setTimeout(poll, 1);
       };
       early.arrived = function (w) { if (w === f.contentWindow) answer(w.location.href, 'call'); };
+      var loads = 0;
+      f.onload = function () {
+        var n = ++loads;
+        setTimeout(function () {
+          if (early.result || n !== loads || !f.isConnected) return;
+          early.failed = true;
+          f.remove();
+          if (early.listener) early.listener(null);
+        }, 2000);
+      };
       early.frame = f;
       document.documentElement.appendChild(f);
       poll();

@@ -339,16 +339,11 @@ fn transient_failures_back_off_and_keep_the_current_token() {
     tab.fire_timers();
     assert_eq!(idp.requests(), before + 1);
     // That retry went through the silent frame (the refresh token's answer may have
-    // been lost, not its request), which a provider that is down leaves unanswered.
+    // been lost, not its request), which fails at once with the provider down.
     assert_eq!(tab.frames_opened, 1);
-    // Expired while the provider is down: an error once the frame has timed out,
-    // not a logout.
+    // Expired while the provider is down: an error, not a logout.
     tab.advance(lifetime);
-    let resolved = tab.resolved.len();
     tab.want_token();
-    tab.advance(10_000);
-    tab.fire_timers();
-    assert_eq!(tab.resolved.len(), resolved + 1);
     assert!(tab.resolved.last().unwrap().1.is_err());
     assert!(tab.state().is_logged_in());
     // The provider is back: the session recovers.
@@ -473,6 +468,37 @@ fn without_the_frame_a_refresh_whose_answer_was_lost_is_sent_again() {
     assert_eq!(tab.frames_opened, 0);
     assert_eq!(idp.refreshes(), 1);
     assert!(tab.state().is_logged_in(), "{:?}", tab.state());
+}
+
+#[test]
+fn a_silent_frame_that_stops_on_a_page_of_its_own_fails_at_once() {
+    // The provider cannot be reached on a reload: the frame shows the browser's
+    // error page. The app is signed out then, not kept pending until the frame's
+    // timeout.
+    let idp = Idp::new();
+    let tab = signed_in(&idp);
+    idp.set_down(true);
+    let mut again = tab.reload();
+    again.start();
+    again.run();
+    assert_eq!(again.frames_opened, 1);
+    assert_eq!(again.state(), AuthState::LoggedOut);
+    // A renewal through the frame (no refresh token) fails at once too, and is
+    // retried later.
+    let idp = Idp::new();
+    idp.set_issue_refresh_tokens(false);
+    let mut tab = signed_in(&idp);
+    tab.advance(idp.lifetime_ms() - 10_000);
+    idp.set_down(true);
+    let frames = tab.frames_opened;
+    tab.want_token();
+    assert_eq!(tab.frames_opened, frames + 1);
+    assert!(tab.resolved.last().unwrap().1.is_ok(), "the current token");
+    // The next try comes after the back-off (1 s), not after the frame's timeout.
+    tab.advance(1_100);
+    tab.fire_timers();
+    assert_eq!(tab.frames_opened, frames + 2);
+    assert!(tab.state().is_logged_in());
 }
 
 #[test]

@@ -589,8 +589,9 @@ impl Tab {
                 self.frames_opened += 1;
                 self.last_frame = Some(req);
                 if self.idp.is_down() {
-                    // The frame's request goes out and nothing comes back.
+                    // The frame's request fails and it shows the browser's error page.
                     self.idp.0.borrow_mut().paths.push("/auth".into());
+                    self.queue.push_back(Event::SilentFailed { req });
                 } else if !self.idp.0.borrow().frame_hangs {
                     let (redirect, query) = self.idp.authorize(&url, None);
                     assert_eq!(redirect, format!("{}/silent-callback.html", self.origin));
