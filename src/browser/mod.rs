@@ -69,7 +69,7 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   wheel, touch, scroll), online and offline, visibility, a return from the
 ///   back-forward cache and the tabs' channel (with the message). Returns the
 ///   function that removes them all.
-/// - `frame(url, answer)`: opens the hidden silent frame at `url`. Its answer (the
+/// - `frame(url, answer, grace)`: opens the hidden silent frame at `url`. Its answer (the
 ///   query of the address it landed on) goes to `answer`: read from the frame itself
 ///   as soon as it is back on the app's origin at the request's `redirect_uri` (the
 ///   same address up to the query, not one merely starting with it; checked
@@ -77,8 +77,8 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   from a `message` of that frame's window on the app's own origin (what the silent
 ///   callback page posts). A frame that stays on a page it loaded (an error page
 ///   when the provider cannot be reached, a provider page that ignores
-///   `prompt=none`) for `FRAME_GRACE` ms, time for a scripted redirect to leave it,
-///   gets `null`: no answer will come. Returns `[close, frame]`: `close()` ends both
+///   `prompt=none`) for `grace` ms, time for a scripted redirect to leave it, gets
+///   `null`: no answer will come. Returns `[close, frame]`: `close()` ends both
 ///   at once and removes the frame in a task of its own (a removal holds up the page
 ///   for a few milliseconds: the requests the answer leads to leave first).
 /// - `early()`, `adoptEarly(answer)`, `closeEarly()`: the silent frame the early
@@ -204,7 +204,6 @@ export function warnings(list, seconds) {
     else list.splice(i, 1);
   }
 }
-const FRAME_GRACE = 2000;
 const search = (href) => {
   try {
     return new URL(href).search;
@@ -212,7 +211,7 @@ const search = (href) => {
     return '';
   }
 };
-export function frame(url, answer) {
+export function frame(url, answer, grace) {
   const f = document.createElement('iframe');
   f.setAttribute('aria-hidden', 'true');
   f.tabIndex = -1;
@@ -233,7 +232,7 @@ export function frame(url, answer) {
   };
   f.addEventListener('load', () => {
     const n = ++loads;
-    setTimeout(() => { if (open && n === loads) answer(null); }, FRAME_GRACE);
+    setTimeout(() => { if (open && n === loads) answer(null); }, grace);
   });
   addEventListener('message', heard);
   (document.body || document.documentElement).appendChild(f);
@@ -298,7 +297,7 @@ extern "C" {
     fn js_warnings(list: &Array, seconds: Option<u32>);
 
     #[wasm_bindgen(js_name = frame)]
-    fn js_frame(url: &str, answer: &js_sys::Function) -> Array;
+    fn js_frame(url: &str, answer: &js_sys::Function, grace_ms: u32) -> Array;
 
     #[wasm_bindgen(js_name = early)]
     fn js_early() -> JsValue;
@@ -747,7 +746,7 @@ impl Driver {
                     let _ = channel.post_message(&JsValue::from_str(&text));
                 }
             }
-            Command::OpenSilentFrame { req, url } => self.open_frame(req, &url),
+            Command::OpenSilentFrame { req, url, grace_ms } => self.open_frame(req, &url, grace_ms),
             Command::AdoptSilentFrame { req } => self.adopt_frame(req),
             Command::CloseSilentFrame => {
                 let frame = self.frame.borrow_mut().take();
@@ -802,9 +801,9 @@ impl Driver {
 
     /// Opens the hidden silent frame at `url`; its answer is posted as request
     /// `req`'s.
-    fn open_frame(self: &Rc<Self>, req: ReqId, url: &str) {
+    fn open_frame(self: &Rc<Self>, req: ReqId, url: &str, grace_ms: u64) {
         let answer = frame_answer(self, req);
-        let opened = js_frame(url, answer.as_ref().unchecked_ref());
+        let opened = js_frame(url, answer.as_ref().unchecked_ref(), timer_delay(grace_ms));
         let close = opened.get(0).unchecked_into::<js_sys::Function>();
         let previous = self.frame.borrow_mut().replace((answer, close));
         close_frame(previous);

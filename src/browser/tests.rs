@@ -146,7 +146,7 @@ async fn frame_messages_are_accepted_only_from_the_frame_on_our_origin() {
     let window = web_sys::window().unwrap();
     let origin = location().origin().unwrap();
     let href = format!("{origin}/silent-callback.html?code=c&state=s");
-    let opened = super::js_frame("about:blank", answer.as_ref().unchecked_ref());
+    let opened = super::js_frame("about:blank", answer.as_ref().unchecked_ref(), 2_000);
     let frame: web_sys::HtmlIFrameElement = opened.get(1).unchecked_into();
     assert_eq!(frame.get_attribute("aria-hidden").as_deref(), Some("true"));
     sleep(50).await;
@@ -191,7 +191,7 @@ async fn frame_answer_is_read_from_the_frame_once_it_is_back_at_the_redirect_uri
         "{back}-provider?redirect_uri={}",
         js_sys::encode_uri_component(&back)
     );
-    let opened = super::js_frame(&url, answer.as_ref().unchecked_ref());
+    let opened = super::js_frame(&url, answer.as_ref().unchecked_ref(), 2_000);
     let frame: web_sys::HtmlIFrameElement = opened.get(1).unchecked_into();
     let href = || {
         frame
@@ -815,7 +815,7 @@ async fn a_frame_left_on_a_page_of_its_own_is_told_as_failed() {
         "{DEAD_ISS}/auth?redirect_uri={}",
         js_sys::encode_uri_component(&back)
     );
-    let opened = super::js_frame(&url, answer.as_ref().unchecked_ref());
+    let opened = super::js_frame(&url, answer.as_ref().unchecked_ref(), 2_000);
     sleep(500).await;
     assert!(
         heard.borrow().is_empty(),

@@ -190,8 +190,9 @@ impl OidcConfig {
     /// How long a silent sign-in in a hidden iframe may take before the app counts
     /// as signed out. Defaults to 10 s. A frame that stops on a page of its own (the
     /// browser's error page when the provider cannot be reached, or a provider page
-    /// that ignores `prompt=none`) fails about 2 s after that page loaded, without
-    /// waiting for this timeout.
+    /// that ignores `prompt=none`) fails a fifth of this time (2 s by default) after
+    /// that page loaded, without waiting for the rest: the time left for a scripted
+    /// redirect to leave such a page.
     pub fn silent_timeout(mut self, timeout: Duration) -> Self {
         self.silent_timeout = timeout;
         self

@@ -249,8 +249,13 @@ pub(crate) enum Command {
     /// Tell the other tabs.
     Broadcast(TabMessage),
     /// Load `url` in a hidden iframe; its landing address comes back as
-    /// `Event::SilentResult`.
-    OpenSilentFrame { req: ReqId, url: String },
+    /// `Event::SilentResult`, or `Event::SilentFailed` once the frame has stayed
+    /// `grace_ms` on a page of its own.
+    OpenSilentFrame {
+        req: ReqId,
+        url: String,
+        grace_ms: u64,
+    },
     /// The frame of `StartInfo::early` is this request's: its landing address comes
     /// back as `Event::SilentResult`.
     AdoptSilentFrame { req: ReqId },
@@ -556,6 +561,8 @@ struct CachedProvider {
     /// `nonce`, `code_challenge`), for the page's inline script.
     #[serde(default)]
     silent: Option<String>,
+    /// How long that script's frame may stay on a page of its own (ms).
+    grace: u64,
 }
 
 impl Machine {
@@ -1011,6 +1018,13 @@ impl Machine {
     }
 
     /// Keeps the metadata and keys for the next page load of this tab.
+    /// How long a silent frame may stay on a page it loaded (the browser's error
+    /// page, a provider page) before it counts as failed: time for a scripted
+    /// redirect to leave it, a fifth of the frame's timeout (2 s by default).
+    fn frame_grace(&self) -> u64 {
+        self.client.silent_timeout_ms / 5
+    }
+
     fn save_provider(&mut self) {
         let Some(metadata) = self.metadata_text.clone() else {
             return;
@@ -1020,6 +1034,7 @@ impl Machine {
             metadata,
             keys: self.keys_text.clone(),
             silent: self.silent_template(),
+            grace: self.frame_grace(),
         };
         if let Ok(value) = crate::core::json::to_string(&cached) {
             self.emit(Command::Store {
@@ -1216,7 +1231,8 @@ impl Machine {
             Ok((url, pending)) => {
                 let req = self.req();
                 self.signing_via = SignInMethod::Frame;
-                self.emit(Command::OpenSilentFrame { req, url });
+                let grace_ms = self.frame_grace();
+                self.emit(Command::OpenSilentFrame { req, url, grace_ms });
                 Some(Step::Frame {
                     req,
                     until: self.now.mono.saturating_add(self.client.silent_timeout_ms),
@@ -2009,9 +2025,20 @@ impl Machine {
                 }
                 self.back_off(error);
             }
-            Outcome::Fail(Failure::FrameTimeout) => self.back_off(AuthError::Network(
-                "the silent sign-in got no answer".into(),
-            )),
+            Outcome::Fail(Failure::FrameTimeout) => {
+                // The frame cannot renew now. Once the access token has run out, a
+                // refresh token whose answer was lost is tried after all: the
+                // session could not go on without it.
+                let now = self.now;
+                if let Phase::SignedIn(s) = &mut self.phase {
+                    if s.expired(now) && s.doubtful.is_some() {
+                        s.refresh = s.doubtful.take();
+                    }
+                }
+                self.back_off(AuthError::Network(
+                    "the silent sign-in got no answer".into(),
+                ))
+            }
             Outcome::Fail(Failure::Fatal(e)) => self.end_failed(e),
         }
     }

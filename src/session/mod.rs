@@ -134,7 +134,7 @@ pub const EARLY_RESTORE_SCRIPT: &str = r#"(function () {
           early.failed = true;
           f.remove();
           if (early.listener) early.listener(null);
-        }, 2000);
+        }, cache.grace || 2000);
       };
       early.frame = f;
       document.documentElement.appendChild(f);

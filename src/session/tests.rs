@@ -502,6 +502,133 @@ fn a_silent_frame_that_stops_on_a_page_of_its_own_fails_at_once() {
 }
 
 #[test]
+fn only_answers_that_may_hide_a_rotation_keep_a_refresh_token_from_being_sent_again() {
+    // (status, body, whether the refresh token is sent again)
+    let cases = [
+        (502, "<html>Bad Gateway</html>", false),
+        (200, "{\"access_token\": ", false),
+        (429, "", true),
+        (408, "", true),
+        (500, r#"{"error":"server_error"}"#, true),
+        (503, r#"{"error":"temporarily_unavailable"}"#, true),
+    ];
+    for (status, body, resent) in cases {
+        let idp = Idp::new();
+        let mut tab = signed_in(&idp);
+        tab.advance(idp.lifetime_ms() - 10_000);
+        idp.fail_next_token(status, body);
+        tab.want_token();
+        assert!(tab.resolved.last().unwrap().1.is_ok(), "{status} {body}");
+        tab.advance(1_100);
+        tab.fire_timers();
+        let frames = u32::from(!resent);
+        assert_eq!(tab.frames_opened, frames, "{status} {body}");
+        assert_eq!(idp.refreshes(), u32::from(resent), "{status} {body}");
+        assert!(tab.state().is_logged_in(), "{status} {body}");
+    }
+}
+
+#[test]
+fn a_logout_revokes_a_refresh_token_whose_answer_was_lost() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    tab.advance(idp.lifetime_ms() - 10_000);
+    idp.set_down(true);
+    tab.want_token();
+    idp.set_down(false);
+    tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
+    let revoked = idp.0.borrow().revoked.clone();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert!(
+        revoked[0].ends_with(":0"),
+        "the token signed in with: {revoked:?}"
+    );
+}
+
+#[test]
+fn a_doubtful_refresh_token_is_tried_once_the_frame_cannot_renew_and_the_token_ran_out() {
+    // The refresh request never arrived (the provider was down); then the silent
+    // frame stays on a page of the provider's. Without the refresh token the
+    // session could not go on: once the access token has run out, it is tried.
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    tab.advance(idp.lifetime_ms() - 10_000);
+    idp.set_down(true);
+    tab.want_token();
+    idp.set_down(false);
+    idp.set_frame_stops(true);
+    tab.advance(1_100);
+    tab.fire_timers();
+    assert_eq!(tab.frames_opened, 1);
+    assert_eq!(idp.refreshes(), 0, "not while the access token is valid");
+    tab.advance(10_000);
+    tab.want_token();
+    tab.want_token();
+    assert!(
+        tab.resolved.last().unwrap().1.is_ok(),
+        "{:?}",
+        tab.resolved.last()
+    );
+    assert_eq!(idp.refreshes(), 1);
+    assert_eq!(idp.invalid_grants(), 0);
+    assert!(tab.state().is_logged_in());
+}
+
+#[test]
+fn a_renewal_whose_frame_hangs_answers_its_callers_at_the_timeout() {
+    let idp = Idp::new();
+    idp.set_issue_refresh_tokens(false);
+    let mut tab = signed_in(&idp);
+    idp.set_frame_hangs(true);
+    tab.advance(idp.lifetime_ms());
+    let resolved = tab.resolved.len();
+    tab.want_token();
+    assert_eq!(
+        tab.resolved.len(),
+        resolved,
+        "the caller waits for the frame"
+    );
+    tab.advance(10_000);
+    tab.fire_timers();
+    assert_eq!(tab.resolved.len(), resolved + 1);
+    assert!(tab.resolved.last().unwrap().1.is_err());
+    assert!(tab.state().is_logged_in());
+}
+
+#[test]
+fn a_failure_told_for_a_frame_already_answered_changes_nothing() {
+    let idp = Idp::new();
+    idp.set_issue_refresh_tokens(false);
+    let mut tab = signed_in(&idp);
+    tab.advance(idp.lifetime_ms() - 10_000);
+    tab.want_token();
+    assert_eq!(tab.info.renewals, 1);
+    let req = tab.last_frame.unwrap();
+    let frames = tab.frames_opened;
+    tab.dispatch(Event::SilentFailed { req });
+    tab.advance(1_100);
+    tab.fire_timers();
+    assert_eq!(tab.frames_opened, frames);
+    assert!(tab.state().is_logged_in());
+    tab.want_token();
+    assert!(tab.resolved.last().unwrap().1.is_ok());
+}
+
+#[test]
+fn an_early_frame_on_an_error_page_signs_out_at_once() {
+    let idp = Idp::new();
+    let tab = signed_in(&idp);
+    let mut again = tab.reload();
+    let key = Client::bind(OidcConfig::new(ISS, "spa"), APP).key(Slot::Provider);
+    early_start(&mut again, &key);
+    idp.set_down(true);
+    again.start();
+    again.run();
+    assert_eq!(again.frames_adopted, 1);
+    assert_eq!(again.state(), AuthState::LoggedOut);
+}
+
+#[test]
 fn a_logout_in_another_tab_stands_against_a_silent_restore_under_way() {
     // The tab is still discovering the provider when the other tab logs out.
     let idp = Idp::new();

@@ -82,6 +82,8 @@ impl CachedProvider {
             metadata: required(raw.metadata, "metadata")?,
             keys: raw.keys,
             silent: raw.silent,
+            // For the page's script only: the machine derives its own.
+            grace: 0,
         })
     }
 }

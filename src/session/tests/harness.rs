@@ -59,6 +59,10 @@ pub struct IdpState {
     frame_hangs: bool,
     /// Token answers still to lose after the provider carried the request out.
     lose_answers: u32,
+    /// The next token request's answer, given without carrying it out.
+    token_failure: Option<(u16, String)>,
+    /// The silent frame stays on a page of the provider's (`prompt=none` ignored).
+    frame_stops: bool,
     omit_auth_time: bool,
     refreshes: u32,
     reuse: u32,
@@ -106,6 +110,8 @@ impl Idp {
             issue_refresh: true,
             frame_hangs: false,
             lose_answers: 0,
+            token_failure: None,
+            frame_stops: false,
             omit_auth_time: false,
             refreshes: 0,
             reuse: 0,
@@ -174,6 +180,13 @@ impl Idp {
     /// way back (the browser sees a timeout).
     pub fn lose_token_answers(&self, n: u32) {
         self.0.borrow_mut().lose_answers = n;
+    }
+    /// The next token request is answered with `status` and `body`, not carried out.
+    pub fn fail_next_token(&self, status: u16, body: &str) {
+        self.0.borrow_mut().token_failure = Some((status, body.to_owned()));
+    }
+    pub fn set_frame_stops(&self, on: bool) {
+        self.0.borrow_mut().frame_stops = on;
     }
     pub fn is_down(&self) -> bool {
         self.0.borrow().down
@@ -326,6 +339,14 @@ impl Idp {
                 Ok(json_response(200, json!({"keys": [st.key.jwk()]})))
             }
             "/token" => {
+                let failure = self.0.borrow_mut().token_failure.take();
+                if let Some((status, body)) = failure {
+                    return Ok(HttpResponse {
+                        status,
+                        headers: vec![],
+                        body: body.into_bytes(),
+                    });
+                }
                 let answer = self.token(request, now);
                 let mut st = self.0.borrow_mut();
                 if st.lose_answers > 0 {
@@ -445,7 +466,7 @@ pub struct Tab {
     pub early: Option<crate::session::machine::EarlyFrame>,
     pub resolved: Vec<(WaiterId, Result<AccessToken, AuthError>)>,
     next_waiter: WaiterId,
-    last_frame: Option<ReqId>,
+    pub last_frame: Option<ReqId>,
 }
 
 fn slot_name(slot: Slot) -> &'static str {
@@ -585,11 +606,13 @@ impl Tab {
                 }
             }
             Command::Broadcast(m) => self.broadcasts.push(m),
-            Command::OpenSilentFrame { req, url } => {
+            Command::OpenSilentFrame { req, url, .. } => {
                 self.frames_opened += 1;
                 self.last_frame = Some(req);
-                if self.idp.is_down() {
-                    // The frame's request fails and it shows the browser's error page.
+                let stops = self.idp.0.borrow().frame_stops;
+                if self.idp.is_down() || stops {
+                    // The frame's request fails and it shows the browser's error
+                    // page, or it stays on a page of the provider's.
                     self.idp.0.borrow_mut().paths.push("/auth".into());
                     self.queue.push_back(Event::SilentFailed { req });
                 } else if !self.idp.0.borrow().frame_hangs {
@@ -602,8 +625,12 @@ impl Tab {
                 self.frames_adopted += 1;
                 self.last_frame = Some(req);
                 if let Some(url) = self.early_url.take() {
-                    let (_, query) = self.idp.authorize(&url, None);
-                    self.queue.push_back(Event::SilentResult { req, query });
+                    if self.idp.is_down() {
+                        self.queue.push_back(Event::SilentFailed { req });
+                    } else {
+                        let (_, query) = self.idp.authorize(&url, None);
+                        self.queue.push_back(Event::SilentResult { req, query });
+                    }
                 }
             }
             Command::CloseSilentFrame => self.frames_closed += 1,
