@@ -1018,3 +1018,33 @@ async fn the_access_token_resource_follows_renewals() {
         "not reloaded"
     );
 }
+
+/// Hydrating a page the server rendered: the server's provider is always pending (it
+/// cannot see the browser's session), so the views must be hydrated for that state,
+/// and change once the session publishes, even one known at once (mock mode).
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen_test]
+async fn hydration_takes_over_the_servers_pending_view_then_shows_the_session() {
+    use crate::leptos::hydration::{status, SERVER_HTML};
+    let document = web_sys::window().unwrap().document().unwrap();
+    let host = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&host).unwrap();
+    host.set_inner_html(SERVER_HTML);
+    let pending = host.first_element_child().unwrap();
+    let config = mock("hydrate", MockUser::new("alice"));
+    let handle = leptos::mount::hydrate_from(host.clone().unchecked_into(), move || {
+        view! { <OidcProvider config=config>{status()}</OidcProvider> }
+    });
+    // Hydrated: the server's element was taken over, not rebuilt.
+    assert!(pending.is_connected());
+    assert_eq!(text(&host), "pending");
+    // Then the session shows.
+    assert!(
+        wait_for(|| text(&host) == "signed in").await,
+        "shows {}",
+        host.inner_html()
+    );
+    assert!(host.query_selector("b").unwrap().is_some());
+    assert!(host.query_selector("p").unwrap().is_none());
+    handle.forget();
+}

@@ -72,20 +72,28 @@ pub fn OidcProvider(
 fn start_session(config: OidcConfig, ctx: OidcContext) -> Option<SessionRef> {
     use crate::browser::Update;
     // The machine's publications are the only writers of these signals.
-    Some(crate::browser::Driver::start(
-        config,
-        move |update| match update {
-            Update::State(s) => {
-                ctx.state.try_set(s);
-            }
-            Update::Countdown(c) => {
-                ctx.countdown.try_set(c);
-            }
-            Update::Info(i) => {
-                ctx.info.try_set(i);
-            }
-        },
-    ))
+    let apply = move |update| match update {
+        Update::State(s) => {
+            ctx.state.try_set(s);
+        }
+        Update::Countdown(c) => {
+            ctx.countdown.try_set(c);
+        }
+        Update::Info(i) => {
+            ctx.info.try_set(i);
+        }
+    };
+    Some(crate::browser::Driver::start(config, move |update| {
+        // Hydrating: the server rendered the session pending (it cannot see the
+        // browser's), and the views must first be built for the HTML they take over.
+        // Hydration runs in one go, so what the session publishes meanwhile (a mock
+        // session, a restore that knows at once) is shown after it.
+        if cfg!(feature = "hydrate") {
+            queue_microtask(move || apply(update));
+        } else {
+            apply(update);
+        }
+    }))
 }
 
 #[cfg(not(feature = "browser"))]
@@ -669,5 +677,39 @@ pub fn AutoLogoutWarning(
         >
             <p>{children.map(|children| children())}</p>
         </div>
+    }
+}
+
+/// A page rendered on the server and hydrated in the browser (the browser's test is
+/// with the driver's).
+#[cfg(all(test, any(feature = "ssr", feature = "hydrate")))]
+pub(crate) mod hydration {
+    use leptos::either::EitherOf3;
+    use leptos::prelude::*;
+
+    use crate::{use_oidc, AuthState};
+
+    /// What the page shows for each state. (A function, not a component, with
+    /// `Either` rather than `AnyView`: only those render HTML without `ssr`.)
+    pub(crate) fn status() -> impl IntoView {
+        let oidc = use_oidc();
+        move || match oidc.state().get() {
+            AuthState::Pending => EitherOf3::A(view! { <p>"pending"</p> }),
+            AuthState::LoggedIn(_) => EitherOf3::B(view! { <b>"signed in"</b> }),
+            _ => EitherOf3::C(view! { <i>"signed out"</i> }),
+        }
+    }
+
+    /// The page as the server renders it (checked below, with `ssr`).
+    pub(crate) const SERVER_HTML: &str = "<p>pending</p>";
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_server_renders_the_page_pending() {
+        use crate::{MockUser, OidcConfig, OidcProvider};
+        let config = OidcConfig::new("https://mock.test", "hydrate").mock(MockUser::new("alice"));
+        let html = Owner::new()
+            .with(|| view! { <OidcProvider config=config>{status()}</OidcProvider> }.to_html());
+        assert_eq!(html, SERVER_HTML);
     }
 }
