@@ -1970,10 +1970,13 @@ impl Machine {
                         return;
                     }
                     if let Phase::SignedIn(s) = &mut self.phase {
-                        // The app re-renders only when the user's claims changed
-                        // (the profile, or the app's own such as roles), not for the
-                        // new token's times.
-                        if !s.user.same_user_claims(&user) {
+                        // A new authentication (the silent frame's) is what later
+                        // refreshed ID tokens are checked against (OIDC Core 12.2: its
+                        // `nonce`, `auth_time`). The app re-renders only when the
+                        // user's claims changed (the profile, or the app's own such
+                        // as roles), not for new times or a new nonce: publications
+                        // compare those claims.
+                        if authenticated || !s.user.same_user_claims(&user) {
                             s.user = user;
                         }
                     }
@@ -2195,7 +2198,14 @@ impl Machine {
     /// `Publish` is the only writer of what the app shows: sent when it changes.
     fn publish(&mut self) {
         let state = self.state();
-        if !self.published.as_ref().is_some_and(|p| p.same_as(&state)) {
+        // A user whose claims are the same but for those each token has anew (a
+        // renewal's times, a silent re-authentication's nonce) is not news.
+        let same = match (&self.published, &state) {
+            (Some(AuthState::LoggedIn(a)), AuthState::LoggedIn(b)) => a.same_user_claims(b),
+            (Some(published), state) => published.same_as(state),
+            (None, _) => false,
+        };
+        if !same {
             self.published = Some(state.clone());
             self.out.push(Command::Publish(state));
         }

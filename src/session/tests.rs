@@ -406,6 +406,7 @@ fn a_refresh_whose_answer_was_lost_is_not_sent_again() {
     let lifetime = idp.lifetime_ms();
     tab.advance(lifetime - 10_000);
     idp.lose_token_answers(1);
+    let published = tab.published.len();
     tab.want_token();
     // The current token while it is valid.
     assert!(tab.resolved.last().unwrap().1.is_ok());
@@ -416,7 +417,10 @@ fn a_refresh_whose_answer_was_lost_is_not_sent_again() {
     assert_eq!(idp.invalid_grants(), 0);
     assert!(tab.state().is_logged_in(), "{:?}", tab.state());
     assert_eq!(tab.frames_opened, 1);
-    // The session goes on with the frame's new refresh token.
+    // The same user, newly authenticated: nothing new for the app to show.
+    assert_eq!(tab.published.len(), published);
+    // The session goes on with the frame's new refresh token, whose refreshed ID
+    // tokens carry the new authentication's nonce (OIDC Core 12.2).
     tab.advance(lifetime);
     tab.want_token();
     assert!(tab.resolved.last().unwrap().1.is_ok());

@@ -177,11 +177,20 @@ const provider = new Provider(ISSUER, configuration);
 
 // Development outage switch for the tests: `POST /__dev/outage?on=1` makes every other
 // request fail as a stopped server would (the connection is dropped before anything is
-// processed); `?on=0` ends it.
+// processed); `?on=0` ends it. `POST /__dev/lose-token-answers?n=N`: the next N token
+// requests that succeed are carried out (a refresh token is rotated, the old one spent)
+// and their answers lost (the connection dropped mid-answer), as on a network that
+// fails on the way back.
 let outage = false;
+let loseTokenAnswers = 0;
 provider.use(async (ctx, next) => {
   if (ctx.method === 'POST' && ctx.path === '/__dev/outage') {
     outage = ctx.query.on === '1';
+    ctx.status = 204;
+    return;
+  }
+  if (ctx.method === 'POST' && ctx.path === '/__dev/lose-token-answers') {
+    loseTokenAnswers = Number(ctx.query.n) || 0;
     ctx.status = 204;
     return;
   }
@@ -190,6 +199,14 @@ provider.use(async (ctx, next) => {
     return;
   }
   await next();
+  if (loseTokenAnswers > 0 && ctx.oidc?.route === 'token' && ctx.status === 200) {
+    loseTokenAnswers -= 1;
+    stats.lostAnswers += 1;
+    // The first bytes of an answer, then nothing: a browser resends a request whose
+    // connection closed before any byte of the answer came back, not this one.
+    ctx.req.socket.end('HTTP/1.1 200 OK\r\n');
+    ctx.req.socket.destroy();
+  }
 });
 
 // No icon: answer the browser's automatic request without a 404 in its console.
@@ -233,7 +250,7 @@ provider.on('server_error', (_ctx, err) => {
 
 // One line per token grant, to follow sign-ins and renewals in the log, and counts
 // that tests read from `GET /__dev/stats`.
-const stats = { grants: {}, errors: {}, authorizations: 0 };
+const stats = { grants: {}, errors: {}, authorizations: 0, lostAnswers: 0 };
 const bump = (table, key) => { table[key] = (table[key] || 0) + 1; };
 provider.on('grant.success', (ctx) => {
   const type = ctx.oidc.params?.grant_type;

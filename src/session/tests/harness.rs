@@ -29,6 +29,9 @@ struct Family {
     user: String,
     generation: u32,
     revoked: bool,
+    /// The authentication's nonce, in its refreshed ID tokens too (as real
+    /// providers do; OIDC Core 12.2).
+    nonce: Option<String>,
 }
 
 struct Grant {
@@ -393,6 +396,7 @@ impl Idp {
                         f,
                         Family {
                             user: grant.user.clone(),
+                            nonce: grant.nonce.clone(),
                             ..Family::default()
                         },
                     );
@@ -407,7 +411,7 @@ impl Idp {
                 self.0.borrow_mut().presented.push(rt.clone());
                 let parts: Vec<&str> = rt.split(':').collect();
                 let (f, g): (u32, u32) = (parts[1].parse().unwrap(), parts[2].parse().unwrap());
-                let user = {
+                let (user, nonce) = {
                     let mut st = self.0.borrow_mut();
                     let family = st.families.get_mut(&f).unwrap();
                     if family.revoked {
@@ -423,10 +427,11 @@ impl Idp {
                     }
                     family.generation += 1;
                     let user = family.user.clone();
+                    let nonce = family.nonce.clone();
                     st.refreshes += 1;
-                    st.subject_on_refresh.clone().unwrap_or(user)
+                    (st.subject_on_refresh.clone().unwrap_or(user), nonce)
                 };
-                Ok(self.issue(now, &user, None, false, Some(f)))
+                Ok(self.issue(now, &user, nonce, false, Some(f)))
             }
             other => panic!("grant {other}"),
         }

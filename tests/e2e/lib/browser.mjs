@@ -63,6 +63,7 @@ export async function idpStats() {
     refresh: stats.grants.refresh_token || 0,
     invalidGrant: stats.errors.invalid_grant || 0,
     authorizations: stats.authorizations,
+    lostAnswers: stats.lostAnswers,
   };
 }
 

@@ -321,3 +321,48 @@ test('the IdP goes down: the app reports the failed renewal, stays signed in and
     });
   });
 });
+
+/** Makes the dev IdP carry out the next `n` token requests and drop their answers. */
+async function loseTokenAnswers(n) {
+  const response = await fetch(`${IDP_ISSUER}/__dev/lose-token-answers?n=${n}`, { method: 'POST' });
+  assert.equal(response.status, 204);
+}
+
+test('a refresh whose answer is lost does not end the session: the spent token is not sent again', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  await withPage(browser, t, async (session) => {
+    const app = new AppPage(session.page, APP_URL);
+    const idp = new IdpPage(session.page, IDP_ISSUER);
+
+    await step(session, t, 'signed in, the API works', async () => {
+      await signIn(app, idp);
+      await app.addTodo('before the lost answer');
+    });
+
+    const before = await idpStats();
+    await step(session, t, 'a refresh is carried out by the IdP and its answer lost', async () => {
+      await loseTokenAnswers(1);
+      // The user works: the 4 s access token is renewed ahead of time.
+      for (let i = 0; (await idpStats()).lostAnswers === before.lostAnswers; i += 1) {
+        assert.ok(i < 60, 'no token request in a minute');
+        await session.page.mouse.move(10 + (i % 50), 10);
+        await session.page.waitForTimeout(500);
+      }
+    });
+
+    await step(session, t, 'the session goes on: no invalid_grant, the API works', async () => {
+      // Several access-token lifetimes of work after the lost answer.
+      const refreshes = (await idpStats()).refresh;
+      for (let i = 0; (await idpStats()).refresh < refreshes + 3; i += 1) {
+        assert.ok(i < 60, 'renewals stopped after the lost answer');
+        await session.page.mouse.move(10 + (i % 50), 20);
+        if (i % 4 === 0) await app.addTodo(`after the lost answer ${i}`);
+        await session.page.waitForTimeout(500);
+      }
+      await app.addTodo('last');
+      await app.expectLoggedIn(user);
+      const after = await idpStats();
+      assert.equal(after.invalidGrant - before.invalidGrant, 0, 'invalid_grant seen: the spent refresh token was sent again');
+      t.diagnostic(`after the lost answer: ${after.authorizations - before.authorizations} silent sign-in(s), ${after.refresh - refreshes} refreshes`);
+    });
+  });
+});
