@@ -2200,12 +2200,16 @@ impl Machine {
         let state = self.state();
         // A user whose claims are the same but for those each token has anew (a
         // renewal's times, a silent re-authentication's nonce) is not news.
+        // Kept as the one compared with next (so the claims are parsed only when the
+        // user changes).
         let same = match (&self.published, &state) {
             (Some(AuthState::LoggedIn(a)), AuthState::LoggedIn(b)) => a.same_user_claims(b),
             (Some(published), state) => published.same_as(state),
             (None, _) => false,
         };
-        if !same {
+        if same {
+            self.published = Some(state);
+        } else {
             self.published = Some(state.clone());
             self.out.push(Command::Publish(state));
         }

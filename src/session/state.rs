@@ -69,22 +69,14 @@ impl<C> User<C> {
 
     /// Whether `other` (from a renewed ID token) tells the same of the user as
     /// `self`: every claim alike but those each token has anew (times, ids, hashes,
-    /// nonce). The app's own claims count: a role taken away shows at the renewal.
+    /// nonce). The app's own claims count: a role taken away shows at the renewal,
+    /// and so does a new `auth_time` (the user signed in again; a refresh keeps it,
+    /// OIDC Core 12.2).
     pub(crate) fn same_user_claims<D>(&self, other: &User<D>) -> bool {
-        const PER_TOKEN: [&str; 12] = [
-            "iat",
-            "exp",
-            "nbf",
-            "jti",
-            "nonce",
-            "at_hash",
-            "c_hash",
-            "s_hash",
-            "auth_time",
+        const PER_TOKEN: [&str; 11] = [
+            "iat", "exp", "nbf", "jti", "nonce", "at_hash", "c_hash", "s_hash",
             // Entra ID's per-token values.
-            "uti",
-            "rh",
-            "aio",
+            "uti", "rh", "aio",
         ];
         let lasting = |payload: &str| match crate::core::json::parse_value(payload.as_bytes()) {
             Ok(crate::core::json::AnyValue::Map(members)) => Some(

@@ -435,6 +435,28 @@ fn a_refresh_whose_answer_was_lost_is_not_sent_again() {
 }
 
 #[test]
+fn after_a_silent_re_authentication_refreshes_are_checked_against_it() {
+    // With `max_age`, ID tokens carry `auth_time`; the frame's new authentication
+    // brings a new one (and a new nonce), which its refreshes repeat (OIDC Core 12.2).
+    use std::time::Duration;
+    let idp = Idp::new();
+    let mut tab = signed_in_with(&idp, |c| c.max_age(Duration::from_secs(3600)));
+    tab.advance(idp.lifetime_ms() - 10_000);
+    idp.lose_token_answers(1);
+    tab.want_token();
+    tab.advance(1_100);
+    tab.fire_timers();
+    assert_eq!(tab.frames_opened, 1);
+    for _ in 0..3 {
+        tab.advance(idp.lifetime_ms());
+        tab.want_token();
+        assert!(tab.resolved.last().unwrap().1.is_ok(), "{:?}", tab.state());
+    }
+    assert_eq!(idp.refreshes(), 4);
+    assert!(tab.state().is_logged_in());
+}
+
+#[test]
 fn a_refresh_token_whose_answer_was_lost_is_the_last_resort_when_the_frame_needs_the_user() {
     // The refresh request never reached the provider (it was down), and by the
     // next try its session cookie is gone: the frame needs the user, and the

@@ -204,8 +204,8 @@ provider.use(async (ctx, next) => {
     stats.lostAnswers += 1;
     // The first bytes of an answer, then nothing: a browser resends a request whose
     // connection closed before any byte of the answer came back, not this one.
+    ctx.respond = false;
     ctx.req.socket.end('HTTP/1.1 200 OK\r\n');
-    ctx.req.socket.destroy();
   }
 });
 

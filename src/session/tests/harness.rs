@@ -29,9 +29,10 @@ struct Family {
     user: String,
     generation: u32,
     revoked: bool,
-    /// The authentication's nonce, in its refreshed ID tokens too (as real
-    /// providers do; OIDC Core 12.2).
+    /// The authentication's nonce and `auth_time`, in its refreshed ID tokens too
+    /// (as real providers do; OIDC Core 12.2).
     nonce: Option<String>,
+    auth_time: Option<u64>,
 }
 
 struct Grant {
@@ -261,7 +262,7 @@ impl Idp {
         now: Now,
         user: &str,
         nonce: Option<String>,
-        auth_time: bool,
+        auth_time: Option<u64>,
         family: Option<u32>,
     ) -> HttpResponse {
         let iat = self.time(now);
@@ -274,8 +275,8 @@ impl Idp {
         if let Some(n) = nonce {
             id["nonce"] = n.into();
         }
-        if auth_time {
-            id["auth_time"] = iat.into();
+        if let Some(t) = auth_time {
+            id["auth_time"] = t.into();
         }
         if let Some(roles) = &st.roles {
             id["roles"] = roles.clone().into();
@@ -388,6 +389,7 @@ impl Idp {
                 let challenge = b64::encode(&Sha256::digest(p["code_verifier"].as_bytes()));
                 assert_eq!(challenge, grant.challenge, "PKCE");
                 assert_eq!(p["redirect_uri"], grant.redirect_uri);
+                let auth_time = grant.auth_time.then(|| self.time(now));
                 let family = if self.0.borrow().issue_refresh {
                     let mut st = self.0.borrow_mut();
                     st.next += 1;
@@ -397,6 +399,7 @@ impl Idp {
                         Family {
                             user: grant.user.clone(),
                             nonce: grant.nonce.clone(),
+                            auth_time,
                             ..Family::default()
                         },
                     );
@@ -404,14 +407,14 @@ impl Idp {
                 } else {
                     None
                 };
-                Ok(self.issue(now, &grant.user, grant.nonce, grant.auth_time, family))
+                Ok(self.issue(now, &grant.user, grant.nonce, auth_time, family))
             }
             "refresh_token" => {
                 let rt = p["refresh_token"].clone();
                 self.0.borrow_mut().presented.push(rt.clone());
                 let parts: Vec<&str> = rt.split(':').collect();
                 let (f, g): (u32, u32) = (parts[1].parse().unwrap(), parts[2].parse().unwrap());
-                let (user, nonce) = {
+                let (user, nonce, auth_time) = {
                     let mut st = self.0.borrow_mut();
                     let family = st.families.get_mut(&f).unwrap();
                     if family.revoked {
@@ -427,11 +430,15 @@ impl Idp {
                     }
                     family.generation += 1;
                     let user = family.user.clone();
-                    let nonce = family.nonce.clone();
+                    let (nonce, auth_time) = (family.nonce.clone(), family.auth_time);
                     st.refreshes += 1;
-                    (st.subject_on_refresh.clone().unwrap_or(user), nonce)
+                    (
+                        st.subject_on_refresh.clone().unwrap_or(user),
+                        nonce,
+                        auth_time,
+                    )
                 };
-                Ok(self.issue(now, &user, nonce, false, Some(f)))
+                Ok(self.issue(now, &user, nonce, auth_time, Some(f)))
             }
             other => panic!("grant {other}"),
         }
