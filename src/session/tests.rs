@@ -396,6 +396,17 @@ fn a_rotated_refresh_token_survives_a_failed_key_fetch() {
     assert!(tab.resolved.last().unwrap().1.is_ok());
 }
 
+/// A tab whose renewal, due ten seconds before expiry, got no answer: the provider
+/// was down (the request never arrived, though the tab cannot know it).
+fn with_an_unanswered_refresh(idp: &Idp, tweak: fn(OidcConfig) -> OidcConfig) -> Tab {
+    let mut tab = signed_in_with(idp, tweak);
+    tab.advance(idp.lifetime_ms() - 10_000);
+    idp.set_down(true);
+    tab.want_token();
+    idp.set_down(false);
+    tab
+}
+
 #[test]
 fn a_refresh_whose_answer_was_lost_is_not_sent_again() {
     // The provider rotates the refresh token, and its answer is lost on the way
@@ -462,12 +473,8 @@ fn a_refresh_token_whose_answer_was_lost_is_the_last_resort_when_the_frame_needs
     // next try its session cookie is gone: the frame needs the user, and the
     // refresh token, still good, keeps the session.
     let idp = Idp::new();
-    let mut tab = signed_in(&idp);
-    tab.advance(idp.lifetime_ms() - 10_000);
-    idp.set_down(true);
-    tab.want_token();
+    let mut tab = with_an_unanswered_refresh(&idp, |c| c);
     assert_eq!(idp.refreshes(), 0);
-    idp.set_down(false);
     idp.end_sessions();
     tab.advance(1_100);
     tab.fire_timers();
@@ -484,11 +491,7 @@ fn without_the_frame_a_refresh_whose_answer_was_lost_is_sent_again() {
     // With no silent frame (the provider on another site), the refresh token is
     // the only way to renew: a lost answer is retried with it, as before.
     let idp = Idp::new();
-    let mut tab = signed_in_with(&idp, |c| c.restore(RestoreMode::Redirect));
-    tab.advance(idp.lifetime_ms() - 10_000);
-    idp.set_down(true);
-    tab.want_token();
-    idp.set_down(false);
+    let mut tab = with_an_unanswered_refresh(&idp, |c| c.restore(RestoreMode::Redirect));
     tab.advance(1_100);
     tab.fire_timers();
     assert_eq!(tab.frames_opened, 0);
@@ -557,11 +560,7 @@ fn only_answers_that_may_hide_a_rotation_keep_a_refresh_token_from_being_sent_ag
 #[test]
 fn a_logout_revokes_a_refresh_token_whose_answer_was_lost() {
     let idp = Idp::new();
-    let mut tab = signed_in(&idp);
-    tab.advance(idp.lifetime_ms() - 10_000);
-    idp.set_down(true);
-    tab.want_token();
-    idp.set_down(false);
+    let mut tab = with_an_unanswered_refresh(&idp, |c| c);
     tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
     let revoked = idp.0.borrow().revoked.clone();
     assert_eq!(revoked.len(), 1, "{revoked:?}");
@@ -577,11 +576,7 @@ fn a_doubtful_refresh_token_is_tried_once_the_frame_cannot_renew_and_the_token_r
     // frame stays on a page of the provider's. Without the refresh token the
     // session could not go on: once the access token has run out, it is tried.
     let idp = Idp::new();
-    let mut tab = signed_in(&idp);
-    tab.advance(idp.lifetime_ms() - 10_000);
-    idp.set_down(true);
-    tab.want_token();
-    idp.set_down(false);
+    let mut tab = with_an_unanswered_refresh(&idp, |c| c);
     idp.set_frame_stops(true);
     tab.advance(1_100);
     tab.fire_timers();
