@@ -42,8 +42,11 @@ pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><
 /// it starts and checks its answer as any other (state, PKCE, ID token and nonce). The
 /// answer is read from the frame as soon as the frame is back at the silent redirect
 /// URI (the frame is then removed, once the code exchange below has left: a removal
-/// holds up the page for a few milliseconds; its page never runs to the end). It
-/// does nothing on a first visit or after an explicit logout. Without it the app
+/// holds up the page for a few milliseconds; its page never runs to the end). A
+/// frame that stays on a page of its own (the browser's error page when the provider
+/// cannot be reached) is given up after the grace the app stored (a fifth of its
+/// silent timeout), and the app starts signed out without waiting for that timeout.
+/// It does nothing on a first visit or after an explicit logout. Without it the app
 /// starts the same sign-in itself, a little later.
 ///
 /// When an authorization response arrives before the app has started (the frame's
