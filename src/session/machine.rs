@@ -1970,15 +1970,12 @@ impl Machine {
                         return;
                     }
                     if let Phase::SignedIn(s) = &mut self.phase {
-                        // A new authentication (the silent frame's) is what later
-                        // refreshed ID tokens are checked against (OIDC Core 12.2: its
-                        // `nonce`, `auth_time`). The app re-renders only when the
-                        // user's claims changed (the profile, or the app's own such
-                        // as roles), not for new times or a new nonce: publications
-                        // compare those claims.
-                        if authenticated || !s.user.same_user_claims(&user) {
-                            s.user = user;
-                        }
+                        // The checked user is the one later refreshes are checked
+                        // against (OIDC Core 12.2: after a silent re-authentication,
+                        // its new `nonce` and `auth_time`). The app re-renders only
+                        // when the user's lasting claims changed: `publish` compares
+                        // those.
+                        s.user = user;
                     }
                 }
                 self.adopt(response, received);
