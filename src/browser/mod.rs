@@ -32,16 +32,9 @@ pub(crate) const MAX_RESPONSE_BYTES: usize = 1 << 20;
 /// useful gap between the last activity and the idle warning.
 const ACTIVITY_THROTTLE_MS: f64 = 1_000.0;
 
-fn window() -> Result<web_sys::Window, String> {
-    web_sys::window().ok_or_else(|| "no window (not running in a browser page)".to_owned())
-}
-
 /// Text of a JavaScript exception.
 pub(crate) fn js_error(e: JsValue) -> String {
-    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
-        return String::from(err.message());
-    }
-    e.as_string().unwrap_or_else(|| format!("{e:?}"))
+    js_text(&e)
 }
 
 /// Response headers the driver reads: the members after the status and body in an
@@ -67,8 +60,21 @@ const RESPONSE_HEADERS: [&str; 4] = [
 /// - `listen(channel, post)`: the page events the session follows, each handed to
 ///   `post(kind, data)` (see [`PageEvent`]): user activity (pointer, keys, focus,
 ///   wheel, touch, scroll), online and offline, visibility, a return from the
-///   back-forward cache and the tabs' channel (with the message). Returns the
-///   function that removes them all.
+///   back-forward cache and the messages of the tabs' `BroadcastChannel` named
+///   `channel` (a tab alone when the browser has none). Returns `[remove, send]`:
+///   `remove()` removes them all and closes the channel, `send(message)` posts to the
+///   other tabs.
+/// - `page()`: `[origin, path, query, fragment, hidden, online]` of the page now.
+/// - `go(how, url)`: navigation: 0 to `url`, 1 to `url` in place of this entry, 2 a
+///   reload, 3 the address bar set to `url` without loading.
+/// - `store(shared, key, write, value)`: the tab's session storage (the origin's
+///   local storage when `shared`): reads `key` (`undefined` when absent), or with
+///   `write` sets it to `value` or removes it (`undefined`). Storage the browser
+///   refuses (blocked, full) keeps nothing and reads as absent. (Not `gloo-storage`:
+///   its typed API cost 794 B gzip in the example, and it JSON-encodes values a
+///   second time, which the early restore script reads directly.)
+/// - `clock(wall)`: `Date.now()` with `wall`, `performance.now()` otherwise.
+/// - `text(e)`: the message of an exception.
 /// - `frame(url, answer, grace)`: opens the hidden silent frame at `url`. Its answer (the
 ///   query of the address it landed on) goes to `answer`: read from the frame itself
 ///   as soon as it is back on the app's origin at the request's `redirect_uri` (the
@@ -130,12 +136,17 @@ export async function request(url, method, headers, body, timeout, cap) {
     clearTimeout(timer);
   }
 }
-export function listen(channel, post) {
+export function listen(name, post) {
   const off = [];
   const on = (target, name, f) => {
     target.addEventListener(name, f);
     off.push(() => target.removeEventListener(name, f));
   };
+  let channel = null;
+  try {
+    channel = new BroadcastChannel(name);
+    off.push(() => channel.close());
+  } catch (e) {}
   for (const name of ['pointerdown', 'pointermove', 'keydown', 'focus', 'wheel', 'touchstart', 'scroll'])
     on(window, name, () => post(0));
   on(window, 'online', () => post(1));
@@ -143,8 +154,29 @@ export function listen(channel, post) {
   on(document, 'visibilitychange', () => post(document.hidden ? 4 : 3));
   on(window, 'pageshow', (e) => { if (e.persisted) post(7); });
   if (channel) on(channel, 'message', (e) => post(6, e.data));
-  return () => off.forEach((f) => f());
+  return [() => off.forEach((f) => f()), (m) => channel && channel.postMessage(m)];
 }
+export function page() {
+  const l = location;
+  return [l.origin, l.pathname, l.search, l.hash, document.hidden, navigator.onLine];
+}
+export function go(how, url) {
+  try {
+    if (how === 2) location.reload();
+    else if (how === 3) history.replaceState(null, '', url);
+    else location[how ? 'replace' : 'assign'](url);
+  } catch (e) {}
+}
+export function store(shared, key, write, value) {
+  try {
+    const s = shared ? localStorage : sessionStorage;
+    if (!write) return s.getItem(key) ?? undefined;
+    if (value === undefined) s.removeItem(key);
+    else s.setItem(key, value);
+  } catch (e) {}
+}
+export const clock = (wall) => (wall ? Date.now() : performance.now());
+export const text = (e) => String((e && e.message) || e);
 let warningIds = 0;
 const show = (list, dialog, seconds) => {
   const parts = dialog.oidcParts, shown = seconds !== undefined;
@@ -277,7 +309,22 @@ extern "C" {
     ) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = listen)]
-    fn js_listen(channel: &JsValue, post: &js_sys::Function) -> js_sys::Function;
+    fn js_listen(channel: &str, post: &js_sys::Function) -> Array;
+
+    #[wasm_bindgen(js_name = page)]
+    fn js_page() -> Array;
+
+    #[wasm_bindgen(js_name = go)]
+    fn js_go(how: u32, url: &str);
+
+    #[wasm_bindgen(js_name = store)]
+    fn js_store(shared: bool, key: &str, write: bool, value: Option<&str>) -> Option<String>;
+
+    #[wasm_bindgen(js_name = clock)]
+    fn js_clock(wall: bool) -> f64;
+
+    #[wasm_bindgen(js_name = text)]
+    fn js_text(e: &JsValue) -> String;
 
     #[wasm_bindgen(js_name = warning)]
     #[allow(clippy::too_many_arguments)]
@@ -386,28 +433,45 @@ fn answer_of(
     })
 }
 
-/// The tab's session storage, or the origin's local storage when `shared`. Plain
-/// `web_sys::Storage` rather than `gloo-storage`: its typed API costs 794 B gzip in the
-/// example and stores values JSON-encoded a second time, which the inline early script
-/// reads directly; its untyped accessor is this same object.
-fn storage(shared: bool) -> Option<web_sys::Storage> {
-    let w = web_sys::window()?;
-    let s = if shared {
-        w.local_storage()
-    } else {
-        w.session_storage()
-    };
-    s.ok().flatten()
+fn now() -> Now {
+    Now {
+        mono: js_clock(false).max(0.0) as u64,
+        wall: js_clock(true).max(0.0) as u64,
+    }
 }
 
-fn now() -> Now {
-    let mono = web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now());
-    Now {
-        mono: mono.max(0.0) as u64,
-        wall: js_sys::Date::now().max(0.0) as u64,
+/// The page's address, its visibility and whether the browser is online, as
+/// `page()` reads them.
+struct PageState {
+    origin: String,
+    url: PageUrl,
+    visible: bool,
+    online: bool,
+}
+
+fn page_state() -> PageState {
+    let page = js_page();
+    let text = |i| page.get(i).as_string().unwrap_or_default();
+    PageState {
+        origin: text(0),
+        url: PageUrl {
+            path: text(1),
+            query: text(2),
+            fragment: text(3),
+        },
+        visible: page.get(4).as_bool() != Some(true),
+        online: page.get(5).as_bool() != Some(false),
     }
+}
+
+/// The page's path, query and fragment: where a sign-in started here comes back to.
+pub(crate) fn return_path() -> String {
+    let PageUrl {
+        path,
+        query,
+        fragment,
+    } = page_state().url;
+    path + &query + &fragment
 }
 
 fn random_id() -> String {
@@ -466,11 +530,11 @@ pub(crate) struct Driver {
     /// The silent frame this driver opened: its answer's handler and the function
     /// that closes it.
     frame: RefCell<Option<(FrameAnswer, js_sys::Function)>>,
-    channel: Option<web_sys::BroadcastChannel>,
     listener: StateListener,
-    /// The page's event handler, and the function that removes it: the listeners
-    /// stay registered as long as the driver lives.
-    page_events: RefCell<Option<(PageHandler, js_sys::Function)>>,
+    /// The page's event handler, the function that removes it (the listeners stay
+    /// registered as long as the driver lives) and the one that posts to the other
+    /// tabs.
+    page_events: RefCell<Option<PageEvents>>,
     last_activity: Cell<f64>,
     /// The handler of the answer of the silent sign-in the page's inline script
     /// started, once taken over.
@@ -533,16 +597,8 @@ impl Driver {
     /// Binds `config` to this page and starts the session. The authorization callback
     /// leaves the address bar synchronously, before this returns.
     pub(crate) fn start(config: OidcConfig, listener: impl Fn(Update) + 'static) -> Rc<Self> {
-        let location = web_sys::window().map(|w| w.location());
-        let get = |f: fn(&web_sys::Location) -> Result<String, JsValue>| {
-            location
-                .as_ref()
-                .and_then(|l| f(l).ok())
-                .unwrap_or_default()
-        };
-        let origin = get(web_sys::Location::origin);
-        let client = Client::bind(config, &origin);
-        let channel = web_sys::BroadcastChannel::new(&client.channel()).ok();
+        let page = page_state();
+        let client = Client::bind(config, &page.origin);
         let driver = Rc::new(Driver {
             machine: RefCell::new(Machine::new(client)),
             tab: random_id(),
@@ -552,7 +608,6 @@ impl Driver {
             next_waiter: Cell::new(0),
             timer: RefCell::new(None),
             frame: RefCell::new(None),
-            channel,
             listener: Box::new(listener),
             page_events: RefCell::new(None),
             last_activity: Cell::new(0.0),
@@ -563,23 +618,16 @@ impl Driver {
         let early = early_frame();
         driver.took_early.set(early.is_some());
         driver.listen();
-        let visible = web_sys::window()
-            .and_then(|w| w.document())
-            .is_none_or(|d| !d.hidden());
         let info = StartInfo {
             tab: driver.tab.clone(),
-            page: PageUrl {
-                path: get(web_sys::Location::pathname),
-                query: get(web_sys::Location::search),
-                fragment: get(web_sys::Location::hash),
-            },
+            page: page.url,
             pending: driver.read(Slot::Pending),
             provider: driver.read(Slot::Provider),
             signed_in: driver.read(Slot::SignedIn),
             logged_out: driver.read(Slot::LoggedOut),
-            visible,
+            visible: page.visible,
             early,
-            offline: web_sys::window().is_some_and(|w| !w.navigator().on_line()),
+            offline: !page.online,
         };
         driver.post(Event::Start(info));
         driver
@@ -588,7 +636,7 @@ impl Driver {
     /// A storage slot's value.
     fn read(&self, slot: Slot) -> Option<String> {
         let key = self.machine.borrow().client().key(slot);
-        storage(slot.shared())?.get_item(&key).ok().flatten()
+        js_store(slot.shared(), &key, false, None)
     }
 
     /// Hands an event to the machine and carries out what it says. Re-entrant posts
@@ -638,7 +686,7 @@ impl Driver {
     /// The user did something the page's listeners may not see (e.g. "Stay signed
     /// in"): the idle clock restarts now, unthrottled.
     pub(crate) fn activity(self: &Rc<Self>) {
-        self.last_activity.set(js_sys::Date::now());
+        self.last_activity.set(js_clock(false));
         self.post(Event::Activity);
     }
 
@@ -712,38 +760,19 @@ impl Driver {
                     }),
                 }
             }
-            Command::Navigate { url, replace } => {
-                if let Ok(w) = window() {
-                    let _ = if replace {
-                        w.location().replace(&url)
-                    } else {
-                        w.location().assign(&url)
-                    };
-                }
-            }
-            Command::Reload => {
-                if let Ok(w) = window() {
-                    let _ = w.location().reload();
-                }
-            }
-            Command::ReplaceUrl(url) => {
-                if let Ok(history) = window().and_then(|w| w.history().map_err(js_error)) {
-                    let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
-                }
-            }
+            Command::Navigate { url, replace } => js_go(u32::from(replace), &url),
+            Command::Reload => js_go(2, ""),
+            Command::ReplaceUrl(url) => js_go(3, &url),
             Command::Store { slot, value } => {
-                if let Some(s) = storage(slot.shared()) {
-                    let key = self.machine.borrow().client().key(slot);
-                    let _ = match value {
-                        Some(v) => s.set_item(&key, &v),
-                        None => s.remove_item(&key),
-                    };
-                }
+                let key = self.machine.borrow().client().key(slot);
+                js_store(slot.shared(), &key, true, value.as_deref());
             }
             Command::Broadcast(message) => {
-                if let Some(channel) = &self.channel {
+                if let Some(events) = &*self.page_events.borrow() {
                     let text = format!("{} {}", self.tab, message.as_str());
-                    let _ = channel.post_message(&JsValue::from_str(&text));
+                    let _ = events
+                        .send
+                        .call1(&JsValue::UNDEFINED, &JsValue::from_str(&text));
                 }
             }
             Command::OpenSilentFrame { req, url, grace_ms } => self.open_frame(req, &url, grace_ms),
@@ -823,7 +852,7 @@ impl Driver {
             let Some(this) = weak.upgrade() else { return };
             let event = match kind {
                 PageEvent::ACTIVITY => {
-                    let t = js_sys::Date::now();
+                    let t = js_clock(false);
                     if t - this.last_activity.get() < ACTIVITY_THROTTLE_MS {
                         return;
                     }
@@ -852,12 +881,13 @@ impl Driver {
             };
             this.post(event);
         });
-        let channel = self
-            .channel
-            .as_ref()
-            .map_or(JsValue::UNDEFINED, |c| c.into());
-        let remove = js_listen(&channel, handler.as_ref().unchecked_ref());
-        *self.page_events.borrow_mut() = Some((handler, remove));
+        let channel = self.machine.borrow().client().channel();
+        let listening = js_listen(&channel, handler.as_ref().unchecked_ref());
+        *self.page_events.borrow_mut() = Some(PageEvents {
+            _handler: handler,
+            remove: listening.get(0).unchecked_into(),
+            send: listening.get(1).unchecked_into(),
+        });
     }
 }
 
@@ -870,10 +900,18 @@ impl Drop for Driver {
         if self.took_early.get() {
             js_close_early();
         }
-        if let Some((_, remove)) = self.page_events.get_mut().take() {
-            let _ = remove.call0(&JsValue::UNDEFINED);
+        if let Some(events) = self.page_events.get_mut().take() {
+            let _ = events.remove.call0(&JsValue::UNDEFINED);
         }
     }
+}
+
+/// What `listen` set up: the handler it calls, the function that removes the
+/// listeners (and closes the channel) and the one that posts to the other tabs.
+struct PageEvents {
+    _handler: PageHandler,
+    remove: js_sys::Function,
+    send: js_sys::Function,
 }
 
 /// The kinds of page events `listen` hands over.

@@ -974,10 +974,8 @@ fn a_return_from_the_back_forward_cache_is_passed_on() {
     let post = Closure::<dyn FnMut(u32, wasm_bindgen::JsValue)>::new(move |kind, _| {
         seen.borrow_mut().push(kind);
     });
-    let remove = super::js_listen(
-        &wasm_bindgen::JsValue::UNDEFINED,
-        post.as_ref().unchecked_ref(),
-    );
+    let listening = super::js_listen("bfcache-test", post.as_ref().unchecked_ref());
+    let remove: js_sys::Function = listening.get(0).unchecked_into();
     js_sys::Function::new_no_args(
         "dispatchEvent(new PageTransitionEvent('pageshow', { persisted: false }));
          dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }));",

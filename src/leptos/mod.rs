@@ -283,15 +283,7 @@ fn login(ctx: OidcContext, options: LoginOptions) {
     if let Some(driver) = ctx.session.try_get_value().flatten() {
         let mut options = options;
         if options.return_to.is_none() {
-            options.return_to = web_sys::window().and_then(|w| {
-                let l = w.location();
-                Some(format!(
-                    "{}{}{}",
-                    l.pathname().ok()?,
-                    l.search().ok()?,
-                    l.hash().ok()?
-                ))
-            });
+            options.return_to = Some(crate::browser::return_path());
         }
         driver.post(crate::session::machine::Event::Login(options));
     }
