@@ -60,10 +60,11 @@ const RESPONSE_HEADERS: [&str; 4] = [
 /// - `listen(channel, post)`: the page events the session follows, each handed to
 ///   `post(kind, data)` (see [`PageEvent`]): user activity (pointer, keys, focus,
 ///   wheel, touch, scroll), online and offline, visibility, a return from the
-///   back-forward cache and the messages of the tabs' `BroadcastChannel` named
-///   `channel` (a tab alone when the browser has none). Returns `[remove, send]`:
-///   `remove()` removes them all and closes the channel, `send(message)` posts to the
-///   other tabs.
+///   back-forward cache, the messages of the tabs' `BroadcastChannel` named
+///   `channel` (a tab alone when the browser has none) and the session's timer.
+///   Returns `[remove, send, arm]`: `remove()` removes them all, closes the channel
+///   and stops the timer, `send(message)` posts to the other tabs, `arm(ms)` sets the
+///   timer (a negative delay stops it).
 /// - `page()`: `[origin, path, query, fragment, hidden, online]` of the page now.
 /// - `go(how, url)`: navigation: 0 to `url`, 1 to `url` in place of this entry, 2 a
 ///   reload, 3 the address bar set to `url` without loading.
@@ -154,7 +155,13 @@ export function listen(name, post) {
   on(document, 'visibilitychange', () => post(document.hidden ? 4 : 3));
   on(window, 'pageshow', (e) => { if (e.persisted) post(7); });
   if (channel) on(channel, 'message', (e) => post(6, e.data));
-  return [() => off.forEach((f) => f()), (m) => channel && channel.postMessage(m)];
+  let timer = 0;
+  off.push(() => clearTimeout(timer));
+  const arm = (ms) => {
+    clearTimeout(timer);
+    timer = ms < 0 ? 0 : setTimeout(() => post(8), ms);
+  };
+  return [() => off.forEach((f) => f()), (m) => channel && channel.postMessage(m), arm];
 }
 export function page() {
   const l = location;
@@ -526,14 +533,13 @@ pub(crate) struct Driver {
     // A few at a time: a list is smaller than a map in the wasm build.
     waiters: RefCell<Vec<(WaiterId, Waiter)>>,
     next_waiter: Cell<WaiterId>,
-    timer: RefCell<Option<gloo_timers::callback::Timeout>>,
     /// The silent frame this driver opened: its answer's handler and the function
     /// that closes it.
     frame: RefCell<Option<(FrameAnswer, js_sys::Function)>>,
     listener: StateListener,
-    /// The page's event handler, the function that removes it (the listeners stay
-    /// registered as long as the driver lives) and the one that posts to the other
-    /// tabs.
+    /// What `listen` set up: the page's event handler, and the functions that
+    /// remove the listeners (they stay registered as long as the driver lives), post
+    /// to the other tabs and set the timer.
     page_events: RefCell<Option<PageEvents>>,
     last_activity: Cell<f64>,
     /// The handler of the answer of the silent sign-in the page's inline script
@@ -606,7 +612,6 @@ impl Driver {
             busy: Cell::new(false),
             waiters: RefCell::new(Vec::new()),
             next_waiter: Cell::new(0),
-            timer: RefCell::new(None),
             frame: RefCell::new(None),
             listener: Box::new(listener),
             page_events: RefCell::new(None),
@@ -702,21 +707,18 @@ impl Driver {
         async move { rx.await.unwrap_or(Err(AuthError::NotLoggedIn)) }
     }
 
-    fn arm_timer(self: &Rc<Self>) {
+    /// Sets the page's timer to the machine's next deadline (it replaces the one
+    /// set before), or stops it.
+    fn arm_timer(&self) {
         let deadline = self.machine.borrow().next_deadline();
-        let timer = deadline.map(|at| {
-            let this = Rc::downgrade(self);
-            gloo_timers::callback::Timeout::new(
-                timer_delay(at.saturating_sub(now().mono)),
-                move || {
-                    if let Some(this) = this.upgrade() {
-                        this.post(Event::Timer);
-                    }
-                },
-            )
+        let delay = deadline.map_or(-1.0, |at| {
+            f64::from(timer_delay(at.saturating_sub(now().mono)))
         });
-        // Replacing the handle cancels the previous timer.
-        *self.timer.borrow_mut() = timer;
+        if let Some(events) = &*self.page_events.borrow() {
+            let _ = events
+                .arm
+                .call1(&JsValue::UNDEFINED, &JsValue::from_f64(delay));
+        }
     }
 
     fn exec(self: &Rc<Self>, command: Command) {
@@ -864,6 +866,7 @@ impl Driver {
                 PageEvent::VISIBLE => Event::Visibility(true),
                 PageEvent::HIDDEN => Event::Visibility(false),
                 PageEvent::RESTORED => Event::PageRestored,
+                PageEvent::TIMER => Event::Timer,
                 PageEvent::TAB => {
                     let text = data.as_string().unwrap_or_default();
                     let Some((from, m)) = text.split_once(' ') else {
@@ -887,6 +890,7 @@ impl Driver {
             _handler: handler,
             remove: listening.get(0).unchecked_into(),
             send: listening.get(1).unchecked_into(),
+            arm: listening.get(2).unchecked_into(),
         });
     }
 }
@@ -907,11 +911,13 @@ impl Drop for Driver {
 }
 
 /// What `listen` set up: the handler it calls, the function that removes the
-/// listeners (and closes the channel) and the one that posts to the other tabs.
+/// listeners (and closes the channel), the one that posts to the other tabs and the
+/// one that sets the timer.
 struct PageEvents {
     _handler: PageHandler,
     remove: js_sys::Function,
     send: js_sys::Function,
+    arm: js_sys::Function,
 }
 
 /// The kinds of page events `listen` hands over.
@@ -927,6 +933,8 @@ impl PageEvent {
     const TAB: u32 = 6;
     /// The page came back from the back-forward cache.
     const RESTORED: u32 = 7;
+    /// The session's timer ran out.
+    const TIMER: u32 = 8;
 }
 
 /// WebCrypto parameters: (import algorithm, verify algorithm) as JSON.
