@@ -12,6 +12,7 @@ use futures_channel::oneshot;
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
+#[cfg(test)]
 use wasm_bindgen_futures::JsFuture;
 
 #[cfg(test)]
@@ -62,9 +63,13 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   wheel, touch, scroll), online and offline, visibility, a return from the
 ///   back-forward cache, the messages of the tabs' `BroadcastChannel` named
 ///   `channel` (a tab alone when the browser has none) and the session's timer.
-///   Returns `[remove, send, arm]`: `remove()` removes them all, closes the channel
-///   and stops the timer, `send(message)` posts to the other tabs, `arm(ms)` sets the
-///   timer (a negative delay stops it).
+///   Returns `[remove, send, arm, reply, answer]`: `remove()` removes them all,
+///   closes the channel and stops the timer (and nothing is posted any more),
+///   `send(message)` posts to the other tabs, `arm(ms)` sets the timer (a negative
+///   delay stops it), `reply(kind, req)` makes a function that posts its argument
+///   `value` as `post(kind, [req, value])`, and `answer(promise, req)` posts the
+///   promise's value as `[req, value]` with kind 9, or the message of its rejection
+///   with kind 10.
 /// - `page()`: `[origin, path, query, fragment, hidden, online]` of the page now.
 /// - `go(how, url)`: navigation: 0 to `url`, 1 to `url` in place of this entry, 2 a
 ///   reload, 3 the address bar set to `url` without loading.
@@ -138,7 +143,8 @@ export async function request(url, method, headers, body, timeout, cap) {
   }
 }
 export function listen(name, post) {
-  const off = [];
+  let live = true;
+  const off = [() => { live = false; }];
   const on = (target, name, f) => {
     target.addEventListener(name, f);
     off.push(() => target.removeEventListener(name, f));
@@ -161,7 +167,9 @@ export function listen(name, post) {
     clearTimeout(timer);
     timer = ms < 0 ? 0 : setTimeout(() => post(8), ms);
   };
-  return [() => off.forEach((f) => f()), (m) => channel && channel.postMessage(m), arm];
+  const reply = (kind, req) => (value) => { if (live) post(kind, [req, value]); };
+  const answer = (promise, req) => promise.then(reply(9, req), (e) => reply(10, req)(text(e)));
+  return [() => off.forEach((f) => f()), (m) => channel && channel.postMessage(m), arm, reply, answer];
 }
 export function page() {
   const l = location;
@@ -508,20 +516,14 @@ pub(crate) enum Update {
 type StateListener = Box<dyn Fn(Update)>;
 type Waiter = oneshot::Sender<Result<AccessToken, AuthError>>;
 type PageHandler = Closure<dyn FnMut(u32, JsValue)>;
-/// Takes a silent frame's answer: the query of the address it landed on.
-type FrameAnswer = Closure<dyn FnMut(Option<String>)>;
 
 /// What the answer of a request sent to the browser is for (see
 /// [`Driver::await_answer`]).
 enum Awaited {
     /// `Command::Fetch`'s answer, read by [`answer_of`].
-    Http {
-        req: ReqId,
-        url: String,
-        timeout_ms: u64,
-    },
+    Http { url: String, timeout_ms: u64 },
     /// `Command::Verify`'s WebCrypto answer, read by [`verified`].
-    Verify { req: ReqId, jws: UnverifiedJws },
+    Verify(UnverifiedJws),
 }
 
 /// Runs the session machine in a browser page.
@@ -533,18 +535,17 @@ pub(crate) struct Driver {
     // A few at a time: a list is smaller than a map in the wasm build.
     waiters: RefCell<Vec<(WaiterId, Waiter)>>,
     next_waiter: Cell<WaiterId>,
-    /// The silent frame this driver opened: its answer's handler and the function
-    /// that closes it.
-    frame: RefCell<Option<(FrameAnswer, js_sys::Function)>>,
+    /// The function that closes the silent frame this driver opened.
+    frame: RefCell<Option<js_sys::Function>>,
+    /// The requests sent to the browser whose answers are awaited.
+    // A few at a time: a list is smaller than a map in the wasm build.
+    awaited: RefCell<Vec<(ReqId, Awaited)>>,
     listener: StateListener,
     /// What `listen` set up: the page's event handler, and the functions that
     /// remove the listeners (they stay registered as long as the driver lives), post
     /// to the other tabs and set the timer.
     page_events: RefCell<Option<PageEvents>>,
     last_activity: Cell<f64>,
-    /// The handler of the answer of the silent sign-in the page's inline script
-    /// started, once taken over.
-    early_answer: RefCell<Option<FrameAnswer>>,
     /// This driver took the page's early silent sign-in (no other one can).
     took_early: Cell<bool>,
     /// The auto-logout warnings in the page, which follow the countdown.
@@ -571,22 +572,9 @@ fn early_frame() -> Option<EarlyFrame> {
     })
 }
 
-/// A handler that posts a silent frame's answer as request `req`'s.
-fn frame_answer(driver: &Rc<Driver>, req: ReqId) -> FrameAnswer {
-    let weak = Rc::downgrade(driver);
-    FrameAnswer::new(move |query: Option<String>| {
-        if let Some(this) = weak.upgrade() {
-            this.post(match query {
-                Some(query) => Event::SilentResult { req, query },
-                None => Event::SilentFailed { req },
-            });
-        }
-    })
-}
-
-/// Closes a silent frame (its handler is dropped after, once nothing can call it).
-fn close_frame(frame: Option<(FrameAnswer, js_sys::Function)>) {
-    if let Some((_answer, close)) = frame {
+/// Closes a silent frame.
+fn close_frame(close: Option<js_sys::Function>) {
+    if let Some(close) = close {
         let _ = close.call0(&JsValue::UNDEFINED);
     }
 }
@@ -616,7 +604,7 @@ impl Driver {
             listener: Box::new(listener),
             page_events: RefCell::new(None),
             last_activity: Cell::new(0.0),
-            early_answer: RefCell::new(None),
+            awaited: RefCell::new(Vec::new()),
             took_early: Cell::new(false),
             warnings: Array::new(),
         });
@@ -664,17 +652,18 @@ impl Driver {
     }
 
     /// Makes `dialog` (an element being built, with the message as its first child)
-    /// an auto-logout warning: its title and "Stay signed in" button (which calls
-    /// `stay`) go around the message, with its classes. From then on it follows the
-    /// countdown, without a render: shown while `seconds` are left (focus moves to
-    /// the button when it appears), hidden otherwise.
+    /// an auto-logout warning: its title and "Stay signed in" button (which counts
+    /// as activity, see [`Driver::activity`]) go around the message, with its
+    /// classes. From then on it follows the countdown, without a render: shown while
+    /// `seconds` are left (focus moves to the button when it appears), hidden
+    /// otherwise.
     pub(crate) fn add_warning(
         &self,
         dialog: &web_sys::Element,
         seconds: Option<u32>,
         parts: &WarningParts<'_>,
-        stay: &JsValue,
     ) {
+        let stay = self.reply(PageEvent::STAY, 0);
         js_warning(
             &self.warnings,
             dialog,
@@ -684,7 +673,7 @@ impl Driver {
             parts.label,
             parts.test_id,
             parts.custom,
-            stay,
+            &stay,
         );
     }
 
@@ -730,14 +719,7 @@ impl Driver {
             } => {
                 // Sent now; only the answer is awaited.
                 let (url, sent) = send(request, timeout_ms);
-                self.await_answer(
-                    sent,
-                    Awaited::Http {
-                        req,
-                        url,
-                        timeout_ms,
-                    },
-                );
+                self.await_answer(req, sent, Awaited::Http { url, timeout_ms });
             }
             Command::Verify {
                 req,
@@ -754,7 +736,7 @@ impl Driver {
                     Ok((jws, check))
                 });
                 match started {
-                    Ok((jws, check)) => self.await_answer(check, Awaited::Verify { req, jws }),
+                    Ok((jws, check)) => self.await_answer(req, check, Awaited::Verify(jws)),
                     // Queued behind this batch of commands, as an answer would be.
                     Err(e) => self.post(Event::Verified {
                         req,
@@ -783,7 +765,6 @@ impl Driver {
                 let frame = self.frame.borrow_mut().take();
                 close_frame(frame);
                 js_close_early();
-                self.early_answer.borrow_mut().take();
             }
             Command::Resolve { waiter, result } => {
                 let tx = {
@@ -804,48 +785,68 @@ impl Driver {
         }
     }
 
+    /// A JavaScript function that hands its argument to the page handler as
+    /// `[req, value]` with `kind` (nothing once the driver is gone).
+    fn reply(&self, kind: u32, req: ReqId) -> js_sys::Function {
+        self.page_events
+            .borrow()
+            .as_ref()
+            .and_then(|events| {
+                let reply = events.reply.call2(
+                    &JsValue::UNDEFINED,
+                    &JsValue::from(kind),
+                    &JsValue::from_f64(req as f64),
+                );
+                reply.ok()?.dyn_into().ok()
+            })
+            .unwrap_or_else(|| js_sys::Function::new_no_args(""))
+    }
+
     /// Posts the answer of a request sent to the browser (a fetch, a signature check)
-    /// once it comes, if the session still runs: a request in flight does not keep
-    /// a session the app dropped (its provider left the page) going. One future type
-    /// serves both.
-    fn await_answer(self: &Rc<Self>, sent: js_sys::Promise, then: Awaited) {
-        let weak = Rc::downgrade(self);
-        wasm_bindgen_futures::spawn_local(async move {
-            let answer = JsFuture::from(sent).await;
-            let Some(this) = weak.upgrade() else { return };
-            this.post(match then {
-                Awaited::Http {
-                    req,
-                    url,
-                    timeout_ms,
-                } => Event::Http {
-                    req,
-                    result: answer_of(&url, timeout_ms, answer),
-                },
-                Awaited::Verify { req, jws } => Event::Verified {
-                    req,
-                    result: verified(answer).map(|()| jws.into_verified()),
-                },
-            });
-        });
+    /// once it comes, through the page handler: a request in flight does not keep a
+    /// session the app dropped (its provider left the page) going.
+    fn await_answer(&self, req: ReqId, sent: js_sys::Promise, then: Awaited) {
+        self.awaited.borrow_mut().push((req, then));
+        if let Some(events) = &*self.page_events.borrow() {
+            let _ = events
+                .answer
+                .call2(&JsValue::UNDEFINED, &sent, &JsValue::from_f64(req as f64));
+        }
+    }
+
+    /// The event of request `req`'s answer, if it was awaited.
+    fn answered(&self, req: ReqId, answer: Result<JsValue, JsValue>) -> Option<Event> {
+        let then = {
+            let mut awaited = self.awaited.borrow_mut();
+            let i = awaited.iter().position(|(r, _)| *r == req)?;
+            awaited.swap_remove(i).1
+        };
+        Some(match then {
+            Awaited::Http { url, timeout_ms } => Event::Http {
+                req,
+                result: answer_of(&url, timeout_ms, answer),
+            },
+            Awaited::Verify(jws) => Event::Verified {
+                req,
+                result: verified(answer).map(|()| jws.into_verified()),
+            },
+        })
     }
 
     /// Opens the hidden silent frame at `url`; its answer is posted as request
     /// `req`'s.
-    fn open_frame(self: &Rc<Self>, req: ReqId, url: &str, grace_ms: u64) {
-        let answer = frame_answer(self, req);
-        let opened = js_frame(url, answer.as_ref().unchecked_ref(), timer_delay(grace_ms));
+    fn open_frame(&self, req: ReqId, url: &str, grace_ms: u64) {
+        let answer = self.reply(PageEvent::FRAME, req);
+        let opened = js_frame(url, &answer, timer_delay(grace_ms));
         let close = opened.get(0).unchecked_into::<js_sys::Function>();
-        let previous = self.frame.borrow_mut().replace((answer, close));
+        let previous = self.frame.borrow_mut().replace(close);
         close_frame(previous);
     }
 
     /// Takes over the early script's frame: its answer (already there, or when it
     /// comes) is posted as this request's.
-    fn adopt_frame(self: &Rc<Self>, req: ReqId) {
-        let answer = frame_answer(self, req);
-        js_adopt_early(answer.as_ref().unchecked_ref());
-        *self.early_answer.borrow_mut() = Some(answer);
+    fn adopt_frame(&self, req: ReqId) {
+        js_adopt_early(&self.reply(PageEvent::FRAME, req));
     }
 
     fn listen(self: &Rc<Self>) {
@@ -867,6 +868,29 @@ impl Driver {
                 PageEvent::HIDDEN => Event::Visibility(false),
                 PageEvent::RESTORED => Event::PageRestored,
                 PageEvent::TIMER => Event::Timer,
+                PageEvent::STAY => {
+                    this.activity();
+                    return;
+                }
+                PageEvent::ANSWER | PageEvent::REJECTED | PageEvent::FRAME => {
+                    let data: Array = data.unchecked_into();
+                    let req = data.get(0).as_f64().unwrap_or(0.0) as ReqId;
+                    let value = data.get(1);
+                    match kind {
+                        PageEvent::FRAME => match value.as_string() {
+                            Some(query) => Event::SilentResult { req, query },
+                            None => Event::SilentFailed { req },
+                        },
+                        PageEvent::ANSWER => match this.answered(req, Ok(value)) {
+                            Some(event) => event,
+                            None => return,
+                        },
+                        _ => match this.answered(req, Err(value)) {
+                            Some(event) => event,
+                            None => return,
+                        },
+                    }
+                }
                 PageEvent::TAB => {
                     let text = data.as_string().unwrap_or_default();
                     let Some((from, m)) = text.split_once(' ') else {
@@ -891,6 +915,8 @@ impl Driver {
             remove: listening.get(0).unchecked_into(),
             send: listening.get(1).unchecked_into(),
             arm: listening.get(2).unchecked_into(),
+            reply: listening.get(3).unchecked_into(),
+            answer: listening.get(4).unchecked_into(),
         });
     }
 }
@@ -900,7 +926,6 @@ impl Drop for Driver {
         close_frame(self.frame.get_mut().take());
         // The early script's frame, when this driver took it: nothing would take its
         // answer any more.
-        self.early_answer.get_mut().take();
         if self.took_early.get() {
             js_close_early();
         }
@@ -918,6 +943,8 @@ struct PageEvents {
     remove: js_sys::Function,
     send: js_sys::Function,
     arm: js_sys::Function,
+    reply: js_sys::Function,
+    answer: js_sys::Function,
 }
 
 /// The kinds of page events `listen` hands over.
@@ -935,6 +962,14 @@ impl PageEvent {
     const RESTORED: u32 = 7;
     /// The session's timer ran out.
     const TIMER: u32 = 8;
+    /// A request's answer came (`[req, value]`).
+    const ANSWER: u32 = 9;
+    /// A request's promise was rejected (`[req, message]`).
+    const REJECTED: u32 = 10;
+    /// A silent frame answered (`[req, query or null]`).
+    const FRAME: u32 = 11;
+    /// "Stay signed in" was pressed.
+    const STAY: u32 = 12;
 }
 
 /// WebCrypto parameters: (import algorithm, verify algorithm) as JSON.

@@ -634,8 +634,6 @@ pub fn AutoLogoutWarning(
     // size of the same built by Leptos in the wasm, and no effect to re-run.
     #[cfg(feature = "browser")]
     let setup = {
-        use wasm_bindgen::closure::Closure;
-        let stay = Closure::<dyn Fn()>::new(move || stay_signed_in(ctx)).into_js_value();
         move |dialog: leptos::tachys::renderer::types::Element| {
             ctx.session.try_with_value(|session| {
                 if let Some(session) = session {
@@ -649,7 +647,6 @@ pub fn AutoLogoutWarning(
                             test_id: test_id.as_deref(),
                             custom,
                         },
-                        &stay,
                     );
                 }
             });
