@@ -1,13 +1,20 @@
 //! A model check of the tabs of one browser: every interleaving (breadth-first, each
 //! distinct state once) of three signed-in tabs, a provider that rotates refresh tokens
 //! and revokes the family on reuse, a broadcast channel that can drop and duplicate,
-//! and the user asking for tokens, logging out and letting time pass.
+//! the user asking for tokens, logging out and letting time pass, and (in the second
+//! check) a token answer lost after the provider carried the request out, with the
+//! hidden frame the session then renews through.
 //!
 //! Properties, checked in every state reached:
-//! - no refresh token is ever presented twice (so reuse detection never fires);
+//! - no refresh token is ever presented twice (so reuse detection never fires), not
+//!   even the one whose answer was lost;
 //! - a tab leaves the signed-in state only through a logout (its own or another tab's);
 //! - when nothing is in flight, every request for a token has been answered, and after
 //!   a logout whose message was delivered no tab is signed in.
+//!
+//! The frame answers within its timeout: time does not leap while one is open. (A
+//! frame that never answers, and the last resort it leads to, are the harness's
+//! tests.)
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -16,10 +23,12 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::harness::{signed_in, Idp, Tab};
+use super::harness::{signed_in, Idp, Tab, ISS};
+use crate::core::jose::{JoseError, RustCryptoVerifier, UnverifiedJws, VerifiedJws};
 use crate::core::{form, HttpResponse};
 use crate::session::machine::{Command, Event, Machine, Now, ReqId, TabMessage};
 use crate::session::{AuthState, LogoutOptions};
+use crate::test_support::EcKey;
 
 #[derive(Clone, Debug, Default)]
 struct Provider {
@@ -27,9 +36,67 @@ struct Provider {
     families: HashMap<u32, u32>,
     revoked: HashSet<u32>,
     presented: HashSet<String>,
+    /// Authorization codes not yet redeemed, with the nonce of their request.
+    codes: HashMap<String, Option<String>>,
+    /// The last code or family number handed out (after the harness's).
+    next: u32,
+    /// Codes redeemed: sign-ins through the frame.
+    exchanges: u32,
+}
+
+/// The harness provider's signing key (the tabs hold its key set).
+fn key() -> EcKey {
+    EcKey::new(1, "k1")
 }
 
 impl Provider {
+    /// The silent frame's request: alice is signed in at the provider, so a code.
+    fn authorize(&mut self, url: &str) -> String {
+        let query = url.split_once('?').map_or("", |(_, q)| q);
+        let p: HashMap<String, String> = form::parse(query).into_iter().collect();
+        assert_eq!(p.get("prompt").map(String::as_str), Some("none"));
+        self.next += 1;
+        let code = format!("code{}", self.next);
+        self.codes.insert(code.clone(), p.get("nonce").cloned());
+        form::serialize([
+            ("code", code.as_str()),
+            ("state", &p["state"]),
+            ("iss", ISS),
+        ])
+    }
+
+    /// The code exchange: a new token family and an ID token for alice.
+    fn exchange(&mut self, code: &str, now: Now) -> HttpResponse {
+        let Some(nonce) = self.codes.remove(code) else {
+            return HttpResponse {
+                status: 400,
+                headers: vec![],
+                body: json!({"error": "invalid_grant"}).to_string().into_bytes(),
+            };
+        };
+        self.exchanges += 1;
+        self.next += 1;
+        let f = self.next;
+        self.families.insert(f, 1);
+        let iat = now.wall / 1000;
+        let mut claims = json!({"iss": ISS, "sub": "alice", "aud": "spa", "iat": iat, "exp": iat + 600, "name": "alice"});
+        if let Some(n) = nonce {
+            claims["nonce"] = n.into();
+        }
+        let body = json!({
+            "access_token": format!("at:{f}:1"),
+            "token_type": "Bearer",
+            "expires_in": 60,
+            "refresh_token": format!("rt:{f}:1"),
+            "id_token": key().jwt(None, &claims),
+        });
+        HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: body.to_string().into_bytes(),
+        }
+    }
+
     /// Answers a refresh request; returns the response and whether the token was
     /// presented before.
     fn refresh(&mut self, token: &str) -> (HttpResponse, bool) {
@@ -63,6 +130,8 @@ impl Provider {
     }
 }
 
+// Test data, cloned per state: boxing the large answer would only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 enum Item {
     /// A request on its way to the provider.
@@ -71,11 +140,19 @@ enum Item {
         req: ReqId,
         body: String,
     },
-    /// Its answer on the way back.
+    /// Its answer on the way back (or its loss: the request was carried out).
     Response {
         tab: usize,
         req: ReqId,
-        response: HttpResponse,
+        response: Result<HttpResponse, String>,
+    },
+    /// A hidden frame on its way to the provider and back.
+    Frame { tab: usize, req: ReqId, url: String },
+    /// A signature check's answer.
+    Verified {
+        tab: usize,
+        req: ReqId,
+        result: Result<VerifiedJws, JoseError>,
     },
     /// A channel message.
     Message {
@@ -98,8 +175,12 @@ struct Model {
     wants: u8,
     logouts: u8,
     advances: u8,
+    /// Steps of time to the next deadline (a back-off, a frame's grace).
+    ticks: u8,
     drops: u8,
     duplicates: u8,
+    /// Token answers that may be lost.
+    losses: u8,
     logged_out: bool,
     logout_dropped: bool,
     /// Tabs told to sign out (own logout or a delivered message).
@@ -110,20 +191,28 @@ const TAB_IDS: [&str; 3] = ["t0", "t1", "t2"];
 
 impl Model {
     fn fingerprint(&self) -> u64 {
+        // In a fixed order: a map's order would differ between equal states.
+        let mut families: Vec<_> = self.provider.families.iter().collect();
+        families.sort();
+        let mut codes: Vec<_> = self.provider.codes.iter().collect();
+        codes.sort();
         let mut h = DefaultHasher::new();
         format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}{}{}{}{}{}{}|{:?}",
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}{}{}{}{}{}{}{}{}|{:?}",
             self.tabs,
             self.signed_in,
             self.waiting,
-            self.provider.families,
+            families,
+            codes,
             self.net,
             self.now,
             self.wants,
             self.logouts,
             self.advances,
+            self.ticks,
             self.drops,
             self.duplicates,
+            self.losses,
             self.logged_out,
             self.told
         )
@@ -161,9 +250,20 @@ impl Model {
                     }
                     self.signed_in[tab] = now_in;
                 }
-                Command::Verify { .. }
-                | Command::OpenSilentFrame { .. }
-                | Command::AdoptSilentFrame { .. } => {
+                Command::OpenSilentFrame { req, url, .. } => {
+                    self.net.push(Item::Frame { tab, req, url });
+                }
+                Command::Verify {
+                    req,
+                    token,
+                    keys,
+                    policy,
+                } => {
+                    let result = UnverifiedJws::parse(&token)
+                        .and_then(|j| j.verify(&keys, &policy, &RustCryptoVerifier));
+                    self.net.push(Item::Verified { tab, req, result });
+                }
+                Command::AdoptSilentFrame { .. } => {
                     return Err(format!("tab {tab}: unexpected {command:?}"));
                 }
                 Command::Navigate { .. }
@@ -187,36 +287,49 @@ impl Model {
         };
         for i in 0..self.net.len() {
             match self.net[i].clone() {
-                Item::Request { tab, req, body } => push(&|m| {
-                    m.net.remove(i);
-                    let p: HashMap<String, String> = form::parse(&body).into_iter().collect();
-                    if let Some(token) = p.get("token") {
-                        // A revocation after a logout (RFC 7009): the family ends.
-                        let family: u32 = token.split(':').nth(1).unwrap().parse().unwrap();
-                        m.provider.revoked.insert(family);
-                        let response = HttpResponse {
-                            status: 200,
-                            headers: vec![],
-                            body: vec![],
-                        };
-                        m.net.push(Item::Response { tab, req, response });
-                        return Ok(());
+                Item::Request { tab, req, body } => {
+                    // The provider carries the request out; its answer comes back, or
+                    // (while losses are left) is lost on the way.
+                    for lose in [false, true] {
+                        if lose && (self.losses == 0 || body.contains("token_type_hint")) {
+                            continue;
+                        }
+                        push(&|m| {
+                            m.net.remove(i);
+                            let response = m.provider_answer(&body)?;
+                            let response = if lose {
+                                m.losses -= 1;
+                                Err("the request timed out".to_owned())
+                            } else {
+                                Ok(response)
+                            };
+                            m.net.push(Item::Response { tab, req, response });
+                            Ok(())
+                        });
                     }
-                    let token = p.get("refresh_token").ok_or("not a refresh")?.clone();
-                    let (response, replay) = m.provider.refresh(&token);
-                    if replay {
-                        return Err(format!("refresh token {token} presented twice"));
-                    }
-                    m.net.push(Item::Response { tab, req, response });
-                    Ok(())
-                }),
+                }
                 Item::Response { tab, req, response } => push(&|m| {
                     m.net.remove(i);
                     m.handle(
                         tab,
                         Event::Http {
                             req,
-                            result: Ok(response.clone()),
+                            result: response.clone(),
+                        },
+                    )
+                }),
+                Item::Frame { tab, req, url } => push(&|m| {
+                    m.net.remove(i);
+                    let query = m.provider.authorize(&url);
+                    m.handle(tab, Event::SilentResult { req, query })
+                }),
+                Item::Verified { tab, req, result } => push(&|m| {
+                    m.net.remove(i);
+                    m.handle(
+                        tab,
+                        Event::Verified {
+                            req,
+                            result: result.clone(),
                         },
                     )
                 }),
@@ -282,7 +395,28 @@ impl Model {
                 push(&|m| m.handle(tab, Event::Timer));
             }
         }
-        if self.advances > 0 {
+        let frame_open = self
+            .net
+            .iter()
+            .any(|item| matches!(item, Item::Frame { .. }));
+        let next = self
+            .tabs
+            .iter()
+            .filter_map(Machine::next_deadline)
+            .filter(|d| *d > self.now.mono)
+            .min();
+        if let Some(next) =
+            next.filter(|d| self.ticks > 0 && !frame_open && *d <= self.now.mono + 10_000)
+        {
+            push(&|m| {
+                m.ticks -= 1;
+                let step = next - m.now.mono;
+                m.now.mono += step;
+                m.now.wall += step;
+                Ok(())
+            });
+        }
+        if self.advances > 0 && !frame_open {
             push(&|m| {
                 m.advances -= 1;
                 m.now.mono += 61_000;
@@ -291,6 +425,31 @@ impl Model {
             });
         }
         out
+    }
+
+    /// The provider's answer to a request's form `body`: a revocation, a refresh or
+    /// a code exchange.
+    fn provider_answer(&mut self, body: &str) -> Result<HttpResponse, String> {
+        let p: HashMap<String, String> = form::parse(body).into_iter().collect();
+        if let Some(token) = p.get("token") {
+            // A revocation after a logout (RFC 7009): the family ends.
+            let family: u32 = token.split(':').nth(1).unwrap().parse().unwrap();
+            self.provider.revoked.insert(family);
+            return Ok(HttpResponse {
+                status: 200,
+                headers: vec![],
+                body: vec![],
+            });
+        }
+        if let Some(code) = p.get("code") {
+            return Ok(self.provider.exchange(code, self.now));
+        }
+        let token = p.get("refresh_token").ok_or("not a refresh")?.clone();
+        let (response, replay) = self.provider.refresh(&token);
+        if replay {
+            return Err(format!("refresh token {token} presented twice"));
+        }
+        Ok(response)
     }
 
     /// Properties of a state where nothing is in flight.
@@ -321,8 +480,27 @@ impl Model {
     }
 }
 
-#[test]
-fn three_tabs_with_a_lossy_channel_never_spend_a_refresh_token_twice() {
+/// What the user, the channel and the network may do, at most, in one check.
+struct Budget {
+    wants: u8,
+    logouts: u8,
+    advances: u8,
+    ticks: u8,
+    drops: u8,
+    duplicates: u8,
+    losses: u8,
+}
+
+/// What a check reached.
+struct Explored {
+    states: usize,
+    /// The most code exchanges (sign-ins through the frame) in one state.
+    exchanges: u32,
+}
+
+/// Explores every state three signed-in tabs reach within `budget`, checking the
+/// properties in each.
+fn explore(budget: Budget) -> Explored {
     let idp = Idp::new();
     // Revocation after a logout is checked elsewhere; here it would only multiply the
     // states without touching the property.
@@ -341,14 +519,20 @@ fn three_tabs_with_a_lossy_channel_never_spend_a_refresh_token_twice() {
         signed_in: vec![true; 3],
         waiting: vec![vec![]; 3],
         next_waiter: 0,
-        provider: Provider::default(),
+        // Codes and families numbered after the harness provider's.
+        provider: Provider {
+            next: 1000,
+            ..Provider::default()
+        },
         net: vec![],
         now,
-        wants: 3,
-        logouts: 1,
-        advances: 1,
-        drops: 1,
-        duplicates: 1,
+        wants: budget.wants,
+        logouts: budget.logouts,
+        advances: budget.advances,
+        ticks: budget.ticks,
+        drops: budget.drops,
+        duplicates: budget.duplicates,
+        losses: budget.losses,
         logged_out: false,
         logout_dropped: false,
         told: vec![false; 3],
@@ -370,30 +554,70 @@ fn three_tabs_with_a_lossy_channel_never_spend_a_refresh_token_twice() {
     let mut queue: VecDeque<Model> = VecDeque::new();
     seen.insert(start.fingerprint());
     queue.push_back(start);
-    let mut explored = 0usize;
+    let mut explored = Explored {
+        states: 0,
+        exchanges: 0,
+    };
     while let Some(model) = queue.pop_front() {
-        explored += 1;
+        explored.states += 1;
+        explored.exchanges = explored.exchanges.max(model.provider.exchanges);
+        let n = explored.states;
         assert!(
-            explored < 400_000,
+            n < 400_000,
             "the state space is larger than the test allows"
         );
         if let Err(e) = model.check_quiet() {
-            panic!("after {explored} states: {e}");
+            panic!("after {n} states: {e}");
         }
         for next in model.successors() {
-            let next = next.unwrap_or_else(|e| panic!("after {explored} states: {e}"));
+            let next = next.unwrap_or_else(|e| panic!("after {n} states: {e}"));
             if seen.insert(next.fingerprint()) {
                 queue.push_back(next);
             }
         }
     }
-    // The refresh path was reached: some token was presented.
     eprintln!(
-        "model check: {explored} states explored in {:.1} s",
+        "model check: {} states explored in {:.1} s",
+        explored.states,
         began.elapsed().as_secs_f64()
     );
+    explored
+}
+
+#[test]
+fn three_tabs_with_a_lossy_channel_never_spend_a_refresh_token_twice() {
+    let explored = explore(Budget {
+        wants: 3,
+        logouts: 1,
+        advances: 1,
+        ticks: 0,
+        drops: 1,
+        duplicates: 1,
+        losses: 0,
+    });
+    // The refresh path was reached: some token was presented.
     assert!(
-        explored > 1000,
-        "only {explored} states: the model does not move"
+        explored.states > 1000,
+        "only {} states: the model does not move",
+        explored.states
+    );
+}
+
+#[test]
+fn a_lost_refresh_answer_is_never_spent_again_nor_ends_a_session() {
+    let explored = explore(Budget {
+        wants: 2,
+        logouts: 1,
+        advances: 1,
+        ticks: 2,
+        drops: 0,
+        duplicates: 0,
+        losses: 1,
+    });
+    // The lost answer's path was reached: a tab renewed through the frame.
+    assert!(
+        explored.exchanges > 0,
+        "no sign-in through the frame in {} states",
+        explored.states
     );
 }
