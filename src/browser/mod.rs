@@ -6,7 +6,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use futures_channel::oneshot;
 use js_sys::{Array, Uint8Array};
@@ -544,7 +544,7 @@ pub(crate) struct Driver {
     /// What `listen` set up: the page's event handler, and the functions that
     /// remove the listeners (they stay registered as long as the driver lives), post
     /// to the other tabs and set the timer.
-    page_events: RefCell<Option<PageEvents>>,
+    events: PageEvents,
     last_activity: Cell<f64>,
     /// This driver took the page's early silent sign-in (no other one can).
     took_early: Cell<bool>,
@@ -593,7 +593,8 @@ impl Driver {
     pub(crate) fn start(config: OidcConfig, listener: impl Fn(Update) + 'static) -> Rc<Self> {
         let page = page_state();
         let client = Client::bind(config, &page.origin);
-        let driver = Rc::new(Driver {
+        let driver = Rc::new_cyclic(|driver| Driver {
+            events: listen(driver.clone(), &client.channel()),
             machine: RefCell::new(Machine::new(client)),
             tab: random_id(),
             queue: RefCell::new(VecDeque::new()),
@@ -602,7 +603,6 @@ impl Driver {
             next_waiter: Cell::new(0),
             frame: RefCell::new(None),
             listener: Box::new(listener),
-            page_events: RefCell::new(None),
             last_activity: Cell::new(0.0),
             awaited: RefCell::new(Vec::new()),
             took_early: Cell::new(false),
@@ -610,7 +610,6 @@ impl Driver {
         });
         let early = early_frame();
         driver.took_early.set(early.is_some());
-        driver.listen();
         let info = StartInfo {
             tab: driver.tab.clone(),
             page: page.url,
@@ -703,11 +702,10 @@ impl Driver {
         let delay = deadline.map_or(-1.0, |at| {
             f64::from(timer_delay(at.saturating_sub(now().mono)))
         });
-        if let Some(events) = &*self.page_events.borrow() {
-            let _ = events
-                .arm
-                .call1(&JsValue::UNDEFINED, &JsValue::from_f64(delay));
-        }
+        let _ = self
+            .events
+            .arm
+            .call1(&JsValue::UNDEFINED, &JsValue::from_f64(delay));
     }
 
     fn exec(self: &Rc<Self>, command: Command) {
@@ -752,12 +750,11 @@ impl Driver {
                 js_store(slot.shared(), &key, true, value.as_deref());
             }
             Command::Broadcast(message) => {
-                if let Some(events) = &*self.page_events.borrow() {
-                    let text = format!("{} {}", self.tab, message.as_str());
-                    let _ = events
-                        .send
-                        .call1(&JsValue::UNDEFINED, &JsValue::from_str(&text));
-                }
+                let text = format!("{} {}", self.tab, message.as_str());
+                let _ = self
+                    .events
+                    .send
+                    .call1(&JsValue::UNDEFINED, &JsValue::from_str(&text));
             }
             Command::OpenSilentFrame { req, url, grace_ms } => self.open_frame(req, &url, grace_ms),
             Command::AdoptSilentFrame { req } => self.adopt_frame(req),
@@ -788,18 +785,15 @@ impl Driver {
     /// A JavaScript function that hands its argument to the page handler as
     /// `[req, value]` with `kind` (nothing once the driver is gone).
     fn reply(&self, kind: u32, req: ReqId) -> js_sys::Function {
-        self.page_events
-            .borrow()
-            .as_ref()
-            .and_then(|events| {
-                let reply = events.reply.call2(
-                    &JsValue::UNDEFINED,
-                    &JsValue::from(kind),
-                    &JsValue::from_f64(req as f64),
-                );
-                reply.ok()?.dyn_into().ok()
-            })
-            .unwrap_or_else(|| js_sys::Function::new_no_args(""))
+        self.events
+            .reply
+            .call2(
+                &JsValue::UNDEFINED,
+                &JsValue::from(kind),
+                &JsValue::from_f64(req as f64),
+            )
+            .unwrap_or(JsValue::UNDEFINED)
+            .unchecked_into()
     }
 
     /// Posts the answer of a request sent to the browser (a fetch, a signature check)
@@ -807,11 +801,10 @@ impl Driver {
     /// session the app dropped (its provider left the page) going.
     fn await_answer(&self, req: ReqId, sent: js_sys::Promise, then: Awaited) {
         self.awaited.borrow_mut().push((req, then));
-        if let Some(events) = &*self.page_events.borrow() {
-            let _ = events
+        let _ =
+            self.events
                 .answer
                 .call2(&JsValue::UNDEFINED, &sent, &JsValue::from_f64(req as f64));
-        }
     }
 
     /// The event of request `req`'s answer, if it was awaited.
@@ -848,76 +841,76 @@ impl Driver {
     fn adopt_frame(&self, req: ReqId) {
         js_adopt_early(&self.reply(PageEvent::FRAME, req));
     }
+}
 
-    fn listen(self: &Rc<Self>) {
-        let weak = Rc::downgrade(self);
-        let handler = PageHandler::new(move |kind: u32, data: JsValue| {
-            let Some(this) = weak.upgrade() else { return };
-            let event = match kind {
-                PageEvent::ACTIVITY => {
-                    let t = js_clock(false);
-                    if t - this.last_activity.get() < ACTIVITY_THROTTLE_MS {
-                        return;
-                    }
-                    this.last_activity.set(t);
-                    Event::Activity
-                }
-                PageEvent::ONLINE => Event::Online(true),
-                PageEvent::OFFLINE => Event::Online(false),
-                PageEvent::VISIBLE => Event::Visibility(true),
-                PageEvent::HIDDEN => Event::Visibility(false),
-                PageEvent::RESTORED => Event::PageRestored,
-                PageEvent::TIMER => Event::Timer,
-                PageEvent::STAY => {
-                    this.activity();
+/// A tab's page events, its channel and its timer, handed to the driver `weak`
+/// points to (nothing once it is gone).
+fn listen(weak: Weak<Driver>, channel: &str) -> PageEvents {
+    let handler = PageHandler::new(move |kind: u32, data: JsValue| {
+        let Some(this) = weak.upgrade() else { return };
+        let event = match kind {
+            PageEvent::ACTIVITY => {
+                let t = js_clock(false);
+                if t - this.last_activity.get() < ACTIVITY_THROTTLE_MS {
                     return;
                 }
-                PageEvent::ANSWER | PageEvent::REJECTED | PageEvent::FRAME => {
-                    let data: Array = data.unchecked_into();
-                    let req = data.get(0).as_f64().unwrap_or(0.0) as ReqId;
-                    let value = data.get(1);
-                    match kind {
-                        PageEvent::FRAME => match value.as_string() {
-                            Some(query) => Event::SilentResult { req, query },
-                            None => Event::SilentFailed { req },
-                        },
-                        PageEvent::ANSWER => match this.answered(req, Ok(value)) {
-                            Some(event) => event,
-                            None => return,
-                        },
-                        _ => match this.answered(req, Err(value)) {
-                            Some(event) => event,
-                            None => return,
-                        },
-                    }
+                this.last_activity.set(t);
+                Event::Activity
+            }
+            PageEvent::ONLINE => Event::Online(true),
+            PageEvent::OFFLINE => Event::Online(false),
+            PageEvent::VISIBLE => Event::Visibility(true),
+            PageEvent::HIDDEN => Event::Visibility(false),
+            PageEvent::RESTORED => Event::PageRestored,
+            PageEvent::TIMER => Event::Timer,
+            PageEvent::STAY => {
+                this.activity();
+                return;
+            }
+            PageEvent::ANSWER | PageEvent::REJECTED | PageEvent::FRAME => {
+                let data: Array = data.unchecked_into();
+                let req = data.get(0).as_f64().unwrap_or(0.0) as ReqId;
+                let value = data.get(1);
+                match kind {
+                    PageEvent::FRAME => match value.as_string() {
+                        Some(query) => Event::SilentResult { req, query },
+                        None => Event::SilentFailed { req },
+                    },
+                    PageEvent::ANSWER => match this.answered(req, Ok(value)) {
+                        Some(event) => event,
+                        None => return,
+                    },
+                    _ => match this.answered(req, Err(value)) {
+                        Some(event) => event,
+                        None => return,
+                    },
                 }
-                PageEvent::TAB => {
-                    let text = data.as_string().unwrap_or_default();
-                    let Some((from, m)) = text.split_once(' ') else {
-                        return;
-                    };
-                    let Some(message) = TabMessage::parse(m) else {
-                        return;
-                    };
-                    Event::Tab {
-                        from: from.to_owned(),
-                        message,
-                    }
+            }
+            PageEvent::TAB => {
+                let text = data.as_string().unwrap_or_default();
+                let Some((from, m)) = text.split_once(' ') else {
+                    return;
+                };
+                let Some(message) = TabMessage::parse(m) else {
+                    return;
+                };
+                Event::Tab {
+                    from: from.to_owned(),
+                    message,
                 }
-                _ => return,
-            };
-            this.post(event);
-        });
-        let channel = self.machine.borrow().client().channel();
-        let listening = js_listen(&channel, handler.as_ref().unchecked_ref());
-        *self.page_events.borrow_mut() = Some(PageEvents {
-            _handler: handler,
-            remove: listening.get(0).unchecked_into(),
-            send: listening.get(1).unchecked_into(),
-            arm: listening.get(2).unchecked_into(),
-            reply: listening.get(3).unchecked_into(),
-            answer: listening.get(4).unchecked_into(),
-        });
+            }
+            _ => return,
+        };
+        this.post(event);
+    });
+    let listening = js_listen(channel, handler.as_ref().unchecked_ref());
+    PageEvents {
+        _handler: handler,
+        remove: listening.get(0).unchecked_into(),
+        send: listening.get(1).unchecked_into(),
+        arm: listening.get(2).unchecked_into(),
+        reply: listening.get(3).unchecked_into(),
+        answer: listening.get(4).unchecked_into(),
     }
 }
 
@@ -929,9 +922,7 @@ impl Drop for Driver {
         if self.took_early.get() {
             js_close_early();
         }
-        if let Some(events) = self.page_events.get_mut().take() {
-            let _ = events.remove.call0(&JsValue::UNDEFINED);
-        }
+        let _ = self.events.remove.call0(&JsValue::UNDEFINED);
     }
 }
 
