@@ -57,7 +57,7 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   Resolves to `[status, body, ...RESPONSE_HEADERS values]`, an error message, or
 ///   `null` when the timeout ran out first. When the page's early restore script
 ///   already sent this very code exchange (the same URL and the same form members, in
-///   any order), its answer is taken instead, once.
+///   any order), its answer is taken instead, once, within the same timeout.
 /// - `listen(channel, post)`: the page events the session follows, each handed to
 ///   `post(kind, data)` (see [`PageEvent`]): user activity (pointer, keys, focus,
 ///   wheel, touch, scroll), online and offline, visibility, a return from the
@@ -119,7 +119,12 @@ export async function request(url, method, headers, body, timeout, cap) {
   if (early && early.url === url && body.length &&
       members(early.body) === members(new TextDecoder().decode(body))) {
     delete window.__oidcLeptosExchange;
-    const answer = await early.response;
+    // The app's own timeout, not the script's longer one.
+    let timer = 0;
+    const late = new Promise((done) => { timer = setTimeout(() => done(null), timeout); });
+    const answer = timeout > 0 ? await Promise.race([early.response, late]) : null;
+    clearTimeout(timer);
+    if (answer === null) return null;
     if (answer.error) return answer.error;
     const bytes = new TextEncoder().encode(answer.body);
     return bytes.length > cap ? tooLarge : [answer.status, bytes, answer.type];

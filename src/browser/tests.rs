@@ -800,6 +800,14 @@ async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
     set_exchange(script_body, r#"{"error":"TypeError: Failed to fetch"}"#);
     let err = fetch(request("c1"), 10_000).await.unwrap_err();
     assert!(err.contains("Failed to fetch"), "{err}");
+    // An early fetch still unanswered when the app's own timeout runs out: a timeout,
+    // as the driver's own request would be (the script's timeout is longer).
+    set_exchange(script_body, "null");
+    let never = js_sys::Promise::new(&mut |_, _| {});
+    let exchange = js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap();
+    js_sys::Reflect::set(&exchange, &"response".into(), &never).unwrap();
+    let err = fetch(request("c1"), 50).await.unwrap_err();
+    assert!(err.contains("timed out after 50 ms"), "{err}");
 }
 
 #[wasm_bindgen_test]
