@@ -112,6 +112,8 @@ pub struct Oidc<C: Send + Sync + 'static = NoAdditionalClaims> {
     ctx: OidcContext,
     /// The state with typed claims: parsed once per change, not on every read.
     state: Memo<AuthState<C>>,
+    /// The signed-in user, from `state`.
+    user: Memo<Option<User<C>>>,
 }
 
 impl<C: Send + Sync + 'static> Clone for Oidc<C> {
@@ -131,10 +133,20 @@ impl<C> Oidc<C>
 where
     C: DeserializeOwned + Clone + Send + Sync + 'static,
 {
+    /// The handle's memos are made once, here: reading them in a closure that runs
+    /// again makes nothing new.
     fn new(ctx: OidcContext) -> Self {
         let raw = ctx.state;
         let state = Memo::new_with_compare(move |_| raw.with(|s| s.typed::<C>()), changed::<C>);
-        Oidc { ctx, state }
+        let user = Memo::new_with_compare(
+            move |_| state.with(|s| s.user().cloned()),
+            |old, new| match (old, new) {
+                (Some(Some(a)), Some(Some(b))) => !a.same_claims(b),
+                (Some(None), Some(None)) => false,
+                _ => true,
+            },
+        );
+        Oidc { ctx, state, user }
     }
 
     /// The session state, with the user's claims typed as `C`.
@@ -142,17 +154,9 @@ where
         self.state
     }
 
-    /// The signed-in user, if any.
+    /// The signed-in user, if any (it changes when the user's claims do).
     pub fn user(&self) -> Memo<Option<User<C>>> {
-        let state = self.state;
-        Memo::new_with_compare(
-            move |_| state.with(|s| s.user().cloned()),
-            |old, new| match (old, new) {
-                (Some(Some(a)), Some(Some(b))) => !a.same_claims(b),
-                (Some(None), Some(None)) => false,
-                _ => true,
-            },
-        )
+        self.user
     }
 
     /// Whether a user is signed in, in the tri-state route guards take: `None` while
@@ -176,7 +180,8 @@ where
     /// ```
     ///
     /// Leptos 0.9 signals no longer implement `Fn`: pass a closure (`move ||
-    /// signed_in.get()`), as above, which works in 0.8 too.
+    /// signed_in.get()`), as above, which works in 0.8 too. Each call makes a memo:
+    /// call it once (as above), not in a closure that runs again.
     pub fn is_authenticated(&self) -> Memo<Option<bool>> {
         let raw = self.ctx.state;
         Memo::new(move |_| {
@@ -191,7 +196,8 @@ where
     /// Whether the signed-in user passes `allow` (e.g. has a role), in the same
     /// tri-state as [`is_authenticated`](Self::is_authenticated): `None` while
     /// pending, `Some(false)` when signed out. The claims-based condition for
-    /// `ProtectedRoute`, as `RequireAuth`'s `allow` is for the component:
+    /// `ProtectedRoute`, as `RequireAuth`'s `allow` is for the component. Each call
+    /// makes a memo: call it once (as below), not in a closure that runs again.
     ///
     /// ```no_run
     /// # #[cfg(feature = "csr")] {
@@ -700,5 +706,29 @@ pub(crate) mod hydration {
         let html = Owner::new()
             .with(|| view! { <OidcProvider config=config>{status()}</OidcProvider> }.to_html());
         assert_eq!(html, SERVER_HTML);
+    }
+}
+
+/// The handle's reads, rendered on the server.
+#[cfg(all(test, feature = "ssr"))]
+mod handle_tests {
+    use leptos::prelude::*;
+
+    #[test]
+    fn a_handle_reads_the_same_memos_however_often_it_is_asked() {
+        use crate::{use_oidc, MockUser, OidcConfig, OidcProvider};
+        let config = OidcConfig::new("https://mock.test", "memos").mock(MockUser::new("alice"));
+        let html = Owner::new().with(|| {
+            view! {
+                <OidcProvider config=config>
+                    {
+                        let oidc = use_oidc();
+                        (oidc.user() == oidc.user()).to_string()
+                    }
+                </OidcProvider>
+            }
+            .to_html()
+        });
+        assert_eq!(html, "true");
     }
 }

@@ -217,7 +217,8 @@ fn tab_sync() -> &'static str {
 #[component]
 pub fn StatusPanel() -> impl IntoView {
     let oidc = use_oidc();
-    let signed_in = move || oidc.is_authenticated().get() == Some(true);
+    let authenticated = oidc.is_authenticated();
+    let signed_in = move || authenticated.get() == Some(true);
     view! {
         <Show when=signed_in>
             <StatusValues />
