@@ -53,7 +53,7 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///
 /// - `request(url, method, headers, body, timeout, cap)`: `fetch` with a timeout (an
 ///   `AbortController`) and a size cap; no time left (0 ms) is a timeout at once, not
-///   a race with the answer. `headers` is a flat list of names and values.
+///   a race with the answer. `headers` holds names and values, a line each.
 ///   Resolves to `[status, body, ...RESPONSE_HEADERS values]`, an error message, or
 ///   `null` when the timeout ran out first. When the page's early restore script
 ///   already sent this very code exchange (the same URL and the same form members, in
@@ -134,7 +134,8 @@ export async function request(url, method, headers, body, timeout, cap) {
   const timer = setTimeout(() => controller.abort(), timeout);
   try {
     const init = { method, headers: {}, mode: 'cors', credentials: 'omit', signal: controller.signal };
-    for (let i = 0; i + 1 < headers.length; i += 2) init.headers[headers[i]] = headers[i + 1];
+    const h = headers ? headers.split('\n') : [];
+    for (let i = 0; i + 1 < h.length; i += 2) init.headers[h[i]] = h[i + 1];
     if (body.length) init.body = body;
     const response = await fetch(url, init);
     const found = HEADERS.map((name) => response.headers.get(name));
@@ -322,7 +323,7 @@ extern "C" {
     fn js_request(
         url: &str,
         method: &str,
-        headers: Vec<String>,
+        headers: &str,
         body: Vec<u8>,
         timeout_ms: f64,
         cap: f64,
@@ -417,11 +418,16 @@ fn send(request: HttpRequest, timeout_ms: u64) -> (String, js_sys::Promise) {
         headers,
         body,
     } = request;
-    let headers = headers.into_iter().flat_map(|(k, v)| [k, v]).collect();
+    // Names and values, a line each: neither holds a line break (RFC 9110 section 5).
+    let headers = headers
+        .iter()
+        .flat_map(|(k, v)| [k.as_str(), v.as_str()])
+        .collect::<Vec<_>>()
+        .join("\n");
     let sent = js_request(
         &url,
         method.as_str(),
-        headers,
+        &headers,
         body,
         timeout_ms as f64,
         MAX_RESPONSE_BYTES as f64,
