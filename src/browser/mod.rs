@@ -33,9 +33,10 @@ pub(crate) const MAX_RESPONSE_BYTES: usize = 1 << 20;
 /// useful gap between the last activity and the idle warning.
 const ACTIVITY_THROTTLE_MS: f64 = 1_000.0;
 
-/// Text of a JavaScript exception.
+/// Text of a rejection of the driver's JavaScript (it rejects with messages).
 pub(crate) fn js_error(e: JsValue) -> String {
-    js_text(&e)
+    e.as_string()
+        .unwrap_or_else(|| "the browser gave no reason".to_owned())
 }
 
 /// Response headers the driver reads: the members after the status and body in an
@@ -80,7 +81,6 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   its typed API cost 794 B gzip in the example, and it JSON-encodes values a
 ///   second time, which the early restore script reads directly.)
 /// - `clock(wall)`: `Date.now()` with `wall`, `performance.now()` otherwise.
-/// - `text(e)`: the message of an exception.
 /// - `frame(url, answer, grace)`: opens the hidden silent frame at `url`. Its answer (the
 ///   query of the address it landed on) goes to `answer`: read from the frame itself
 ///   as soon as it is back on the app's origin at the request's `redirect_uri` (the
@@ -107,7 +107,7 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   in the page (and forgets the others), or hides them (`undefined`).
 /// - `verify(jwk, importAlg, verifyAlg, signature, input)`: a WebCrypto signature
 ///   check (the key and the algorithms as JSON). Resolves to whether the signature is
-///   valid; rejects when the key cannot be imported.
+///   valid; rejects (with the message) when the key cannot be imported.
 #[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
 const HEADERS = ['content-type', 'content-length', 'dpop-nonce', 'www-authenticate'];
 const members = (body) =>
@@ -197,7 +197,7 @@ export function store(shared, key, write, value) {
   } catch (e) {}
 }
 export const clock = (wall) => (wall ? Date.now() : performance.now());
-export const text = (e) => String((e && e.message) || e);
+const text = (e) => String((e && e.message) || e);
 let warningIds = 0;
 const show = (list, dialog, seconds) => {
   const parts = dialog.oidcParts, shown = seconds !== undefined;
@@ -313,9 +313,13 @@ export function closeEarly() {
   }
 }
 export async function verify(jwk, importAlg, verifyAlg, signature, input) {
-  const subtle = crypto.subtle;
-  const key = await subtle.importKey('jwk', JSON.parse(jwk), JSON.parse(importAlg), false, ['verify']);
-  return subtle.verify(JSON.parse(verifyAlg), key, signature, input);
+  try {
+    const subtle = crypto.subtle;
+    const key = await subtle.importKey('jwk', JSON.parse(jwk), JSON.parse(importAlg), false, ['verify']);
+    return await subtle.verify(JSON.parse(verifyAlg), key, signature, input);
+  } catch (e) {
+    throw text(e);
+  }
 }
 "#)]
 extern "C" {
@@ -343,9 +347,6 @@ extern "C" {
 
     #[wasm_bindgen(js_name = clock)]
     fn js_clock(wall: bool) -> f64;
-
-    #[wasm_bindgen(js_name = text)]
-    fn js_text(e: &JsValue) -> String;
 
     #[wasm_bindgen(js_name = warning)]
     #[allow(clippy::too_many_arguments)]
