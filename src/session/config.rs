@@ -324,7 +324,28 @@ pub struct MockUser {
     pub(crate) claims: Vec<(String, String)>,
     pub(crate) audience: Option<String>,
     pub(crate) signed_in: bool,
+    /// How the session signs this user in: named here, so that an app that never
+    /// makes a mock user carries none of that code.
+    pub(crate) sign_in: MockSignIn,
 }
+
+/// The session's mock sign-in: `Machine::mock_sign_in`, named by [`MockUser::new`].
+#[derive(Clone, Copy)]
+pub(crate) struct MockSignIn(pub(crate) fn(&mut crate::session::machine::Machine, &MockUser));
+
+impl std::fmt::Debug for MockSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MockSignIn")
+    }
+}
+
+// One function is ever named: every value is the same.
+impl PartialEq for MockSignIn {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for MockSignIn {}
 
 impl MockUser {
     /// A user with subject `sub`, signed in when the app starts.
@@ -334,6 +355,7 @@ impl MockUser {
             claims: Vec::new(),
             audience: None,
             signed_in: true,
+            sign_in: MockSignIn(crate::session::machine::Machine::mock_sign_in),
         }
     }
 

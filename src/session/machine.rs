@@ -834,7 +834,7 @@ impl Machine {
     }
 
     /// Mock mode: signs in as the configured user, with no provider.
-    fn mock_sign_in(&mut self, mock: &MockUser) {
+    pub(crate) fn mock_sign_in(&mut self, mock: &MockUser) {
         match mock_session(&self.client, mock, self.now) {
             Ok(s) => {
                 self.leave(Phase::SignedIn(Box::new(s)));
@@ -896,7 +896,7 @@ impl Machine {
         self.logged_out_marker = info.logged_out.is_some();
         if let Some(mock) = self.client.mock.clone() {
             if mock.signed_in && !self.logged_out_marker {
-                self.mock_sign_in(&mock);
+                (mock.sign_in.0)(self, &mock);
             } else {
                 self.phase = Phase::SignedOut;
             }
@@ -1302,7 +1302,7 @@ impl Machine {
     fn login(&mut self, options: LoginOptions) {
         if let Some(mock) = self.client.mock.clone() {
             if !matches!(self.phase, Phase::Idle | Phase::SignedIn(_)) {
-                self.mock_sign_in(&mock);
+                (mock.sign_in.0)(self, &mock);
                 self.emit(Command::Broadcast(TabMessage::Login));
             }
             return;
@@ -1551,7 +1551,7 @@ impl Machine {
             TabMessage::Activity => self.last_seen = self.now,
             TabMessage::Login if self.client.mock.is_some() => {
                 if let (Phase::SignedOut, Some(mock)) = (&self.phase, self.client.mock.clone()) {
-                    self.mock_sign_in(&mock);
+                    (mock.sign_in.0)(self, &mock);
                 }
             }
             TabMessage::Login => {
