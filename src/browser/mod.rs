@@ -148,7 +148,7 @@ export async function request(url, method, headers, body, timeout, cap) {
     clearTimeout(timer);
   }
 }
-export function listen(name, post) {
+export function listen(channelName, post) {
   let live = true;
   const off = [() => { live = false; }];
   const on = (target, name, f) => {
@@ -157,7 +157,7 @@ export function listen(name, post) {
   };
   let channel = null;
   try {
-    channel = new BroadcastChannel(name);
+    channel = new BroadcastChannel(channelName);
     off.push(() => channel.close());
   } catch (e) {}
   for (const name of ['pointerdown', 'pointermove', 'keydown', 'focus', 'wheel', 'touchstart', 'scroll'])
@@ -553,9 +553,8 @@ pub(crate) struct Driver {
     // A few at a time: a list is smaller than a map in the wasm build.
     awaited: RefCell<Vec<(ReqId, Awaited)>>,
     listener: StateListener,
-    /// What `listen` set up: the page's event handler, and the functions that
-    /// remove the listeners (they stay registered as long as the driver lives), post
-    /// to the other tabs and set the timer.
+    /// What `listen` set up (see [`PageEvents`]): the listeners stay registered as
+    /// long as the driver lives.
     events: PageEvents,
     last_activity: Cell<f64>,
     /// This driver took the page's early silent sign-in (no other one can).
@@ -938,9 +937,9 @@ impl Drop for Driver {
     }
 }
 
-/// What `listen` set up: the handler it calls, the function that removes the
-/// listeners (and closes the channel), the one that posts to the other tabs and the
-/// one that sets the timer.
+/// What `listen` set up: the handler it calls, and the functions that remove the
+/// listeners (closing the channel, stopping the timer), post to the other tabs, set
+/// the timer, make a handler of answers and hand a promise's answer over.
 struct PageEvents {
     _handler: PageHandler,
     remove: js_sys::Function,
