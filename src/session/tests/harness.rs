@@ -9,7 +9,9 @@ use std::rc::Rc;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::core::jose::{RustCryptoVerifier, UnverifiedJws};
+use crate::core::jose::{
+    AlgorithmPolicy, JoseError, JwkSet, RustCryptoVerifier, UnverifiedJws, VerifiedJws,
+};
 use crate::core::{b64, form, HttpRequest, HttpResponse};
 use crate::session::client::{Client, Slot};
 use crate::session::machine::{
@@ -445,6 +447,15 @@ impl Idp {
     }
 }
 
+/// The signature check the browser's driver does with WebCrypto, done natively.
+pub fn verify(
+    token: &str,
+    keys: &JwkSet,
+    policy: &AlgorithmPolicy,
+) -> Result<VerifiedJws, JoseError> {
+    UnverifiedJws::parse(token).and_then(|j| j.verify(keys, policy, &RustCryptoVerifier))
+}
+
 /// One tab of the browser, with its page's session storage.
 pub struct Tab {
     pub idp: Idp,
@@ -592,8 +603,7 @@ impl Tab {
                 keys,
                 policy,
             } => {
-                let result = UnverifiedJws::parse(&token)
-                    .and_then(|j| j.verify(&keys, &policy, &RustCryptoVerifier));
+                let result = verify(&token, &keys, &policy);
                 self.queue.push_back(Event::Verified { req, result });
             }
             Command::Navigate { url, replace } => {

@@ -23,8 +23,8 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::harness::{signed_in, Idp, Tab, ISS};
-use crate::core::jose::{JoseError, RustCryptoVerifier, UnverifiedJws, VerifiedJws};
+use super::harness::{signed_in, verify, Idp, Tab, ISS};
+use crate::core::jose::{JoseError, VerifiedJws};
 use crate::core::{form, HttpResponse};
 use crate::session::machine::{Command, Event, Machine, Now, ReqId, TabMessage};
 use crate::session::{AuthState, LogoutOptions};
@@ -172,15 +172,8 @@ struct Model {
     provider: Provider,
     net: Vec<Item>,
     now: Now,
-    wants: u8,
-    logouts: u8,
-    advances: u8,
-    /// Steps of time to the next deadline (a back-off, a frame's grace).
-    ticks: u8,
-    drops: u8,
-    duplicates: u8,
-    /// Token answers that may be lost.
-    losses: u8,
+    /// What is left to do.
+    left: Budget,
     logged_out: bool,
     logout_dropped: bool,
     /// Tabs told to sign out (own logout or a delivered message).
@@ -198,7 +191,7 @@ impl Model {
         codes.sort();
         let mut h = DefaultHasher::new();
         format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}{}{}{}{}{}{}{}{}|{:?}",
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}{}|{:?}",
             self.tabs,
             self.signed_in,
             self.waiting,
@@ -206,13 +199,7 @@ impl Model {
             codes,
             self.net,
             self.now,
-            self.wants,
-            self.logouts,
-            self.advances,
-            self.ticks,
-            self.drops,
-            self.duplicates,
-            self.losses,
+            self.left,
             self.logged_out,
             self.told
         )
@@ -259,8 +246,7 @@ impl Model {
                     keys,
                     policy,
                 } => {
-                    let result = UnverifiedJws::parse(&token)
-                        .and_then(|j| j.verify(&keys, &policy, &RustCryptoVerifier));
+                    let result = verify(&token, &keys, &policy);
                     self.net.push(Item::Verified { tab, req, result });
                 }
                 Command::AdoptSilentFrame { .. } => {
@@ -291,14 +277,14 @@ impl Model {
                     // The provider carries the request out; its answer comes back, or
                     // (while losses are left) is lost on the way.
                     for lose in [false, true] {
-                        if lose && (self.losses == 0 || body.contains("token_type_hint")) {
+                        if lose && (self.left.losses == 0 || body.contains("token_type_hint")) {
                             continue;
                         }
                         push(&|m| {
                             m.net.remove(i);
                             let response = m.provider_answer(&body)?;
                             let response = if lose {
-                                m.losses -= 1;
+                                m.left.losses -= 1;
                                 Err("the request timed out".to_owned())
                             } else {
                                 Ok(response)
@@ -347,19 +333,19 @@ impl Model {
                             },
                         )
                     });
-                    if self.drops > 0 {
+                    if self.left.drops > 0 {
                         push(&|m| {
                             m.net.remove(i);
-                            m.drops -= 1;
+                            m.left.drops -= 1;
                             if message == TabMessage::Logout {
                                 m.logout_dropped = true;
                             }
                             Ok(())
                         });
                     }
-                    if self.duplicates > 0 {
+                    if self.left.duplicates > 0 {
                         push(&|m| {
-                            m.duplicates -= 1;
+                            m.left.duplicates -= 1;
                             m.net.push(m.net[i].clone());
                             Ok(())
                         });
@@ -368,18 +354,18 @@ impl Model {
             }
         }
         for tab in 0..self.tabs.len() {
-            if self.wants > 0 {
+            if self.left.wants > 0 {
                 push(&|m| {
-                    m.wants -= 1;
+                    m.left.wants -= 1;
                     m.next_waiter += 1;
                     let w = m.next_waiter;
                     m.waiting[tab].push(w);
                     m.handle(tab, Event::WantToken(w))
                 });
             }
-            if self.logouts > 0 {
+            if self.left.logouts > 0 {
                 push(&|m| {
-                    m.logouts -= 1;
+                    m.left.logouts -= 1;
                     m.logged_out = true;
                     m.told[tab] = true;
                     m.handle(
@@ -406,19 +392,19 @@ impl Model {
             .filter(|d| *d > self.now.mono)
             .min();
         if let Some(next) =
-            next.filter(|d| self.ticks > 0 && !frame_open && *d <= self.now.mono + 10_000)
+            next.filter(|d| self.left.ticks > 0 && !frame_open && *d <= self.now.mono + 10_000)
         {
             push(&|m| {
-                m.ticks -= 1;
+                m.left.ticks -= 1;
                 let step = next - m.now.mono;
                 m.now.mono += step;
                 m.now.wall += step;
                 Ok(())
             });
         }
-        if self.advances > 0 && !frame_open {
+        if self.left.advances > 0 && !frame_open {
             push(&|m| {
-                m.advances -= 1;
+                m.left.advances -= 1;
                 m.now.mono += 61_000;
                 m.now.wall += 61_000;
                 Ok(())
@@ -481,13 +467,19 @@ impl Model {
 }
 
 /// What the user, the channel and the network may do, at most, in one check.
+#[derive(Clone, Debug)]
 struct Budget {
+    /// Requests for a token.
     wants: u8,
     logouts: u8,
+    /// Leaps of 61 s (past the access token's lifetime).
     advances: u8,
+    /// Steps of time to the next deadline (a back-off, a renewal ahead of time).
     ticks: u8,
+    /// Channel messages dropped, and repeated.
     drops: u8,
     duplicates: u8,
+    /// Token answers lost after the provider carried the request out.
     losses: u8,
 }
 
@@ -526,13 +518,7 @@ fn explore(budget: Budget) -> Explored {
         },
         net: vec![],
         now,
-        wants: budget.wants,
-        logouts: budget.logouts,
-        advances: budget.advances,
-        ticks: budget.ticks,
-        drops: budget.drops,
-        duplicates: budget.duplicates,
-        losses: budget.losses,
+        left: budget,
         logged_out: false,
         logout_dropped: false,
         told: vec![false; 3],
