@@ -6,9 +6,11 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
 
-use futures_channel::oneshot;
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -526,8 +528,59 @@ pub(crate) enum Update {
 }
 
 type StateListener = Box<dyn Fn(Update)>;
-type Waiter = oneshot::Sender<Result<AccessToken, AuthError>>;
 type PageHandler = Closure<dyn FnMut(u32, JsValue)>;
+
+/// Where a caller of [`Driver::access_token`] finds its answer: the machine's, or
+/// none once the driver is gone. (One thread, one answer: smaller in the wasm build
+/// than a channel.)
+#[derive(Default)]
+struct Answer {
+    result: Option<Result<AccessToken, AuthError>>,
+    closed: bool,
+    waker: Option<Waker>,
+}
+
+/// The driver's end of an [`Answer`]: dropped unanswered (the driver is gone), it
+/// answers "not signed in".
+struct Waiter(Rc<RefCell<Answer>>);
+
+impl Waiter {
+    fn send(self, result: Result<AccessToken, AuthError>) {
+        self.0.borrow_mut().result = Some(result);
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        let waker = {
+            let mut answer = self.0.borrow_mut();
+            answer.closed = true;
+            answer.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// The caller's end of an [`Answer`].
+struct TokenAnswer(Rc<RefCell<Answer>>);
+
+impl Future for TokenAnswer {
+    type Output = Result<AccessToken, AuthError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut answer = self.0.borrow_mut();
+        if let Some(result) = answer.result.take() {
+            Poll::Ready(result)
+        } else if answer.closed {
+            Poll::Ready(Err(AuthError::NotLoggedIn))
+        } else {
+            answer.waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
 
 /// What the answer of a request sent to the browser is for (see
 /// [`Driver::await_answer`]).
@@ -698,12 +751,14 @@ impl Driver {
     pub(crate) fn access_token(
         self: &Rc<Self>,
     ) -> impl std::future::Future<Output = Result<AccessToken, AuthError>> + 'static {
-        let (tx, rx) = oneshot::channel();
+        let slot = Rc::new(RefCell::new(Answer::default()));
         let id = self.next_waiter.get() + 1;
         self.next_waiter.set(id);
-        self.waiters.borrow_mut().push((id, tx));
+        self.waiters
+            .borrow_mut()
+            .push((id, Waiter(Rc::clone(&slot))));
         self.post(Event::WantToken(id));
-        async move { rx.await.unwrap_or(Err(AuthError::NotLoggedIn)) }
+        TokenAnswer(slot)
     }
 
     /// Sets the page's timer to the machine's next deadline (it replaces the one
@@ -781,7 +836,7 @@ impl Driver {
                     i.map(|i| waiters.swap_remove(i).1)
                 };
                 if let Some(tx) = tx {
-                    let _ = tx.send(result);
+                    tx.send(result);
                 }
             }
             Command::Publish(state) => (self.listener)(Update::State(state)),

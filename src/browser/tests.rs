@@ -927,7 +927,7 @@ fn timer_delays_stay_within_what_set_timeout_reads() {
 }
 
 #[wasm_bindgen_test]
-async fn a_dropped_session_ends_even_with_a_request_in_flight() {
+async fn a_dropped_session_ends_and_answers_its_waiters_even_with_a_request_in_flight() {
     set_address("/");
     let window = web_sys::window().unwrap();
     let fetch = js_sys::Reflect::get(&window, &"fetch".into()).unwrap();
@@ -935,10 +935,14 @@ async fn a_dropped_session_ends_even_with_a_request_in_flight() {
     let hang = js_sys::Function::new_no_args("return new Promise(() => {})");
     js_sys::Reflect::set(&window, &"fetch".into(), &hang).unwrap();
     let driver = Driver::start(OidcConfig::new("https://hang.example", "dropped"), |_| {});
+    // A caller waits for a token the session cannot give yet.
+    let token = driver.access_token();
     let weak = Rc::downgrade(&driver);
     drop(driver);
     js_sys::Reflect::set(&window, &"fetch".into(), &fetch).unwrap();
     assert!(weak.upgrade().is_none(), "the session outlived its app");
+    // It is answered, not left waiting forever.
+    assert_eq!(token.await.unwrap_err(), crate::AuthError::NotLoggedIn);
 }
 
 #[wasm_bindgen_test]
