@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use js_sys::{Array, Uint8Array};
@@ -531,8 +532,9 @@ type StateListener = Box<dyn Fn(Update)>;
 type PageHandler = Closure<dyn FnMut(u32, JsValue)>;
 
 /// Where a caller of [`Driver::access_token`] finds its answer: the machine's, or
-/// none once the driver is gone. (One thread, one answer: smaller in the wasm build
-/// than a channel.)
+/// none once the driver is gone. (One answer: smaller in the wasm build than a
+/// channel. Behind a `Mutex`, which costs nothing without threads, so that the
+/// caller's future is `Send`, as `Action::new` and `Resource::new` require.)
 #[derive(Default)]
 struct Answer {
     result: Option<Result<AccessToken, AuthError>>,
@@ -540,20 +542,26 @@ struct Answer {
     waker: Option<Waker>,
 }
 
+type AnswerSlot = Arc<Mutex<Answer>>;
+
+fn lock(slot: &AnswerSlot) -> std::sync::MutexGuard<'_, Answer> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// The driver's end of an [`Answer`]: dropped unanswered (the driver is gone), it
 /// answers "not signed in".
-struct Waiter(Rc<RefCell<Answer>>);
+struct Waiter(AnswerSlot);
 
 impl Waiter {
     fn send(self, result: Result<AccessToken, AuthError>) {
-        self.0.borrow_mut().result = Some(result);
+        lock(&self.0).result = Some(result);
     }
 }
 
 impl Drop for Waiter {
     fn drop(&mut self) {
         let waker = {
-            let mut answer = self.0.borrow_mut();
+            let mut answer = lock(&self.0);
             answer.closed = true;
             answer.waker.take()
         };
@@ -564,13 +572,13 @@ impl Drop for Waiter {
 }
 
 /// The caller's end of an [`Answer`].
-struct TokenAnswer(Rc<RefCell<Answer>>);
+struct TokenAnswer(AnswerSlot);
 
 impl Future for TokenAnswer {
     type Output = Result<AccessToken, AuthError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut answer = self.0.borrow_mut();
+        let mut answer = lock(&self.0);
         if let Some(result) = answer.result.take() {
             Poll::Ready(result)
         } else if answer.closed {
@@ -751,12 +759,12 @@ impl Driver {
     pub(crate) fn access_token(
         self: &Rc<Self>,
     ) -> impl std::future::Future<Output = Result<AccessToken, AuthError>> + 'static {
-        let slot = Rc::new(RefCell::new(Answer::default()));
+        let slot = AnswerSlot::default();
         let id = self.next_waiter.get() + 1;
         self.next_waiter.set(id);
         self.waiters
             .borrow_mut()
-            .push((id, Waiter(Rc::clone(&slot))));
+            .push((id, Waiter(Arc::clone(&slot))));
         self.post(Event::WantToken(id));
         TokenAnswer(slot)
     }

@@ -225,8 +225,14 @@ async fn frame_answer_is_read_from_the_frame_once_it_is_back_at_the_redirect_uri
 async fn access_token_without_session_is_a_typed_error() {
     set_address("/");
     let driver = Driver::start(OidcConfig::new(DEAD_ISS, "spa"), |_| {});
-    let result = driver.access_token().await;
+    let result = sendable(driver.access_token()).await;
     assert_eq!(result.unwrap_err(), crate::AuthError::NotLoggedIn);
+}
+
+/// An access token future is `Send`, as `Action::new` and `Resource::new` require:
+/// the tests that pass theirs through here do not build otherwise.
+fn sendable<F: Send>(future: F) -> F {
+    future
 }
 
 fn vectors() -> serde_json::Value {
@@ -966,7 +972,7 @@ async fn handles_kept_past_their_provider_do_nothing() {
         }
     });
     let oidc = kept.lock().unwrap().unwrap();
-    assert!(oidc.get_access_token().await.is_ok());
+    assert!(sendable(oidc.get_access_token()).await.is_ok());
     // The provider leaves the page; a task still holds the handle.
     drop(mounted);
     oidc.login(crate::LoginOptions::default());
