@@ -268,6 +268,7 @@ where
     }
 
     /// A fresh access token (renewed when about to expire; one renewal at a time).
+    /// The future is `Send`: it can be awaited in `Action::new` and `Resource::new`.
     pub fn get_access_token(
         &self,
     ) -> impl Future<Output = Result<AccessToken, AuthError>> + 'static {
@@ -468,7 +469,7 @@ pub fn use_access_token() -> LocalResource<Result<AccessToken, AuthError>> {
 /// A fresh access token for an API call: `get_access_token().await`.
 ///
 /// Call it where the context is reachable (in a component or event handler); the
-/// returned future can then be awaited anywhere.
+/// returned future (`Send`) can then be awaited anywhere.
 ///
 /// # Panics
 ///
