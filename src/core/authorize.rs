@@ -344,6 +344,18 @@ impl std::fmt::Debug for CallbackParams {
         fn redacted<T>(v: &Option<T>) -> Option<&'static str> {
             v.as_ref().map(|_| "[redacted]")
         }
+        #[cfg(test)]
+        if super::types::reveal::on() {
+            return f
+                .debug_struct("CallbackParams")
+                .field("code", &self.code)
+                .field("state", &self.state)
+                .field("iss", &self.iss)
+                .field("error", &self.error)
+                .field("error_description", &self.error_description)
+                .field("error_uri", &self.error_uri)
+                .finish();
+        }
         f.debug_struct("CallbackParams")
             .field("code", &redacted(&self.code))
             .field("state", &redacted(&self.state))

@@ -38,6 +38,8 @@ impl std::fmt::Debug for RedactedHeaders<'_> {
         f.debug_list()
             .entries(self.0.iter().map(|(name, value)| {
                 let secret = SECRET_HEADERS.iter().any(|s| name.eq_ignore_ascii_case(s));
+                #[cfg(test)]
+                let secret = secret && !super::types::reveal::on();
                 (name.as_str(), if secret { "[redacted]" } else { value })
             }))
             .finish()
@@ -45,11 +47,15 @@ impl std::fmt::Debug for RedactedHeaders<'_> {
 }
 
 /// Prints a body by its length only: bodies carry codes, verifiers and tokens.
-struct BodyLength(usize);
+struct BodyLength<'a>(&'a [u8]);
 
-impl std::fmt::Debug for BodyLength {
+impl std::fmt::Debug for BodyLength<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "[{} bytes redacted]", self.0)
+        #[cfg(test)]
+        if super::types::reveal::on() {
+            return write!(f, "{:?}", String::from_utf8_lossy(self.0));
+        }
+        write!(f, "[{} bytes redacted]", self.0.len())
     }
 }
 
@@ -107,7 +113,7 @@ impl std::fmt::Debug for HttpRequest {
             .field("method", &self.method)
             .field("url", &self.url)
             .field("headers", &RedactedHeaders(&self.headers))
-            .field("body", &BodyLength(self.body.len()))
+            .field("body", &BodyLength(&self.body))
             .finish()
     }
 }
@@ -141,7 +147,7 @@ impl std::fmt::Debug for HttpResponse {
         f.debug_struct("HttpResponse")
             .field("status", &self.status)
             .field("headers", &RedactedHeaders(&self.headers))
-            .field("body", &BodyLength(self.body.len()))
+            .field("body", &BodyLength(&self.body))
             .finish()
     }
 }

@@ -19,6 +19,9 @@ mod random;
 mod token;
 mod types;
 
+#[cfg(test)]
+pub(crate) use types::reveal;
+
 #[cfg(all(test, feature = "rust-crypto"))]
 mod tests;
 

@@ -70,6 +70,10 @@ impl From<CodeVerifier> for String {
 
 impl std::fmt::Debug for CodeVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        #[cfg(test)]
+        if super::types::reveal::on() {
+            return write!(f, "CodeVerifier({:?})", self.0);
+        }
         f.write_str("CodeVerifier([redacted])")
     }
 }

@@ -28,12 +28,46 @@ macro_rules! secret_string {
 
         impl std::fmt::Debug for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                #[cfg(test)]
+                if $crate::core::types::reveal::on() {
+                    return write!(f, concat!(stringify!($name), "({:?})"), self.0);
+                }
                 f.write_str(concat!(stringify!($name), "([redacted])"))
             }
         }
     };
 }
 pub(crate) use secret_string;
+
+/// Test builds only: `Debug` that shows secrets, for a model check's identity of
+/// states. Two states that differ only in a token or a body are different states;
+/// redacted, they would be taken as one and the second never explored.
+#[cfg(test)]
+pub(crate) mod reveal {
+    use std::cell::Cell;
+
+    thread_local! {
+        static ON: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Whether secrets print in `Debug` on this thread now.
+    pub(crate) fn on() -> bool {
+        ON.with(Cell::get)
+    }
+
+    /// Runs `f` with secrets printed in `Debug` on this thread.
+    #[cfg(feature = "rust-crypto")]
+    pub(crate) fn with<R>(f: impl FnOnce() -> R) -> R {
+        struct Reset(bool);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                ON.with(|on| on.set(self.0));
+            }
+        }
+        let _reset = Reset(ON.with(|on| on.replace(true)));
+        f()
+    }
+}
 
 secret_string!(
     /// An OAuth access token.

@@ -168,6 +168,17 @@ impl std::fmt::Debug for StartInfo {
 
 impl std::fmt::Debug for EarlyFrame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        #[cfg(test)]
+        if crate::core::reveal::on() {
+            return f
+                .debug_struct("EarlyFrame")
+                .field("key", &self.key)
+                .field("state", &self.state)
+                .field("nonce", &self.nonce)
+                .field("verifier", &self.verifier)
+                .field("created", &self.created)
+                .finish();
+        }
         f.debug_struct("EarlyFrame")
             .field("key", &self.key)
             .field("created", &self.created)
@@ -2300,4 +2311,66 @@ fn mock_session(client: &Client, mock: &MockUser, now: Now) -> Result<SignedIn, 
 /// A document's text; it was read as JSON, so it is UTF-8.
 fn text_of(body: &[u8]) -> String {
     String::from_utf8_lossy(body).into_owned()
+}
+
+#[cfg(all(test, feature = "rust-crypto"))]
+impl Machine {
+    /// Feeds everything in this session that can change, secrets included, into `h`:
+    /// the model check's identity of states. The client never changes; the provider's
+    /// metadata and key set are read from the texts hashed here. Every field is named,
+    /// so a new one cannot be left out unnoticed.
+    pub(crate) fn fingerprint(&self, h: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        let Machine {
+            client: _,
+            tab,
+            metadata: _,
+            keys: _,
+            metadata_text,
+            keys_text,
+            provider_at,
+            early,
+            early_template,
+            asked,
+            keys_prefetch,
+            phase,
+            next_req,
+            waiters,
+            offset,
+            last_activity,
+            last_seen,
+            shared_at,
+            countdown,
+            published_countdown,
+            published_info,
+            idle_logged_out,
+            signing_via,
+            revocation,
+            offline,
+            visible,
+            logged_out_marker,
+            published,
+            now,
+            out,
+        } = self;
+        (
+            tab,
+            metadata_text,
+            keys_text,
+            provider_at,
+            early_template,
+            asked,
+        )
+            .hash(h);
+        (last_activity, shared_at, countdown, idle_logged_out).hash(h);
+        (offline, visible, logged_out_marker).hash(h);
+        crate::core::reveal::with(|| {
+            format!(
+                "{early:?}|{keys_prefetch:?}|{phase:?}|{next_req:?}|{waiters:?}|{offset:?}|\
+                 {last_seen:?}|{published_countdown:?}|{published_info:?}|{signing_via:?}|\
+                 {revocation:?}|{published:?}|{now:?}|{out:?}"
+            )
+            .hash(h);
+        });
+    }
 }

@@ -16,6 +16,7 @@
 //! frame that never answers, and the last resort it leads to, are the harness's
 //! tests.)
 
+use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -24,7 +25,8 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::harness::{signed_in, verify, Idp, Tab, ISS};
-use crate::core::jose::{JoseError, VerifiedJws};
+use crate::core::jose::{AlgorithmPolicy, JoseError, JwkSet, VerifiedJws};
+use crate::core::reveal;
 use crate::core::{form, HttpResponse};
 use crate::session::machine::{Command, Event, Machine, Now, ReqId, TabMessage};
 use crate::session::{AuthState, LogoutOptions};
@@ -44,9 +46,42 @@ struct Provider {
     exchanges: u32,
 }
 
-/// The harness provider's signing key (the tabs hold its key set).
-fn key() -> EcKey {
-    EcKey::new(1, "k1")
+thread_local! {
+    /// ID tokens signed so far, by their claims.
+    static SIGNED: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+    /// Signature checks made so far, by token, key set and policy.
+    static VERIFIED: RefCell<HashMap<String, Result<VerifiedJws, JoseError>>> =
+        RefCell::new(HashMap::new());
+}
+
+/// An ID token for `claims`, signed with the harness provider's key (the tabs hold
+/// its key set). Signing is deterministic (RFC 6979), so each is signed once.
+fn sign(claims: &serde_json::Value) -> String {
+    let text = claims.to_string();
+    SIGNED.with(|signed| {
+        signed
+            .borrow_mut()
+            .entry(text)
+            .or_insert_with(|| EcKey::new(1, "k1").jwt(None, claims))
+            .clone()
+    })
+}
+
+/// The harness's signature check, each distinct one made once: its answer depends
+/// on nothing else.
+fn verify_once(
+    token: &str,
+    keys: &JwkSet,
+    policy: &AlgorithmPolicy,
+) -> Result<VerifiedJws, JoseError> {
+    let key = format!("{token}|{keys:?}|{policy:?}");
+    VERIFIED.with(|verified| {
+        verified
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| verify(token, keys, policy))
+            .clone()
+    })
 }
 
 impl Provider {
@@ -88,7 +123,7 @@ impl Provider {
             "token_type": "Bearer",
             "expires_in": 60,
             "refresh_token": format!("rt:{f}:1"),
-            "id_token": key().jwt(None, &claims),
+            "id_token": sign(&claims),
         });
         HttpResponse {
             status: 200,
@@ -165,6 +200,9 @@ enum Item {
 #[derive(Clone, Debug)]
 struct Model {
     tabs: Vec<Machine>,
+    /// Each tab's fingerprint, taken whenever it handles an event (the only way a
+    /// machine changes): most steps change one tab, or none.
+    prints: Vec<u64>,
     signed_in: Vec<bool>,
     /// Waiters not yet answered, per tab.
     waiting: Vec<Vec<u64>>,
@@ -183,32 +221,35 @@ struct Model {
 const TAB_IDS: [&str; 3] = ["t0", "t1", "t2"];
 
 impl Model {
+    /// The state's identity: equal for equal states, secrets included (two states
+    /// that differ only in a token are two states). Code and family numbers
+    /// handed out, waiter numbers and counters are left out: they only name things.
     fn fingerprint(&self) -> u64 {
-        // In a fixed order: a map's order would differ between equal states.
-        let mut families: Vec<_> = self.provider.families.iter().collect();
-        families.sort();
-        let mut codes: Vec<_> = self.provider.codes.iter().collect();
-        codes.sort();
+        fn sorted<T: Ord>(items: impl Iterator<Item = T>) -> Vec<T> {
+            let mut items: Vec<T> = items.collect();
+            items.sort();
+            items
+        }
         let mut h = DefaultHasher::new();
-        format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}{}|{:?}",
-            self.tabs,
-            self.signed_in,
-            self.waiting,
-            families,
-            codes,
-            self.net,
-            self.now,
-            self.left,
-            self.logged_out,
-            self.told
+        self.prints.hash(&mut h);
+        let p = &self.provider;
+        (
+            sorted(p.families.iter()),
+            sorted(p.revoked.iter()),
+            sorted(p.presented.iter()),
+            sorted(p.codes.iter()),
         )
-        .hash(&mut h);
+            .hash(&mut h);
+        (&self.signed_in, &self.waiting, &self.told).hash(&mut h);
+        (self.now.mono, self.now.wall).hash(&mut h);
+        (&self.left, self.logged_out, self.logout_dropped).hash(&mut h);
+        reveal::with(|| format!("{:?}", self.net)).hash(&mut h);
         h.finish()
     }
 
     fn handle(&mut self, tab: usize, event: Event) -> Result<(), String> {
         let commands = self.tabs[tab].handle(self.now, event);
+        self.prints[tab] = print(&self.tabs[tab]);
         for command in commands {
             match command {
                 Command::Fetch { req, request, .. } => {
@@ -246,7 +287,7 @@ impl Model {
                     keys,
                     policy,
                 } => {
-                    let result = verify(&token, &keys, &policy);
+                    let result = verify_once(&token, &keys, &policy);
                     self.net.push(Item::Verified { tab, req, result });
                 }
                 Command::AdoptSilentFrame { .. } => {
@@ -466,8 +507,15 @@ impl Model {
     }
 }
 
+/// A tab's fingerprint.
+fn print(machine: &Machine) -> u64 {
+    let mut h = DefaultHasher::new();
+    machine.fingerprint(&mut h);
+    h.finish()
+}
+
 /// What the user, the channel and the network may do, at most, in one check.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 struct Budget {
     /// Requests for a token.
     wants: u8,
@@ -508,6 +556,7 @@ fn explore(budget: Budget) -> Explored {
     let now = tabs.iter().map(|t| t.now).max_by_key(|n| n.mono).unwrap();
     let mut start = Model {
         tabs: machines,
+        prints: vec![],
         signed_in: vec![true; 3],
         waiting: vec![vec![]; 3],
         next_waiter: 0,
@@ -534,6 +583,8 @@ fn explore(budget: Budget) -> Explored {
             t.machine.clone()
         };
     }
+
+    start.prints = start.tabs.iter().map(print).collect();
 
     let began = Instant::now();
     let mut seen: HashSet<u64> = HashSet::new();
