@@ -44,7 +44,34 @@ fresh_copy mock "$ROOT/dist"
 write_mock_app_config "$COPY_DIST" "$MOCK_ISSUER"
 MOCK_AUTH=1 start_backend "127.0.0.1:$MOCK_PORT" "$MOCK_ISSUER" "$COPY_DIST" "$COPY_DB"
 
+# The long run (tests/e2e/long: two tabs at work for two minutes) mostly waits: it
+# goes beside the other specs, against an IdP and an API of its own, so neither the
+# IdP's counters it reads nor the outage another spec causes are shared.
+LONG_APP_PORT="${E2E_LONG_APP_PORT:-3101}"
+LONG_IDP_PORT="${E2E_LONG_IDP_PORT:-9101}"
+start_idp "$LONG_IDP_PORT" "http://localhost:$LONG_APP_PORT"
+fresh_copy long "$ROOT/dist"
+write_app_config "$COPY_DIST" "http://localhost:$LONG_IDP_PORT"
+start_backend "127.0.0.1:$LONG_APP_PORT" "http://localhost:$LONG_IDP_PORT" "$COPY_DIST" "$COPY_DB"
+
+LONG_LOG="$LOG_DIR/e2e-long.log"
+(cd tests/e2e && APP_URL="http://localhost:$LONG_APP_PORT" \
+  IDP_ISSUER="http://localhost:$LONG_IDP_PORT" exec npm run --silent test:long) >"$LONG_LOG" 2>&1 &
+long_pid=$!
+SERVICE_PIDS+=("$long_pid")
+
+status=0
 (cd tests/e2e && APP_URL="http://localhost:$APP_PORT" IDP_ISSUER="http://localhost:$IDP_PORT" \
   MINIMAL_APP_URL="http://localhost:$MINIMAL_PORT" \
   MOCK_APP_URL="http://localhost:$MOCK_PORT" MOCK_ISSUER="$MOCK_ISSUER" \
-  MOCK_API_LOG="$LOG_DIR/backend-$MOCK_PORT.log" npm test)
+  MOCK_API_LOG="$LOG_DIR/backend-$MOCK_PORT.log" npm test) || status=$?
+
+long_status=0
+wait "$long_pid" || long_status=$?
+echo
+echo "# tests/e2e/long (ran beside the specs above):"
+cat "$LONG_LOG"
+if [ "$status" -ne 0 ] || [ "$long_status" -ne 0 ]; then
+  echo "end-to-end tests failed (specs: exit $status; long: exit $long_status)" >&2
+  exit 1
+fi

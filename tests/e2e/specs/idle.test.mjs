@@ -10,6 +10,7 @@ import {
   APP_URL, IDP_ISSUER, WAIT_MS, becomesVisible, idpStats, launchBrowser, openPage,
   overrideAppConfig, step, withPage,
 } from '../lib/browser.mjs';
+import { signIn as signInAs } from '../lib/session.mjs';
 import { AppPage } from '../pages/app.mjs';
 import { IdpPage } from '../pages/idp.mjs';
 
@@ -34,12 +35,7 @@ after(async () => {
   await browser?.close();
 });
 
-/** Signs in from a fresh signed-out app at `app`. */
-async function signIn(app, idp) {
-  await app.open('/');
-  await app.expectLoggedOut();
-  await app.signIn(idp, user);
-}
+const signIn = (app, idp) => signInAs(app, idp, user);
 
 test('left idle, the app counts down and signs out by itself', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   await withPage(browser, t, async (session) => {

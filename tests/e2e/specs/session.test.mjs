@@ -1,13 +1,15 @@
 // The session across reloads and tabs: silent restore (hidden iframe when the IdP is
 // same-site, top-level redirect when it is not), logout remembered, tabs following
-// each other's login and logout, and two tabs renewing with rotating refresh tokens.
+// each other's login and logout, an IdP outage and a lost refresh answer. (Two tabs
+// renewing for two minutes: long/renewal.test.mjs.)
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import {
-  APP_URL, IDP_ISSUER, idpStats, launchBrowser, openPage, step, topLevelNavigations, withPage,
+  APP_URL, IDP_ISSUER, idpStats, launchBrowser, step, topLevelNavigations, withPage,
 } from '../lib/browser.mjs';
+import { signIn as signInAs, withTwoTabs as withTwoTabsOf } from '../lib/session.mjs';
 import { AppPage } from '../pages/app.mjs';
 import { IdpPage } from '../pages/idp.mjs';
 
@@ -26,31 +28,8 @@ after(async () => {
 
 const authStates = (page) => page.evaluate(() => window.__authStates.slice());
 
-/** Signs in from a fresh signed-out app at `app`. */
-async function signIn(app, idp) {
-  await app.open('/');
-  await app.expectLoggedOut();
-  await app.signIn(idp, user);
-}
-
-/**
- * Runs `body(session, a, idpA, second, b)` with two tabs of one browser profile: tab A
- * (with its IdP page object) and tab B. Fails on uncaught errors in tab B.
- */
-async function withTwoTabs(t, body) {
-  await withPage(browser, t, async (session) => {
-    const a = new AppPage(session.page, APP_URL);
-    const idpA = new IdpPage(session.page, IDP_ISSUER);
-    const second = await openPage(browser, session.context);
-    const b = new AppPage(second.page, APP_URL);
-    try {
-      await body(session, a, idpA, second, b);
-      assert.deepEqual(second.pageErrors, [], 'errors in tab B');
-    } finally {
-      await second.close();
-    }
-  });
-}
+const signIn = (app, idp) => signInAs(app, idp, user);
+const withTwoTabs = (t, body) => withTwoTabsOf(browser, t, body);
 
 /** What the app keeps in web storage: no token, only the sign-in time marker. */
 async function expectNoTokensStored(app) {
@@ -215,44 +194,6 @@ test('tabs follow each other: login signs the other tab in, logout signs every t
       await b.expectLoggedOut();
       await idpA.confirmLogout();
       await a.expectLoggedOut();
-    });
-  });
-});
-
-test('two active tabs renew for two minutes with rotating refresh tokens, never invalid_grant', { timeout: 300_000 }, async (t) => {
-  await withTwoTabs(t, async (session, a, idpA, second, b) => {
-    await step(session, t, 'both tabs signed in', async () => {
-      await b.open('/');
-      await signIn(a, idpA);
-      await b.expectLoggedIn(user);
-    });
-
-    // The e2e IdP issues 4 s access tokens: two minutes are thirty lifetimes. The user
-    // works in both tabs (pointer moves) and each calls the API now and then.
-    const before = await idpStats();
-    const seconds = 120;
-    await step(session, t, `${seconds} s of work in both tabs`, async () => {
-      const end = Date.now() + seconds * 1_000;
-      for (let i = 0; Date.now() < end; i += 1) {
-        await session.page.mouse.move(10 + (i % 50), 10);
-        await second.page.mouse.move(10 + (i % 50), 20);
-        if (i % 6 === 0) await a.addTodo(`tab A ${i}`);
-        if (i % 6 === 3) await b.addTodo(`tab B ${i}`);
-        await session.page.waitForTimeout(1_000);
-      }
-      await a.expectLoggedIn(user);
-      await b.expectLoggedIn(user);
-    });
-
-    await step(session, t, 'renewals happened, none failed, none looped', async () => {
-      const after = await idpStats();
-      const refreshes = after.refresh - before.refresh;
-      t.diagnostic(`refresh grants in ${seconds} s over two tabs: ${refreshes}`);
-      assert.equal(after.invalidGrant - before.invalidGrant, 0, 'invalid_grant seen');
-      // Each tab renews ahead of expiry about every 2 s while active; far more would be
-      // a renewal loop.
-      assert.ok(refreshes >= seconds / 3, `only ${refreshes} refreshes`);
-      assert.ok(refreshes <= 4 * seconds, `${refreshes} refreshes: a renewal loop`);
     });
   });
 });
