@@ -315,6 +315,8 @@ mod tests {
             tracing_subscriber::fmt()
                 .with_writer(move || writer.clone())
                 .without_time()
+                // Plain text whichever features another crate of the build turns on.
+                .with_ansi(false)
                 .finish(),
         );
         // tracing caches per call site whether any subscriber listens. While only one
