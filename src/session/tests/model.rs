@@ -222,8 +222,9 @@ const TAB_IDS: [&str; 3] = ["t0", "t1", "t2"];
 
 impl Model {
     /// The state's identity: equal for equal states, secrets included (two states
-    /// that differ only in a token are two states). Code and family numbers
-    /// handed out, waiter numbers and counters are left out: they only name things.
+    /// that differ only in a token are two states). Left out: the counters that
+    /// number new codes, families and waiters (they only name what comes next) and
+    /// the count of exchanges (a statistic).
     fn fingerprint(&self) -> u64 {
         fn sorted<T: Ord>(items: impl Iterator<Item = T>) -> Vec<T> {
             let mut items: Vec<T> = items.collect();

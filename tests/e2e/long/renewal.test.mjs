@@ -5,31 +5,20 @@
 // against an IdP and an API of its own, so the counters read here are its own.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import { idpStats, launchBrowser, step } from '../lib/browser.mjs';
-import { signIn as signInAs, withTwoTabs as withTwoTabsOf } from '../lib/session.mjs';
+import { signIn, withTwoTabs } from '../lib/session.mjs';
 
 const user = 'alice';
 
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-const signIn = (app, idp) => signInAs(app, idp, user);
-const withTwoTabs = (t, body) => withTwoTabsOf(browser, t, body);
-
 test('two active tabs renew for two minutes with rotating refresh tokens, never invalid_grant', { timeout: 300_000 }, async (t) => {
-  await withTwoTabs(t, async (session, a, idpA, second, b) => {
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  await withTwoTabs(browser, t, async (session, a, idpA, second, b) => {
     await step(session, t, 'both tabs signed in', async () => {
       await b.open('/');
-      await signIn(a, idpA);
+      await signIn(a, idpA, user);
       await b.expectLoggedIn(user);
     });
 
