@@ -56,7 +56,6 @@ pub(crate) mod reveal {
     }
 
     /// Runs `f` with secrets printed in `Debug` on this thread.
-    #[cfg(feature = "rust-crypto")]
     pub(crate) fn with<R>(f: impl FnOnce() -> R) -> R {
         struct Reset(bool);
         impl Drop for Reset {
@@ -102,5 +101,17 @@ mod tests {
         assert!(t.matches("eyJhbGciOi.secret.sig"));
         assert!(!t.matches("eyJhbGciOi.secret.sih"));
         assert!(!t.matches("eyJhbGciOi"));
+    }
+
+    #[test]
+    fn secrets_show_only_inside_reveal() {
+        let t = AccessToken::new("at-1");
+        assert_eq!(reveal::with(|| format!("{t:?}")), r#"AccessToken("at-1")"#);
+        assert_eq!(format!("{t:?}"), "AccessToken([redacted])");
+        // Back to redacted after a panic inside, too.
+        let caught = std::panic::catch_unwind(|| reveal::with(|| panic!("inside")));
+        assert!(caught.is_err());
+        assert!(!reveal::on());
+        assert_eq!(format!("{t:?}"), "AccessToken([redacted])");
     }
 }
