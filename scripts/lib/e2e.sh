@@ -58,7 +58,13 @@ LONG_LOG="$LOG_DIR/e2e-long.log"
 (cd tests/e2e && APP_URL="http://localhost:$LONG_APP_PORT" \
   IDP_ISSUER="http://localhost:$LONG_IDP_PORT" exec npm run --silent test:long) >"$LONG_LOG" 2>&1 &
 long_pid=$!
-SERVICE_PIDS+=("$long_pid")
+# On an early exit the long run stops too: npm, the test runner under it, the browser.
+stop_tree() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null || true); do stop_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
+trap 'stop_tree "$long_pid"; stop_services' EXIT
 
 status=0
 (cd tests/e2e && APP_URL="http://localhost:$APP_PORT" IDP_ISSUER="http://localhost:$IDP_PORT" \
@@ -68,6 +74,7 @@ status=0
 
 long_status=0
 wait "$long_pid" || long_status=$?
+trap stop_services EXIT
 echo
 echo "# tests/e2e/long (ran beside the specs above):"
 cat "$LONG_LOG"

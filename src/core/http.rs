@@ -46,7 +46,8 @@ impl std::fmt::Debug for RedactedHeaders<'_> {
     }
 }
 
-/// Prints a body by its length only: bodies carry codes, verifiers and tokens.
+/// Prints a body by its length only: bodies carry codes, verifiers and tokens. (Test
+/// builds print it whole inside `reveal::with`.)
 struct BodyLength<'a>(&'a [u8]);
 
 impl std::fmt::Debug for BodyLength<'_> {

@@ -1,4 +1,5 @@
-//! Newtypes for protocol values. Secrets never print in `Debug`.
+//! Newtypes for protocol values. Secrets never print in `Debug` (test builds aside,
+//! inside `reveal::with`).
 
 macro_rules! secret_string {
     ($(#[$attr:meta])* $name:ident) => {

@@ -91,7 +91,9 @@ impl std::fmt::Debug for UnverifiedJws {
             return f
                 .debug_struct("UnverifiedJws")
                 .field("header", &self.header)
+                .field("signing_input", &self.signing_input)
                 .field("payload", &String::from_utf8_lossy(&self.payload))
+                .field("signature", &self.signature)
                 .finish();
         }
         f.debug_struct("UnverifiedJws")

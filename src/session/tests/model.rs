@@ -34,7 +34,8 @@ use crate::test_support::EcKey;
 
 #[derive(Clone, Debug, Default)]
 struct Provider {
-    /// Current generation of each refresh-token family; revoked families removed.
+    /// Current generation of each refresh-token family (revoked ones stay; `revoked`
+    /// names them).
     families: HashMap<u32, u32>,
     revoked: HashSet<u32>,
     presented: HashSet<String>,
@@ -74,7 +75,7 @@ fn verify_once(
     keys: &JwkSet,
     policy: &AlgorithmPolicy,
 ) -> Result<VerifiedJws, JoseError> {
-    let key = format!("{token}|{keys:?}|{policy:?}");
+    let key = reveal::with(|| format!("{token}|{keys:?}|{policy:?}"));
     VERIFIED.with(|verified| {
         verified
             .borrow_mut()
