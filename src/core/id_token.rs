@@ -258,6 +258,10 @@ pub enum IdTokenError {
     /// `auth_time` and (if it has one) `nonce`.
     #[error("the refreshed ID token changed `{0}`")]
     RefreshMismatch(&'static str),
+    /// Section 12.2: a refreshed ID token's `iat` is the time it was issued, so it
+    /// cannot predate the refresh request.
+    #[error("the refreshed ID token was issued before the refresh request")]
+    StaleRefresh,
 }
 
 /// Validates ID tokens for one client of one issuer.

@@ -510,8 +510,12 @@ pub(crate) struct Machine {
     phase: Phase,
     next_req: ReqId,
     waiters: Vec<WaiterId>,
-    /// Provider time minus wall time, from the last ID token's `iat`.
+    /// Provider time minus wall time, from the last accepted ID token's `iat`.
     offset: ServerTimeOffset,
+    /// That token's `iat` and the middle of its request (mono ms): a later ID token
+    /// cannot have been issued before this `iat` plus the monotonic time since (a
+    /// monotonic clock never runs ahead of real time; it may lag during sleep).
+    issued_at: Option<(u64, u64)>,
     /// This tab's user's last activity (mono): renewal ahead of time.
     last_activity: u64,
     /// The last activity in any tab: the idle clock.
@@ -595,6 +599,7 @@ impl Machine {
             next_req: 0,
             waiters: Vec::new(),
             offset: ServerTimeOffset::ZERO,
+            issued_at: None,
             last_activity: 0,
             last_seen: Now::default(),
             shared_at: None,
@@ -1673,7 +1678,16 @@ impl Machine {
         signing_in: bool,
     ) -> Outcome {
         let (nonce, max_age) = expected;
-        let Some(id_token) = response.id_token.clone() else {
+        // A refresh answer that sends back the ID token the session holds adds
+        // nothing: taken as one without an ID token (OIDC Core 12.2 allows that).
+        let id_token = response.id_token.clone().filter(|new| match &self.phase {
+            Phase::SignedIn(s) if nonce.is_none() => s
+                .id_token
+                .as_ref()
+                .is_none_or(|held| held.secret() != new.secret()),
+            _ => true,
+        });
+        let Some(id_token) = id_token else {
             if signing_in {
                 return Outcome::Fail(Failure::Fatal(
                     TokenError::Malformed("no id_token in the response".into()).into(),
@@ -1763,23 +1777,50 @@ impl Machine {
             }
             Err(e) => return Outcome::Fail(Failure::Fatal(IdTokenError::from(e).into())),
         };
+        let iat = match crate::core::json::from_bytes(verified.payload()) {
+            Ok(IssuedAt { iat }) => iat,
+            Err(_) => None,
+        };
+        // OIDC Core 12.2: a refreshed ID token's `iat` is the time it was issued. One
+        // issued before the request (a provider sending back an old token) must not
+        // pass, nor set the clock below: that clock would make it, and the access
+        // token's `exp`, look fresh.
+        if check.nonce.is_none() {
+            if let (Some(iat), Some((last_iat, at))) = (iat, self.issued_at) {
+                let earliest = last_iat.saturating_add(check.sent.mono.saturating_sub(at) / 1000);
+                if iat.saturating_add(self.client.leeway) < earliest {
+                    return Outcome::Fail(Failure::Fatal(IdTokenError::StaleRefresh.into()));
+                }
+            }
+        }
         // Server time: the provider's clock, from the token's `iat` against the middle
         // of the request, so that a client clock minutes off neither rejects a fresh
-        // token nor keeps an expired one.
-        if let Ok(IssuedAt { iat: Some(iat) }) = crate::core::json::from_bytes(verified.payload()) {
-            self.offset = ServerTimeOffset::from_issued_at(
+        // token nor keeps an expired one. A new authentication's token is fresh by
+        // construction (it carries this request's nonce); a refreshed one was just
+        // bounded above. Kept only if the token passes.
+        let offset = iat.map_or(self.offset, |iat| {
+            ServerTimeOffset::from_issued_at(
                 iat,
                 check.sent.wall / 1000,
                 check.received.wall / 1000,
-            );
-        }
+            )
+        });
         // OIDC Core 3.1.3.7 step 13: `auth_time` checked when `max_age` was sent.
         let claims = self
             .validator()
             .max_age(check.max_age)
-            .check_standard_claims(&verified, check.nonce.as_ref(), self.server_secs());
+            .check_standard_claims(
+                &verified,
+                check.nonce.as_ref(),
+                offset.server_time(self.wall_secs()),
+            );
         match claims {
             Ok(claims) => {
+                self.offset = offset;
+                if let Some(iat) = iat {
+                    let middle = check.sent.mono / 2 + check.received.mono / 2;
+                    self.issued_at = Some((iat, middle));
+                }
                 let payload = String::from_utf8_lossy(verified.payload());
                 Outcome::Done(Box::new(Acquired {
                     authenticated: check.nonce.is_some(),
@@ -2337,6 +2378,7 @@ impl Machine {
             next_req,
             waiters,
             offset,
+            issued_at,
             last_activity,
             last_seen,
             shared_at,
@@ -2362,7 +2404,14 @@ impl Machine {
             asked,
         )
             .hash(h);
-        (last_activity, shared_at, countdown, idle_logged_out).hash(h);
+        (
+            last_activity,
+            shared_at,
+            countdown,
+            idle_logged_out,
+            issued_at,
+        )
+            .hash(h);
         (offline, visible, logged_out_marker).hash(h);
         crate::core::reveal::with(|| {
             format!(

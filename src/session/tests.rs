@@ -4,6 +4,7 @@
 mod harness;
 mod model;
 
+use crate::core::IdTokenError;
 use harness::*;
 
 use super::machine::{Command, Event, TabMessage, ACTIVE_WINDOW_MS};
@@ -729,6 +730,42 @@ fn refreshed_id_token_with_another_subject_ends_the_session() {
         "{:?}",
         tab.state()
     );
+}
+
+#[test]
+fn a_backdated_refreshed_id_token_ends_the_session_and_does_not_set_the_clock() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    idp.set_old_id_token_on_refresh(Some(OldIdToken::Backdated));
+    // Issued at sign-in, though the refresh comes three minutes later: more than
+    // the leeway (60 s) before the request.
+    tab.advance(3 * idp.lifetime_ms());
+    tab.want_token();
+    assert_eq!(idp.refreshes(), 1);
+    match tab.state() {
+        AuthState::Failed(AuthError::IdToken(IdTokenError::StaleRefresh)) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_resent_id_token_keeps_the_session_and_its_clock() {
+    let idp = Idp::new();
+    // No `expires_in`: the access token's lifetime comes from its `exp`, read in
+    // the provider's time.
+    idp.set_expires_in(None);
+    let mut tab = signed_in(&idp);
+    idp.set_old_id_token_on_refresh(Some(OldIdToken::Resent));
+    tab.advance(3 * idp.lifetime_ms());
+    tab.want_token();
+    assert_eq!(idp.refreshes(), 1);
+    assert!(tab.state().is_logged_in(), "{:?}", tab.state());
+    // Had the old token's `iat` set the clock three minutes back, the new access
+    // token would look valid three minutes past its `exp`.
+    tab.advance(idp.lifetime_ms() + 1_000);
+    tab.want_token();
+    assert_eq!(idp.refreshes(), 2);
+    assert!(tab.state().is_logged_in(), "{:?}", tab.state());
 }
 
 #[test]

@@ -35,6 +35,17 @@ struct Family {
     /// (as real providers do; OIDC Core 12.2).
     nonce: Option<String>,
     auth_time: Option<u64>,
+    /// The first ID token of the family and its `iat`.
+    first_id: Option<(String, u64)>,
+}
+
+/// What a refresh answer's ID token is, when not a new one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OldIdToken {
+    /// The family's first ID token, sent back as it is.
+    Resent,
+    /// A new token with the first one's `iat` (and so its `exp`).
+    Backdated,
 }
 
 struct Grant {
@@ -70,6 +81,7 @@ pub struct IdpState {
     /// The silent frame stays on a page of the provider's (`prompt=none` ignored).
     frame_stops: bool,
     omit_auth_time: bool,
+    old_id_token: Option<OldIdToken>,
     refreshes: u32,
     reuse: u32,
     invalid_grants: u32,
@@ -119,6 +131,7 @@ impl Idp {
             token_failure: None,
             frame_stops: false,
             omit_auth_time: false,
+            old_id_token: None,
             refreshes: 0,
             reuse: 0,
             invalid_grants: 0,
@@ -178,6 +191,9 @@ impl Idp {
     }
     pub fn set_issue_refresh_tokens(&self, on: bool) {
         self.0.borrow_mut().issue_refresh = on;
+    }
+    pub fn set_old_id_token_on_refresh(&self, old: Option<OldIdToken>) {
+        self.0.borrow_mut().old_id_token = old;
     }
     pub fn set_omit_auth_time(&self, on: bool) {
         self.0.borrow_mut().omit_auth_time = on;
@@ -273,7 +289,16 @@ impl Idp {
             Some("at+jwt"),
             &json!({"iss": ISS, "sub": user, "aud": "api", "iat": iat, "exp": iat + st.lifetime, "client_id": "spa"}),
         );
-        let mut id = json!({"iss": ISS, "sub": user, "aud": "spa", "iat": iat, "exp": iat + 600, "name": user});
+        let first = family.and_then(|f| st.families[&f].first_id.clone());
+        let id_iat = match (st.old_id_token, &first) {
+            (Some(OldIdToken::Backdated), Some((_, first_iat))) => *first_iat,
+            _ => iat,
+        };
+        let mut id = json!({"iss": ISS, "sub": user, "aud": "spa", "iat": id_iat, "exp": id_iat + 600, "name": user});
+        if id_iat != iat {
+            // Another token than the first (signatures are deterministic).
+            id["jti"] = iat.into();
+        }
         if let Some(n) = nonce {
             id["nonce"] = n.into();
         }
@@ -283,10 +308,18 @@ impl Idp {
         if let Some(roles) = &st.roles {
             id["roles"] = roles.clone().into();
         }
+        let id_token = match (st.old_id_token, first) {
+            (Some(OldIdToken::Resent), Some((first, _))) => first,
+            _ => st.key.jwt(None, &id),
+        };
+        if let Some(f) = family {
+            let family = st.families.get_mut(&f).unwrap();
+            family.first_id.get_or_insert((id_token.clone(), iat));
+        }
         let mut body = json!({
             "access_token": access,
             "token_type": "Bearer",
-            "id_token": st.key.jwt(None, &id),
+            "id_token": id_token,
         });
         match st.expires_in {
             None => body["expires_in"] = st.lifetime.into(),
