@@ -971,6 +971,7 @@ fn listen(weak: Weak<Driver>, channel: &str) -> PageEvents {
                 Event::Tab {
                     from: from.to_owned(),
                     message,
+                    here: return_path(),
                 }
             }
             _ => return,

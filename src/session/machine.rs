@@ -215,8 +215,13 @@ pub(crate) enum Event {
     },
     /// `next_deadline()` was reached.
     Timer,
-    /// Another tab spoke.
-    Tab { from: String, message: TabMessage },
+    /// Another tab spoke. `here`: this tab's page (path, query and fragment), where
+    /// a top-level sign-in it leads to comes back to.
+    Tab {
+        from: String,
+        message: TabMessage,
+        here: String,
+    },
     /// The silent frame landed: the query of its address.
     SilentResult { req: ReqId, query: String },
     /// The silent frame stopped on a page of its own (an error page when the
@@ -516,6 +521,9 @@ pub(crate) struct Machine {
     /// cannot have been issued before this `iat` plus the monotonic time since (a
     /// monotonic clock never runs ahead of real time; it may lag during sleep).
     issued_at: Option<(u64, u64)>,
+    /// The page this tab is on (path, query and fragment), as last told: where a
+    /// top-level silent sign-in comes back to.
+    here: String,
     /// This tab's user's last activity (mono): renewal ahead of time.
     last_activity: u64,
     /// The last activity in any tab: the idle clock.
@@ -600,6 +608,7 @@ impl Machine {
             waiters: Vec::new(),
             offset: ServerTimeOffset::ZERO,
             issued_at: None,
+            here: String::new(),
             last_activity: 0,
             last_seen: Now::default(),
             shared_at: None,
@@ -729,7 +738,11 @@ impl Machine {
             Event::Http { req, result } => self.on_http(req, result),
             Event::Verified { req, result } => self.on_verified(req, result),
             Event::Timer => self.on_timer(),
-            Event::Tab { from, message } => self.on_tab(&from, message),
+            Event::Tab {
+                from,
+                message,
+                here,
+            } => self.on_tab(&from, message, here),
             Event::SilentResult { req, query } => self.on_silent(req, &query),
             Event::SilentFailed { req } => {
                 self.frame_failed(|step| matches!(step, Step::Frame { req: r, .. } if *r == req))
@@ -929,6 +942,12 @@ impl Machine {
             }
             Some(callback) => Then::Callback(Box::new(callback)),
             None => {
+                let PageUrl {
+                    path,
+                    query,
+                    fragment,
+                } = &info.page;
+                self.here = format!("{path}{query}{fragment}");
                 let recently = info
                     .signed_in
                     .as_deref()
@@ -1191,11 +1210,9 @@ impl Machine {
                     },
                 };
             }
-            Err(CallbackError::Provider(e))
-                if stored.silent && NEEDS_INTERACTION.contains(&e.error.as_str()) =>
-            {
-                self.forget_session();
-            }
+            // A silent sign-in that needs the user, or that failed, leaves the app
+            // signed out, and the next load with it: never an error loop.
+            Err(_) if stored.silent => self.forget_session(),
             Err(e) => self.phase = Phase::Failed(e.into()),
         }
     }
@@ -1212,7 +1229,7 @@ impl Machine {
                 self.phase = Phase::SigningIn { silent: true, step };
             }
         } else if self.client.redirect_restore {
-            let _ = self.redirect_to_provider(LoginOptions::default(), true);
+            self.redirect_silently();
         } else {
             self.phase = Phase::SignedOut;
         }
@@ -1260,6 +1277,12 @@ impl Machine {
                 None
             }
         }
+    }
+
+    /// A top-level `prompt=none` sign-in, back to the page this tab is on.
+    fn redirect_silently(&mut self) {
+        let options = LoginOptions::default().return_to(std::mem::take(&mut self.here));
+        let _ = self.redirect_to_provider(options, true);
     }
 
     fn redirect_to_provider(&mut self, options: LoginOptions, silent: bool) -> Option<()> {
@@ -1538,7 +1561,7 @@ impl Machine {
         }
     }
 
-    fn on_tab(&mut self, from: &str, message: TabMessage) {
+    fn on_tab(&mut self, from: &str, message: TabMessage, here: String) {
         if from == self.tab {
             return;
         }
@@ -1580,7 +1603,8 @@ impl Machine {
                             self.phase = Phase::SigningIn { silent: true, step };
                         }
                     } else if self.client.redirect_restore {
-                        let _ = self.redirect_to_provider(LoginOptions::default(), true);
+                        self.here = here;
+                        self.redirect_silently();
                     }
                 }
             }
@@ -1866,6 +1890,13 @@ impl Machine {
             }
             Err(CallbackError::Provider(e)) if NEEDS_INTERACTION.contains(&e.error.as_str()) => {
                 Outcome::Fail(Failure::NeedsLogin)
+            }
+            // OIDC Core 3.1.2.6 (OAuth 2.0 4.1.2.1): the provider is busy or failed;
+            // worth another try, as at the token endpoint.
+            Err(CallbackError::Provider(e))
+                if e.error == "temporarily_unavailable" || e.error == "server_error" =>
+            {
+                Outcome::Fail(Failure::Transient(CallbackError::Provider(e).into(), None))
             }
             Err(e) => Outcome::Fail(Failure::Fatal(e.into())),
         }
@@ -2379,6 +2410,7 @@ impl Machine {
             waiters,
             offset,
             issued_at,
+            here,
             last_activity,
             last_seen,
             shared_at,
@@ -2410,6 +2442,7 @@ impl Machine {
             countdown,
             idle_logged_out,
             issued_at,
+            here,
         )
             .hash(h);
         (offline, visible, logged_out_marker).hash(h);

@@ -86,6 +86,66 @@ fn cross_site_provider_restores_through_a_top_level_redirect_only_after_a_sign_i
 }
 
 #[test]
+fn a_top_level_silent_sign_in_comes_back_to_the_page_it_left() {
+    let idp = Idp::new();
+    // A tab signed out before any sign-in.
+    let mut other = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/done");
+    other.tab_id = "b".into();
+    other.start();
+    other.run();
+    assert_eq!(other.state(), AuthState::LoggedOut);
+
+    let page = "/todos/42?filter=open";
+    let mut tab = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/todos/42");
+    tab.query = "?filter=open".into();
+    tab.start();
+    tab.run();
+    let tab = tab.login_as("alice");
+    assert_eq!(tab.url, page);
+    // A reload restores through the provider, and lands on the same page.
+    let mut reloaded = tab.reload();
+    reloaded.start();
+    reloaded.run();
+    let mut back = reloaded.follow_redirect();
+    back.run();
+    assert_eq!(back.user().as_deref(), Some("alice"));
+    assert_eq!(back.url, page);
+
+    // The other tab hears of the sign-in, on a page it moved to meanwhile.
+    other.dispatch(Event::Tab {
+        from: "a".into(),
+        message: TabMessage::Login,
+        here: "/done?page=2".into(),
+    });
+    let mut back = other.follow_redirect();
+    back.run();
+    assert_eq!(back.user().as_deref(), Some("alice"));
+    assert_eq!(back.url, "/done?page=2");
+}
+
+#[test]
+fn a_top_level_silent_sign_in_refused_signs_out_once_and_not_again_on_reload() {
+    let idp = Idp::new();
+    let mut tab = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/");
+    tab.start();
+    tab.run();
+    let tab = tab.login_as("alice");
+    let mut reloaded = tab.reload();
+    reloaded.start();
+    reloaded.run();
+    idp.set_authorize_error(Some("access_denied"));
+    let mut back = reloaded.follow_redirect();
+    back.run();
+    assert_eq!(back.state(), AuthState::LoggedOut);
+    // The next load does not try again (and fail again).
+    let mut again = back.reload();
+    again.start();
+    again.run();
+    assert_eq!(again.state(), AuthState::LoggedOut);
+    assert!(again.navigations.is_empty(), "{:?}", again.navigations);
+}
+
+#[test]
 fn sign_in_redirects_leave_no_history_entry_where_back_would_send_the_user_on_again() {
     let idp = Idp::new();
     let mut tab = Tab::new(&idp, "/");
@@ -664,6 +724,7 @@ fn a_logout_in_another_tab_stands_against_a_silent_restore_under_way() {
     b.dispatch(Event::Tab {
         from: a.tab_id.clone(),
         message: TabMessage::Logout,
+        here: "/".into(),
     });
     b.hold_fetches = false;
     b.release_all();
@@ -833,6 +894,30 @@ fn without_refresh_token_the_frame_renews() {
 }
 
 #[test]
+fn a_busy_provider_answering_the_frame_is_tried_again_and_the_session_stays() {
+    let idp = Idp::new();
+    idp.set_issue_refresh_tokens(false);
+    let mut tab = signed_in(&idp);
+    for error in ["temporarily_unavailable", "server_error"] {
+        idp.set_authorize_error(Some(error));
+        // Inside the renewal margin, the token still valid.
+        tab.advance(idp.lifetime_ms() * 3 / 4);
+        let frames = tab.frames_opened;
+        tab.want_token();
+        assert_eq!(tab.frames_opened, frames + 1, "{error}");
+        assert!(tab.resolved.last().unwrap().1.is_ok(), "{error}");
+        assert!(tab.state().is_logged_in(), "{error}: {:?}", tab.state());
+        // Answered normally next time.
+        idp.set_authorize_error(None);
+        tab.advance(idp.lifetime_ms() / 2);
+        tab.want_token();
+        assert!(tab.frames_opened > frames + 1, "{error}");
+        assert!(tab.resolved.last().unwrap().1.is_ok(), "{error}");
+        assert!(tab.state().is_logged_in(), "{error}: {:?}", tab.state());
+    }
+}
+
+#[test]
 fn logout_marker_blocks_silent_restore_and_the_next_login_asks_for_the_user() {
     let idp = Idp::new();
     let mut tab = signed_in(&idp);
@@ -876,6 +961,7 @@ fn tabs_follow_logout_and_login_and_ignore_their_own_messages() {
     a.dispatch(Event::Tab {
         from: a_id,
         message: TabMessage::Logout,
+        here: "/".into(),
     });
     assert!(a.state().is_logged_in());
     // Logout in A signs B out.
@@ -883,6 +969,7 @@ fn tabs_follow_logout_and_login_and_ignore_their_own_messages() {
     b.dispatch(Event::Tab {
         from: a.tab_id.clone(),
         message: TabMessage::Logout,
+        here: "/".into(),
     });
     assert_eq!(b.state(), AuthState::LoggedOut);
     // Login in A signs B in, with its own code exchange.
@@ -894,6 +981,7 @@ fn tabs_follow_logout_and_login_and_ignore_their_own_messages() {
     b.dispatch(Event::Tab {
         from: a.tab_id.clone(),
         message: TabMessage::Login,
+        here: "/".into(),
     });
     b.run();
     assert_eq!(b.frames_opened, frames + 1);
@@ -1258,6 +1346,7 @@ fn activity_in_another_tab_keeps_this_one_signed_in() {
         tab.dispatch(Event::Tab {
             from: "other".into(),
             message: TabMessage::Activity,
+            here: "/".into(),
         });
         tab.fire_timers();
         assert!(tab.state().is_logged_in());
@@ -1268,6 +1357,7 @@ fn activity_in_another_tab_keeps_this_one_signed_in() {
     tab.dispatch(Event::Tab {
         from: own,
         message: TabMessage::Activity,
+        here: "/".into(),
     });
     tab.advance(50_000);
     tab.fire_timers();
@@ -1351,6 +1441,7 @@ fn a_logout_from_another_tab_revokes_this_tabs_grant() {
     tab.dispatch(Event::Tab {
         from: "other".into(),
         message: TabMessage::Logout,
+        here: "/".into(),
     });
     assert_eq!(tab.state(), AuthState::LoggedOut);
     assert_eq!(idp.0.borrow().revoked.len(), 1);

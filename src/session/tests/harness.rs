@@ -82,6 +82,8 @@ pub struct IdpState {
     frame_stops: bool,
     omit_auth_time: bool,
     old_id_token: Option<OldIdToken>,
+    /// The authorization endpoint answers this error, whoever asks.
+    authorize_error: Option<&'static str>,
     refreshes: u32,
     reuse: u32,
     invalid_grants: u32,
@@ -132,6 +134,7 @@ impl Idp {
             frame_stops: false,
             omit_auth_time: false,
             old_id_token: None,
+            authorize_error: None,
             refreshes: 0,
             reuse: 0,
             invalid_grants: 0,
@@ -195,6 +198,9 @@ impl Idp {
     pub fn set_old_id_token_on_refresh(&self, old: Option<OldIdToken>) {
         self.0.borrow_mut().old_id_token = old;
     }
+    pub fn set_authorize_error(&self, error: Option<&'static str>) {
+        self.0.borrow_mut().authorize_error = error;
+    }
     pub fn set_omit_auth_time(&self, on: bool) {
         self.0.borrow_mut().omit_auth_time = on;
     }
@@ -245,6 +251,10 @@ impl Idp {
         }
         let redirect = params["redirect_uri"].clone();
         let state = params["state"].clone();
+        if let Some(error) = st.authorize_error {
+            let q = form::serialize([("error", error), ("state", state.as_str()), ("iss", ISS)]);
+            return (redirect, q);
+        }
         let Some(user) = st.session.clone() else {
             assert_eq!(params.get("prompt").map(String::as_str), Some("none"));
             let q = form::serialize([

@@ -373,6 +373,7 @@ impl Model {
                             Event::Tab {
                                 from: TAB_IDS[from].into(),
                                 message,
+                                here: "/".into(),
                             },
                         )
                     });
