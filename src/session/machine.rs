@@ -705,7 +705,7 @@ impl Machine {
         if self.client.renew_ahead && self.visible && active_then {
             deadline = Some(due_at);
         }
-        if self.last_activity > s.got.mono {
+        if self.worked_since(s) {
             if let Some(at) = s.keep_alive_at() {
                 deadline = Some(deadline.map_or(at, |d| d.min(at)));
             }
@@ -765,14 +765,14 @@ impl Machine {
 
     /// The user did something in this tab: the idle clock restarts here, and in the
     /// other tabs when this one tells them (at most every few seconds, at once while
-    /// the countdown runs).
+    /// the countdown runs). Hidden tabs keep their own grants alive on it too.
     fn activity(&mut self) {
         self.last_activity = self.now.mono;
         self.last_seen = self.now;
         let Phase::SignedIn(s) = &self.phase else {
             return;
         };
-        let Some(timeout) = self.idle_timeout(s) else {
+        let Some(timeout) = self.idle_timeout(s).or(s.idle.map(|(_, ms)| ms)) else {
             return;
         };
         // Often enough that no tab's warning starts while the user works in another.
@@ -2177,6 +2177,13 @@ impl Machine {
         }
     }
 
+    /// The user worked in some tab of the app since `s`'s tokens came: its grant
+    /// is kept alive, each tab's own (a hidden tab's grant idling out at the
+    /// provider would sign every tab out).
+    fn worked_since(&self, s: &SignedIn) -> bool {
+        self.last_seen.mono > s.got.mono
+    }
+
     fn can_renew(&self, s: &SignedIn) -> bool {
         s.refresh.is_some() || self.client.frame
     }
@@ -2199,7 +2206,7 @@ impl Machine {
             return;
         }
         let ahead = self.client.renew_ahead && active && due;
-        let keep_alive = self.last_activity > s.got.mono && s.keep_alive_due(now);
+        let keep_alive = self.worked_since(s) && s.keep_alive_due(now);
         let retrying = s.retry.is_some() && due;
         let expired = s.expired(now);
         let refresh = s.refresh.clone();

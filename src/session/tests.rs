@@ -361,6 +361,52 @@ fn keep_alive_renews_before_the_provider_session_idles_out_while_the_user_works(
 }
 
 #[test]
+fn keep_alive_renews_a_hidden_tab_while_the_user_works_in_another() {
+    for auto_logout in [true, false] {
+        let idp = Idp::new();
+        idp.set_refresh_expires_in(Some(600));
+        idp.set_refresh_idles_out(true);
+        let tweak = if auto_logout {
+            |c: OidcConfig| c
+        } else {
+            |c: OidcConfig| c.auto_logout(false)
+        };
+        let mut working = signed_in_with(&idp, tweak);
+        let mut hidden = working.reload();
+        hidden.tab_id = "b".into();
+        hidden.start();
+        hidden.run();
+        assert!(hidden.state().is_logged_in());
+        hidden.dispatch(Event::Visibility(false));
+        // An hour of work in the first tab; the hidden one hears of it.
+        for _ in 0..120 {
+            working.advance(30_000);
+            hidden.advance(30_000);
+            let told = working.broadcasts.len();
+            working.dispatch(Event::Activity);
+            working.fire_timers();
+            for message in working.broadcasts[told..].to_vec() {
+                hidden.dispatch(Event::Tab {
+                    from: "a".into(),
+                    message,
+                    here: "/".into(),
+                });
+            }
+            hidden.fire_timers();
+        }
+        hidden.dispatch(Event::Visibility(true));
+        hidden.want_token();
+        assert!(
+            hidden.resolved.last().unwrap().1.is_ok(),
+            "auto_logout {auto_logout}: {:?}",
+            hidden.state()
+        );
+        assert_eq!(idp.invalid_grants(), 0, "auto_logout {auto_logout}");
+        assert!(working.state().is_logged_in());
+    }
+}
+
+#[test]
 fn keep_alive_goes_on_at_its_pace_when_renewals_stop_telling_the_idle_lifetime() {
     let idp = Idp::new();
     idp.set_refresh_expires_in(Some(600));

@@ -37,6 +37,8 @@ struct Family {
     auth_time: Option<u64>,
     /// The first ID token of the family and its `iat`.
     first_id: Option<(String, u64)>,
+    /// When (mono) the family was last renewed.
+    used_at: u64,
 }
 
 /// What a refresh answer's ID token is, when not a new one.
@@ -84,6 +86,9 @@ pub struct IdpState {
     old_id_token: Option<OldIdToken>,
     /// The authorization endpoint answers this error, whoever asks.
     authorize_error: Option<&'static str>,
+    /// A refresh token unused for `refresh_expires_in` is refused (as Keycloak's
+    /// "refresh token expired").
+    refresh_idles_out: bool,
     refreshes: u32,
     reuse: u32,
     invalid_grants: u32,
@@ -135,6 +140,7 @@ impl Idp {
             omit_auth_time: false,
             old_id_token: None,
             authorize_error: None,
+            refresh_idles_out: false,
             refreshes: 0,
             reuse: 0,
             invalid_grants: 0,
@@ -197,6 +203,9 @@ impl Idp {
     }
     pub fn set_old_id_token_on_refresh(&self, old: Option<OldIdToken>) {
         self.0.borrow_mut().old_id_token = old;
+    }
+    pub fn set_refresh_idles_out(&self, on: bool) {
+        self.0.borrow_mut().refresh_idles_out = on;
     }
     pub fn set_authorize_error(&self, error: Option<&'static str>) {
         self.0.borrow_mut().authorize_error = error;
@@ -325,6 +334,7 @@ impl Idp {
         if let Some(f) = family {
             let family = st.families.get_mut(&f).unwrap();
             family.first_id.get_or_insert((id_token.clone(), iat));
+            family.used_at = now.mono;
         }
         let mut body = json!({
             "access_token": access,
@@ -461,7 +471,11 @@ impl Idp {
                 let (f, g): (u32, u32) = (parts[1].parse().unwrap(), parts[2].parse().unwrap());
                 let (user, nonce, auth_time) = {
                     let mut st = self.0.borrow_mut();
+                    let idle = st.refresh_expires_in.filter(|_| st.refresh_idles_out);
                     let family = st.families.get_mut(&f).unwrap();
+                    if idle.is_some_and(|idle| now.mono > family.used_at + idle * 1000) {
+                        family.revoked = true;
+                    }
                     if family.revoked {
                         drop(st);
                         return self.invalid_grant();
