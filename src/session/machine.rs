@@ -2185,7 +2185,7 @@ impl Machine {
     }
 
     fn can_renew(&self, s: &SignedIn) -> bool {
-        s.refresh.is_some() || self.client.frame
+        s.refresh.is_some() || self.client.frame || s.via == SignInMethod::Mock
     }
 
     /// Starts a renewal that fell due: lazily for waiting callers, ahead of time for
@@ -2203,6 +2203,19 @@ impl Machine {
         let asked = self.asked;
         let backing_off = s.retry.is_some_and(|(until, _)| now.mono < until);
         if s.renewal.is_some() || (backing_off && !(asked && s.expired(now))) {
+            return;
+        }
+        // A mock session has no provider to ask: its token is made anew.
+        if let (SignInMethod::Mock, Some(mock)) = (s.via, self.client.mock.clone()) {
+            if due {
+                if let (Ok(fresh), Phase::SignedIn(s)) =
+                    (mock_session(&self.client, &mock, now), &mut self.phase)
+                {
+                    s.access = fresh.access;
+                    s.got = fresh.got;
+                    s.lifetime = fresh.lifetime;
+                }
+            }
             return;
         }
         let ahead = self.client.renew_ahead && active && due;

@@ -1524,6 +1524,29 @@ fn session_info_tells_how_the_session_came_and_renews() {
 }
 
 #[test]
+fn a_mock_session_renews_its_token_without_a_provider_and_never_spins() {
+    // The configured issuer on the app's site (a frame could renew) or not.
+    for origin in [APP, "http://127.0.0.1:3000"] {
+        let idp = Idp::new();
+        let mut tab = Tab::with_origin(&idp, origin, "/");
+        tab.tweak = |c| c.mock(crate::MockUser::new("mock-alice"));
+        tab.start();
+        tab.run();
+        let first = tab.token().unwrap();
+        // Two days of work: the mock token (24 h) falls due, and is renewed.
+        for _ in 0..(2 * 24 * 60) {
+            tab.advance(60_000);
+            tab.dispatch(Event::Activity);
+            tab.fire_timers();
+        }
+        let now = tab.token().unwrap();
+        assert_ne!(now.secret(), first.secret(), "{origin}");
+        assert_eq!(tab.user().as_deref(), Some("mock-alice"), "{origin}");
+        assert_eq!(idp.requests(), 0, "no provider");
+    }
+}
+
+#[test]
 fn mock_mode_signs_in_without_a_provider_and_toggles() {
     let idp = Idp::new();
     let mut tab = Tab::new(&idp, "/");
