@@ -75,9 +75,12 @@ pub(crate) fn rsa_jwk(kid: &str) -> Jwk {
     .unwrap()
 }
 
-/// Signs with RS256 or PS256.
+/// Signs with RS256 or PS256; an empty `kid` is left out of the header.
 pub(crate) fn rsa_sign(alg: &str, kid: &str, claims: &serde_json::Value) -> String {
-    let header = serde_json::json!({"alg": alg, "kid": kid});
+    let mut header = serde_json::json!({"alg": alg, "kid": kid});
+    if kid.is_empty() {
+        header = serde_json::json!({ "alg": alg });
+    }
     let input = format!(
         "{}.{}",
         b64::encode(header.to_string().as_bytes()),

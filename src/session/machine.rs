@@ -1794,9 +1794,14 @@ impl Machine {
         };
         let verified = match result {
             Ok(v) => v,
-            // A key the cached set lacks, or a signature the cached set does not
-            // verify: the provider may have rotated its keys. Fetch them once more.
-            Err(JoseError::UnknownKid(_) | JoseError::InvalidSignature) if !check.refetched => {
+            // A key the cached set lacks, none in it that fits the token's algorithm,
+            // or a signature it does not verify: the provider may have rotated its
+            // keys (OIDC Core 10.1.1). Fetch them once more.
+            Err(
+                JoseError::UnknownKid(_)
+                | JoseError::NoMatchingKey(_)
+                | JoseError::InvalidSignature,
+            ) if !check.refetched => {
                 return self.fetch_keys(check);
             }
             Err(e) => return Outcome::Fail(Failure::Fatal(IdTokenError::from(e).into())),

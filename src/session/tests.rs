@@ -474,6 +474,47 @@ fn invalid_grant_ends_the_session_and_tells_the_tabs() {
 }
 
 #[test]
+fn keys_are_fetched_again_when_the_cached_set_cannot_check_a_refreshed_token() {
+    // A new key under the old `kid` (the cached key's signature check fails), and
+    // another algorithm, without a `kid` (no cached key fits it).
+    for rotate in [Idp::rotate_key_keeping_kid as fn(&Idp), |idp| {
+        idp.switch_to_rsa("")
+    }] {
+        let idp = Idp::new();
+        let mut tab = signed_in(&idp);
+        rotate(&idp);
+        tab.advance(idp.lifetime_ms());
+        let before = idp.paths().len();
+        tab.want_token();
+        assert!(tab.resolved.last().unwrap().1.is_ok(), "{:?}", tab.state());
+        assert!(tab.state().is_logged_in());
+        assert_eq!(idp.paths_since(before), ["/token", "/jwks"]);
+    }
+}
+
+#[test]
+fn an_id_token_for_another_audience_too_signs_in_only_when_the_app_trusts_it() {
+    // OIDC Core 3.1.3.7 step 3.
+    let idp = Idp::new();
+    idp.set_extra_audience(Some("api"));
+    let tab = signed_in_with(&idp, |c| c.trusted_audience("api"));
+    assert_eq!(tab.user().as_deref(), Some("alice"));
+
+    let idp = Idp::new();
+    idp.set_extra_audience(Some("api"));
+    let mut tab = Tab::new(&idp, "/");
+    tab.start();
+    tab.run();
+    let tab = tab.login_as("alice");
+    match tab.state() {
+        AuthState::Failed(AuthError::IdToken(IdTokenError::UntrustedAudience(aud))) => {
+            assert_eq!(aud, "api");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn a_rotated_refresh_token_survives_a_failed_key_fetch() {
     let idp = Idp::new();
     let mut tab = signed_in(&idp);

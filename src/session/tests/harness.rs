@@ -89,6 +89,11 @@ pub struct IdpState {
     /// A refresh token unused for `refresh_expires_in` is refused (as Keycloak's
     /// "refresh token expired").
     refresh_idles_out: bool,
+    /// ID tokens are signed with the RSA test key under this `kid`, and the key
+    /// set holds only that key.
+    rsa: Option<&'static str>,
+    /// A second audience in the ID tokens (with `azp`).
+    extra_audience: Option<&'static str>,
     refreshes: u32,
     reuse: u32,
     invalid_grants: u32,
@@ -141,6 +146,8 @@ impl Idp {
             old_id_token: None,
             authorize_error: None,
             refresh_idles_out: false,
+            rsa: None,
+            extra_audience: None,
             refreshes: 0,
             reuse: 0,
             invalid_grants: 0,
@@ -234,6 +241,17 @@ impl Idp {
     pub fn rotate_key(&self) {
         self.0.borrow_mut().key = EcKey::new(2, "k2");
     }
+    /// A new key under the old key's `kid`.
+    pub fn rotate_key_keeping_kid(&self) {
+        self.0.borrow_mut().key = EcKey::new(3, "k1");
+    }
+    pub fn set_extra_audience(&self, audience: Option<&'static str>) {
+        self.0.borrow_mut().extra_audience = audience;
+    }
+    /// RS256 from now on, under `kid`.
+    pub fn switch_to_rsa(&self, kid: &'static str) {
+        self.0.borrow_mut().rsa = Some(kid);
+    }
     pub fn end_sessions(&self) {
         self.0.borrow_mut().session = None;
     }
@@ -314,6 +332,10 @@ impl Idp {
             _ => iat,
         };
         let mut id = json!({"iss": ISS, "sub": user, "aud": "spa", "iat": id_iat, "exp": id_iat + 600, "name": user});
+        if let Some(extra) = st.extra_audience {
+            id["aud"] = json!(["spa", extra]);
+            id["azp"] = "spa".into();
+        }
         if id_iat != iat {
             // Another token than the first (signatures are deterministic).
             id["jti"] = iat.into();
@@ -329,7 +351,10 @@ impl Idp {
         }
         let id_token = match (st.old_id_token, first) {
             (Some(OldIdToken::Resent), Some((first, _))) => first,
-            _ => st.key.jwt(None, &id),
+            _ => match st.rsa {
+                Some(kid) => crate::test_support::rsa_sign("RS256", kid, &id),
+                None => st.key.jwt(None, &id),
+            },
         };
         if let Some(f) = family {
             let family = st.families.get_mut(&f).unwrap();
@@ -395,7 +420,11 @@ impl Idp {
                 if st.jwks_down {
                     return Ok(json_response(503, json!({})));
                 }
-                Ok(json_response(200, json!({"keys": [st.key.jwk()]})))
+                let key = match st.rsa {
+                    Some(kid) => json!(crate::test_support::rsa_jwk(kid)),
+                    None => json!(st.key.jwk()),
+                };
+                Ok(json_response(200, json!({ "keys": [key] })))
             }
             "/token" => {
                 let failure = self.0.borrow_mut().token_failure.take();
