@@ -136,15 +136,28 @@ export async function request(url, method, headers, body, timeout, cap) {
   if (timeout <= 0) controller.abort();
   const timer = setTimeout(() => controller.abort(), timeout);
   try {
-    const init = { method, headers: {}, mode: 'cors', credentials: 'omit', signal: controller.signal };
+    // No redirect is followed: each URL used was checked (https), where it leads was not.
+    const init = { method, headers: {}, mode: 'cors', credentials: 'omit', redirect: 'error', signal: controller.signal };
     const h = headers ? headers.split('\n') : [];
     for (let i = 0; i + 1 < h.length; i += 2) init.headers[h[i]] = h[i + 1];
     if (body.length) init.body = body;
     const response = await fetch(url, init);
     const found = HEADERS.map((name) => response.headers.get(name));
     if (+found[1] > cap) return tooLarge;
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    return bytes.length > cap ? tooLarge : [response.status, bytes, ...found];
+    // Read up to the cap, whatever the headers said (a chunked body has no length).
+    const chunks = [];
+    let size = 0;
+    for (const reader = response.body && response.body.getReader(); reader;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > cap) { controller.abort(); return tooLarge; }
+      chunks.push(value);
+    }
+    const bytes = new Uint8Array(size);
+    size = 0;
+    for (const chunk of chunks) { bytes.set(chunk, size); size += chunk.length; }
+    return [response.status, bytes, ...found];
   } catch (e) {
     return controller.signal.aborted ? null : String((e && e.message) || e);
   } finally {

@@ -1131,6 +1131,13 @@ impl Machine {
     }
 
     fn discover(&mut self, then: Then) {
+        // OIDC Discovery 4: the configuration is fetched over TLS; an issuer that is
+        // not https (loopback aside) is refused before anything is sent.
+        if !crate::core::is_secure_url(&self.client.issuer) {
+            let url = self.client.issuer.clone();
+            self.phase = Phase::Failed(crate::core::DiscoveryError::InsecureEndpoint(url).into());
+            return;
+        }
         let req = self.fetch(discovery_request(&self.client.issuer));
         self.phase = Phase::Discovering { req, then };
     }

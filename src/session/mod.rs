@@ -69,7 +69,7 @@ pub const EARLY_RESTORE_SCRIPT: &str = r#"(function () {
     var exchange = function (endpoint, code, verifier, redirect, client) {
       try {
         var body = new URLSearchParams({ grant_type: 'authorization_code', code: code, redirect_uri: redirect, client_id: client, code_verifier: verifier }).toString();
-        window.__oidcLeptosExchange = { url: endpoint, body: body, response: fetch(endpoint, { method: 'POST', mode: 'cors', credentials: 'omit', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Accept': 'application/json' }, body: body, signal: AbortSignal.timeout(15000) })
+        window.__oidcLeptosExchange = { url: endpoint, body: body, response: fetch(endpoint, { method: 'POST', mode: 'cors', credentials: 'omit', redirect: 'error', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Accept': 'application/json' }, body: body, signal: AbortSignal.timeout(15000) })
           .then(function (r) { return r.text().then(function (t) { return { status: r.status, type: r.headers.get('content-type'), body: t }; }); }, function (e) { return { error: String(e) }; }) };
       } catch (e) { /* the app sends it itself */ }
     };

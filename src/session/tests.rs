@@ -515,6 +515,22 @@ fn an_id_token_for_another_audience_too_signs_in_only_when_the_app_trusts_it() {
 }
 
 #[test]
+fn an_issuer_without_tls_is_refused_before_any_request() {
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/");
+    tab.issuer = "http://login.example.com";
+    tab.start();
+    tab.run();
+    assert_eq!(idp.requests(), 0);
+    match tab.state() {
+        AuthState::Failed(AuthError::Discovery(crate::core::DiscoveryError::InsecureEndpoint(
+            url,
+        ))) => assert_eq!(url, "http://login.example.com"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn a_rotated_refresh_token_survives_a_failed_key_fetch() {
     let idp = Idp::new();
     let mut tab = signed_in(&idp);

@@ -550,6 +550,8 @@ pub struct Tab {
     pub tweak: fn(OidcConfig) -> OidcConfig,
     pub origin: String,
     pub tab_id: String,
+    /// The configured issuer.
+    pub issuer: &'static str,
     pub path: String,
     pub query: String,
     pub url: String,
@@ -600,6 +602,7 @@ impl Tab {
             tweak: |c| c,
             origin: origin.into(),
             tab_id: "a".into(),
+            issuer: ISS,
             path: path.into(),
             query: String::new(),
             url: path.into(),
@@ -630,7 +633,7 @@ impl Tab {
     }
 
     fn config(&self) -> OidcConfig {
-        (self.tweak)(OidcConfig::new(ISS, self.client_id.clone()))
+        (self.tweak)(OidcConfig::new(self.issuer, self.client_id.clone()))
     }
 
     /// The page loads: the machine starts with what the storage holds.
