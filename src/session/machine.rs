@@ -536,6 +536,8 @@ pub(crate) struct Machine {
     published_info: Option<SessionInfo>,
     /// The last logout was the idle timeout's.
     idle_logged_out: bool,
+    /// The last session ended at the provider.
+    lost: bool,
     /// How the sign-in under way was started.
     signing_via: SignInMethod,
     /// A refresh token to revoke at the provider after a local logout.
@@ -616,6 +618,7 @@ impl Machine {
             published_countdown: None,
             published_info: None,
             idle_logged_out: false,
+            lost: false,
             signing_via: SignInMethod::Interactive,
             revocation: None,
             offline: false,
@@ -869,6 +872,7 @@ impl Machine {
                 self.leave(Phase::SignedIn(Box::new(s)));
                 self.last_seen = self.now;
                 self.idle_logged_out = false;
+                self.lost = false;
                 if self.logged_out_marker {
                     self.logged_out_marker = false;
                     self.emit(Command::Store {
@@ -1371,6 +1375,7 @@ impl Machine {
             _ => (None, None),
         };
         self.idle_logged_out = false;
+        self.lost = false;
         self.forget_session();
         self.logged_out_marker = true;
         let wall = self.now.wall;
@@ -1447,6 +1452,7 @@ impl Machine {
     /// The session ended at the provider: sign out here and in every tab.
     fn session_lost(&mut self) {
         self.forget_session();
+        self.lost = true;
         self.emit(Command::Broadcast(TabMessage::Lost));
     }
 
@@ -1583,6 +1589,7 @@ impl Machine {
                 };
                 if matches!(self.phase, Phase::SignedIn(_) | Phase::SigningIn { .. }) {
                     self.leave(Phase::SignedOut);
+                    self.lost = message == TabMessage::Lost;
                 }
                 // This tab's own grant ends too (RFC 7009).
                 if let (TabMessage::Logout, Some(token)) = (message, refresh) {
@@ -1934,6 +1941,7 @@ impl Machine {
                 self.phase = Phase::SignedIn(Box::new(signed_in));
                 self.last_seen = self.now;
                 self.idle_logged_out = false;
+                self.lost = false;
                 self.mark_signed_in();
                 if self.logged_out_marker {
                     self.logged_out_marker = false;
@@ -2339,6 +2347,7 @@ impl Machine {
     fn info(&self) -> SessionInfo {
         let mut info = SessionInfo {
             idle_logged_out: self.idle_logged_out,
+            session_lost: self.lost,
             ..SessionInfo::default()
         };
         if let Phase::SignedIn(s) = &self.phase {
@@ -2450,6 +2459,7 @@ impl Machine {
             published_countdown,
             published_info,
             idle_logged_out,
+            lost,
             signing_via,
             revocation,
             offline,
@@ -2477,7 +2487,7 @@ impl Machine {
             here,
         )
             .hash(h);
-        (offline, visible, logged_out_marker).hash(h);
+        (offline, visible, logged_out_marker, lost).hash(h);
         crate::core::reveal::with(|| {
             format!(
                 "{early:?}|{keys_prefetch:?}|{phase:?}|{next_req:?}|{waiters:?}|{offset:?}|\

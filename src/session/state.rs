@@ -272,4 +272,8 @@ pub struct SessionInfo {
     pub idle_timeout_ms: Option<u64>,
     /// Whether the last logout was the idle timeout's.
     pub idle_logged_out: bool,
+    /// Whether the last session ended at the provider: a renewal, in this tab or
+    /// another, was refused (`invalid_grant`, or `login_required` from the silent
+    /// frame), so the user must sign in again.
+    pub session_lost: bool,
 }

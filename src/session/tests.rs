@@ -471,6 +471,22 @@ fn invalid_grant_ends_the_session_and_tells_the_tabs() {
     assert_eq!(tab.state(), AuthState::LoggedOut);
     assert!(tab.broadcasts.contains(&TabMessage::Lost));
     assert!(tab.resolved.last().unwrap().1.is_err());
+    // With the reason, for the app to tell the user.
+    assert!(tab.info.session_lost);
+    assert!(!tab.info.idle_logged_out);
+    // Another signed-in tab hears it, with the same reason.
+    let mut other = signed_in(&idp);
+    assert!(!other.info.session_lost);
+    other.dispatch(Event::Tab {
+        from: "another".into(),
+        message: TabMessage::Lost,
+        here: "/".into(),
+    });
+    assert_eq!(other.state(), AuthState::LoggedOut);
+    assert!(other.info.session_lost);
+    // A new sign-in clears it.
+    let tab = tab.login_as("alice");
+    assert!(!tab.info.session_lost);
 }
 
 #[test]

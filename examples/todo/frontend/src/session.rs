@@ -62,6 +62,7 @@ pub fn HomeSession() -> impl IntoView {
     let oidc = use_oidc();
     let info = use_session_info();
     let idle_logged_out = move || info.with(|i| i.idle_logged_out);
+    let session_lost = move || info.with(|i| i.session_lost);
     move || match oidc.state().get() {
         AuthState::LoggedIn(user) => view! {
             <p>
@@ -76,6 +77,11 @@ pub fn HomeSession() -> impl IntoView {
             <Show when=idle_logged_out>
                 <p class="notice" data-testid="idle-logged-out">
                     "You were signed out after a while without activity."
+                </p>
+            </Show>
+            <Show when=session_lost>
+                <p class="notice" data-testid="session-lost">
+                    "Your session ended at the sign-in provider: please sign in again."
                 </p>
             </Show>
             <p>
