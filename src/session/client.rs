@@ -63,7 +63,7 @@ pub(crate) struct Client {
     pub auto_logout: bool,
     pub auto_logout_warning_ms: u64,
     pub auto_logout_to: Option<String>,
-    pub mock: Option<std::rc::Rc<MockUser>>,
+    pub mock: Option<std::sync::Arc<MockUser>>,
     namespace: String,
 }
 
@@ -111,7 +111,7 @@ impl Client {
             auto_logout: config.auto_logout,
             auto_logout_warning_ms: ms(config.auto_logout_warning),
             auto_logout_to: config.auto_logout_to,
-            mock: config.mock.map(std::rc::Rc::new),
+            mock: config.mock.map(std::sync::Arc::new),
             namespace,
         }
     }

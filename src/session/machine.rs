@@ -10,7 +10,7 @@
 //! timeout) is dropped. Tokens exist only inside `Phase::SignedIn`: leaving that phase
 //! drops them, so nothing can bring a session back once it ended.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -250,7 +250,7 @@ pub(crate) enum Command {
     Verify {
         req: ReqId,
         token: String,
-        keys: Rc<JwkSet>,
+        keys: Arc<JwkSet>,
         policy: AlgorithmPolicy,
     },
     /// Leave the page for this URL: with `replace`, in place of the current history
@@ -494,8 +494,8 @@ pub(crate) struct Machine {
     client: Client,
     tab: String,
     // Shared with the requests and checks made from them: no copy per use.
-    metadata: Option<Rc<ProviderMetadata>>,
-    keys: Option<Rc<JwkSet>>,
+    metadata: Option<Arc<ProviderMetadata>>,
+    keys: Option<Arc<JwkSet>>,
     /// The documents `metadata` and `keys` were read from, as the provider sent them:
     /// what the session storage cache keeps (no writer of its own for either).
     metadata_text: Option<String>,
@@ -991,12 +991,12 @@ impl Machine {
         else {
             return false;
         };
-        self.metadata = Some(Rc::new(metadata));
+        self.metadata = Some(Arc::new(metadata));
         self.metadata_text = Some(cached.metadata);
         let keys = cached
             .keys
             .and_then(|k| Some((JwkSet::from_json(k.as_bytes()).ok()?, k)));
-        (self.keys, self.keys_text) = keys.map(|(k, t)| (Rc::new(k), t)).unzip();
+        (self.keys, self.keys_text) = keys.map(|(k, t)| (Arc::new(k), t)).unzip();
         self.provider_at = cached.at;
         true
     }
@@ -1085,7 +1085,7 @@ impl Machine {
 
     /// Takes a key set read from `text`, and caches both.
     fn set_keys(&mut self, keys: JwkSet, text: &[u8]) {
-        self.keys = Some(Rc::new(keys));
+        self.keys = Some(Arc::new(keys));
         self.keys_text = Some(text_of(text));
         self.save_provider();
     }
@@ -1484,7 +1484,7 @@ impl Machine {
                 });
                 match metadata {
                     Ok((m, text)) => {
-                        self.metadata = Some(Rc::new(m));
+                        self.metadata = Some(Arc::new(m));
                         self.metadata_text = Some(text);
                         self.provider_at = self.now.wall;
                         self.save_provider();
