@@ -164,7 +164,9 @@ impl OidcConfig {
     }
 
     /// Renew the access token when less than this is left (at most half its
-    /// lifetime). Defaults to 30 s.
+    /// lifetime). Defaults to 30 s. While the renewal is under way, a caller gets
+    /// the current token at once until half the margin is left, and waits for the
+    /// new one after that.
     pub fn renew_margin(mut self, margin: Duration) -> Self {
         self.renew_margin = margin;
         self

@@ -2279,7 +2279,11 @@ impl Machine {
         let now = self.now;
         let answer: Option<Result<AccessToken, AuthError>> = match &self.phase {
             Phase::SignedIn(s) => {
-                let waiting_on_renewal = s.renewal.is_some() && s.due(now, &self.client);
+                // A renewal under way is waited for only in the second half of the
+                // margin: before that the current token is good enough for a request,
+                // and a slow provider holds up no caller.
+                let waiting_on_renewal =
+                    s.renewal.is_some() && s.remaining(now) <= s.margin(&self.client) / 2;
                 if waiting_on_renewal {
                     None
                 } else if !s.expired(now) {

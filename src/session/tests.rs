@@ -307,6 +307,31 @@ fn concurrent_callers_share_one_refresh() {
 }
 
 #[test]
+fn a_renewal_under_way_holds_callers_up_only_late_in_the_margin() {
+    let idp = Idp::new();
+    let mut tab = signed_in_with(&idp, |c| c.renew_ahead(false));
+    let current = tab.token().unwrap();
+    // 60 s tokens, a 30 s margin: 25 s left, the renewal starts and hangs.
+    tab.advance(idp.lifetime_ms() - 25_000);
+    tab.hold_fetches = true;
+    let before = tab.resolved.len();
+    tab.want_token();
+    assert_eq!(tab.held.len(), 1, "a renewal under way");
+    assert_eq!(tab.resolved.len(), before + 1, "answered at once");
+    let answered = tab.resolved.last().unwrap().1.clone().unwrap();
+    assert_eq!(answered.secret(), current.secret(), "the current token");
+    // 10 s left: a caller waits for the renewal, and gets the new token.
+    tab.advance(15_000);
+    let before = tab.resolved.len();
+    tab.want_token();
+    assert_eq!(tab.resolved.len(), before, "waiting");
+    tab.release_all();
+    let renewed = tab.resolved.last().unwrap().1.clone().unwrap();
+    assert_ne!(renewed.secret(), current.secret());
+    assert_eq!(idp.refreshes(), 1);
+}
+
+#[test]
 fn a_fresh_token_is_answered_without_the_network() {
     let idp = Idp::new();
     let mut tab = signed_in(&idp);
