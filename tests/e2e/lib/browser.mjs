@@ -2,7 +2,8 @@
 // kept on loopback, with console output and page errors collected per page so a failing
 // test can show what the browser saw.
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,6 +42,31 @@ export function launchBrowser() {
     headless: true,
     args: CHROMIUM_ARGS,
   });
+}
+
+/**
+ * Starts Chromium with a throw-away profile whose settings block third-party
+ * cookies. Returns `{ context, close }`: a persistent context (one profile, one
+ * context) and what ends it.
+ */
+export async function launchBlockingThirdPartyCookies() {
+  const profile = await mkdtemp(path.join(os.tmpdir(), 'e2e-profile-'));
+  await mkdir(path.join(profile, 'Default'));
+  const preferences = { profile: { block_third_party_cookies: true, cookie_controls_mode: 1 } };
+  await writeFile(path.join(profile, 'Default', 'Preferences'), JSON.stringify(preferences));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  await recordAuthStates(context);
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
 }
 
 const isLoopback = (url) => {
@@ -176,8 +202,8 @@ export async function saveScreenshot(page, name) {
  * Runs `body(session)` on a fresh page. Fails on uncaught page errors; on any failure
  * it saves a screenshot and prints the browser console before rethrowing.
  */
-export async function withPage(browser, t, body) {
-  const session = await openPage(browser);
+export async function withPage(browser, t, body, context = null) {
+  const session = await openPage(browser, context);
   try {
     await body(session);
     if (session.pageErrors.length) {

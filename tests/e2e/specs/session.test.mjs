@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import {
-  APP_URL, IDP_ISSUER, idpStats, launchBrowser, step, topLevelNavigations, withPage,
+  APP_URL, IDP_ISSUER, idpStats, launchBlockingThirdPartyCookies, launchBrowser, step,
+  topLevelNavigations, withPage,
 } from '../lib/browser.mjs';
 import { signIn as signInAs, withTwoTabs as withTwoTabsOf } from '../lib/session.mjs';
 import { AppPage } from '../pages/app.mjs';
@@ -135,14 +136,35 @@ test('a reload restores even where the early script cannot send the code exchang
   });
 });
 
-test('a cross-site IdP restores through a top-level redirect', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+test('a cross-site IdP restores through a top-level redirect, third-party cookies blocked', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   // The same app under another host name: for the browser the IdP is another site,
-  // so the hidden iframe would not see its cookies.
+  // so the hidden iframe would not see its cookies; and this browser's settings
+  // block third-party cookies outright.
   const crossSite = APP_URL.replace('localhost', '127.0.0.1');
-  await withPage(browser, t, async (session) => {
+  const blocking = await launchBlockingThirdPartyCookies();
+  t.after(() => blocking.close());
+  await withPage(null, t, async (session) => {
     const { page } = session;
     const app = new AppPage(page, crossSite);
     const idp = new IdpPage(page, IDP_ISSUER);
+
+    await step(session, t, 'the browser blocks third-party cookies', async () => {
+      await app.open('/');
+      await app.expectLoggedOut();
+      // The IdP in a frame of the app: it has no access to its own cookies there.
+      const url = `${IDP_ISSUER}/.well-known/openid-configuration`;
+      await page.evaluate((src) => new Promise((done) => {
+        const frame = document.createElement('iframe');
+        frame.id = 'cookie-probe';
+        frame.onload = done;
+        frame.src = src;
+        document.body.append(frame);
+      }), url);
+      const probe = page.frames().find((f) => f.url() === url);
+      assert.ok(probe, 'the probe frame did not load');
+      assert.equal(await probe.evaluate(() => document.hasStorageAccess()), false);
+      await page.evaluate(() => document.getElementById('cookie-probe').remove());
+    });
 
     await step(session, t, 'sign in', async () => {
       const before = await idpStats();
@@ -169,7 +191,7 @@ test('a cross-site IdP restores through a top-level redirect', { timeout: TEST_T
       const atIdp = visited.filter((url) => url.startsWith(IDP_ISSUER));
       assert.ok(atIdp.some((url) => url.includes('prompt=none')), `no silent redirect: ${visited.join(', ')}`);
     });
-  });
+  }, blocking.context);
 });
 
 test('tabs follow each other: login signs the other tab in, logout signs every tab out', { timeout: TEST_TIMEOUT_MS }, async (t) => {
