@@ -410,7 +410,7 @@ fn keep_alive_renews_a_hidden_tab_while_the_user_works_in_another() {
             let told = working.broadcasts.len();
             working.dispatch(Event::Activity);
             working.fire_timers();
-            for message in working.broadcasts[told..].to_vec() {
+            for message in working.broadcasts[told..].iter().copied() {
                 hidden.dispatch(Event::Tab {
                     from: "a".into(),
                     message,
