@@ -2107,7 +2107,32 @@ impl Machine {
                     _ => self.session_lost(),
                 }
             }
-            Outcome::Fail(Failure::GrantGone) => self.session_lost(),
+            // The refresh token is refused (revoked, idled out, its family ended).
+            // That ends this tab's grant, not necessarily the provider session: each
+            // tab has a grant of its own, and a provider may let a client's grant
+            // idle out before the user's session (Keycloak's client and SSO
+            // session idle times). Where the silent frame can ask, it asks once;
+            // only its `login_required` ends the session in every tab.
+            Outcome::Fail(Failure::GrantGone) => {
+                let refused_refresh =
+                    matches!(&self.phase, Phase::SignedIn(s) if s.refresh.is_some());
+                if !(refused_refresh && self.client.frame) {
+                    self.session_lost();
+                    return;
+                }
+                if let Phase::SignedIn(s) = &mut self.phase {
+                    s.refresh = None;
+                    s.doubtful = None;
+                }
+                match self.open_frame() {
+                    Some(step) => {
+                        if let Phase::SignedIn(s) = &mut self.phase {
+                            s.renewal = Some(step);
+                        }
+                    }
+                    None => self.session_lost(),
+                }
+            }
             Outcome::Fail(Failure::Unanswered(error)) => {
                 // Never the same refresh token twice while the silent frame can
                 // renew: the provider may have rotated it (RFC 9700 section 4.14.2).

@@ -487,10 +487,46 @@ fn transient_failures_back_off_and_keep_the_current_token() {
 }
 
 #[test]
+fn a_refused_refresh_token_is_replaced_through_the_frame_while_the_provider_session_lives() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    // The grant is gone (revoked, or idled out before the user's session).
+    idp.revoke_all();
+    tab.advance(idp.lifetime_ms());
+    let frames = tab.frames_opened;
+    tab.want_token();
+    assert_eq!(idp.invalid_grants(), 1);
+    assert_eq!(tab.frames_opened, frames + 1, "asked the provider once");
+    assert!(tab.state().is_logged_in(), "{:?}", tab.state());
+    assert!(tab.resolved.last().unwrap().1.is_ok());
+    assert!(!tab.broadcasts.contains(&TabMessage::Lost));
+    // The new grant renews as usual.
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert!(tab.resolved.last().unwrap().1.is_ok());
+    assert_eq!(idp.invalid_grants(), 1);
+
+    // Without a frame (the provider on another site), the session is lost at once.
+    let idp = Idp::new();
+    let mut tab = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/");
+    tab.start();
+    tab.run();
+    let mut tab = tab.login_as("alice");
+    idp.revoke_all();
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert!(tab.broadcasts.contains(&TabMessage::Lost));
+    assert!(tab.info.session_lost);
+}
+
+#[test]
 fn invalid_grant_ends_the_session_and_tells_the_tabs() {
     let idp = Idp::new();
     let mut tab = signed_in(&idp);
+    // The grant and the provider session are gone.
     idp.revoke_all();
+    idp.end_sessions();
     tab.advance(idp.lifetime_ms());
     tab.want_token();
     assert_eq!(tab.state(), AuthState::LoggedOut);
