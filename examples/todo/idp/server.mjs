@@ -180,9 +180,12 @@ const provider = new Provider(ISSUER, configuration);
 // processed); `?on=0` ends it. `POST /__dev/lose-token-answers?n=N`: the next N token
 // requests that succeed are carried out (a refresh token is rotated, the old one spent)
 // and their answers lost (the connection dropped mid-answer), as on a network that
-// fails on the way back.
+// fails on the way back. `POST /__dev/refuse-refresh?n=N`: the next N refresh-token
+// grants are answered `invalid_grant`, as for a grant revoked or idled out (the user's
+// session at the IdP lives on).
 let outage = false;
 let loseTokenAnswers = 0;
+let refuseRefresh = 0;
 provider.use(async (ctx, next) => {
   if (ctx.method === 'POST' && ctx.path === '/__dev/outage') {
     outage = ctx.query.on === '1';
@@ -194,11 +197,24 @@ provider.use(async (ctx, next) => {
     ctx.status = 204;
     return;
   }
+  if (ctx.method === 'POST' && ctx.path === '/__dev/refuse-refresh') {
+    refuseRefresh = Number(ctx.query.n) || 0;
+    ctx.status = 204;
+    return;
+  }
   if (outage) {
     ctx.req.socket.destroy();
     return;
   }
   await next();
+  if (refuseRefresh > 0 && ctx.oidc?.route === 'token' && ctx.status === 200
+    && ctx.oidc.params?.grant_type === 'refresh_token') {
+    refuseRefresh -= 1;
+    stats.refusedRefreshes += 1;
+    ctx.status = 400;
+    ctx.body = { error: 'invalid_grant', error_description: 'grant refused (development switch)' };
+    return;
+  }
   if (loseTokenAnswers > 0 && ctx.oidc?.route === 'token' && ctx.status === 200) {
     loseTokenAnswers -= 1;
     stats.lostAnswers += 1;
@@ -250,7 +266,7 @@ provider.on('server_error', (_ctx, err) => {
 
 // One line per token grant, to follow sign-ins and renewals in the log, and counts
 // that tests read from `GET /__dev/stats`.
-const stats = { grants: {}, errors: {}, authorizations: 0, lostAnswers: 0 };
+const stats = { grants: {}, errors: {}, authorizations: 0, lostAnswers: 0, refusedRefreshes: 0 };
 const bump = (table, key) => { table[key] = (table[key] || 0) + 1; };
 provider.on('grant.success', (ctx) => {
   const type = ctx.oidc.params?.grant_type;

@@ -90,6 +90,7 @@ export async function idpStats() {
     invalidGrant: stats.errors.invalid_grant || 0,
     authorizations: stats.authorizations,
     lostAnswers: stats.lostAnswers,
+    refusedRefreshes: stats.refusedRefreshes,
   };
 }
 

@@ -333,3 +333,56 @@ test('a refresh whose answer is lost does not end the session: the spent token i
     });
   });
 });
+
+/** Makes the dev IdP refuse the next `n` refresh-token grants with `invalid_grant`. */
+async function refuseRefresh(n) {
+  const response = await fetch(`${IDP_ISSUER}/__dev/refuse-refresh?n=${n}`, { method: 'POST' });
+  assert.equal(response.status, 204);
+}
+
+/** Keeps the user active on `page` (the pointer moves) until `done()` says so. */
+async function activeUntil(page, done, what) {
+  const until = Date.now() + 30_000;
+  for (let i = 0; Date.now() < until; i += 1) {
+    if (await done()) return;
+    await page.mouse.move(10 + (i % 50), 10);
+    await page.waitForTimeout(250);
+  }
+  assert.fail(`not ${what} after 30 s of activity`);
+}
+
+test('a refused refresh token: replaced through the frame on the same site, else the session ends and says so', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  await withPage(browser, t, async (session) => {
+    const { page } = session;
+    const app = new AppPage(page, APP_URL);
+    const idp = new IdpPage(page, IDP_ISSUER);
+    await step(session, t, 'signed in', () => signIn(app, idp));
+
+    await step(session, t, 'the refresh is refused: a silent sign-in brings a new grant', async () => {
+      const before = await idpStats();
+      await refuseRefresh(1);
+      // The user is active: the access token (4 s) is renewed ahead of time.
+      await activeUntil(page, async () => (await idpStats()).refusedRefreshes > before.refusedRefreshes, 'refused');
+      await activeUntil(page, async () => (await idpStats()).code > before.code, 'signed in again silently');
+      await app.expectLoggedIn(user);
+      assert.equal(await page.getByTestId('session-lost').count(), 0);
+      await app.addTodo('after a refused refresh');
+    });
+  });
+
+  // The IdP on another site: no frame can ask it, the session ends in every tab.
+  const crossSite = APP_URL.replace('localhost', '127.0.0.1');
+  await withPage(browser, t, async (session) => {
+    const { page } = session;
+    const app = new AppPage(page, crossSite);
+    const idp = new IdpPage(page, IDP_ISSUER);
+    await step(session, t, 'signed in, the IdP on another site', () => signIn(app, idp));
+
+    await step(session, t, 'the refresh is refused: signed out, and told why', async () => {
+      await refuseRefresh(1);
+      const notice = page.getByTestId('session-lost');
+      await activeUntil(page, () => notice.isVisible(), 'told the session ended');
+      await app.expectLoggedOut();
+    });
+  });
+});
