@@ -56,8 +56,11 @@ const RESPONSE_HEADERS: [&str; 4] = [
 /// only carry the bytes.
 ///
 /// - `request(url, method, headers, body, timeout, cap)`: `fetch` with a timeout (an
-///   `AbortController`) and a size cap; no time left (0 ms) is a timeout at once, not
-///   a race with the answer. `headers` holds names and values, a line each.
+///   `AbortController`) and a size cap, counted as the body arrives (a chunked body
+///   has no length to check first); no time left (0 ms) is a timeout at once, not
+///   a race with the answer. No redirect is followed: each URL used was checked
+///   (https), where a redirect leads was not. `headers` holds names and values, a
+///   line each.
 ///   Resolves to `[status, body, ...RESPONSE_HEADERS values]`, an error message, or
 ///   `null` when the timeout ran out first. When the page's early restore script
 ///   already sent this very code exchange (the same URL and the same form members, in
@@ -137,7 +140,6 @@ export async function request(url, method, headers, body, timeout, cap) {
   if (timeout <= 0) controller.abort();
   const timer = setTimeout(() => controller.abort(), timeout);
   try {
-    // No redirect is followed: each URL used was checked (https), where it leads was not.
     const init = { method, headers: {}, mode: 'cors', credentials: 'omit', redirect: 'error', signal: controller.signal };
     const h = headers ? headers.split('\n') : [];
     for (let i = 0; i + 1 < h.length; i += 2) init.headers[h[i]] = h[i + 1];
@@ -145,20 +147,13 @@ export async function request(url, method, headers, body, timeout, cap) {
     const response = await fetch(url, init);
     const found = HEADERS.map((name) => response.headers.get(name));
     if (+found[1] > cap) return tooLarge;
-    // Read up to the cap, whatever the headers said (a chunked body has no length).
     const chunks = [];
     let size = 0;
-    for (const reader = response.body && response.body.getReader(); reader;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > cap) { controller.abort(); return tooLarge; }
-      chunks.push(value);
+    for (let reader = response.body && response.body.getReader(), part; reader && !(part = await reader.read()).done;) {
+      if ((size += part.value.length) > cap) { controller.abort(); return tooLarge; }
+      chunks.push(part.value);
     }
-    const bytes = new Uint8Array(size);
-    size = 0;
-    for (const chunk of chunks) { bytes.set(chunk, size); size += chunk.length; }
-    return [response.status, bytes, ...found];
+    return [response.status, new Uint8Array(await new Blob(chunks).arrayBuffer()), ...found];
   } catch (e) {
     return controller.signal.aborted ? null : String((e && e.message) || e);
   } finally {

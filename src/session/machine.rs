@@ -865,9 +865,19 @@ impl Machine {
         }
     }
 
-    /// Mock mode: signs in as the configured user, with no provider.
+    /// Mock mode: signs in as the configured user, with no provider; or, signed in
+    /// so already, makes the session's token anew.
     pub(crate) fn mock_sign_in(&mut self, mock: &MockUser) {
-        match mock_session(&self.client, mock, self.now) {
+        let fresh = mock_session(&self.client, mock, self.now);
+        if let (Phase::SignedIn(s), Ok(fresh)) = (&mut self.phase, &fresh) {
+            if s.via == SignInMethod::Mock {
+                s.access = fresh.access.clone();
+                s.got = fresh.got;
+                s.lifetime = fresh.lifetime;
+                return;
+            }
+        }
+        match fresh {
             Ok(s) => {
                 self.leave(Phase::SignedIn(Box::new(s)));
                 self.last_seen = self.now;
@@ -2250,16 +2260,11 @@ impl Machine {
         if s.renewal.is_some() || (backing_off && !(asked && s.expired(now))) {
             return;
         }
-        // A mock session has no provider to ask: its token is made anew.
+        // A mock session has no provider to ask: its token is made anew (through
+        // the mock user, so that an app without one links none of it).
         if let (SignInMethod::Mock, Some(mock)) = (s.via, self.client.mock.clone()) {
             if due {
-                if let (Ok(fresh), Phase::SignedIn(s)) =
-                    (mock_session(&self.client, &mock, now), &mut self.phase)
-                {
-                    s.access = fresh.access;
-                    s.got = fresh.got;
-                    s.lifetime = fresh.lifetime;
-                }
+                (mock.sign_in.0)(self, &mock);
             }
             return;
         }
