@@ -146,7 +146,7 @@ export async function request(url, method, headers, body, timeout, cap) {
     if (body.length) init.body = body;
     const response = await fetch(url, init);
     const found = HEADERS.map((name) => response.headers.get(name));
-    if (+found[1] > cap) return tooLarge;
+    if (+found[1] > cap) { controller.abort(); return tooLarge; }
     const chunks = [];
     let size = 0;
     for (let reader = response.body && response.body.getReader(), part; reader && !(part = await reader.read()).done;) {

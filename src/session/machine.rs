@@ -517,15 +517,17 @@ pub(crate) struct Machine {
     waiters: Vec<WaiterId>,
     /// Provider time minus wall time, from the last accepted ID token's `iat`.
     offset: ServerTimeOffset,
-    /// That token's `iat` and the middle of its request (mono ms): a later ID token
-    /// cannot have been issued before this `iat` plus the monotonic time since (a
-    /// monotonic clock never runs ahead of real time; it may lag during sleep).
+    /// That token's `iat` and when its answer came (mono ms): a later ID token cannot
+    /// have been issued before this `iat` plus the monotonic time since (a monotonic
+    /// clock never runs ahead of real time; it may lag during sleep).
     issued_at: Option<(u64, u64)>,
     /// The page this tab is on (path, query and fragment), as last told: where a
     /// top-level silent sign-in comes back to.
     here: String,
     /// This tab's user's last activity (mono): renewal ahead of time.
     last_activity: u64,
+    /// The user's last activity in any tab (mono): keep-alive.
+    worked: u64,
     /// The last activity in any tab: the idle clock.
     last_seen: Now,
     /// When this tab last told the others of activity (mono).
@@ -560,6 +562,9 @@ struct Revocation {
     /// Where to go once it is done (an idle logout's destination).
     then: Option<String>,
 }
+
+/// The provider is busy or failed (OAuth 2.0 4.1.2.1, 5.2): worth another try.
+const BUSY: [&str; 2] = ["temporarily_unavailable", "server_error"];
 
 /// Callback errors that mean "the user must interact": signed out, not a failure
 /// (OIDC Core 3.1.2.6).
@@ -612,6 +617,7 @@ impl Machine {
             issued_at: None,
             here: String::new(),
             last_activity: 0,
+            worked: 0,
             last_seen: Now::default(),
             shared_at: None,
             countdown: None,
@@ -771,6 +777,7 @@ impl Machine {
     /// the countdown runs). Hidden tabs keep their own grants alive on it too.
     fn activity(&mut self) {
         self.last_activity = self.now.mono;
+        self.worked = self.now.mono;
         self.last_seen = self.now;
         let Phase::SignedIn(s) = &self.phase else {
             return;
@@ -1232,7 +1239,13 @@ impl Machine {
                 };
             }
             // A silent sign-in that needs the user, or that failed, leaves the app
-            // signed out, and the next load with it: never an error loop.
+            // signed out, and the next load with it: never an error loop. A busy
+            // provider is asked again by the next load.
+            Err(CallbackError::Provider(e))
+                if stored.silent && BUSY.contains(&e.error.as_str()) =>
+            {
+                self.leave(Phase::SignedOut);
+            }
             Err(_) if stored.silent => self.forget_session(),
             Err(e) => self.phase = Phase::Failed(e.into()),
         }
@@ -1611,7 +1624,10 @@ impl Machine {
                     self.send_revocation();
                 }
             }
-            TabMessage::Activity => self.last_seen = self.now,
+            TabMessage::Activity => {
+                self.last_seen = self.now;
+                self.worked = self.now.mono;
+            }
             TabMessage::Login if self.client.mock.is_some() => {
                 if let (Phase::SignedOut, Some(mock)) = (&self.phase, self.client.mock.clone()) {
                     (mock.sign_in.0)(self, &mock);
@@ -1661,9 +1677,7 @@ impl Machine {
                     Err(TokenError::Provider(e)) if e.error == "invalid_grant" => {
                         Outcome::Fail(Failure::GrantGone)
                     }
-                    Err(TokenError::Provider(e))
-                        if e.error == "temporarily_unavailable" || e.error == "server_error" =>
-                    {
+                    Err(TokenError::Provider(e)) if BUSY.contains(&e.error.as_str()) => {
                         Outcome::Fail(Failure::Transient(TokenError::Provider(e).into(), None))
                     }
                     // Refused before any work: the request can be sent again.
@@ -1840,7 +1854,10 @@ impl Machine {
         // token's `exp`, look fresh.
         if check.nonce.is_none() {
             if let (Some(iat), Some((last_iat, at))) = (iat, self.issued_at) {
-                let earliest = last_iat.saturating_add(check.sent.mono.saturating_sub(at) / 1000);
+                // Less a second: `iat` is truncated to whole seconds.
+                let earliest = last_iat
+                    .saturating_add(check.sent.mono.saturating_sub(at) / 1000)
+                    .saturating_sub(1);
                 if iat.saturating_add(self.client.leeway) < earliest {
                     return Outcome::Fail(Failure::Fatal(IdTokenError::StaleRefresh.into()));
                 }
@@ -1870,9 +1887,9 @@ impl Machine {
         match claims {
             Ok(claims) => {
                 self.offset = offset;
+                // Issued at the latest when its answer came.
                 if let Some(iat) = iat {
-                    let middle = check.sent.mono / 2 + check.received.mono / 2;
-                    self.issued_at = Some((iat, middle));
+                    self.issued_at = Some((iat, check.received.mono));
                 }
                 let payload = String::from_utf8_lossy(verified.payload());
                 Outcome::Done(Box::new(Acquired {
@@ -1922,9 +1939,7 @@ impl Machine {
             }
             // OIDC Core 3.1.2.6 (OAuth 2.0 4.1.2.1): the provider is busy or failed;
             // worth another try, as at the token endpoint.
-            Err(CallbackError::Provider(e))
-                if e.error == "temporarily_unavailable" || e.error == "server_error" =>
-            {
+            Err(CallbackError::Provider(e)) if BUSY.contains(&e.error.as_str()) => {
                 Outcome::Fail(Failure::Transient(CallbackError::Provider(e).into(), None))
             }
             Err(e) => Outcome::Fail(Failure::Fatal(e.into())),
@@ -1965,7 +1980,11 @@ impl Machine {
                 }
             }
             // A silent attempt that needs the user, or that failed, leaves the app
-            // signed out: never an error loop.
+            // signed out: never an error loop. A busy or unreachable provider is
+            // asked again by the next load.
+            Outcome::Fail(Failure::Transient(..) | Failure::Unanswered(_)) if silent => {
+                self.leave(Phase::SignedOut);
+            }
             Outcome::Fail(_) if silent => self.forget_session(),
             Outcome::Fail(failure) => {
                 let error = match failure {
@@ -2236,7 +2255,7 @@ impl Machine {
     /// is kept alive, each tab's own (a hidden tab's grant idling out at the
     /// provider would sign every tab out).
     fn worked_since(&self, s: &SignedIn) -> bool {
-        self.last_seen.mono > s.got.mono
+        self.worked > s.got.mono
     }
 
     fn can_renew(&self, s: &SignedIn) -> bool {
@@ -2487,6 +2506,7 @@ impl Machine {
             issued_at,
             here,
             last_activity,
+            worked,
             last_seen,
             shared_at,
             countdown,
@@ -2514,6 +2534,7 @@ impl Machine {
             .hash(h);
         (
             last_activity,
+            worked,
             shared_at,
             countdown,
             idle_logged_out,

@@ -146,6 +146,31 @@ fn a_top_level_silent_sign_in_refused_signs_out_once_and_not_again_on_reload() {
 }
 
 #[test]
+fn a_top_level_silent_sign_in_met_by_a_busy_provider_is_tried_again_on_reload() {
+    let idp = Idp::new();
+    let mut tab = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/");
+    tab.start();
+    tab.run();
+    let tab = tab.login_as("alice");
+    let mut reloaded = tab.reload();
+    reloaded.start();
+    reloaded.run();
+    idp.set_authorize_error(Some("temporarily_unavailable"));
+    let mut back = reloaded.follow_redirect();
+    back.run();
+    assert_eq!(back.state(), AuthState::LoggedOut);
+    // The provider is back: the next load signs in silently.
+    idp.set_authorize_error(None);
+    let mut again = back.reload();
+    again.start();
+    again.run();
+    assert!(!again.navigations.is_empty(), "tried again");
+    let mut restored = again.follow_redirect();
+    restored.run();
+    assert_eq!(restored.user().as_deref(), Some("alice"));
+}
+
+#[test]
 fn sign_in_redirects_leave_no_history_entry_where_back_would_send_the_user_on_again() {
     let idp = Idp::new();
     let mut tab = Tab::new(&idp, "/");
@@ -429,6 +454,29 @@ fn keep_alive_renews_a_hidden_tab_while_the_user_works_in_another() {
         assert_eq!(idp.invalid_grants(), 0, "auto_logout {auto_logout}");
         assert!(working.state().is_logged_in());
     }
+}
+
+#[test]
+fn keep_alive_waits_for_the_user_after_a_sign_in() {
+    let idp = Idp::new();
+    idp.set_refresh_expires_in(Some(600));
+    let mut tab = Tab::new(&idp, "/");
+    tab.tweak = |c| c.renew_ahead(false).auto_logout(false);
+    // The signature check answers in a later task, after the token answer.
+    tab.verify_ms = 50;
+    tab.start();
+    tab.run();
+    let mut tab = tab.login_as("alice");
+    // Nobody works: past the keep-alive time (540 s), nothing is renewed.
+    for _ in 0..20 {
+        tab.advance(30_000);
+        tab.fire_timers();
+    }
+    assert_eq!(idp.refreshes(), 0);
+    // Once the user works, it is.
+    tab.dispatch(Event::Activity);
+    tab.fire_timers();
+    assert_eq!(idp.refreshes(), 1);
 }
 
 #[test]
@@ -974,7 +1022,7 @@ fn refreshed_id_token_with_another_subject_ends_the_session() {
 }
 
 #[test]
-fn a_backdated_refreshed_id_token_ends_the_session_and_does_not_set_the_clock() {
+fn a_backdated_refreshed_id_token_is_refused() {
     let idp = Idp::new();
     let mut tab = signed_in(&idp);
     idp.set_old_id_token_on_refresh(Some(OldIdToken::Backdated));

@@ -558,6 +558,8 @@ pub struct Tab {
     pub now: Now,
     pub session: HashMap<String, String>,
     pub hold_fetches: bool,
+    /// How long a signature check takes (WebCrypto answers in a later task).
+    pub verify_ms: u64,
     pub held: Vec<(ReqId, HttpRequest)>,
     queue: VecDeque<Event>,
     pub published: Vec<AuthState<RawClaims>>,
@@ -612,6 +614,7 @@ impl Tab {
             },
             session: HashMap::new(),
             hold_fetches: false,
+            verify_ms: 0,
             held: vec![],
             queue: VecDeque::new(),
             published: vec![],
@@ -693,6 +696,7 @@ impl Tab {
                 policy,
             } => {
                 let result = verify(&token, &keys, &policy);
+                self.advance(self.verify_ms);
                 self.queue.push_back(Event::Verified { req, result });
             }
             Command::Navigate { url, replace } => {
@@ -852,6 +856,7 @@ impl Tab {
         t.tab_id = self.tab_id.clone();
         t.client_id = self.client_id.clone();
         t.tweak = self.tweak;
+        t.verify_ms = self.verify_ms;
         t.now = self.now;
         t.session = self.session.clone();
         t
