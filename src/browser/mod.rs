@@ -74,8 +74,8 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   closes the channel and stops the timer (and nothing is posted any more),
 ///   `send(message)` posts to the other tabs, `arm(ms)` sets the timer (a negative
 ///   delay stops it; not `gloo-timers`: a `Timeout` closure per deadline cost 306 B
-///   gzip on the minimal page), `reply(kind, req)` makes a function that posts its argument
-///   `value` as `post(kind, [req, value])`, and `answer(promise, req)` posts the
+///   gzip on the minimal page), `reply(kind, req)` makes a function that posts its
+///   argument `value` as `post(kind, [req, value])`, and `answer(promise, req)` posts the
 ///   promise's value as `[req, value]` with kind 9, or the message of its rejection
 ///   with kind 10.
 /// - `page()`: `[origin, path, query, fragment, hidden, online]` of the page now.
