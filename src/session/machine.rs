@@ -405,6 +405,9 @@ struct SignedIn {
     /// (RFC 9700 section 4.14.2), which ends the grant. The silent frame renews
     /// instead; this token is the last resort, when the provider wants the user.
     doubtful: Option<RefreshToken>,
+    /// The silent frame answered that the provider wants the user, and the doubtful
+    /// token is being tried: if it is refused, the frame is not asked again.
+    frame_wants_user: bool,
     /// When the access token arrived.
     got: Now,
     /// Its lifetime (ms).
@@ -2016,6 +2019,7 @@ impl Machine {
             access: response.access_token,
             refresh: response.refresh_token,
             doubtful: None,
+            frame_wants_user: false,
             got: received,
             lifetime,
             idle,
@@ -2130,6 +2134,7 @@ impl Machine {
                 match &mut self.phase {
                     Phase::SignedIn(s) if s.doubtful.is_some() => {
                         s.refresh = s.doubtful.take();
+                        s.frame_wants_user = true;
                         let attempt = s.retry.map_or(1, |(_, a)| a);
                         s.retry = Some((now, attempt));
                     }
@@ -2143,8 +2148,8 @@ impl Machine {
             // session idle times). Where the silent frame can ask, it asks once;
             // only its `login_required` ends the session in every tab.
             Outcome::Fail(Failure::GrantGone) => {
-                let refused_refresh =
-                    matches!(&self.phase, Phase::SignedIn(s) if s.refresh.is_some());
+                let refused_refresh = matches!(&self.phase,
+                    Phase::SignedIn(s) if s.refresh.is_some() && !s.frame_wants_user);
                 if !(refused_refresh && self.client.frame) {
                     self.session_lost();
                     return;
@@ -2228,6 +2233,7 @@ impl Machine {
         }
         // A new token family (the silent frame's): the doubtful one is left to expire.
         s.doubtful = None;
+        s.frame_wants_user = false;
         // The renewal restarted the provider session's idle clock: with the length
         // this answer gives, or else the last one known (an answer without
         // `refresh_expires_in` would otherwise leave keep-alive due after every
@@ -2462,6 +2468,7 @@ fn mock_session(client: &Client, mock: &MockUser, now: Now) -> Result<SignedIn, 
         access: AccessToken::new(token),
         refresh: None,
         doubtful: None,
+        frame_wants_user: false,
         got: now,
         lifetime: MOCK_LIFETIME_MS,
         idle: None,

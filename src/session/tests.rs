@@ -776,6 +776,24 @@ fn a_refresh_token_whose_answer_was_lost_is_the_last_resort_when_the_frame_needs
 }
 
 #[test]
+fn a_last_resort_token_refused_after_the_frame_wanted_the_user_ends_the_session_without_asking_again(
+) {
+    // The lost refresh was carried out (the token is spent), and the provider
+    // session is gone: the frame wants the user, the doubtful token is refused.
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    tab.advance(idp.lifetime_ms() - 10_000);
+    idp.lose_token_answers(1);
+    tab.want_token();
+    idp.end_sessions();
+    tab.advance(1_100);
+    tab.fire_timers();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert_eq!(tab.frames_opened, 1, "the frame asked once");
+    assert!(tab.broadcasts.contains(&TabMessage::Lost));
+}
+
+#[test]
 fn without_the_frame_a_refresh_whose_answer_was_lost_is_sent_again() {
     // With no silent frame (the provider on another site), the refresh token is
     // the only way to renew: a lost answer is retried with it, as before.
