@@ -103,10 +103,7 @@ fn a_top_level_silent_sign_in_comes_back_to_the_page_it_left() {
     let tab = tab.login_as("alice");
     assert_eq!(tab.url, page);
     // A reload restores through the provider, and lands on the same page.
-    let mut reloaded = tab.reload();
-    reloaded.start();
-    reloaded.run();
-    let mut back = reloaded.follow_redirect();
+    let mut back = tab.load_again().follow_redirect();
     back.run();
     assert_eq!(back.user().as_deref(), Some("alice"));
     assert_eq!(back.url, page);
@@ -126,21 +123,13 @@ fn a_top_level_silent_sign_in_comes_back_to_the_page_it_left() {
 #[test]
 fn a_top_level_silent_sign_in_refused_signs_out_once_and_not_again_on_reload() {
     let idp = Idp::new();
-    let mut tab = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/");
-    tab.start();
-    tab.run();
-    let tab = tab.login_as("alice");
-    let mut reloaded = tab.reload();
-    reloaded.start();
-    reloaded.run();
+    let reloaded = signed_in_across_sites(&idp, "/").load_again();
     idp.set_authorize_error(Some("access_denied"));
     let mut back = reloaded.follow_redirect();
     back.run();
     assert_eq!(back.state(), AuthState::LoggedOut);
     // The next load does not try again (and fail again).
-    let mut again = back.reload();
-    again.start();
-    again.run();
+    let again = back.load_again();
     assert_eq!(again.state(), AuthState::LoggedOut);
     assert!(again.navigations.is_empty(), "{:?}", again.navigations);
 }
@@ -148,22 +137,14 @@ fn a_top_level_silent_sign_in_refused_signs_out_once_and_not_again_on_reload() {
 #[test]
 fn a_top_level_silent_sign_in_met_by_a_busy_provider_is_tried_again_on_reload() {
     let idp = Idp::new();
-    let mut tab = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/");
-    tab.start();
-    tab.run();
-    let tab = tab.login_as("alice");
-    let mut reloaded = tab.reload();
-    reloaded.start();
-    reloaded.run();
+    let reloaded = signed_in_across_sites(&idp, "/").load_again();
     idp.set_authorize_error(Some("temporarily_unavailable"));
     let mut back = reloaded.follow_redirect();
     back.run();
     assert_eq!(back.state(), AuthState::LoggedOut);
     // The provider is back: the next load signs in silently.
     idp.set_authorize_error(None);
-    let mut again = back.reload();
-    again.start();
-    again.run();
+    let again = back.load_again();
     assert!(!again.navigations.is_empty(), "tried again");
     let mut restored = again.follow_redirect();
     restored.run();
@@ -556,10 +537,7 @@ fn a_refused_refresh_token_is_replaced_through_the_frame_while_the_provider_sess
 
     // Without a frame (the provider on another site), the session is lost at once.
     let idp = Idp::new();
-    let mut tab = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/");
-    tab.start();
-    tab.run();
-    let mut tab = tab.login_as("alice");
+    let mut tab = signed_in_across_sites(&idp, "/");
     idp.revoke_all();
     tab.advance(idp.lifetime_ms());
     tab.want_token();

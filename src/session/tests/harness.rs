@@ -845,6 +845,14 @@ impl Tab {
         v
     }
 
+    /// The same page loaded again and started, its commands carried out.
+    pub fn load_again(&self) -> Tab {
+        let mut t = self.reload();
+        t.start();
+        t.run();
+        t
+    }
+
     /// The same page loaded again: same tab, same session storage.
     pub fn reload(&self) -> Tab {
         let (path, query) = match self.url.split_once('?') {
@@ -894,6 +902,15 @@ impl Tab {
         t.run();
         t
     }
+}
+
+/// A tab of an app on another site than the provider (no silent frame), signed in
+/// as alice.
+pub fn signed_in_across_sites(idp: &Idp, path: &str) -> Tab {
+    let mut tab = Tab::with_origin(idp, "http://127.0.0.1:3000", path);
+    tab.start();
+    tab.run();
+    tab.login_as("alice")
 }
 
 /// A tab signed in as alice.
