@@ -216,7 +216,7 @@ pub(crate) enum Event {
     /// `next_deadline()` was reached.
     Timer,
     /// Another tab spoke. `here`: this tab's page (path, query and fragment), where
-    /// a top-level sign-in it leads to comes back to.
+    /// a top-level sign-in it leads to comes back to (read for `Login` only).
     Tab {
         from: String,
         message: TabMessage,
