@@ -1,0 +1,82 @@
+(function () {
+  try {
+    var ss = sessionStorage, q = new URLSearchParams(location.search), key = null, cache, meta, i, k;
+    var exchange = function (endpoint, code, verifier, redirect, client) {
+      try {
+        var body = new URLSearchParams({ grant_type: 'authorization_code', code: code, redirect_uri: redirect, client_id: client, code_verifier: verifier }).toString();
+        window.__oidcLeptosExchange = { url: endpoint, body: body, response: fetch(endpoint, { method: 'POST', mode: 'cors', credentials: 'omit', redirect: 'error', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Accept': 'application/json' }, body: body, signal: AbortSignal.timeout(15000) })
+          .then(function (r) { return r.text().then(function (t) { return { status: r.status, type: r.headers.get('content-type'), body: t }; }); }, function (e) { return { error: String(e) }; }) };
+      } catch (e) { /* the app sends it itself */ }
+    };
+    var answers = function (p, iss) {
+      var once = function (n) { return p.getAll(n).length < 2; };
+      return p.get('code') && !p.has('error') && ['code', 'state', 'iss', 'error_description', 'error_uri'].every(once) &&
+        (p.has('iss') ? p.get('iss') === iss : !meta.authorization_response_iss_parameter_supported);
+    };
+    if (q.get('state')) {
+      for (i = 0; i < ss.length; i++) {
+        k = ss.key(i);
+        if (k.indexOf('oidc-leptos:') !== 0 || k.slice(-8) !== ':pending') continue;
+        var s = JSON.parse(ss.getItem(k)), p = s.pending;
+        meta = JSON.parse(JSON.parse(ss.getItem(k.slice(0, -8) + ':provider')).metadata);
+        if (p.state === q.get('state') && meta.issuer === s.issuer && location.origin + location.pathname === p.redirect_uri.split(/[?#]/)[0] && answers(q, s.issuer) && Date.now() / 1000 - p.created_at < 900)
+          exchange(meta.token_endpoint, q.get('code'), p.code_verifier, p.redirect_uri, s.client_id);
+      }
+      return;
+    }
+    for (i = 0; i < ss.length; i++) {
+      k = ss.key(i);
+      if (k.indexOf('oidc-leptos:') === 0 && k.slice(-9) === ':provider') { key = k; break; }
+    }
+    if (!key) return;
+    cache = JSON.parse(ss.getItem(key));
+    if (!cache.silent || !(Date.now() - cache.at < 600000) || localStorage.getItem(key.slice(0, -9) + ':logged-out')) return;
+    meta = JSON.parse(cache.metadata);
+    var b64 = function (b) {
+      var s = '';
+      for (var j = 0; j < b.length; j++) s += String.fromCharCode(b[j]);
+      return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    };
+    var fresh = function () { var b = new Uint8Array(32); crypto.getRandomValues(b); return b64(b); };
+    var early = { key: key, state: fresh(), nonce: fresh(), verifier: fresh(), created: Date.now(), result: null, listener: null, frame: null };
+    window.__oidcLeptosEarly = early;
+    crypto.subtle.digest('SHA-256', new TextEncoder().encode(early.verifier)).then(function (d) {
+      var f = document.createElement('iframe');
+      f.setAttribute('aria-hidden', 'true');
+      f.tabIndex = -1;
+      f.style.cssText = 'position:absolute;width:0;height:0;border:0;visibility:hidden';
+      f.src = cache.silent + '&state=' + early.state + '&nonce=' + early.nonce + '&code_challenge=' + b64(new Uint8Array(d)) + '&code_challenge_method=S256';
+      var t = new URL(cache.silent).searchParams, back = t.get('redirect_uri'), at = back.split('?')[0];
+      var answer = function (href, via) {
+        if (early.result) return;
+        early.result = href;
+        early.via = via;
+        var r = new URL(href).searchParams;
+        if (r.get('state') === early.state && answers(r, meta.issuer))
+          exchange(meta.token_endpoint, r.get('code'), early.verifier, back, t.get('client_id'));
+        f.remove();
+        if (early.listener) early.listener(href);
+      };
+      var poll = function () {
+        var h = '';
+        try { h = f.contentWindow.location.href; } catch (e) {}
+        if (h !== back && h.split('?')[0] === at) answer(h, 'poll');
+        else if (!early.result && f.isConnected) setTimeout(poll, 1);
+      };
+      early.arrived = function (w) { if (w === f.contentWindow) answer(w.location.href, 'call'); };
+      var loads = 0;
+      f.onload = function () {
+        var n = ++loads;
+        setTimeout(function () {
+          if (early.result || n !== loads || !f.isConnected) return;
+          early.failed = true;
+          f.remove();
+          if (early.listener) early.listener(null);
+        }, cache.grace || 2000);
+      };
+      early.frame = f;
+      document.documentElement.appendChild(f);
+      poll();
+    });
+  } catch (e) { /* the app restores on its own */ }
+})();
