@@ -322,7 +322,11 @@ pub(crate) enum Update {
 }
 
 type StateListener = Box<dyn Fn(Update)>;
-type PageHandler = Closure<dyn FnMut(u32, JsValue)>;
+/// `Fn`, not `FnMut`: a command can call back into it while it runs (taking over the
+/// early script's frame tells a failure at once, from inside the page event that led
+/// to it), and an `FnMut` closure called again while it runs throws. The event is
+/// then queued by [`Driver::post`].
+type PageHandler = Closure<dyn Fn(u32, JsValue)>;
 
 /// Where a caller of [`Driver::access_token`] finds its answer: the machine's, or
 /// none once the driver is gone. (One answer: smaller in the wasm build than a

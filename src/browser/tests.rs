@@ -1064,3 +1064,84 @@ async fn hydration_takes_over_the_servers_pending_view_then_shows_the_session() 
     assert!(host.query_selector("p").unwrap().is_none());
     handle.forget();
 }
+
+#[wasm_bindgen_test]
+async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_session() {
+    set_address("/");
+    let window = web_sys::window().unwrap();
+    let storage = session_storage();
+    // The provider answers discovery; its sign-in pages cannot be reached.
+    let metadata = serde_json::json!({
+        "issuer": DEAD_ISS,
+        "authorization_endpoint": format!("{DEAD_ISS}/auth"),
+        "token_endpoint": format!("{DEAD_ISS}/token"),
+        "jwks_uri": format!("{DEAD_ISS}/jwks"),
+    });
+    let answer = js_sys::Function::new_with_args(
+        "",
+        &format!(
+            "return Promise.resolve(new Response({}, {{ headers: {{ 'content-type': 'application/json' }} }}))",
+            serde_json::to_string(&metadata.to_string()).unwrap()
+        ),
+    );
+    let fetch = js_sys::Reflect::get(&window, &"fetch".into()).unwrap();
+    js_sys::Reflect::set(&window, &"fetch".into(), &answer).unwrap();
+    let config = || {
+        OidcConfig::new(DEAD_ISS, "early-reentry").restore(crate::session::RestoreMode::Iframe)
+    };
+    // An earlier page load cached the provider and its silent request...
+    let first = Driver::start(config(), |_| {});
+    let key = first.machine.borrow().client().key(Slot::Provider);
+    assert!(wait_for(|| storage.get_item(&key).unwrap().is_some()).await);
+    drop(first);
+    // ...which has just grown too old when the app starts: the early script still
+    // opened its frame, which failed, and the app discovers the provider again.
+    let mut cached: serde_json::Value =
+        serde_json::from_str(&storage.get_item(&key).unwrap().unwrap()).unwrap();
+    cached["at"] = (js_sys::Date::now() as u64 - 600_001).into();
+    storage.set_item(&key, &cached.to_string()).unwrap();
+    let early = js_sys::JSON::parse(
+        &serde_json::json!({
+            "key": key,
+            "state": "early-state",
+            "nonce": "early-nonce",
+            "verifier": "v".repeat(43),
+            "created": js_sys::Date::now(),
+            "failed": true,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    js_sys::Reflect::set(&window, &"__oidcLeptosEarly".into(), &early).unwrap();
+    // The discovery answer arrives as a page event; handling it takes the early frame
+    // over, whose failure is told at once, from inside that event.
+    let states = Rc::new(RefCell::new(Vec::new()));
+    let seen = Rc::clone(&states);
+    let driver = Driver::start(config(), move |update| {
+        if let super::Update::State(state) = update {
+            seen.borrow_mut().push(state);
+        }
+    });
+    let signed_out = wait_for(|| {
+        states
+            .borrow()
+            .iter()
+            .any(|s| matches!(s, AuthState::LoggedOut))
+    })
+    .await;
+    js_sys::Reflect::set(&window, &"fetch".into(), &fetch).unwrap();
+    js_sys::Reflect::delete_property(&window, &"__oidcLeptosEarly".into()).unwrap();
+    storage.remove_item(&key).unwrap();
+    assert!(
+        signed_out,
+        "the session stopped while restoring: {:?}",
+        states.borrow()
+    );
+    // And it goes on answering.
+    assert_eq!(
+        driver.access_token().await.unwrap_err(),
+        crate::AuthError::NotLoggedIn
+    );
+    drop(driver);
+}
+
