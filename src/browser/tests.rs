@@ -867,7 +867,7 @@ async fn the_early_scripts_frame_left_on_an_error_page_is_told_as_failed() {
         "metadata": metadata.to_string(),
         "silent": silent,
     });
-    // The script takes the first cached provider it finds: only this one.
+    // The script restores the one app that can restore now: only this one.
     let cached: Vec<String> = (0..storage.length().unwrap())
         .filter_map(|i| storage.key(i).unwrap())
         .filter(|k| k.starts_with("oidc-leptos:") && k.ends_with(":provider"))
@@ -1145,3 +1145,131 @@ async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_se
     drop(driver);
 }
 
+/// Runs the page's early restore script as the page would, before the app.
+fn run_early_script() {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let script = document.create_element("script").unwrap();
+    script.set_text_content(Some(crate::EARLY_RESTORE_SCRIPT));
+    document.head().unwrap().append_child(&script).unwrap();
+    script.remove();
+}
+
+/// Removes what the early restore script and the sessions of other tests left.
+fn clear_early_state() {
+    let window = web_sys::window().unwrap();
+    super::js_close_early();
+    for name in ["__oidcLeptosEarly", "__oidcLeptosExchange"] {
+        js_sys::Reflect::delete_property(&window, &name.into()).unwrap();
+    }
+    let storage = session_storage();
+    let keys: Vec<String> = (0..storage.length().unwrap())
+        .filter_map(|i| storage.key(i).unwrap())
+        .filter(|k| k.starts_with("oidc-leptos:"))
+        .collect();
+    for k in keys {
+        storage.remove_item(&k).unwrap();
+    }
+}
+
+/// A provider cached by a session of namespace `ns`, `age_ms` ago, with its silent
+/// request.
+fn cache_provider(ns: &str, age_ms: f64) {
+    let origin = location().origin().unwrap();
+    let metadata = serde_json::json!({
+        "issuer": DEAD_ISS,
+        "authorization_endpoint": format!("{DEAD_ISS}/auth"),
+        "token_endpoint": format!("{DEAD_ISS}/token"),
+    });
+    let silent = format!(
+        "{DEAD_ISS}/auth?client_id={ns}&response_type=code&scope=openid&prompt=none&redirect_uri={}",
+        js_sys::encode_uri_component(&format!("{origin}/silent-landing"))
+    );
+    let cache = serde_json::json!({
+        "at": (js_sys::Date::now() - age_ms) as u64,
+        "metadata": metadata.to_string(),
+        "silent": silent,
+    });
+    session_storage()
+        .set_item(&format!("oidc-leptos:{ns}:provider"), &cache.to_string())
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+fn the_early_script_restores_the_one_app_that_can_restore_now() {
+    set_address("/");
+    let early_key = || super::early_frame().map(|e| e.key);
+    // One recent entry beside an old one (another app, or this one configured
+    // anew), in either order: the recent one, whichever the storage lists first.
+    for (old, recent) in [("a", "b"), ("b", "a")] {
+        clear_early_state();
+        cache_provider(old, 600_001.0);
+        cache_provider(recent, 1_000.0);
+        run_early_script();
+        assert_eq!(
+            early_key(),
+            Some(format!("oidc-leptos:{recent}:provider")),
+            "old {old}, recent {recent}"
+        );
+    }
+    // Beside one logged out of.
+    clear_early_state();
+    cache_provider("a", 1_000.0);
+    cache_provider("b", 1_000.0);
+    let local = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    local.set_item("oidc-leptos:a:logged-out", "1").unwrap();
+    run_early_script();
+    local.remove_item("oidc-leptos:a:logged-out").unwrap();
+    assert_eq!(early_key(), Some("oidc-leptos:b:provider".to_owned()));
+    // Two that could: the script cannot tell which app this page runs, and leaves
+    // the restore to the app.
+    clear_early_state();
+    cache_provider("a", 1_000.0);
+    cache_provider("b", 1_000.0);
+    run_early_script();
+    assert_eq!(early_key(), None);
+    clear_early_state();
+}
+
+#[wasm_bindgen_test]
+fn the_early_script_does_not_redeem_a_silent_answer_after_a_logout() {
+    let window = web_sys::window().unwrap();
+    let local = window.local_storage().unwrap().unwrap();
+    let origin = location().origin().unwrap();
+    for logged_out in [false, true] {
+        clear_early_state();
+        cache_provider("lo", 1_000.0);
+        let pending = serde_json::json!({
+            "issuer": DEAD_ISS,
+            "client_id": "lo",
+            "silent": true,
+            "pending": {
+                "issuer": DEAD_ISS,
+                "client_id": "lo",
+                "state": "st8",
+                "nonce": "n",
+                "code_verifier": "v".repeat(43),
+                "redirect_uri": format!("{origin}/"),
+                "return_to": null,
+                "created_at": (js_sys::Date::now() / 1000.0) as u64,
+            },
+        });
+        session_storage()
+            .set_item("oidc-leptos:lo:pending", &pending.to_string())
+            .unwrap();
+        if logged_out {
+            // Another tab logged out while this one was away at the provider.
+            local.set_item("oidc-leptos:lo:logged-out", "1").unwrap();
+        }
+        set_address("/?code=c0de&state=st8");
+        run_early_script();
+        set_address("/");
+        local.remove_item("oidc-leptos:lo:logged-out").unwrap();
+        let exchange = js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap();
+        assert_eq!(
+            exchange.is_undefined(),
+            logged_out,
+            "logged out: {logged_out}"
+        );
+    }
+    clear_early_state();
+}

@@ -19,18 +19,28 @@
         if (k.indexOf('oidc-leptos:') !== 0 || k.slice(-8) !== ':pending') continue;
         var s = JSON.parse(ss.getItem(k)), p = s.pending;
         meta = JSON.parse(JSON.parse(ss.getItem(k.slice(0, -8) + ':provider')).metadata);
+        // A silent sign-in's answer after a logout (in another tab) is refused by the
+        // app: its code is not redeemed either.
+        if (s.silent && localStorage.getItem(k.slice(0, -8) + ':logged-out')) continue;
         if (p.state === q.get('state') && meta.issuer === s.issuer && location.origin + location.pathname === p.redirect_uri.split(/[?#]/)[0] && answers(q, s.issuer) && Date.now() / 1000 - p.created_at < 900)
           exchange(meta.token_endpoint, q.get('code'), p.code_verifier, p.redirect_uri, s.client_id);
       }
       return;
     }
+    // The app that can restore now: one with a recent silent request and no logout.
+    // Entries of other apps of this origin, or of this app configured anew, are
+    // passed over; with two candidates the script cannot tell which one this page
+    // runs, and starts nothing (the app then starts its own).
     for (i = 0; i < ss.length; i++) {
       k = ss.key(i);
-      if (k.indexOf('oidc-leptos:') === 0 && k.slice(-9) === ':provider') { key = k; break; }
+      if (k.indexOf('oidc-leptos:') !== 0 || k.slice(-9) !== ':provider') continue;
+      cache = JSON.parse(ss.getItem(k));
+      if (!cache.silent || !(Date.now() - cache.at < 600000) || localStorage.getItem(k.slice(0, -9) + ':logged-out')) continue;
+      if (key) return;
+      key = k;
     }
     if (!key) return;
     cache = JSON.parse(ss.getItem(key));
-    if (!cache.silent || !(Date.now() - cache.at < 600000) || localStorage.getItem(key.slice(0, -9) + ':logged-out')) return;
     meta = JSON.parse(cache.metadata);
     var b64 = function (b) {
       var s = '';
