@@ -1862,3 +1862,15 @@ fn the_early_script_redeems_a_callback_only_within_the_pending_lifetime() {
     );
     assert!(include_str!("early.js").contains(&rule));
 }
+
+#[test]
+fn the_cached_provider_tells_the_early_script_how_long_its_frame_may_wait() {
+    use std::time::Duration;
+    let idp = Idp::new();
+    let tab = signed_in_with(&idp, |c| c.silent_timeout(Duration::from_secs(30)));
+    let cached: serde_json::Value = serde_json::from_str(&tab.session["provider"]).unwrap();
+    // A fifth of the silent timeout, as the app's own frame waits: not the script's
+    // 2 s default, which would give up on a provider that redirects slowly.
+    assert_eq!(cached["grace"], 6_000);
+    assert!(cached["silent"].as_str().is_some_and(|s| s.contains("prompt=none")));
+}

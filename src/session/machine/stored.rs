@@ -126,6 +126,61 @@ impl ToJson for CachedProvider {
             .str("metadata", &self.metadata)
             .opt_str("keys", self.keys.as_deref())
             .opt_str("silent", self.silent.as_deref())
+            .u64("grace", self.grace)
             .end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::core::json::to_string;
+    use crate::core::{CodeVerifier, Nonce, State};
+
+    fn pending(max_age: Option<u64>, return_to: Option<&str>) -> PendingAuthorization {
+        PendingAuthorization {
+            issuer: "https://idp.example".into(),
+            client_id: "spa".into(),
+            state: State::new(String::from("st\"ate")),
+            nonce: Nonce::new(String::from("n\\once")),
+            code_verifier: CodeVerifier::new("v".repeat(43)).unwrap(),
+            redirect_uri: "https://app.example/\u{e9}".into(),
+            return_to: return_to.map(str::to_owned),
+            created_at: 1_700_000_000,
+            max_age,
+        }
+    }
+
+    /// The hand-written writers write what the derived `Serialize` writes: every
+    /// member (the page's early script reads some of them), in the same form.
+    #[test]
+    fn stored_records_are_written_as_the_derived_serialize_writes_them() {
+        for (keys, silent) in [(None, None), (Some("{\"keys\":[]}"), Some("https://x/a?b"))] {
+            let provider = CachedProvider {
+                at: 42,
+                metadata: "{\"issuer\":\"https://idp.example\"}".into(),
+                keys: keys.map(str::to_owned),
+                silent: silent.map(str::to_owned),
+                grace: 6_000,
+            };
+            assert_eq!(
+                to_string(&provider).unwrap(),
+                serde_json::to_string(&provider).unwrap()
+            );
+        }
+        for (max_age, return_to) in [(None, None), (Some(0), Some("/todos?x=1#y"))] {
+            let stored = StoredPending {
+                issuer: "https://idp.example".into(),
+                client_id: "spa".into(),
+                silent: max_age.is_some(),
+                pending: pending(max_age, return_to),
+            };
+            assert_eq!(
+                to_string(&stored).unwrap(),
+                serde_json::to_string(&stored).unwrap()
+            );
+        }
     }
 }
