@@ -1753,7 +1753,10 @@ impl Machine {
             _ => true,
         });
         let Some(id_token) = id_token else {
-            if signing_in {
+            // A sign-in, or a new authentication renewing the session through the
+            // frame (its nonce says so), must carry an ID token (OIDC Core 3.1.3.3):
+            // without one nothing shows that the user is the same.
+            if signing_in || nonce.is_some() {
                 return Outcome::Fail(Failure::Fatal(
                     TokenError::Malformed("no id_token in the response".into()).into(),
                 ));

@@ -1118,6 +1118,27 @@ fn without_refresh_token_the_frame_renews() {
 }
 
 #[test]
+fn a_frame_renewal_answered_without_an_id_token_is_refused() {
+    let idp = Idp::new();
+    idp.set_issue_refresh_tokens(false);
+    let mut tab = signed_in(&idp);
+    // A new authentication without its ID token (OIDC Core 3.1.3.3 requires one):
+    // nothing says it is the same user.
+    idp.set_code_without_id_token(true);
+    tab.advance(idp.lifetime_ms());
+    let frames = tab.frames_opened;
+    tab.want_token();
+    assert_eq!(tab.frames_opened, frames + 1);
+    assert!(tab.resolved.last().unwrap().1.is_err());
+    assert_eq!(
+        tab.state(),
+        AuthState::Failed(
+            crate::core::TokenError::Malformed("no id_token in the response".into()).into()
+        )
+    );
+}
+
+#[test]
 fn a_busy_provider_answering_the_frame_is_tried_again_and_the_session_stays() {
     let idp = Idp::new();
     idp.set_issue_refresh_tokens(false);

@@ -94,6 +94,8 @@ pub struct IdpState {
     rsa: Option<&'static str>,
     /// A second audience in the ID tokens (with `azp`).
     extra_audience: Option<&'static str>,
+    /// The code grant's answer holds no ID token (OIDC Core 3.1.3.3 requires one).
+    code_without_id_token: bool,
     refreshes: u32,
     reuse: u32,
     invalid_grants: u32,
@@ -144,6 +146,7 @@ impl Idp {
             frame_stops: false,
             omit_auth_time: false,
             old_id_token: None,
+            code_without_id_token: false,
             authorize_error: None,
             refresh_idles_out: false,
             rsa: None,
@@ -244,6 +247,9 @@ impl Idp {
     /// A new key under the old key's `kid`.
     pub fn rotate_key_keeping_kid(&self) {
         self.0.borrow_mut().key = EcKey::new(3, "k1");
+    }
+    pub fn set_code_without_id_token(&self, on: bool) {
+        self.0.borrow_mut().code_without_id_token = on;
     }
     pub fn set_extra_audience(&self, audience: Option<&'static str>) {
         self.0.borrow_mut().extra_audience = audience;
@@ -491,7 +497,13 @@ impl Idp {
                 } else {
                     None
                 };
-                Ok(self.issue(now, &grant.user, grant.nonce, auth_time, family))
+                let mut answer = self.issue(now, &grant.user, grant.nonce, auth_time, family);
+                if self.0.borrow().code_without_id_token {
+                    let mut body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+                    body.as_object_mut().unwrap().remove("id_token");
+                    answer = json_response(200, body);
+                }
+                Ok(answer)
             }
             "refresh_token" => {
                 let rt = p["refresh_token"].clone();
