@@ -186,9 +186,9 @@ export function frame(url, answer, grace) {
   poll();
   return [() => { open = false; removeEventListener('message', heard); setTimeout(() => f.remove()); }, f];
 }
-export function early() {
+export function early(key) {
   const e = window.__oidcLeptosEarly;
-  if (!e || e.taken) return undefined;
+  if (!e || e.taken || e.key !== key) return undefined;
   e.taken = true;
   return [e.key, e.state, e.nonce, e.verifier, e.created];
 }

@@ -102,10 +102,11 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   `null`: no answer will come. Returns `[close, frame]`: `close()` ends both
 ///   at once and removes the frame in a task of its own (a removal holds up the page
 ///   for a few milliseconds: the requests the answer leads to leave first).
-/// - `early()`, `adoptEarly(answer)`, `closeEarly()`: the silent frame the early
-///   restore script opened. `early()` is `[key, state, nonce, verifier, created]`
-///   the first time, then `undefined` (one session takes it: its request is single
-///   use); `adoptEarly` hands its answer's query to `answer` (now, or when it comes),
+/// - `early(key)`, `adoptEarly(answer)`, `closeEarly()`: the silent frame the early
+///   restore script opened. `early(key)` is `[key, state, nonce, verifier, created]`
+///   the first time it is asked with the key of the cached provider the script used,
+///   then `undefined` (one session takes it: its request is single use; a session
+///   of another app does not); `adoptEarly` hands its answer's query to `answer` (now, or when it comes),
 ///   or `null` when that frame stayed on a page of its own as above; `closeEarly`
 ///   removes its frame.
 /// - `warning(list, dialog, seconds, class, title, label, testId, custom, stay)`:
@@ -165,7 +166,7 @@ extern "C" {
     fn js_frame(url: &str, answer: &js_sys::Function, grace_ms: u32) -> Array;
 
     #[wasm_bindgen(js_name = early)]
-    fn js_early() -> JsValue;
+    fn js_early(key: &str) -> JsValue;
 
     #[wasm_bindgen(js_name = adoptEarly)]
     fn js_adopt_early(answer: &js_sys::Function);
@@ -428,9 +429,10 @@ pub(crate) fn timer_delay(ms: u64) -> u32 {
     u32::try_from(ms.min(i32::MAX as u64)).unwrap_or(0)
 }
 
-/// Reads what the early restore script started, if it did.
-fn early_frame() -> Option<EarlyFrame> {
-    let early = js_early().dyn_into::<Array>().ok()?;
+/// Takes what the early restore script started, if it did, for the app whose
+/// provider is cached under `key` (another app's is left to it).
+fn early_frame(key: &str) -> Option<EarlyFrame> {
+    let early = js_early(key).dyn_into::<Array>().ok()?;
     let text = |i| early.get(i).as_string();
     Some(EarlyFrame {
         key: text(0)?,
@@ -477,7 +479,7 @@ impl Driver {
             took_early: Cell::new(false),
             warnings: Array::new(),
         });
-        let early = early_frame();
+        let early = early_frame(&driver.machine.borrow().client().key(Slot::Provider));
         driver.took_early.set(early.is_some());
         let info = StartInfo {
             tab: driver.tab.clone(),
@@ -632,7 +634,11 @@ impl Driver {
             Command::CloseSilentFrame => {
                 let frame = self.frame.borrow_mut().take();
                 close_frame(frame);
-                js_close_early();
+                // The early frame only if this session took it: another app's
+                // session in the page leaves it to that app.
+                if self.took_early.get() {
+                    js_close_early();
+                }
             }
             Command::Resolve { waiter, result } => {
                 let tx = {

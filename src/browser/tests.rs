@@ -884,7 +884,7 @@ async fn the_early_scripts_frame_left_on_an_error_page_is_told_as_failed() {
     storage.remove_item(key).unwrap();
     let (heard, answer) = recording_answer();
     assert!(
-        super::early_frame().is_some(),
+        super::early_frame(key).is_some(),
         "the script started no sign-in"
     );
     super::js_adopt_early(answer.as_ref().unchecked_ref());
@@ -911,15 +911,17 @@ fn the_early_silent_sign_in_is_handed_to_one_session_only() {
     document.body().unwrap().append_child(&frame).unwrap();
     js_sys::Reflect::set(&early, &"frame".into(), &frame).unwrap();
     js_sys::Reflect::set(&window, &"__oidcLeptosEarly".into(), &early).unwrap();
+    // Only a session of the app it was made for takes it.
+    assert!(super::early_frame("k2").is_none());
     // Its state, nonce and verifier are single use: a second session (the provider
     // mounted again) starts its own request.
-    let first = super::early_frame().expect("the early sign-in");
+    let first = super::early_frame("k").expect("the early sign-in");
     assert_eq!((first.key.as_str(), first.state.as_str()), ("k", "s"));
-    assert!(super::early_frame().is_none());
+    assert!(super::early_frame("k").is_none());
     // Closing it removes its frame; it is not handed out again.
     super::js_close_early();
     assert!(!frame.is_connected());
-    assert!(super::early_frame().is_none());
+    assert!(super::early_frame("k").is_none());
     js_sys::Reflect::delete_property(&window, &"__oidcLeptosEarly".into()).unwrap();
 }
 
@@ -1065,12 +1067,10 @@ async fn hydration_takes_over_the_servers_pending_view_then_shows_the_session() 
     handle.forget();
 }
 
-#[wasm_bindgen_test]
-async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_session() {
-    set_address("/");
+/// Makes every request of the page answer [`DEAD_ISS`]'s metadata (its sign-in pages
+/// cannot be reached); returns the page's own `fetch`, to put back.
+fn answer_discovery() -> wasm_bindgen::JsValue {
     let window = web_sys::window().unwrap();
-    let storage = session_storage();
-    // The provider answers discovery; its sign-in pages cannot be reached.
     let metadata = serde_json::json!({
         "issuer": DEAD_ISS,
         "authorization_endpoint": format!("{DEAD_ISS}/auth"),
@@ -1086,6 +1086,16 @@ async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_se
     );
     let fetch = js_sys::Reflect::get(&window, &"fetch".into()).unwrap();
     js_sys::Reflect::set(&window, &"fetch".into(), &answer).unwrap();
+    fetch
+}
+
+#[wasm_bindgen_test]
+async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_session() {
+    set_address("/");
+    let window = web_sys::window().unwrap();
+    let storage = session_storage();
+    // The provider answers discovery; its sign-in pages cannot be reached.
+    let fetch = answer_discovery();
     let config = || {
         OidcConfig::new(DEAD_ISS, "early-reentry").restore(crate::session::RestoreMode::Iframe)
     };
@@ -1197,7 +1207,16 @@ fn cache_provider(ns: &str, age_ms: f64) {
 #[wasm_bindgen_test]
 fn the_early_script_restores_the_one_app_that_can_restore_now() {
     set_address("/");
-    let early_key = || super::early_frame().map(|e| e.key);
+    let early_key = || {
+        let early = js_sys::Reflect::get(
+            &web_sys::window().unwrap(),
+            &"__oidcLeptosEarly".into(),
+        )
+        .unwrap();
+        js_sys::Reflect::get(&early, &"key".into())
+            .ok()
+            .and_then(|k| k.as_string())
+    };
     // One recent entry beside an old one (another app, or this one configured
     // anew), in either order: the recent one, whichever the storage lists first.
     for (old, recent) in [("a", "b"), ("b", "a")] {
@@ -1272,4 +1291,52 @@ fn the_early_script_does_not_redeem_a_silent_answer_after_a_logout() {
         );
     }
     clear_early_state();
+}
+
+#[wasm_bindgen_test]
+async fn a_session_of_another_client_leaves_the_early_sign_in_alone() {
+    use std::time::Duration;
+    set_address("/");
+    clear_early_state();
+    let window = web_sys::window().unwrap();
+    let document = window.document().unwrap();
+    // The early script started the sign-in of one app of the page...
+    let frame = document.create_element("iframe").unwrap();
+    document.body().unwrap().append_child(&frame).unwrap();
+    let early = js_sys::JSON::parse(
+        r#"{"key":"oidc-leptos:first-app:provider","state":"s","nonce":"n","verifier":"v","created":1}"#,
+    )
+    .unwrap();
+    js_sys::Reflect::set(&early, &"frame".into(), &frame).unwrap();
+    js_sys::Reflect::set(&window, &"__oidcLeptosEarly".into(), &early).unwrap();
+    // ...and a session of another client starts first, and ends its own silent
+    // sign-in (its frame fails).
+    let fetch = answer_discovery();
+    let states = Rc::new(RefCell::new(Vec::new()));
+    let seen = Rc::clone(&states);
+    let other = Driver::start(
+        OidcConfig::new(DEAD_ISS, "second-app")
+            .restore(crate::session::RestoreMode::Iframe)
+            .silent_timeout(Duration::from_secs(1)),
+        move |update| {
+            if let super::Update::State(state) = update {
+                seen.borrow_mut().push(state);
+            }
+        },
+    );
+    let done = wait_for(|| {
+        states
+            .borrow()
+            .iter()
+            .any(|s| matches!(s, AuthState::LoggedOut))
+    })
+    .await;
+    js_sys::Reflect::set(&window, &"fetch".into(), &fetch).unwrap();
+    drop(other);
+    assert!(done, "{:?}", states.borrow());
+    // The first app's early sign-in is still there for it.
+    assert!(frame.is_connected(), "the other session removed its frame");
+    let first = super::early_frame("oidc-leptos:first-app:provider");
+    clear_early_state();
+    assert_eq!(first.map(|e| e.state).as_deref(), Some("s"));
 }
