@@ -149,7 +149,9 @@ where
         Oidc { ctx, state, user }
     }
 
-    /// The session state, with the user's claims typed as `C`.
+    /// The session state, with the user's claims typed as `C` (`Failed` with
+    /// [`AuthError::Claims`] when they do not fit it: see
+    /// [`use_oidc_with_claims`]).
     pub fn state(&self) -> Memo<AuthState<C>> {
         self.state
     }
@@ -368,6 +370,13 @@ pub fn use_oidc() -> Oidc {
 
 /// The session handle with the user's additional claims typed as `C` (read from the
 /// validated ID token claims once per change).
+///
+/// When the claims do not fit `C` (a member it requires is missing or of another
+/// type), this handle's [`state`](Oidc::state) is `Failed(AuthError::Claims(..))`
+/// and its `user` is `None`, while the session itself stays signed in: the
+/// session-wide views ([`is_authenticated`](Oidc::is_authenticated),
+/// [`RequireAuth`] without `allow`, `get_access_token`) do not read `C`. Give members
+/// a provider may leave out `#[serde(default)]` or an `Option`, as below.
 ///
 /// ```no_run
 /// # #[cfg(feature = "csr")] {
