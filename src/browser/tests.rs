@@ -1096,9 +1096,8 @@ async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_se
     let storage = session_storage();
     // The provider answers discovery; its sign-in pages cannot be reached.
     let fetch = answer_discovery();
-    let config = || {
-        OidcConfig::new(DEAD_ISS, "early-reentry").restore(crate::session::RestoreMode::Iframe)
-    };
+    let config =
+        || OidcConfig::new(DEAD_ISS, "early-reentry").restore(crate::session::RestoreMode::Iframe);
     // An earlier page load cached the provider and its silent request...
     let first = Driver::start(config(), |_| {});
     let key = first.machine.borrow().client().key(Slot::Provider);
@@ -1208,11 +1207,8 @@ fn cache_provider(ns: &str, age_ms: f64) {
 fn the_early_script_restores_the_one_app_that_can_restore_now() {
     set_address("/");
     let early_key = || {
-        let early = js_sys::Reflect::get(
-            &web_sys::window().unwrap(),
-            &"__oidcLeptosEarly".into(),
-        )
-        .unwrap();
+        let early =
+            js_sys::Reflect::get(&web_sys::window().unwrap(), &"__oidcLeptosEarly".into()).unwrap();
         js_sys::Reflect::get(&early, &"key".into())
             .ok()
             .and_then(|k| k.as_string())

@@ -1893,5 +1893,7 @@ fn the_cached_provider_tells_the_early_script_how_long_its_frame_may_wait() {
     // A fifth of the silent timeout, as the app's own frame waits: not the script's
     // 2 s default, which would give up on a provider that redirects slowly.
     assert_eq!(cached["grace"], 6_000);
-    assert!(cached["silent"].as_str().is_some_and(|s| s.contains("prompt=none")));
+    assert!(cached["silent"]
+        .as_str()
+        .is_some_and(|s| s.contains("prompt=none")));
 }
