@@ -736,11 +736,11 @@ impl Machine {
                 self.waiters.push(waiter);
                 self.asked = true;
             }
-            Event::Activity => self.activity(),
+            Event::Activity => self.returned(),
             Event::Visibility(visible) => {
                 self.visible = visible;
                 if visible {
-                    self.activity();
+                    self.returned();
                 }
             }
             Event::Online(online) => {
@@ -765,7 +765,7 @@ impl Machine {
             Event::PageRestored if matches!(self.phase, Phase::Redirecting) => {
                 self.emit(Command::Reload);
             }
-            Event::PageRestored => {}
+            Event::PageRestored => self.idle_check(),
         }
         self.idle_check();
         self.poll();
@@ -773,6 +773,14 @@ impl Machine {
         self.settle();
         self.publish();
         std::mem::take(&mut self.out)
+    }
+
+    /// The user is in this tab. When the idle timeout ran out unseen before (the page
+    /// frozen, or hidden with its timers held back), it ran out: the logout comes
+    /// first, as the timer would have made it.
+    fn returned(&mut self) {
+        self.idle_check();
+        self.activity();
     }
 
     /// The user did something in this tab: the idle clock restarts here, and in the

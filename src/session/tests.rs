@@ -1552,6 +1552,36 @@ fn idle_countdown_starts_at_the_warning_and_logs_out_at_zero_to_the_second() {
 }
 
 #[test]
+fn a_tab_back_after_the_idle_timeout_ran_out_unseen_is_logged_out() {
+    // The page was frozen, hidden with its timers held back, or kept in the
+    // back-forward cache: the timeout ran out with no timer to say so. Whatever
+    // the user does first on return comes after it.
+    for (event, what) in [
+        (Event::Visibility(true), "shown again"),
+        (Event::Activity, "used again"),
+        (Event::PageRestored, "restored from the back-forward cache"),
+    ] {
+        let idp = Idp::new();
+        let mut tab = idle_tab(&idp);
+        tab.dispatch(Event::Visibility(false));
+        tab.advance(300_000);
+        tab.dispatch(event);
+        assert_eq!(tab.state(), AuthState::LoggedOut, "{what}");
+        assert!(tab.info.idle_logged_out, "{what}");
+        assert!(tab.broadcasts.contains(&TabMessage::Logout), "{what}");
+    }
+    // Just before it runs out, the user's return keeps the session.
+    let idp = Idp::new();
+    let mut tab = idle_tab(&idp);
+    tab.dispatch(Event::Visibility(false));
+    tab.advance(299_999);
+    tab.dispatch(Event::Visibility(true));
+    tab.advance(200_000);
+    tab.fire_timers();
+    assert!(tab.state().is_logged_in());
+}
+
+#[test]
 fn activity_during_the_warning_cancels_it_and_is_shared_with_the_tabs() {
     let idp = Idp::new();
     let mut tab = idle_tab(&idp);
