@@ -446,8 +446,12 @@ impl CallbackParams {
     }
 }
 
-/// How long a pending authorization stays valid (seconds).
-pub const PENDING_MAX_AGE: u64 = 15 * 60;
+/// How long a pending authorization stays valid (seconds): the longest login the
+/// common providers allow (oidc-provider's interaction lasts an hour, Keycloak's 30
+/// minutes), so that a slow login (a password reset by e-mail, a second factor set up
+/// on the way) still comes back to a session. The request it names is single use
+/// and bound to PKCE, so its age only bounds a stale entry.
+pub const PENDING_MAX_AGE: u64 = 60 * 60;
 
 impl PendingAuthorization {
     /// Checks a callback against this request and the provider, returning the code.

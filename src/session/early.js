@@ -22,7 +22,7 @@
         // A silent sign-in's answer after a logout (in another tab) is refused by the
         // app: its code is not redeemed either.
         if (s.silent && localStorage.getItem(k.slice(0, -8) + ':logged-out')) continue;
-        if (p.state === q.get('state') && meta.issuer === s.issuer && location.origin + location.pathname === p.redirect_uri.split(/[?#]/)[0] && answers(q, s.issuer) && Date.now() / 1000 - p.created_at < 900)
+        if (p.state === q.get('state') && meta.issuer === s.issuer && location.origin + location.pathname === p.redirect_uri.split(/[?#]/)[0] && answers(q, s.issuer) && Date.now() / 1000 - p.created_at < 3600)
           exchange(meta.token_endpoint, q.get('code'), p.code_verifier, p.redirect_uri, s.client_id);
       }
       return;

@@ -258,6 +258,32 @@ fn forged_callback_fails_with_a_clear_error_and_cleans_the_address() {
 }
 
 #[test]
+fn a_sign_in_that_takes_its_time_at_the_provider_is_accepted_within_the_hour() {
+    // A password reset by e-mail, a second factor set up on the way: the provider's
+    // own login lasts up to an hour (oidc-provider; Keycloak's is 30 minutes).
+    for (minutes, accepted) in [(50, true), (61, false)] {
+        let idp = Idp::new();
+        let mut tab = Tab::new(&idp, "/todos");
+        tab.start();
+        tab.run();
+        tab.dispatch(Event::Login(LoginOptions::default()));
+        let mut back = tab.follow_interactive("alice");
+        back.advance(minutes * 60_000);
+        back.start();
+        back.run();
+        if accepted {
+            assert!(back.state().is_logged_in(), "{minutes} min: {:?}", back.state());
+        } else {
+            assert_eq!(
+                back.state(),
+                AuthState::Failed(crate::core::CallbackError::Expired.into()),
+                "{minutes} min"
+            );
+        }
+    }
+}
+
+#[test]
 fn pending_request_of_another_client_is_refused() {
     let idp = Idp::new();
     let mut tab = Tab::new(&idp, "/todos");
