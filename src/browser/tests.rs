@@ -1336,3 +1336,56 @@ async fn a_session_of_another_client_leaves_the_early_sign_in_alone() {
     clear_early_state();
     assert_eq!(first.map(|e| e.state).as_deref(), Some("s"));
 }
+
+#[wasm_bindgen_test]
+fn the_early_script_sends_a_code_once_though_the_callback_page_loads_again() {
+    let window = web_sys::window().unwrap();
+    let storage = session_storage();
+    let origin = location().origin().unwrap();
+    clear_early_state();
+    cache_provider("again", 1_000.0);
+    let key = "oidc-leptos:again:pending";
+    let pending = serde_json::json!({
+        "issuer": DEAD_ISS,
+        "client_id": "again",
+        "silent": false,
+        "pending": {
+            "issuer": DEAD_ISS,
+            "client_id": "again",
+            "state": "st8",
+            "nonce": "n",
+            "code_verifier": "v".repeat(43),
+            "redirect_uri": format!("{origin}/"),
+            "return_to": "/todos?filter=open",
+            "created_at": (js_sys::Date::now() / 1000.0) as u64,
+        },
+    });
+    storage.set_item(key, &pending.to_string()).unwrap();
+    let exchange = || {
+        let e = js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap();
+        js_sys::Reflect::delete_property(&window, &"__oidcLeptosExchange".into()).unwrap();
+        !e.is_undefined()
+    };
+    // The first load sends the code, and the app finds its sign-in still pending.
+    set_address("/?code=c0de&state=st8");
+    run_early_script();
+    assert!(exchange(), "the first load sends the code");
+    let kept: serde_json::Value =
+        serde_json::from_str(&storage.get_item(key).unwrap().unwrap()).unwrap();
+    assert_eq!(kept["pending"], pending["pending"]);
+    assert_eq!(kept["sent"], true);
+    // The page loads again before the app took over: the code is spent.
+    run_early_script();
+    assert!(!exchange(), "the code was sent a second time");
+    assert_eq!(storage.get_item(key).unwrap(), None);
+    assert_eq!(
+        format!(
+            "{}{}",
+            location().pathname().unwrap(),
+            location().search().unwrap()
+        ),
+        "/todos?filter=open"
+    );
+    set_address("/");
+    clear_early_state();
+}

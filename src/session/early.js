@@ -22,8 +22,20 @@
         // A silent sign-in's answer after a logout (in another tab) is refused by the
         // app: its code is not redeemed either.
         if (s.silent && localStorage.getItem(k.slice(0, -8) + ':logged-out')) continue;
-        if (p.state === q.get('state') && meta.issuer === s.issuer && location.origin + location.pathname === p.redirect_uri.split(/[?#]/)[0] && answers(q, s.issuer) && Date.now() / 1000 - p.created_at < 3600)
+        if (p.state === q.get('state') && meta.issuer === s.issuer && location.origin + location.pathname === p.redirect_uri.split(/[?#]/)[0] && answers(q, s.issuer) && Date.now() / 1000 - p.created_at < 3600) {
+          // An earlier load of this page (reloaded, or its tab duplicated, before the
+          // app took the callback over) sent this code: it is spent, and sending it
+          // again would only be refused. The entry goes, the address goes back to
+          // where the sign-in started, and the app starts as on any load.
+          if (s.sent) {
+            ss.removeItem(k);
+            history.replaceState(history.state, '', p.return_to || location.pathname);
+            return;
+          }
+          s.sent = true;
+          ss.setItem(k, JSON.stringify(s));
           exchange(meta.token_endpoint, q.get('code'), p.code_verifier, p.redirect_uri, s.client_id);
+        }
       }
       return;
     }

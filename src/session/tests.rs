@@ -272,7 +272,11 @@ fn a_sign_in_that_takes_its_time_at_the_provider_is_accepted_within_the_hour() {
         back.start();
         back.run();
         if accepted {
-            assert!(back.state().is_logged_in(), "{minutes} min: {:?}", back.state());
+            assert!(
+                back.state().is_logged_in(),
+                "{minutes} min: {:?}",
+                back.state()
+            );
         } else {
             assert_eq!(
                 back.state(),

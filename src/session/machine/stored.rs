@@ -183,4 +183,21 @@ mod tests {
             );
         }
     }
+
+    /// The page's early script marks an entry whose code it sent; the app reads it
+    /// as before.
+    #[test]
+    fn a_pending_entry_marked_by_the_early_script_is_read_as_before() {
+        let stored = StoredPending {
+            issuer: "https://idp.example".into(),
+            client_id: "spa".into(),
+            silent: false,
+            pending: pending(None, Some("/todos")),
+        };
+        let mut marked: serde_json::Value = serde_json::to_value(&stored).unwrap();
+        marked["sent"] = true.into();
+        let read: StoredPending =
+            crate::core::json::from_bytes(marked.to_string().as_bytes()).unwrap();
+        assert_eq!(to_string(&read).unwrap(), to_string(&stored).unwrap());
+    }
 }
