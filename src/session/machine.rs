@@ -543,6 +543,9 @@ pub(crate) struct Machine {
     idle_logged_out: bool,
     /// The last session ended at the provider.
     lost: bool,
+    /// What the start (or a silent sign-in) could not do for want of the network,
+    /// done again once the browser is back online.
+    retry: Option<Then>,
     /// How the sign-in under way was started.
     signing_via: SignInMethod,
     /// A refresh token to revoke at the provider after a local logout.
@@ -628,6 +631,7 @@ impl Machine {
             published_info: None,
             idle_logged_out: false,
             lost: false,
+            retry: None,
             signing_via: SignInMethod::Interactive,
             revocation: None,
             offline: false,
@@ -746,6 +750,9 @@ impl Machine {
             Event::Online(online) => {
                 self.offline = !online;
                 self.send_revocation();
+                if online {
+                    self.retry_offline();
+                }
             }
             Event::Http { req, result } => self.on_http(req, result),
             Event::Verified { req, result } => self.on_verified(req, result),
@@ -1384,6 +1391,7 @@ impl Machine {
     // ----- user actions ------------------------------------------------------
 
     fn login(&mut self, options: LoginOptions) {
+        self.retry = None;
         if let Some(mock) = self.client.mock.clone() {
             if !matches!(self.phase, Phase::Idle | Phase::SignedIn(_)) {
                 (mock.sign_in.0)(self, &mock);
@@ -1404,6 +1412,7 @@ impl Machine {
         if matches!(self.phase, Phase::Idle) {
             return;
         }
+        self.retry = None;
         let (hint, refresh) = match &mut self.phase {
             Phase::SignedIn(s) => (s.id_token.clone(), s.refresh.take().or(s.doubtful.take())),
             _ => (None, None),
@@ -1483,6 +1492,30 @@ impl Machine {
         });
     }
 
+    /// A silent sign-in that failed offline is made again once back online.
+    fn retry_when_online(&mut self) {
+        if self.offline {
+            self.retry = Some(Then::Restore);
+        }
+    }
+
+    /// Back online: what failed for want of the network is made again, unless the
+    /// session moved on since (a sign-in, a logout).
+    fn retry_offline(&mut self) {
+        let Some(then) = self.retry.take() else {
+            return;
+        };
+        if !matches!(self.phase, Phase::SignedOut | Phase::Failed(_)) {
+            return;
+        }
+        if self.metadata.is_some() {
+            self.phase = Phase::SignedOut;
+            self.proceed_then_prefetch(then);
+        } else {
+            self.discover(then);
+        }
+    }
+
     /// The session ended at the provider: sign out here and in every tab.
     fn session_lost(&mut self) {
         self.forget_session();
@@ -1525,7 +1558,17 @@ impl Machine {
                         self.phase = Phase::SignedOut;
                         self.proceed_then_prefetch(then);
                     }
-                    Err(e) => self.phase = Phase::Failed(e),
+                    Err(e) => {
+                        // Unreachable (offline, say): the start is made again once
+                        // the browser is back online. A sign-in the user asked for
+                        // shows the error: the user asks again.
+                        if matches!(e, AuthError::Network(_))
+                            && matches!(then, Then::Restore | Then::SignedOut)
+                        {
+                            self.retry = Some(then);
+                        }
+                        self.phase = Phase::Failed(e);
+                    }
                 }
             }
             Phase::SigningIn { silent, step } if step.req() == req => {
@@ -1998,6 +2041,13 @@ impl Machine {
             // asked again by the next load.
             Outcome::Fail(Failure::Transient(..) | Failure::Unanswered(_)) if silent => {
                 self.leave(Phase::SignedOut);
+                self.retry_when_online();
+            }
+            // Offline, the frame only met the browser's error page: it says nothing
+            // of the provider's session.
+            Outcome::Fail(Failure::FrameTimeout) if silent && self.offline => {
+                self.leave(Phase::SignedOut);
+                self.retry_when_online();
             }
             Outcome::Fail(_) if silent => self.forget_session(),
             Outcome::Fail(failure) => {
@@ -2532,6 +2582,7 @@ impl Machine {
             published_info,
             idle_logged_out,
             lost,
+            retry,
             signing_via,
             revocation,
             offline,
@@ -2565,7 +2616,7 @@ impl Machine {
             format!(
                 "{early:?}|{keys_prefetch:?}|{phase:?}|{next_req:?}|{waiters:?}|{offset:?}|\
                  {last_seen:?}|{published_countdown:?}|{published_info:?}|{signing_via:?}|\
-                 {revocation:?}|{published:?}|{now:?}|{out:?}"
+                 {revocation:?}|{published:?}|{now:?}|{out:?}|{retry:?}"
             )
             .hash(h);
         });

@@ -258,6 +258,48 @@ fn forged_callback_fails_with_a_clear_error_and_cleans_the_address() {
 }
 
 #[test]
+fn a_tab_started_offline_restores_once_back_online() {
+    let idp = Idp::new();
+    let signed = signed_in(&idp);
+    // A reload (the provider cached: the frame meets the browser's error page) and
+    // a new tab (nothing cached: discovery fails).
+    for cached in [true, false] {
+        let mut tab = signed.reload();
+        if !cached {
+            tab.session.clear();
+        }
+        tab.offline = true;
+        idp.set_down(true);
+        tab.start();
+        tab.run();
+        assert!(!tab.state().is_logged_in(), "cached {cached}");
+        assert!(
+            idp.0.borrow().local.contains_key("signed-in"),
+            "cached {cached}: the session is not forgotten"
+        );
+        idp.set_down(false);
+        tab.dispatch(Event::Online(true));
+        tab.run();
+        assert!(
+            tab.state().is_logged_in(),
+            "cached {cached}: {:?}",
+            tab.state()
+        );
+    }
+    // A sign-in the user starts meanwhile wins: nothing is made again later.
+    let mut tab = signed.reload();
+    tab.offline = true;
+    idp.set_down(true);
+    tab.start();
+    tab.run();
+    idp.set_down(false);
+    tab.dispatch(Event::Login(LoginOptions::default()));
+    let frames = tab.frames_opened;
+    tab.dispatch(Event::Online(true));
+    assert_eq!(tab.frames_opened, frames);
+}
+
+#[test]
 fn a_sign_in_that_takes_its_time_at_the_provider_is_accepted_within_the_hour() {
     // A password reset by e-mail, a second factor set up on the way: the provider's
     // own login lasts up to an hour (oidc-provider; Keycloak's is 30 minutes).

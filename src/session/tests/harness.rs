@@ -589,6 +589,8 @@ pub struct Tab {
     /// The early script's request, as the page sent it before the app started.
     pub early_url: Option<String>,
     pub early: Option<crate::session::machine::EarlyFrame>,
+    /// The browser is offline when the app starts.
+    pub offline: bool,
     pub resolved: Vec<(WaiterId, Result<AccessToken, AuthError>)>,
     next_waiter: WaiterId,
     pub last_frame: Option<ReqId>,
@@ -641,6 +643,7 @@ impl Tab {
             frames_adopted: 0,
             early_url: None,
             early: None,
+            offline: false,
             resolved: vec![],
             next_waiter: 0,
             last_frame: None,
@@ -669,7 +672,7 @@ impl Tab {
             logged_out: local.get("logged-out").cloned(),
             visible: true,
             early: self.early.take(),
-            offline: false,
+            offline: self.offline,
         };
         self.dispatch(Event::Start(info));
     }
