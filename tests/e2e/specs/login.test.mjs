@@ -50,7 +50,7 @@ test('sign in, add a TODO, renew, reload and sign out', { timeout: TEST_TIMEOUT_
         ['provider'],
         `session storage after sign-in: ${JSON.stringify(storage)}`,
       );
-      assert.deepEqual(Object.keys(JSON.parse(Object.values(storage.session)[0])).sort(), ['at', 'keys', 'metadata', 'silent']);
+      assert.deepEqual(Object.keys(JSON.parse(Object.values(storage.session)[0])).sort(), ['at', 'grace', 'keys', 'metadata', 'silent']);
       assert.deepEqual(Object.keys(storage.local).map((k) => k.split(':').pop()), ['signed-in']);
       assert.match(Object.values(storage.local)[0], /^\d+$/);
     });

@@ -38,7 +38,7 @@ async function expectNoTokensStored(app) {
   // Session storage: at most the provider's public metadata and keys.
   for (const [key, value] of Object.entries(storage.session)) {
     assert.match(key, /:provider$/, `unexpected session storage key ${key}`);
-    assert.deepEqual(Object.keys(JSON.parse(value)).sort(), ['at', 'keys', 'metadata', 'silent']);
+    assert.deepEqual(Object.keys(JSON.parse(value)).sort(), ['at', 'grace', 'keys', 'metadata', 'silent']);
   }
   for (const [key, value] of Object.entries(storage.local)) {
     assert.match(key, /:(signed-in|logged-out)$/, `unexpected local storage key ${key}`);
