@@ -1342,50 +1342,73 @@ fn the_early_script_sends_a_code_once_though_the_callback_page_loads_again() {
     let window = web_sys::window().unwrap();
     let storage = session_storage();
     let origin = location().origin().unwrap();
-    clear_early_state();
-    cache_provider("again", 1_000.0);
     let key = "oidc-leptos:again:pending";
-    let pending = serde_json::json!({
-        "issuer": DEAD_ISS,
-        "client_id": "again",
-        "silent": false,
-        "pending": {
+    let pending = |return_to: Option<&str>| {
+        serde_json::json!({
             "issuer": DEAD_ISS,
             "client_id": "again",
-            "state": "st8",
-            "nonce": "n",
-            "code_verifier": "v".repeat(43),
-            "redirect_uri": format!("{origin}/"),
-            "return_to": "/todos?filter=open",
-            "created_at": (js_sys::Date::now() / 1000.0) as u64,
-        },
-    });
-    storage.set_item(key, &pending.to_string()).unwrap();
+            "silent": false,
+            "pending": {
+                "issuer": DEAD_ISS,
+                "client_id": "again",
+                "state": "st8",
+                "nonce": "n",
+                "code_verifier": "v".repeat(43),
+                "redirect_uri": format!("{origin}/"),
+                "return_to": return_to,
+                "created_at": (js_sys::Date::now() / 1000.0) as u64,
+            },
+        })
+    };
     let exchange = || {
         let e = js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap();
         js_sys::Reflect::delete_property(&window, &"__oidcLeptosExchange".into()).unwrap();
         !e.is_undefined()
     };
-    // The first load sends the code, and the app finds its sign-in still pending.
-    set_address("/?code=c0de&state=st8");
-    run_early_script();
-    assert!(exchange(), "the first load sends the code");
-    let kept: serde_json::Value =
-        serde_json::from_str(&storage.get_item(key).unwrap().unwrap()).unwrap();
-    assert_eq!(kept["pending"], pending["pending"]);
-    assert_eq!(kept["sent"], true);
-    // The page loads again before the app took over: the code is spent.
-    run_early_script();
-    assert!(!exchange(), "the code was sent a second time");
-    assert_eq!(storage.get_item(key).unwrap(), None);
-    assert_eq!(
+    let stored = || -> serde_json::Value {
+        serde_json::from_str(&storage.get_item(key).unwrap().unwrap()).unwrap()
+    };
+    let address = || {
         format!(
-            "{}{}",
+            "{}{}{}",
             location().pathname().unwrap(),
-            location().search().unwrap()
-        ),
-        "/todos?filter=open"
-    );
+            location().search().unwrap(),
+            location().hash().unwrap()
+        )
+    };
+    for (return_to, back) in [
+        (Some("/todos?filter=open"), "/todos?filter=open"),
+        (None, "/?keep=1#top"),
+    ] {
+        clear_early_state();
+        cache_provider("again", 1_000.0);
+        storage
+            .set_item(key, &pending(return_to).to_string())
+            .unwrap();
+        // A browser where the script cannot send it: nothing is marked, and the app
+        // sends it itself.
+        let timeout = js_sys::Function::new_no_args(
+            "const t = AbortSignal.timeout; AbortSignal.timeout = undefined; return t;",
+        )
+        .call0(&wasm_bindgen::JsValue::UNDEFINED)
+        .unwrap();
+        set_address("/?code=c0de&state=st8&keep=1#top");
+        run_early_script();
+        let abort = js_sys::Reflect::get(&window, &"AbortSignal".into()).unwrap();
+        js_sys::Reflect::set(&abort, &"timeout".into(), &timeout).unwrap();
+        assert!(!exchange());
+        assert_eq!(stored()["sent"], serde_json::Value::Null);
+        // The first load sends the code, and the app finds its sign-in still pending.
+        run_early_script();
+        assert!(exchange(), "the first load sends the code");
+        assert_eq!(stored()["pending"], pending(return_to)["pending"]);
+        assert_eq!(stored()["sent"], true);
+        // The page loads again before the app took over: the code is not sent again.
+        run_early_script();
+        assert!(!exchange(), "the code was sent a second time");
+        assert_eq!(storage.get_item(key).unwrap(), None);
+        assert_eq!(address(), back);
+    }
     set_address("/");
     clear_early_state();
 }

@@ -373,10 +373,10 @@ pub fn use_oidc() -> Oidc {
 ///
 /// When the claims do not fit `C` (a member it requires is missing or of another
 /// type), this handle's [`state`](Oidc::state) is `Failed(AuthError::Claims(..))`
-/// and its `user` is `None`, while the session itself stays signed in: the
-/// session-wide views ([`is_authenticated`](Oidc::is_authenticated),
-/// [`RequireAuth`] without `allow`, `get_access_token`) do not read `C`. Give members
-/// a provider may leave out `#[serde(default)]` or an `Option`, as below.
+/// and its `user` is `None` (and [`is_allowed`](Oidc::is_allowed) says no), while
+/// the session itself stays signed in: [`is_authenticated`](Oidc::is_authenticated),
+/// [`RequireAuth`] and `get_access_token` never read `C`. Give members a provider may
+/// leave out `#[serde(default)]` or an `Option`, as below.
 ///
 /// ```no_run
 /// # #[cfg(feature = "csr")] {

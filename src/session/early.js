@@ -6,6 +6,7 @@
         var body = new URLSearchParams({ grant_type: 'authorization_code', code: code, redirect_uri: redirect, client_id: client, code_verifier: verifier }).toString();
         window.__oidcLeptosExchange = { url: endpoint, body: body, response: fetch(endpoint, { method: 'POST', mode: 'cors', credentials: 'omit', redirect: 'error', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Accept': 'application/json' }, body: body, signal: AbortSignal.timeout(15000) })
           .then(function (r) { return r.text().then(function (t) { return { status: r.status, type: r.headers.get('content-type'), body: t }; }); }, function (e) { return { error: String(e) }; }) };
+        return true;
       } catch (e) { /* the app sends it itself */ }
     };
     var answers = function (p, iss) {
@@ -24,17 +25,24 @@
         if (s.silent && localStorage.getItem(k.slice(0, -8) + ':logged-out')) continue;
         if (p.state === q.get('state') && meta.issuer === s.issuer && location.origin + location.pathname === p.redirect_uri.split(/[?#]/)[0] && answers(q, s.issuer) && Date.now() / 1000 - p.created_at < 3600) {
           // An earlier load of this page (reloaded, or its tab duplicated, before the
-          // app took the callback over) sent this code: it is spent, and sending it
-          // again would only be refused. The entry goes, the address goes back to
-          // where the sign-in started, and the app starts as on any load.
+          // app took the callback over) sent this code: the provider may already
+          // have redeemed it, and a second try would then be refused. The address
+          // goes back to where the sign-in started (or loses the callback's
+          // parameters, as the app's own cleanup does), the entry goes, and the app
+          // starts as on any load: a silent restore where it can, signed out
+          // otherwise.
           if (s.sent) {
+            var rest = new URLSearchParams(location.search);
+            ['code', 'state', 'iss', 'session_state', 'error', 'error_description', 'error_uri'].forEach(function (n) { rest.delete(n); });
+            rest = rest.toString();
+            history.replaceState(history.state, '', p.return_to || location.pathname + (rest ? '?' + rest : '') + location.hash);
             ss.removeItem(k);
-            history.replaceState(history.state, '', p.return_to || location.pathname);
             return;
           }
-          s.sent = true;
-          ss.setItem(k, JSON.stringify(s));
-          exchange(meta.token_endpoint, q.get('code'), p.code_verifier, p.redirect_uri, s.client_id);
+          if (exchange(meta.token_endpoint, q.get('code'), p.code_verifier, p.redirect_uri, s.client_id)) {
+            s.sent = true;
+            ss.setItem(k, JSON.stringify(s));
+          }
         }
       }
       return;

@@ -59,9 +59,10 @@ pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><
 /// code only ever goes to the token endpoint of the stored metadata, with this tab's
 /// verifier. Where the script cannot send it (a browser without
 /// `AbortSignal.timeout`), the app sends it itself. A callback page loaded again
-/// before the app took it over (a reload, a duplicated tab) does not send its spent
-/// code a second time: the script takes the address back to where the sign-in
-/// started, and the app starts as on any load (a silent restore where it can).
+/// before the app took it over (a reload, a duplicated tab) does not send its code a
+/// second time (the provider may have redeemed it already): the script takes the
+/// address back to where the sign-in started, and the app starts as on any load (a
+/// silent restore where it can, signed out otherwise).
 ///
 /// ```html
 /// <head><script>/* EARLY_RESTORE_SCRIPT */</script> ...</head>
