@@ -546,6 +546,10 @@ pub(crate) struct Machine {
     /// What the start (or a silent sign-in) could not do for want of the network,
     /// done again once the browser is back online.
     retry: Option<Then>,
+    /// The user came back to this tab after its idle timeout ran out unseen: the
+    /// decision waits for the next timer (at once), so that the other tabs' activity
+    /// a frozen page held back is heard first.
+    returning: bool,
     /// How the sign-in under way was started.
     signing_via: SignInMethod,
     /// A refresh token to revoke at the provider after a local logout.
@@ -632,6 +636,7 @@ impl Machine {
             idle_logged_out: false,
             lost: false,
             retry: None,
+            returning: false,
             signing_via: SignInMethod::Interactive,
             revocation: None,
             offline: false,
@@ -650,6 +655,9 @@ impl Machine {
 
     /// When the driver should send `Event::Timer` (mono ms), if ever.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
+        if self.returning {
+            return Some(self.now.mono);
+        }
         match &self.phase {
             Phase::SigningIn {
                 step: Step::Frame { until, .. },
@@ -772,9 +780,11 @@ impl Machine {
             Event::PageRestored if matches!(self.phase, Phase::Redirecting) => {
                 self.emit(Command::Reload);
             }
-            Event::PageRestored => self.idle_check(),
+            Event::PageRestored => {}
         }
-        self.idle_check();
+        if !self.returning {
+            self.idle_check();
+        }
         self.poll();
         self.asked = false;
         self.settle();
@@ -783,11 +793,20 @@ impl Machine {
     }
 
     /// The user is in this tab. When the idle timeout ran out unseen before (the page
-    /// frozen, or hidden with its timers held back), it ran out: the logout comes
-    /// first, as the timer would have made it.
+    /// frozen, or hidden with its timers held back), the return does not count as
+    /// activity until the next timer (at once) has decided: the logout the timer
+    /// would have made, unless the other tabs' activity, held back with the page,
+    /// comes in first.
     fn returned(&mut self) {
-        self.idle_check();
-        self.activity();
+        let overdue = match &self.phase {
+            Phase::SignedIn(s) => self.idle_left(s).is_some_and(|(left, _)| left == 0),
+            _ => false,
+        };
+        if overdue {
+            self.returning = true;
+        } else if !self.returning {
+            self.activity();
+        }
     }
 
     /// The user did something in this tab: the idle clock restarts here, and in the
@@ -1502,11 +1521,16 @@ impl Machine {
     /// Back online: what failed for want of the network is made again, unless the
     /// session moved on since (a sign-in, a logout).
     fn retry_offline(&mut self) {
-        let Some(then) = self.retry.take() else {
+        let Some(mut then) = self.retry.take() else {
             return;
         };
         if !matches!(self.phase, Phase::SignedOut | Phase::Failed(_)) {
             return;
+        }
+        // Only through the hidden frame: a top-level redirect would take the page
+        // away from under the user at some later moment.
+        if matches!(then, Then::Restore) && !self.client.frame {
+            then = Then::SignedOut;
         }
         if self.metadata.is_some() {
             self.phase = Phase::SignedOut;
@@ -1627,6 +1651,10 @@ impl Machine {
     }
 
     fn on_timer(&mut self) {
+        if std::mem::take(&mut self.returning) {
+            self.idle_check();
+            self.activity();
+        }
         let now = self.now.mono;
         self.frame_failed(|step| matches!(step, Step::Frame { until, .. } if now >= *until));
     }
@@ -2583,6 +2611,7 @@ impl Machine {
             idle_logged_out,
             lost,
             retry,
+            returning,
             signing_via,
             revocation,
             offline,
@@ -2611,7 +2640,7 @@ impl Machine {
             here,
         )
             .hash(h);
-        (offline, visible, logged_out_marker, lost).hash(h);
+        (offline, visible, logged_out_marker, lost, returning).hash(h);
         crate::core::reveal::with(|| {
             format!(
                 "{early:?}|{keys_prefetch:?}|{phase:?}|{next_req:?}|{waiters:?}|{offset:?}|\

@@ -286,17 +286,44 @@ fn a_tab_started_offline_restores_once_back_online() {
             tab.state()
         );
     }
-    // A sign-in the user starts meanwhile wins: nothing is made again later.
+    // A sign-in or a logout the user asks for meanwhile wins: nothing is made again
+    // later. (Nothing cached: the discovery of that sign-in fails too, and the tab
+    // is back in the failed state a retry would start from.)
+    for event in [
+        Event::Login(LoginOptions::default()),
+        Event::Logout(LogoutOptions::default().local_only(true)),
+    ] {
+        let mut tab = signed.reload();
+        tab.session.clear();
+        tab.offline = true;
+        idp.set_down(true);
+        tab.start();
+        tab.run();
+        tab.dispatch(event);
+        idp.set_down(false);
+        let before = idp.requests();
+        tab.dispatch(Event::Online(true));
+        assert_eq!(idp.requests(), before, "{:?}", tab.state());
+        assert!(!tab.state().is_logged_in());
+    }
+}
+
+#[test]
+fn back_online_an_app_on_another_site_does_not_leave_the_page_to_restore() {
+    let idp = Idp::new();
+    let signed = signed_in_across_sites(&idp, "/todos");
     let mut tab = signed.reload();
+    tab.session.clear();
     tab.offline = true;
     idp.set_down(true);
     tab.start();
     tab.run();
+    assert!(tab.navigations.is_empty());
     idp.set_down(false);
-    tab.dispatch(Event::Login(LoginOptions::default()));
-    let frames = tab.frames_opened;
     tab.dispatch(Event::Online(true));
-    assert_eq!(tab.frames_opened, frames);
+    // The provider is known again; the restore waits for the next load.
+    assert!(tab.navigations.is_empty(), "{:?}", tab.navigations);
+    assert_eq!(tab.state(), AuthState::LoggedOut);
 }
 
 #[test]
@@ -1638,10 +1665,31 @@ fn a_tab_back_after_the_idle_timeout_ran_out_unseen_is_logged_out() {
         tab.dispatch(Event::Visibility(false));
         tab.advance(300_000);
         tab.dispatch(event);
+        // Decided at the next timer, due at once.
+        tab.fire_timers();
         assert_eq!(tab.state(), AuthState::LoggedOut, "{what}");
         assert!(tab.info.idle_logged_out, "{what}");
         assert!(tab.broadcasts.contains(&TabMessage::Logout), "{what}");
     }
+    // The other tabs' activity, held back with the frozen page and heard after its
+    // return, keeps the session: the user was working in another tab.
+    let idp = Idp::new();
+    let mut tab = idle_tab(&idp);
+    tab.dispatch(Event::Visibility(false));
+    tab.advance(300_000);
+    tab.dispatch(Event::Visibility(true));
+    tab.dispatch(Event::Tab {
+        from: "other-tab".into(),
+        message: TabMessage::Activity,
+        here: "/".into(),
+    });
+    tab.fire_timers();
+    assert!(tab.state().is_logged_in(), "{:?}", tab.state());
+    assert!(!tab.broadcasts.contains(&TabMessage::Logout));
+    // And the return counts as activity: the timeout runs from it.
+    tab.advance(299_000);
+    tab.fire_timers();
+    assert!(tab.state().is_logged_in());
     // Just before it runs out, the user's return keeps the session.
     let idp = Idp::new();
     let mut tab = idle_tab(&idp);
