@@ -1762,14 +1762,16 @@ impl Machine {
                     Err(TokenError::Provider(e)) if BUSY.contains(&e.error.as_str()) => {
                         Outcome::Fail(Failure::Transient(TokenError::Provider(e).into(), None))
                     }
-                    // Refused before any work: the request can be sent again.
-                    Err(TokenError::Status(s)) if s == 429 || s == 408 => {
-                        Outcome::Fail(Failure::Transient(TokenError::Status(s).into(), None))
+                    // What the status says holds, whatever the body (a gateway's or
+                    // a framework's error in JSON has an `error` member too, not
+                    // one of RFC 6749 section 5.2). Refused before any work: the
+                    // request can be sent again.
+                    Err(e) if response.status == 429 || response.status == 408 => {
+                        Outcome::Fail(Failure::Transient(e.into(), None))
                     }
-                    // A gateway's error page or a garbled body: the provider may
-                    // have done the work behind it.
-                    Err(TokenError::Status(s)) if s >= 500 => {
-                        Outcome::Fail(Failure::Unanswered(TokenError::Status(s).into()))
+                    // A server error: the provider may have done the work behind it.
+                    Err(e) if response.status >= 500 => {
+                        Outcome::Fail(Failure::Unanswered(e.into()))
                     }
                     Err(e @ TokenError::Malformed(_)) => {
                         Outcome::Fail(Failure::Unanswered(e.into()))

@@ -924,6 +924,11 @@ fn only_answers_that_may_hide_a_rotation_keep_a_refresh_token_from_being_sent_ag
         (408, "", true),
         (500, r#"{"error":"server_error"}"#, true),
         (503, r#"{"error":"temporarily_unavailable"}"#, true),
+        // Errors that are not OAuth's, in the JSON body of a server error or a rate
+        // limit: what the status says holds, not that the body has an `error`.
+        (500, r#"{"error":"unknown_error"}"#, false),
+        (503, r#"{"error":"Service Unavailable"}"#, false),
+        (429, r#"{"error":"too_many_requests"}"#, true),
     ];
     for (status, body, resent) in cases {
         let idp = Idp::new();
