@@ -1532,6 +1532,12 @@ impl Machine {
         if matches!(then, Then::Restore) && !self.client.frame {
             then = Then::SignedOut;
         }
+        self.start_again(then);
+    }
+
+    /// Goes on with `then` as the start would have, discovering the provider first
+    /// when it is not known.
+    fn start_again(&mut self, then: Then) {
         if self.metadata.is_some() {
             self.phase = Phase::SignedOut;
             self.proceed_then_prefetch(then);
@@ -1718,7 +1724,20 @@ impl Machine {
             TabMessage::Login => {
                 self.logged_out_marker = false;
                 // Each tab signs in with its own code exchange: its own token family,
-                // so rotated refresh tokens are never shared between tabs.
+                // so rotated refresh tokens are never shared between tabs. A tab whose
+                // start could not reach the provider starts again (the provider
+                // answers the other tab); one still discovering it restores next.
+                match &mut self.phase {
+                    Phase::Failed(_) if self.retry.take().is_some() => {
+                        self.start_again(Then::Restore);
+                        return;
+                    }
+                    Phase::Discovering { then, .. } if matches!(then, Then::SignedOut) => {
+                        *then = Then::Restore;
+                        return;
+                    }
+                    _ => {}
+                }
                 if matches!(self.phase, Phase::SignedOut) {
                     if self.client.frame {
                         if let Some(step) = self.open_frame() {

@@ -309,6 +309,31 @@ fn a_tab_started_offline_restores_once_back_online() {
 }
 
 #[test]
+fn a_tab_that_could_not_reach_the_provider_at_start_signs_in_with_another_tabs_login() {
+    let idp = Idp::new();
+    // The browser is online; the provider is not answering when this tab starts.
+    idp.set_down(true);
+    let mut waiting = Tab::new(&idp, "/todos");
+    waiting.tab_id = "b".into();
+    waiting.start();
+    waiting.run();
+    assert!(matches!(
+        waiting.state(),
+        AuthState::Failed(AuthError::Network(_))
+    ));
+    // It is back; the user signs in in another tab.
+    idp.set_down(false);
+    let other = signed_in(&idp);
+    assert!(other.state().is_logged_in());
+    waiting.dispatch(Event::Tab {
+        from: other.tab_id.clone(),
+        message: TabMessage::Login,
+        here: "/todos".into(),
+    });
+    assert!(waiting.state().is_logged_in(), "{:?}", waiting.state());
+}
+
+#[test]
 fn back_online_an_app_on_another_site_does_not_leave_the_page_to_restore() {
     let idp = Idp::new();
     let signed = signed_in_across_sites(&idp, "/todos");
