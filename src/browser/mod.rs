@@ -227,7 +227,8 @@ fn send(request: HttpRequest, timeout_ms: u64) -> (String, js_sys::Promise) {
         method.as_str(),
         &headers,
         body,
-        timeout_ms as f64,
+        // Held to what `setTimeout` reads: a longer timeout would abort at once.
+        f64::from(timer_delay(timeout_ms)),
         MAX_RESPONSE_BYTES as f64,
     );
     (url, sent)
