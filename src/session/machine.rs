@@ -428,6 +428,27 @@ struct SignedIn {
     last_renewal: Option<(u64, RenewalMethod)>,
 }
 
+/// A JWT's own lifetime, `exp - iat` (seconds), read without verification (for
+/// scheduling only).
+fn jwt_lifetime(token: &str) -> Option<u64> {
+    use crate::core::jose::dangerous::{insecure_jwt_exp, insecure_jwt_iat};
+    Some(insecure_jwt_exp(token)?.saturating_sub(insecure_jwt_iat(token)?))
+}
+
+/// What is left of a token (seconds): `by_clock`, from its `exp` against the
+/// provider's time as this client reads it, held to the token's `own` lifetime
+/// (`exp - iat`, no clock involved: it was issued before its answer came). The
+/// client's clock may have been set back or forward since the provider's time was
+/// read (only a new ID token reads it again): neither stretches a token past its
+/// own lifetime. A zero (past) result is unknown, as `None`.
+fn bounded(by_clock: Option<u64>, own: Option<u64>) -> Option<u64> {
+    let secs = match (by_clock, own) {
+        (Some(clock), Some(own)) => clock.min(own),
+        (clock, own) => clock.or(own)?,
+    };
+    (secs > 0).then_some(secs)
+}
+
 /// Milliseconds since `since`, by whichever clock has moved more: a monotonic clock
 /// that paused while the machine slept, or a wall clock set back, never makes a token
 /// look younger than it is.
@@ -2144,23 +2165,39 @@ impl Machine {
 
     /// The access token's lifetime (ms): `expires_in` (relative, so immune to clock
     /// skew), else the JWT's `exp` in server time, else `DEFAULT_LIFETIME_MS`. A zero
-    /// or past lifetime counts as unknown, so it cannot make renewal loop.
+    /// or past lifetime counts as unknown, so it cannot make renewal loop. Read from
+    /// `exp`, it is at most the JWT's own `exp - iat` (see [`bounded`]).
     fn lifetime(&self, response: &TokenResponse, received: Now) -> u64 {
         let server_now = self.offset.server_time(received.wall / 1000);
-        response
+        let own = match response.expires_in {
+            Some(secs) if secs > 0 => None,
+            _ => jwt_lifetime(response.access_token.secret()),
+        };
+        let by_clock = response
             .access_token_expires_at(server_now)
-            .map(|exp| exp.saturating_sub(server_now).saturating_mul(1000))
-            .filter(|ms| *ms > 0)
-            .unwrap_or(DEFAULT_LIFETIME_MS)
+            .map(|exp| exp.saturating_sub(server_now));
+        bounded(by_clock, own)
+            .map_or(DEFAULT_LIFETIME_MS, |secs| secs.saturating_mul(1000))
+            .min(own.map_or(u64::MAX, |secs| secs.saturating_mul(1000)))
     }
 
-    /// The refresh token's (provider session's) idle lifetime (ms), when known.
+    /// The refresh token's (provider session's) idle lifetime (ms), when known: as
+    /// [`lifetime`](Self::lifetime) reads the access token's.
     fn idle_lifetime(&self, response: &TokenResponse) -> Option<u64> {
         let server_now = self.server_secs();
-        response
+        let own = match response.refresh_expires_in {
+            Some(secs) if secs > 0 => None,
+            _ => response
+                .refresh_token
+                .as_ref()
+                .and_then(|t| jwt_lifetime(t.secret())),
+        };
+        let by_clock = response
             .refresh_token_expires_at(server_now)
-            .map(|exp| exp.saturating_sub(server_now).saturating_mul(1000))
-            .filter(|ms| *ms > 0)
+            .map(|exp| exp.saturating_sub(server_now));
+        bounded(by_clock, own)
+            .or(own.filter(|secs| *secs > 0))
+            .map(|secs| secs.saturating_mul(1000))
             .or(self.client.keep_alive_ms)
     }
 

@@ -352,6 +352,44 @@ fn back_online_an_app_on_another_site_does_not_leave_the_page_to_restore() {
 }
 
 #[test]
+fn a_clock_set_back_does_not_stretch_a_jwt_access_tokens_lifetime() {
+    // No `expires_in`: the lifetime comes from the access token's `exp`. Refreshes
+    // bring no new ID token, so nothing resets the provider's clock as read.
+    let idp = Idp::new();
+    idp.set_expires_in(None);
+    let mut tab = signed_in(&idp);
+    idp.set_old_id_token_on_refresh(Some(OldIdToken::Resent));
+    // The client's clock is set back an hour.
+    tab.now.wall -= 3_600_000;
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert_eq!(idp.refreshes(), 1);
+    // That token's lifetime too, not an hour more.
+    tab.advance(idp.lifetime_ms() + 1_000);
+    tab.want_token();
+    assert_eq!(idp.refreshes(), 2, "an expired token was handed out");
+    assert!(tab.state().is_logged_in());
+}
+
+#[test]
+fn a_clock_set_forward_gives_a_jwt_access_token_its_own_lifetime_not_the_default() {
+    // Set forward an hour: the new token looks expired by that clock, and is given
+    // its own lifetime, not the default for an unknown one.
+    let idp = Idp::new();
+    idp.set_expires_in(None);
+    assert!(idp.lifetime_ms() < super::machine::DEFAULT_LIFETIME_MS);
+    let mut tab = signed_in(&idp);
+    idp.set_old_id_token_on_refresh(Some(OldIdToken::Resent));
+    tab.now.wall += 3_600_000;
+    tab.want_token();
+    assert_eq!(idp.refreshes(), 1);
+    tab.advance(idp.lifetime_ms() + 1_000);
+    tab.want_token();
+    assert_eq!(idp.refreshes(), 2, "an expired token was handed out");
+    assert!(tab.state().is_logged_in());
+}
+
+#[test]
 fn a_sign_in_that_takes_its_time_at_the_provider_is_accepted_within_the_hour() {
     // A password reset by e-mail, a second factor set up on the way: the provider's
     // own login lasts up to an hour (oidc-provider; Keycloak's is 30 minutes).
