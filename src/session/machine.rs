@@ -428,13 +428,6 @@ struct SignedIn {
     last_renewal: Option<(u64, RenewalMethod)>,
 }
 
-/// A JWT's own lifetime, `exp - iat` (seconds), read without verification (for
-/// scheduling only).
-fn jwt_lifetime(token: &str) -> Option<u64> {
-    use crate::core::jose::dangerous::{insecure_jwt_exp, insecure_jwt_iat};
-    Some(insecure_jwt_exp(token)?.saturating_sub(insecure_jwt_iat(token)?))
-}
-
 /// What is left of a token (seconds): `by_clock`, from its `exp` against the
 /// provider's time as this client reads it, held to the token's `own` lifetime
 /// (`exp - iat`, no clock involved: it was issued before its answer came). The
@@ -2171,7 +2164,9 @@ impl Machine {
         let server_now = self.offset.server_time(received.wall / 1000);
         let own = match response.expires_in {
             Some(secs) if secs > 0 => None,
-            _ => jwt_lifetime(response.access_token.secret()),
+            _ => {
+                crate::core::jose::dangerous::insecure_jwt_lifetime(response.access_token.secret())
+            }
         };
         let by_clock = response
             .access_token_expires_at(server_now)
@@ -2190,7 +2185,7 @@ impl Machine {
             _ => response
                 .refresh_token
                 .as_ref()
-                .and_then(|t| jwt_lifetime(t.secret())),
+                .and_then(|t| crate::core::jose::dangerous::insecure_jwt_lifetime(t.secret())),
         };
         let by_clock = response
             .refresh_token_expires_at(server_now)

@@ -295,6 +295,13 @@ pub mod dangerous {
         insecure_times(token)?.iat
     }
 
+    /// A compact JWT's own lifetime, `exp - iat` in seconds, read as
+    /// [`insecure_jwt_exp`] reads `exp`: for scheduling only.
+    pub(crate) fn insecure_jwt_lifetime(token: &str) -> Option<u64> {
+        let times = insecure_times(token)?;
+        Some(times.exp?.saturating_sub(times.iat?))
+    }
+
     /// Decodes the claims of a compact JWS without checking its signature.
     pub fn insecure_decode_claims<T: serde::de::DeserializeOwned>(
         token: &str,
