@@ -47,6 +47,8 @@ pub(crate) struct Now {
 /// Lifetime assumed for an access token when neither `expires_in` nor a JWT `exp`
 /// tells it.
 pub(crate) const DEFAULT_LIFETIME_MS: u64 = 5 * 60 * 1000;
+/// A timer this late (ms) past the idle timeout was held back with its page.
+const LATE_TIMER_MS: u64 = 1_000;
 /// The user counts as active this long after their last pointer, key or focus event.
 pub(crate) const ACTIVE_WINDOW_MS: u64 = 60 * 1000;
 /// The "was signed in" marker lasts this long when the provider session's lifetime is
@@ -558,12 +560,15 @@ pub(crate) struct Machine {
     /// The last session ended at the provider.
     lost: bool,
     /// What the start (or a silent sign-in) could not do for want of the network,
-    /// done again once the browser is back online.
+    /// done again once the browser is back online (a restore only through the
+    /// hidden frame), or when another tab signs in.
     retry: Option<Then>,
-    /// The user came back to this tab after its idle timeout ran out unseen: the
-    /// decision waits for the next timer (at once), so that the other tabs' activity
-    /// a frozen page held back is heard first.
-    returning: bool,
+    /// The idle timeout ran out unseen (the page frozen, or hidden with its timers
+    /// held back), and the decision waits for the next timer (due at once), so that
+    /// the other tabs' activity the page held back is heard first: the user came
+    /// back (`true`: the return counts as activity if the session stays), or this
+    /// tab's own timer came late. Tokens wait for it too.
+    idle_held: Option<bool>,
     /// How the sign-in under way was started.
     signing_via: SignInMethod,
     /// A refresh token to revoke at the provider after a local logout.
@@ -650,7 +655,7 @@ impl Machine {
             idle_logged_out: false,
             lost: false,
             retry: None,
-            returning: false,
+            idle_held: None,
             signing_via: SignInMethod::Interactive,
             revocation: None,
             offline: false,
@@ -669,7 +674,7 @@ impl Machine {
 
     /// When the driver should send `Event::Timer` (mono ms), if ever.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
-        if self.returning {
+        if self.idle_held.is_some() {
             return Some(self.now.mono);
         }
         match &self.phase {
@@ -796,12 +801,12 @@ impl Machine {
             }
             Event::PageRestored => {}
         }
-        if !self.returning {
+        if self.idle_held.is_none() {
             self.idle_check();
+            self.poll();
+            self.settle();
         }
-        self.poll();
         self.asked = false;
-        self.settle();
         self.publish();
         std::mem::take(&mut self.out)
     }
@@ -812,15 +817,20 @@ impl Machine {
     /// would have made, unless the other tabs' activity, held back with the page,
     /// comes in first.
     fn returned(&mut self) {
-        let overdue = match &self.phase {
-            Phase::SignedIn(s) => self.idle_left(s).is_some_and(|(left, _)| left == 0),
-            _ => false,
-        };
-        if overdue {
-            self.returning = true;
-        } else if !self.returning {
+        if self.idle_held.is_some() || self.idle_overdue().is_some() {
+            self.idle_held = Some(true);
+        } else {
             self.activity();
         }
+    }
+
+    /// How long ago (ms) the idle timeout ran out, if it did.
+    fn idle_overdue(&self) -> Option<u64> {
+        let Phase::SignedIn(s) = &self.phase else {
+            return None;
+        };
+        let timeout = self.idle_timeout(s)?;
+        elapsed(self.now, self.last_seen).checked_sub(timeout)
     }
 
     /// The user did something in this tab: the idle clock restarts here, and in the
@@ -1671,9 +1681,19 @@ impl Machine {
     }
 
     fn on_timer(&mut self) {
-        if std::mem::take(&mut self.returning) {
-            self.idle_check();
-            self.activity();
+        match self.idle_held.take() {
+            Some(user) => {
+                self.idle_check();
+                if user {
+                    self.activity();
+                }
+            }
+            // This timer came late (held back with a frozen or hidden page): the
+            // decision waits for the next one, as a return does.
+            None if self.idle_overdue().is_some_and(|late| late > LATE_TIMER_MS) => {
+                self.idle_held = Some(false);
+            }
+            None => {}
         }
         let now = self.now.mono;
         self.frame_failed(|step| matches!(step, Step::Frame { until, .. } if now >= *until));
@@ -1737,6 +1757,8 @@ impl Machine {
             }
             TabMessage::Login => {
                 self.logged_out_marker = false;
+                // A redirect restore comes back to the page the tab is on now.
+                self.here = here;
                 // Each tab signs in with its own code exchange: its own token family,
                 // so rotated refresh tokens are never shared between tabs. A tab whose
                 // start could not reach the provider starts again (the provider
@@ -1758,7 +1780,6 @@ impl Machine {
                             self.phase = Phase::SigningIn { silent: true, step };
                         }
                     } else if self.client.redirect_restore {
-                        self.here = here;
                         self.redirect_silently();
                     }
                 }
@@ -2166,6 +2187,7 @@ impl Machine {
             Some(secs) if secs > 0 => None,
             _ => {
                 crate::core::jose::dangerous::insecure_jwt_lifetime(response.access_token.secret())
+                    .filter(|secs| *secs > 0)
             }
         };
         let by_clock = response
@@ -2664,7 +2686,7 @@ impl Machine {
             idle_logged_out,
             lost,
             retry,
-            returning,
+            idle_held,
             signing_via,
             revocation,
             offline,
@@ -2693,7 +2715,7 @@ impl Machine {
             here,
         )
             .hash(h);
-        (offline, visible, logged_out_marker, lost, returning).hash(h);
+        (offline, visible, logged_out_marker, lost, idle_held).hash(h);
         crate::core::reveal::with(|| {
             format!(
                 "{early:?}|{keys_prefetch:?}|{phase:?}|{next_req:?}|{waiters:?}|{offset:?}|\

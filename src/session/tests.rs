@@ -121,6 +121,35 @@ fn a_top_level_silent_sign_in_comes_back_to_the_page_it_left() {
 }
 
 #[test]
+fn a_tab_still_discovering_the_provider_follows_another_tabs_sign_in() {
+    let idp = Idp::new();
+    // A first visit on another site: nothing to restore, the provider being read.
+    let mut tab = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/done");
+    tab.tab_id = "b".into();
+    tab.hold_fetches = true;
+    tab.start();
+    tab.run();
+    assert_eq!(tab.state(), AuthState::Pending);
+    // Another tab signs in, while this one is on another page.
+    let other = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/");
+    let mut other = other;
+    other.start();
+    other.run();
+    let other = other.login_as("alice");
+    tab.dispatch(Event::Tab {
+        from: other.tab_id.clone(),
+        message: TabMessage::Login,
+        here: "/done?page=2".into(),
+    });
+    tab.hold_fetches = false;
+    tab.release_all();
+    let mut back = tab.follow_redirect();
+    back.run();
+    assert_eq!(back.user().as_deref(), Some("alice"));
+    assert_eq!(back.url, "/done?page=2");
+}
+
+#[test]
 fn a_top_level_silent_sign_in_refused_signs_out_once_and_not_again_on_reload() {
     let idp = Idp::new();
     let reloaded = signed_in_across_sites(&idp, "/").load_again();
@@ -368,6 +397,23 @@ fn a_clock_set_back_does_not_stretch_a_jwt_access_tokens_lifetime() {
     tab.advance(idp.lifetime_ms() + 1_000);
     tab.want_token();
     assert_eq!(idp.refreshes(), 2, "an expired token was handed out");
+    assert!(tab.state().is_logged_in());
+}
+
+#[test]
+fn an_access_token_that_expires_as_it_is_issued_does_not_make_renewal_loop() {
+    // No `expires_in`, and a JWT whose `exp` is its `iat`: as unknown as
+    // `expires_in: 0`, it gets the default lifetime.
+    let idp = Idp::new();
+    idp.set_expires_in(None);
+    idp.set_lifetime(0);
+    let mut tab = signed_in(&idp);
+    for _ in 0..3 {
+        tab.want_token();
+        tab.advance(1_000);
+        tab.fire_timers();
+    }
+    assert_eq!(idp.refreshes(), 0);
     assert!(tab.state().is_logged_in());
 }
 
@@ -1746,6 +1792,31 @@ fn a_tab_back_after_the_idle_timeout_ran_out_unseen_is_logged_out() {
     tab.dispatch(Event::Visibility(false));
     tab.advance(300_000);
     tab.dispatch(Event::Visibility(true));
+    // Meanwhile, no token is handed out: the session may be over.
+    tab.want_token();
+    assert!(tab.resolved.is_empty(), "{:?}", tab.resolved);
+    tab.dispatch(Event::Tab {
+        from: "other-tab".into(),
+        message: TabMessage::Activity,
+        here: "/".into(),
+    });
+    // The next timer comes a little later (in a browser, at once).
+    tab.advance(2_000);
+    tab.fire_timers();
+    assert!(tab.state().is_logged_in(), "{:?}", tab.state());
+    assert!(!tab.broadcasts.contains(&TabMessage::Logout));
+    assert!(tab.resolved.last().unwrap().1.is_ok());
+    // And the return counts as activity: the timeout runs from it, not from the
+    // other tab's message.
+    tab.advance(299_000);
+    tab.fire_timers();
+    assert!(tab.state().is_logged_in());
+    // This tab's own timer, held back past the timeout, waits for the other tabs'
+    // activity in the same way.
+    tab.dispatch(Event::Visibility(false));
+    tab.advance(305_000);
+    tab.dispatch(Event::Timer);
+    assert!(tab.state().is_logged_in(), "decided at the next timer");
     tab.dispatch(Event::Tab {
         from: "other-tab".into(),
         message: TabMessage::Activity,
@@ -1753,11 +1824,12 @@ fn a_tab_back_after_the_idle_timeout_ran_out_unseen_is_logged_out() {
     });
     tab.fire_timers();
     assert!(tab.state().is_logged_in(), "{:?}", tab.state());
-    assert!(!tab.broadcasts.contains(&TabMessage::Logout));
-    // And the return counts as activity: the timeout runs from it.
-    tab.advance(299_000);
+    // Without any: logged out at the next timer.
+    tab.advance(305_000);
+    tab.dispatch(Event::Timer);
+    assert!(tab.state().is_logged_in(), "decided at the next timer");
     tab.fire_timers();
-    assert!(tab.state().is_logged_in());
+    assert_eq!(tab.state(), AuthState::LoggedOut);
     // Just before it runs out, the user's return keeps the session.
     let idp = Idp::new();
     let mut tab = idle_tab(&idp);

@@ -248,6 +248,10 @@ impl Idp {
     pub fn rotate_key_keeping_kid(&self) {
         self.0.borrow_mut().key = EcKey::new(3, "k1");
     }
+    /// The access tokens' lifetime (seconds; `expires_in`, and `exp - iat`).
+    pub fn set_lifetime(&self, secs: u64) {
+        self.0.borrow_mut().lifetime = secs;
+    }
     pub fn set_code_without_id_token(&self, on: bool) {
         self.0.borrow_mut().code_without_id_token = on;
     }
