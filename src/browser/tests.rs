@@ -1134,6 +1134,17 @@ async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_se
     // over, whose failure is told at once, from inside that event.
     let states = Rc::new(RefCell::new(Vec::new()));
     let seen = Rc::clone(&states);
+    // Frames the session opens (it should open none: it takes the early one over).
+    let observer = js_sys::Function::new_no_args(
+        "window.__framesOpened = 0;
+         const o = new MutationObserver((ms) => ms.forEach((m) => m.addedNodes.forEach((n) => {
+           if (n.tagName === 'IFRAME') window.__framesOpened++;
+         })));
+         o.observe(document.documentElement, { childList: true, subtree: true });
+         return o;",
+    )
+    .call0(&wasm_bindgen::JsValue::UNDEFINED)
+    .unwrap();
     let driver = Driver::start(config(), move |update| {
         if let super::Update::State(state) = update {
             seen.borrow_mut().push(state);
@@ -1146,6 +1157,11 @@ async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_se
             .any(|s| matches!(s, AuthState::LoggedOut))
     })
     .await;
+    let disconnect: js_sys::Function = js_sys::Reflect::get(&observer, &"disconnect".into())
+        .unwrap()
+        .unchecked_into();
+    disconnect.call0(&observer).unwrap();
+    let opened = js_sys::Reflect::get(&window, &"__framesOpened".into()).unwrap();
     js_sys::Reflect::set(&window, &"fetch".into(), &fetch).unwrap();
     js_sys::Reflect::delete_property(&window, &"__oidcLeptosEarly".into()).unwrap();
     storage.remove_item(&key).unwrap();
@@ -1153,6 +1169,11 @@ async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_se
         signed_out,
         "the session stopped while restoring: {:?}",
         states.borrow()
+    );
+    assert_eq!(
+        opened.as_f64(),
+        Some(0.0),
+        "the session opened a frame of its own: the early one was not taken over"
     );
     // And it goes on answering.
     assert_eq!(
@@ -1418,5 +1439,42 @@ fn the_early_script_sends_a_code_once_though_the_callback_page_loads_again() {
         assert_eq!(address(), back);
     }
     set_address("/");
+    clear_early_state();
+}
+
+#[wasm_bindgen_test]
+fn the_early_script_redeems_a_callback_only_within_the_pending_lifetime() {
+    let window = web_sys::window().unwrap();
+    let origin = location().origin().unwrap();
+    // Just within the hour, and just past it (the app's own limit,
+    // `PENDING_MAX_AGE`).
+    for (age, sent) in [(3_500.0, true), (3_601.0, false)] {
+        clear_early_state();
+        cache_provider("age", 1_000.0);
+        let pending = serde_json::json!({
+            "issuer": DEAD_ISS,
+            "client_id": "age",
+            "silent": false,
+            "pending": {
+                "issuer": DEAD_ISS,
+                "client_id": "age",
+                "state": "st8",
+                "nonce": "n",
+                "code_verifier": "v".repeat(43),
+                "redirect_uri": format!("{origin}/"),
+                "return_to": null,
+                "created_at": (js_sys::Date::now() / 1000.0 - age) as u64,
+            },
+        });
+        session_storage()
+            .set_item("oidc-leptos:age:pending", &pending.to_string())
+            .unwrap();
+        set_address("/?code=c0de&state=st8");
+        run_early_script();
+        set_address("/");
+        let exchange = js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap();
+        assert_eq!(!exchange.is_undefined(), sent, "{age} s old");
+    }
+    assert_eq!(crate::core::PENDING_MAX_AGE, 3_600);
     clear_early_state();
 }

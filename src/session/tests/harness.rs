@@ -808,7 +808,18 @@ impl Tab {
 
     pub fn token(&mut self) -> Result<AccessToken, AuthError> {
         self.want_token();
-        self.resolved.last().unwrap().1.clone()
+        self.last_answer().clone()
+    }
+
+    /// The answer to the newest token request, which must have one (an earlier
+    /// request's answer does not stand in for it).
+    pub fn last_answer(&self) -> &Result<AccessToken, AuthError> {
+        let (waiter, answer) = self.resolved.last().expect("no token request was answered");
+        assert_eq!(
+            *waiter, self.next_waiter,
+            "the newest token request is unanswered"
+        );
+        answer
     }
 
     pub fn advance(&mut self, ms: u64) {

@@ -77,9 +77,14 @@ export class AppPage {
     return 'logged-out';
   }
 
+  /** Waits for the signed-out header: the login button, and neither a user nor an error. */
   async expectLoggedOut() {
     await this.loginButton.first().waitFor({ state: 'visible', timeout: WAIT_MS });
     assert.equal(await this.userName.count(), 0, 'user name still shown after signing out');
+    // The failed state shows a login button too.
+    if (await this.authError.count()) {
+      assert.fail(`app shows an authentication error: ${await this.authError.first().innerText()}`);
+    }
   }
 
   /** Waits for the signed-in header and checks it names `name`. */
