@@ -1228,7 +1228,7 @@ fn refreshed_id_token_with_another_subject_ends_the_session() {
     tab.want_token();
     assert_eq!(
         tab.state(),
-        AuthState::Failed(crate::core::IdTokenError::RefreshMismatch("sub".into()).into())
+        AuthState::Failed(crate::core::IdTokenError::RefreshMismatch("sub").into())
     );
 }
 
