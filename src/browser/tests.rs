@@ -1097,6 +1097,52 @@ fn answer_discovery() -> wasm_bindgen::JsValue {
     fetch
 }
 
+/// The states a session published, in order.
+type States = Rc<RefCell<Vec<AuthState<crate::session::RawClaims>>>>;
+
+/// Starts a session for `config`, recording the states it publishes.
+fn start_recording(config: OidcConfig) -> (Rc<Driver>, States) {
+    let states = States::default();
+    let seen = Rc::clone(&states);
+    let driver = Driver::start(config, move |update| {
+        if let super::Update::State(state) = update {
+            seen.borrow_mut().push(state);
+        }
+    });
+    (driver, states)
+}
+
+/// Whether the session came to be signed out (waiting for it a while).
+async fn signed_out(states: &States) -> bool {
+    wait_for(|| {
+        states
+            .borrow()
+            .iter()
+            .any(|s| matches!(s, AuthState::LoggedOut))
+    })
+    .await
+}
+
+/// A pending sign-in of namespace `ns` made `age` seconds ago, as the session keeps
+/// it, redirected back to this page's origin.
+fn pending_entry(ns: &str, silent: bool, return_to: Option<&str>, age: f64) -> serde_json::Value {
+    serde_json::json!({
+        "issuer": DEAD_ISS,
+        "client_id": ns,
+        "silent": silent,
+        "pending": {
+            "issuer": DEAD_ISS,
+            "client_id": ns,
+            "state": "st8",
+            "nonce": "n",
+            "code_verifier": "v".repeat(43),
+            "redirect_uri": format!("{}/", location().origin().unwrap()),
+            "return_to": return_to,
+            "created_at": (js_sys::Date::now() / 1000.0 - age) as u64,
+        },
+    })
+}
+
 #[wasm_bindgen_test]
 async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_session() {
     set_address("/");
@@ -1132,8 +1178,6 @@ async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_se
     js_sys::Reflect::set(&window, &"__oidcLeptosEarly".into(), &early).unwrap();
     // The discovery answer arrives as a page event; handling it takes the early frame
     // over, whose failure is told at once, from inside that event.
-    let states = Rc::new(RefCell::new(Vec::new()));
-    let seen = Rc::clone(&states);
     // Frames the session opens (it should open none: it takes the early one over).
     let observer = js_sys::Function::new_no_args(
         "window.__framesOpened = 0;
@@ -1145,18 +1189,8 @@ async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_se
     )
     .call0(&wasm_bindgen::JsValue::UNDEFINED)
     .unwrap();
-    let driver = Driver::start(config(), move |update| {
-        if let super::Update::State(state) = update {
-            seen.borrow_mut().push(state);
-        }
-    });
-    let signed_out = wait_for(|| {
-        states
-            .borrow()
-            .iter()
-            .any(|s| matches!(s, AuthState::LoggedOut))
-    })
-    .await;
+    let (driver, states) = start_recording(config());
+    let signed_out = signed_out(&states).await;
     let disconnect: js_sys::Function = js_sys::Reflect::get(&observer, &"disconnect".into())
         .unwrap()
         .unchecked_into();
@@ -1278,25 +1312,10 @@ fn the_early_script_restores_the_one_app_that_can_restore_now() {
 fn the_early_script_does_not_redeem_a_silent_answer_after_a_logout() {
     let window = web_sys::window().unwrap();
     let local = window.local_storage().unwrap().unwrap();
-    let origin = location().origin().unwrap();
     for logged_out in [false, true] {
         clear_early_state();
         cache_provider("lo", 1_000.0);
-        let pending = serde_json::json!({
-            "issuer": DEAD_ISS,
-            "client_id": "lo",
-            "silent": true,
-            "pending": {
-                "issuer": DEAD_ISS,
-                "client_id": "lo",
-                "state": "st8",
-                "nonce": "n",
-                "code_verifier": "v".repeat(43),
-                "redirect_uri": format!("{origin}/"),
-                "return_to": null,
-                "created_at": (js_sys::Date::now() / 1000.0) as u64,
-            },
-        });
+        let pending = pending_entry("lo", true, None, 0.0);
         session_storage()
             .set_item("oidc-leptos:lo:pending", &pending.to_string())
             .unwrap();
@@ -1337,25 +1356,12 @@ async fn a_session_of_another_client_leaves_the_early_sign_in_alone() {
     // ...and a session of another client starts first, and ends its own silent
     // sign-in (its frame fails).
     let fetch = answer_discovery();
-    let states = Rc::new(RefCell::new(Vec::new()));
-    let seen = Rc::clone(&states);
-    let other = Driver::start(
+    let (other, states) = start_recording(
         OidcConfig::new(DEAD_ISS, "second-app")
             .restore(crate::session::RestoreMode::Iframe)
             .silent_timeout(Duration::from_secs(1)),
-        move |update| {
-            if let super::Update::State(state) = update {
-                seen.borrow_mut().push(state);
-            }
-        },
     );
-    let done = wait_for(|| {
-        states
-            .borrow()
-            .iter()
-            .any(|s| matches!(s, AuthState::LoggedOut))
-    })
-    .await;
+    let done = signed_out(&states).await;
     js_sys::Reflect::set(&window, &"fetch".into(), &fetch).unwrap();
     drop(other);
     assert!(done, "{:?}", states.borrow());
@@ -1370,25 +1376,8 @@ async fn a_session_of_another_client_leaves_the_early_sign_in_alone() {
 fn the_early_script_sends_a_code_once_though_the_callback_page_loads_again() {
     let window = web_sys::window().unwrap();
     let storage = session_storage();
-    let origin = location().origin().unwrap();
     let key = "oidc-leptos:again:pending";
-    let pending = |return_to: Option<&str>| {
-        serde_json::json!({
-            "issuer": DEAD_ISS,
-            "client_id": "again",
-            "silent": false,
-            "pending": {
-                "issuer": DEAD_ISS,
-                "client_id": "again",
-                "state": "st8",
-                "nonce": "n",
-                "code_verifier": "v".repeat(43),
-                "redirect_uri": format!("{origin}/"),
-                "return_to": return_to,
-                "created_at": (js_sys::Date::now() / 1000.0) as u64,
-            },
-        })
-    };
+    let pending = |return_to| pending_entry("again", false, return_to, 0.0);
     let exchange = || {
         let e = js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap();
         js_sys::Reflect::delete_property(&window, &"__oidcLeptosExchange".into()).unwrap();
@@ -1445,27 +1434,12 @@ fn the_early_script_sends_a_code_once_though_the_callback_page_loads_again() {
 #[wasm_bindgen_test]
 fn the_early_script_redeems_a_callback_only_within_the_pending_lifetime() {
     let window = web_sys::window().unwrap();
-    let origin = location().origin().unwrap();
     // Just within the hour, and just past it (the app's own limit,
     // `PENDING_MAX_AGE`).
     for (age, sent) in [(3_500.0, true), (3_601.0, false)] {
         clear_early_state();
         cache_provider("age", 1_000.0);
-        let pending = serde_json::json!({
-            "issuer": DEAD_ISS,
-            "client_id": "age",
-            "silent": false,
-            "pending": {
-                "issuer": DEAD_ISS,
-                "client_id": "age",
-                "state": "st8",
-                "nonce": "n",
-                "code_verifier": "v".repeat(43),
-                "redirect_uri": format!("{origin}/"),
-                "return_to": null,
-                "created_at": (js_sys::Date::now() / 1000.0 - age) as u64,
-            },
-        });
+        let pending = pending_entry("age", false, None, age);
         session_storage()
             .set_item("oidc-leptos:age:pending", &pending.to_string())
             .unwrap();

@@ -380,24 +380,37 @@ fn back_online_an_app_on_another_site_does_not_leave_the_page_to_restore() {
     assert_eq!(tab.state(), AuthState::LoggedOut);
 }
 
-#[test]
-fn a_clock_set_back_does_not_stretch_a_jwt_access_tokens_lifetime() {
-    // No `expires_in`: the lifetime comes from the access token's `exp`. Refreshes
-    // bring no new ID token, so nothing resets the provider's clock as read.
+/// A session whose access tokens are JWTs without `expires_in`, and whose
+/// refreshes bring no new ID token (nothing reads the provider's clock again),
+/// after the client's clock is moved by `jump` ms: each refreshed token is given its
+/// own lifetime, neither stretched nor the default for an unknown one.
+fn jwt_lifetimes_hold_after_a_clock_jump(jump: i64) {
     let idp = Idp::new();
     idp.set_expires_in(None);
+    assert!(idp.lifetime_ms() < super::machine::DEFAULT_LIFETIME_MS);
     let mut tab = signed_in(&idp);
     idp.set_old_id_token_on_refresh(Some(OldIdToken::Resent));
-    // The client's clock is set back an hour.
-    tab.now.wall -= 3_600_000;
+    tab.now.wall = tab.now.wall.saturating_add_signed(jump);
     tab.advance(idp.lifetime_ms());
     tab.want_token();
     assert_eq!(idp.refreshes(), 1);
-    // That token's lifetime too, not an hour more.
     tab.advance(idp.lifetime_ms() + 1_000);
     tab.want_token();
     assert_eq!(idp.refreshes(), 2, "an expired token was handed out");
+    assert!(tab.last_answer().is_ok());
     assert!(tab.state().is_logged_in());
+}
+
+#[test]
+fn a_clock_set_back_does_not_stretch_a_jwt_access_tokens_lifetime() {
+    // An hour more by that clock, without the bound.
+    jwt_lifetimes_hold_after_a_clock_jump(-3_600_000);
+}
+
+#[test]
+fn a_clock_set_forward_gives_a_jwt_access_token_its_own_lifetime_not_the_default() {
+    // Expired by that clock: the default (5 minutes) without the bound.
+    jwt_lifetimes_hold_after_a_clock_jump(3_600_000);
 }
 
 #[test]
@@ -416,24 +429,6 @@ fn an_access_token_that_expires_as_it_is_issued_does_not_make_renewal_loop() {
     }
     assert_eq!(tab.resolved.len(), 3);
     assert_eq!(idp.refreshes(), 0);
-    assert!(tab.state().is_logged_in());
-}
-
-#[test]
-fn a_clock_set_forward_gives_a_jwt_access_token_its_own_lifetime_not_the_default() {
-    // Set forward an hour: the new token looks expired by that clock, and is given
-    // its own lifetime, not the default for an unknown one.
-    let idp = Idp::new();
-    idp.set_expires_in(None);
-    assert!(idp.lifetime_ms() < super::machine::DEFAULT_LIFETIME_MS);
-    let mut tab = signed_in(&idp);
-    idp.set_old_id_token_on_refresh(Some(OldIdToken::Resent));
-    tab.now.wall += 3_600_000;
-    tab.want_token();
-    assert_eq!(idp.refreshes(), 1);
-    tab.advance(idp.lifetime_ms() + 1_000);
-    tab.want_token();
-    assert_eq!(idp.refreshes(), 2, "an expired token was handed out");
     assert!(tab.state().is_logged_in());
 }
 
