@@ -857,39 +857,13 @@ async fn a_frame_left_on_a_page_of_its_own_is_told_as_failed() {
 async fn the_early_scripts_frame_left_on_an_error_page_is_told_as_failed() {
     set_address("/");
     let window = web_sys::window().unwrap();
-    let storage = session_storage();
-    let origin = location().origin().unwrap();
     // What a session cached on an earlier visit: the provider (unreachable now) and
-    // its silent request.
-    let metadata = serde_json::json!({
-        "issuer": DEAD_ISS,
-        "authorization_endpoint": format!("{DEAD_ISS}/auth"),
-        "token_endpoint": format!("{DEAD_ISS}/token"),
-    });
-    let silent = format!(
-        "{DEAD_ISS}/auth?client_id=spa&response_type=code&scope=openid&prompt=none&redirect_uri={}",
-        js_sys::encode_uri_component(&format!("{origin}/silent-landing"))
-    );
-    let cache = serde_json::json!({
-        "at": js_sys::Date::now(),
-        "metadata": metadata.to_string(),
-        "silent": silent,
-    });
-    // The script restores the one app that can restore now: only this one.
-    let cached: Vec<String> = (0..storage.length().unwrap())
-        .filter_map(|i| storage.key(i).unwrap())
-        .filter(|k| k.starts_with("oidc-leptos:") && k.ends_with(":provider"))
-        .collect();
-    for k in cached {
-        storage.remove_item(&k).unwrap();
-    }
+    // its silent request; the only one, so the script restores it.
+    clear_early_state();
+    cache_provider("early-test", 0.0);
     let key = "oidc-leptos:early-test:provider";
-    storage.set_item(key, &cache.to_string()).unwrap();
-    let document = window.document().unwrap();
-    let script = document.create_element("script").unwrap();
-    script.set_text_content(Some(crate::EARLY_RESTORE_SCRIPT));
-    document.head().unwrap().append_child(&script).unwrap();
-    storage.remove_item(key).unwrap();
+    run_early_script();
+    session_storage().remove_item(key).unwrap();
     let (heard, answer) = recording_answer();
     assert!(
         super::early_frame(key).is_some(),
