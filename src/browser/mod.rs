@@ -106,9 +106,9 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   restore script opened. `early(key)` is `[key, state, nonce, verifier, created]`
 ///   the first time it is asked with the key of the cached provider the script used,
 ///   then `undefined` (one session takes it: its request is single use; a session
-///   of another app does not); `adoptEarly` hands its answer's query to `answer` (now, or when it comes),
-///   or `null` when that frame stayed on a page of its own as above; `closeEarly`
-///   removes its frame.
+///   of another app does not); `adoptEarly` hands its answer's query to `answer`
+///   (now, or when it comes), or `null` when that frame stayed on a page of its own
+///   as above; `closeEarly` removes its frame.
 /// - `warning(list, dialog, seconds, class, title, label, testId, custom, stay)`:
 ///   makes `dialog` an auto-logout warning (see [`Driver::add_warning`]) and adds it
 ///   to `list`, in a microtask: the dialog is being built, its message (the first
