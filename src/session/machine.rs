@@ -922,8 +922,17 @@ impl Machine {
             Err(_) => true,
         };
         if retry {
-            if let Some(r) = &mut self.revocation {
+            // The page the app chose does not wait for a provider that cannot take
+            // the revocation now: it goes, and the revocation with it.
+            let then = self.revocation.as_mut().and_then(|r| {
                 r.req = None;
+                r.then.take()
+            });
+            if let Some(path) = then {
+                self.emit(Command::Navigate {
+                    url: path,
+                    replace: false,
+                });
             }
         } else if let Some(path) = self.revocation.take().and_then(|r| r.then) {
             self.emit(Command::Navigate {
@@ -1452,7 +1461,11 @@ impl Machine {
     }
 
     fn logout(&mut self, options: LogoutOptions) {
-        if matches!(self.phase, Phase::Idle) {
+        // Idle, or already leaving for the provider's logout (a second click before
+        // the page goes would send it again without the ID token hint).
+        if matches!(self.phase, Phase::Idle)
+            || (matches!(self.phase, Phase::Redirecting) && self.logged_out_marker)
+        {
             return;
         }
         self.retry = None;

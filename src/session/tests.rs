@@ -1967,6 +1967,35 @@ fn an_idle_logout_goes_where_the_app_says_once_the_revocation_is_done() {
 }
 
 #[test]
+fn an_idle_logout_goes_where_the_app_says_when_the_revocation_fails() {
+    let idp = Idp::new();
+    let mut tab = signed_in_with(&idp, |c| {
+        c.idle_timeout(std::time::Duration::from_secs(120))
+            .auto_logout_to("/signed-out?why=idle")
+    });
+    // The provider cannot be reached: the page does not wait for it for ever.
+    idp.set_down(true);
+    tab.advance(120_000);
+    tab.fire_timers();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert_eq!(tab.navigations, vec!["/signed-out?why=idle".to_owned()]);
+}
+
+#[test]
+fn a_second_logout_click_keeps_the_first_ones_id_token_hint() {
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    tab.dispatch(Event::Logout(LogoutOptions::default()));
+    tab.dispatch(Event::Logout(LogoutOptions::default()));
+    assert_eq!(tab.navigations.len(), 1, "{:?}", tab.navigations);
+    assert!(
+        tab.navigations[0].contains("id_token_hint="),
+        "{:?}",
+        tab.navigations
+    );
+}
+
+#[test]
 fn a_logout_from_another_tab_revokes_this_tabs_grant() {
     let idp = Idp::new();
     let mut tab = signed_in(&idp);
