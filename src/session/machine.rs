@@ -569,6 +569,9 @@ pub(crate) struct Machine {
     /// back (`true`: the return counts as activity if the session stays), or this
     /// tab's own timer came late. Tokens wait for it too.
     idle_held: Option<bool>,
+    /// A token request in flight when the session ended: the refresh token its
+    /// answer brings (a grant nobody will use) is revoked when it comes.
+    abandoned: Option<ReqId>,
     /// How the sign-in under way was started.
     signing_via: SignInMethod,
     /// A refresh token to revoke at the provider after a local logout.
@@ -656,6 +659,7 @@ impl Machine {
             lost: false,
             retry: None,
             idle_held: None,
+            abandoned: None,
             signing_via: SignInMethod::Interactive,
             revocation: None,
             offline: false,
@@ -1469,6 +1473,7 @@ impl Machine {
             return;
         }
         self.retry = None;
+        let abandoned = self.abandoned_tokens();
         let (hint, refresh) = match &mut self.phase {
             Phase::SignedIn(s) => (s.id_token.clone(), s.refresh.take().or(s.doubtful.take())),
             _ => (None, None),
@@ -1519,6 +1524,7 @@ impl Machine {
                     });
                     self.send_revocation();
                 }
+                self.revoke_abandoned(abandoned);
             }
         }
     }
@@ -1546,6 +1552,48 @@ impl Machine {
             slot: Slot::SignedIn,
             value: None,
         });
+    }
+
+    /// What the phase leaves when the session ends with a token request under way
+    /// (its request) or its answer in hand (the refresh token it brings; after a
+    /// refresh, the live one: the token the refresh sent is spent). Taken before the
+    /// phase goes, given to [`revoke_abandoned`](Self::revoke_abandoned) after.
+    fn abandoned_tokens(&mut self) -> (Option<ReqId>, Option<RefreshToken>) {
+        let step = match &mut self.phase {
+            Phase::SigningIn { step, .. } => Some(step),
+            Phase::SignedIn(s) => s.renewal.as_mut(),
+            _ => None,
+        };
+        match step {
+            Some(Step::Token { req, .. }) => (Some(*req), None),
+            Some(Step::Keys { check, .. } | Step::Verify { check, .. }) => {
+                (None, check.response.refresh_token.take())
+            }
+            _ => (None, None),
+        }
+    }
+
+    /// Revokes the grant of [`abandoned_tokens`](Self::abandoned_tokens) (RFC 7009
+    /// section 2): now, or when the request's answer comes.
+    fn revoke_abandoned(&mut self, (req, token): (Option<ReqId>, Option<RefreshToken>)) {
+        if req.is_some() {
+            self.abandoned = req;
+        }
+        if let Some(token) = token {
+            self.revoke(token);
+        }
+    }
+
+    /// Revokes `token` at the provider, in place of a revocation not yet answered
+    /// (whose destination, if any, it takes over).
+    fn revoke(&mut self, token: RefreshToken) {
+        let then = self.revocation.take().and_then(|r| r.then);
+        self.revocation = Some(Revocation {
+            token,
+            req: None,
+            then,
+        });
+        self.send_revocation();
     }
 
     /// A silent sign-in that failed offline is made again once back online.
@@ -1595,6 +1643,17 @@ impl Machine {
     fn on_http(&mut self, req: ReqId, result: Result<HttpResponse, String>) {
         if self.revocation.as_ref().and_then(|r| r.req) == Some(req) {
             self.revocation_answered(&result);
+            return;
+        }
+        if self.abandoned == Some(req) {
+            self.abandoned = None;
+            let token = result
+                .ok()
+                .and_then(|r| TokenResponse::from_response(&r).ok())
+                .and_then(|t| t.refresh_token);
+            if let Some(token) = token {
+                self.revoke(token);
+            }
             return;
         }
         if self.keys_prefetch == Some(req) {
@@ -1741,6 +1800,7 @@ impl Machine {
                 if message == TabMessage::Logout {
                     self.logged_out_marker = true;
                 }
+                let abandoned = self.abandoned_tokens();
                 let refresh = match &mut self.phase {
                     Phase::SignedIn(s) => s.refresh.take().or(s.doubtful.take()),
                     _ => None,
@@ -1749,14 +1809,18 @@ impl Machine {
                     self.leave(Phase::SignedOut);
                     self.lost = message == TabMessage::Lost;
                 }
-                // This tab's own grant ends too (RFC 7009).
-                if let (TabMessage::Logout, Some(token)) = (message, refresh) {
-                    self.revocation = Some(Revocation {
-                        token,
-                        req: None,
-                        then: None,
-                    });
-                    self.send_revocation();
+                // This tab's own grant ends too (RFC 7009), with one a request under
+                // way brings.
+                if message == TabMessage::Logout {
+                    if let Some(token) = refresh {
+                        self.revocation = Some(Revocation {
+                            token,
+                            req: None,
+                            then: None,
+                        });
+                        self.send_revocation();
+                    }
+                    self.revoke_abandoned(abandoned);
                 }
             }
             TabMessage::Activity => {
@@ -2700,6 +2764,7 @@ impl Machine {
             lost,
             retry,
             idle_held,
+            abandoned,
             signing_via,
             revocation,
             offline,
@@ -2733,7 +2798,7 @@ impl Machine {
             format!(
                 "{early:?}|{keys_prefetch:?}|{phase:?}|{next_req:?}|{waiters:?}|{offset:?}|\
                  {last_seen:?}|{published_countdown:?}|{published_info:?}|{signing_via:?}|\
-                 {revocation:?}|{published:?}|{now:?}|{out:?}|{retry:?}"
+                 {revocation:?}|{published:?}|{now:?}|{out:?}|{retry:?}|{abandoned:?}"
             )
             .hash(h);
         });

@@ -1982,6 +1982,53 @@ fn an_idle_logout_goes_where_the_app_says_when_the_revocation_fails() {
 }
 
 #[test]
+fn a_logout_revokes_the_grant_a_token_request_in_flight_brings() {
+    // A refresh in flight: its answer's rotated refresh token is revoked when it
+    // comes (the one sent is spent), not left live at the provider.
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    tab.advance(idp.lifetime_ms());
+    tab.hold_fetches = true;
+    tab.want_token();
+    tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
+    tab.hold_fetches = false;
+    tab.release_all();
+    tab.run();
+    let revoked = idp.0.borrow().revoked.clone();
+    assert!(revoked.iter().any(|t| t.ends_with(":1")), "{revoked:?}");
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    // Another tab's logout during this tab's silent sign-in: the grant its code
+    // exchange brings is revoked too.
+    let idp = Idp::new();
+    let signed = signed_in(&idp);
+    let mut tab = signed.reload();
+    tab.tab_id = "b".into();
+    tab.start();
+    tab.run();
+    assert!(tab.state().is_logged_in());
+    let mut tab = tab.reload();
+    tab.hold_fetches = true;
+    tab.start();
+    tab.run();
+    let before = idp.0.borrow().revoked.len();
+    // Everything up to the token request, which stays in flight.
+    while tab.held.iter().all(|(_, r)| !r.url.ends_with("/token")) {
+        assert!(!tab.held.is_empty(), "no token request");
+        tab.release_one();
+    }
+    tab.dispatch(Event::Tab {
+        from: "a".into(),
+        message: TabMessage::Logout,
+        here: "/".into(),
+    });
+    tab.hold_fetches = false;
+    tab.release_all();
+    tab.run();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert_eq!(idp.0.borrow().revoked.len(), before + 1);
+}
+
+#[test]
 fn a_second_logout_click_keeps_the_first_ones_id_token_hint() {
     let idp = Idp::new();
     let mut tab = signed_in(&idp);

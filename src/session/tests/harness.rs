@@ -775,6 +775,14 @@ impl Tab {
         }
     }
 
+    /// Answers the oldest request held.
+    pub fn release_one(&mut self) {
+        let (req, request) = self.held.remove(0);
+        let result = self.idp.handle(&request, self.now);
+        self.queue.push_back(Event::Http { req, result });
+        self.run();
+    }
+
     pub fn release_all(&mut self) {
         for (req, request) in std::mem::take(&mut self.held) {
             let result = self.idp.handle(&request, self.now);
