@@ -1515,16 +1515,8 @@ impl Machine {
             }
             _ => {
                 self.phase = Phase::SignedOut;
-                // The provider still holds the grant: revoke it (RFC 7009 section 2).
-                if let Some(token) = refresh {
-                    self.revocation = Some(Revocation {
-                        token,
-                        req: None,
-                        then: None,
-                    });
-                    self.send_revocation();
-                }
-                self.revoke_abandoned(abandoned);
+                // The provider still holds the grant.
+                self.revoke_left(refresh, abandoned);
             }
         }
     }
@@ -1557,7 +1549,7 @@ impl Machine {
     /// What the phase leaves when the session ends with a token request under way
     /// (its request) or its answer in hand (the refresh token it brings; after a
     /// refresh, the live one: the token the refresh sent is spent). Taken before the
-    /// phase goes, given to [`revoke_abandoned`](Self::revoke_abandoned) after.
+    /// phase goes, given to [`revoke_left`](Self::revoke_left) after.
     fn abandoned_tokens(&mut self) -> (Option<ReqId>, Option<RefreshToken>) {
         let step = match &mut self.phase {
             Phase::SigningIn { step, .. } => Some(step),
@@ -1573,9 +1565,18 @@ impl Machine {
         }
     }
 
-    /// Revokes the grant of [`abandoned_tokens`](Self::abandoned_tokens) (RFC 7009
-    /// section 2): now, or when the request's answer comes.
-    fn revoke_abandoned(&mut self, (req, token): (Option<ReqId>, Option<RefreshToken>)) {
+    /// Revokes at the provider what a session ending here leaves (RFC 7009 section
+    /// 2): the refresh token it `held`, and the grant of
+    /// [`abandoned_tokens`](Self::abandoned_tokens), now or when the request's
+    /// answer comes.
+    fn revoke_left(
+        &mut self,
+        held: Option<RefreshToken>,
+        (req, token): (Option<ReqId>, Option<RefreshToken>),
+    ) {
+        if let Some(held) = held {
+            self.revoke(held);
+        }
         if req.is_some() {
             self.abandoned = req;
         }
@@ -1809,18 +1810,9 @@ impl Machine {
                     self.leave(Phase::SignedOut);
                     self.lost = message == TabMessage::Lost;
                 }
-                // This tab's own grant ends too (RFC 7009), with one a request under
-                // way brings.
+                // This tab's own grant ends too.
                 if message == TabMessage::Logout {
-                    if let Some(token) = refresh {
-                        self.revocation = Some(Revocation {
-                            token,
-                            req: None,
-                            then: None,
-                        });
-                        self.send_revocation();
-                    }
-                    self.revoke_abandoned(abandoned);
+                    self.revoke_left(refresh, abandoned);
                 }
             }
             TabMessage::Activity => {
