@@ -109,15 +109,25 @@ fn a_top_level_silent_sign_in_comes_back_to_the_page_it_left() {
     assert_eq!(back.url, page);
 
     // The other tab hears of the sign-in, on a page it moved to meanwhile.
-    other.dispatch(Event::Tab {
-        from: "a".into(),
+    other.dispatch(login_heard("a", "/done?page=2"));
+    comes_back_signed_in_to(&other, "/done?page=2");
+}
+
+/// Another tab's sign-in, heard by a tab on page `here`.
+fn login_heard(from: &str, here: &str) -> Event {
+    Event::Tab {
+        from: from.into(),
         message: TabMessage::Login,
-        here: "/done?page=2".into(),
-    });
-    let mut back = other.follow_redirect();
+        here: here.into(),
+    }
+}
+
+/// `tab`'s silent redirect comes back to `url`, signed in as alice.
+fn comes_back_signed_in_to(tab: &harness::Tab, url: &str) {
+    let mut back = tab.follow_redirect();
     back.run();
     assert_eq!(back.user().as_deref(), Some("alice"));
-    assert_eq!(back.url, "/done?page=2");
+    assert_eq!(back.url, url);
 }
 
 #[test]
@@ -131,22 +141,14 @@ fn a_tab_still_discovering_the_provider_follows_another_tabs_sign_in() {
     tab.run();
     assert_eq!(tab.state(), AuthState::Pending);
     // Another tab signs in, while this one is on another page.
-    let other = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/");
-    let mut other = other;
+    let mut other = Tab::with_origin(&idp, "http://127.0.0.1:3000", "/");
     other.start();
     other.run();
     let other = other.login_as("alice");
-    tab.dispatch(Event::Tab {
-        from: other.tab_id.clone(),
-        message: TabMessage::Login,
-        here: "/done?page=2".into(),
-    });
+    tab.dispatch(login_heard(&other.tab_id, "/done?page=2"));
     tab.hold_fetches = false;
     tab.release_all();
-    let mut back = tab.follow_redirect();
-    back.run();
-    assert_eq!(back.user().as_deref(), Some("alice"));
-    assert_eq!(back.url, "/done?page=2");
+    comes_back_signed_in_to(&tab, "/done?page=2");
 }
 
 #[test]
@@ -354,11 +356,7 @@ fn a_tab_that_could_not_reach_the_provider_at_start_signs_in_with_another_tabs_l
     idp.set_down(false);
     let other = signed_in(&idp);
     assert!(other.state().is_logged_in());
-    waiting.dispatch(Event::Tab {
-        from: other.tab_id.clone(),
-        message: TabMessage::Login,
-        here: "/todos".into(),
-    });
+    waiting.dispatch(login_heard(&other.tab_id, "/todos"));
     assert!(waiting.state().is_logged_in(), "{:?}", waiting.state());
 }
 
@@ -1433,11 +1431,7 @@ fn tabs_follow_logout_and_login_and_ignore_their_own_messages() {
     a.run();
     let a = a.login_as("alice");
     let frames = b.frames_opened;
-    b.dispatch(Event::Tab {
-        from: a.tab_id.clone(),
-        message: TabMessage::Login,
-        here: "/".into(),
-    });
+    b.dispatch(login_heard(&a.tab_id, "/"));
     b.run();
     assert_eq!(b.frames_opened, frames + 1);
     assert!(b.state().is_logged_in());
