@@ -1,8 +1,13 @@
+// The driver's side of the page: the browser IO the app's wasm calls (see
+// `src/browser/mod.rs` for what each function does). It is part of the page's one
+// inline script (`EARLY_RESTORE_SCRIPT`, with `src/session/early.js`): nothing is
+// fetched before the app can start, and the wasm imports these through the object
+// below.
 const HEADERS = ['content-type', 'content-length', 'dpop-nonce', 'www-authenticate'];
 const members = (body) =>
   JSON.stringify([...new URLSearchParams(body)].sort((a, b) =>
     a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-export async function request(url, method, headers, body, timeout, cap) {
+async function request(url, method, headers, body, timeout, cap) {
   const tooLarge = 'the response is larger than ' + cap + ' bytes';
   const early = window.__oidcLeptosExchange;
   if (early && early.url === url && body.length &&
@@ -42,7 +47,7 @@ export async function request(url, method, headers, body, timeout, cap) {
     clearTimeout(timer);
   }
 }
-export function listen(channelName, post) {
+function listen(channelName, post) {
   let live = true;
   const off = [() => { live = false; }];
   const on = (target, name, f) => {
@@ -71,18 +76,18 @@ export function listen(channelName, post) {
   const answer = (promise, req) => promise.then(reply(9, req), (e) => reply(10, req)(text(e)));
   return [() => off.forEach((f) => f()), (m) => channel && channel.postMessage(m), arm, reply, answer];
 }
-export function page() {
+function page() {
   const l = location;
   return [l.origin, l.pathname, l.search, l.hash, document.hidden, navigator.onLine];
 }
-export function go(how, url) {
+function go(how, url) {
   try {
     if (how === 2) location.reload();
     else if (how === 3) history.replaceState(null, '', url);
     else location[how ? 'replace' : 'assign'](url);
   } catch (e) {}
 }
-export function store(shared, key, write, value) {
+function store(shared, key, write, value) {
   try {
     const s = shared ? localStorage : sessionStorage;
     if (!write) return s.getItem(key) ?? undefined;
@@ -90,7 +95,7 @@ export function store(shared, key, write, value) {
     else s.setItem(key, value);
   } catch (e) {}
 }
-export const clock = (wall) => (wall ? Date.now() : performance.now());
+const clock = (wall) => (wall ? Date.now() : performance.now());
 const text = (e) => String((e && e.message) || e);
 let warningIds = 0;
 const show = (list, dialog, seconds) => {
@@ -116,7 +121,7 @@ const show = (list, dialog, seconds) => {
     }
   }
 };
-export function warning(list, dialog, seconds, cls, title, label, testId, custom, stay) {
+function warning(list, dialog, seconds, cls, title, label, testId, custom, stay) {
   queueMicrotask(() => {
     const message = dialog.firstElementChild;
     if (!message) return;
@@ -145,7 +150,7 @@ export function warning(list, dialog, seconds, cls, title, label, testId, custom
     show(list, dialog, seconds);
   });
 }
-export function warnings(list, seconds) {
+function warnings(list, seconds) {
   for (let i = list.length; i--;) {
     if (list[i].isConnected) show(list, list[i], seconds);
     else list.splice(i, 1);
@@ -158,7 +163,7 @@ const search = (href) => {
     return '';
   }
 };
-export function frame(url, answer, grace) {
+function frame(url, answer, grace) {
   const f = document.createElement('iframe');
   f.setAttribute('aria-hidden', 'true');
   f.tabIndex = -1;
@@ -186,27 +191,27 @@ export function frame(url, answer, grace) {
   poll();
   return [() => { open = false; removeEventListener('message', heard); setTimeout(() => f.remove()); }, f];
 }
-export function early(key) {
+function early(key) {
   const e = window.__oidcLeptosEarly;
   if (!e || e.taken || e.key !== key) return undefined;
   e.taken = true;
   return [e.key, e.state, e.nonce, e.verifier, e.created];
 }
-export function adoptEarly(answer) {
+function adoptEarly(answer) {
   const e = window.__oidcLeptosEarly;
   if (!e) return;
   if (e.failed) answer(null);
   else if (e.result) answer(search(e.result));
   else e.listener = (href) => answer(href === null ? null : search(href));
 }
-export function closeEarly() {
+function closeEarly() {
   const e = window.__oidcLeptosEarly;
   if (e) {
     e.listener = null;
     if (e.frame) e.frame.remove();
   }
 }
-export async function verify(jwk, importAlg, verifyAlg, signature, input) {
+async function verify(jwk, importAlg, verifyAlg, signature, input) {
   try {
     const subtle = crypto.subtle;
     const key = await subtle.importKey('jwk', JSON.parse(jwk), JSON.parse(importAlg), false, ['verify']);
@@ -215,3 +220,6 @@ export async function verify(jwk, importAlg, verifyAlg, signature, input) {
     throw text(e);
   }
 }
+
+// What the app's wasm imports: `__oidcLeptos.request(..)` and so on.
+window.__oidcLeptos = Object.freeze({ request, listen, page, go, store, clock, warning, warnings, frame, early, adoptEarly, closeEarly, verify });

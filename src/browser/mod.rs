@@ -53,9 +53,13 @@ const RESPONSE_HEADERS: [&str; 4] = [
 
 /// Browser IO in a few lines of JavaScript, which replace many times their size in
 /// wasm. The driver keeps every decision (what to send, what an answer means); these
-/// only carry the bytes. The source is `driver.js`, beside this file; the crate ships
-/// it minified (`driver.min.js`, written by `scripts/minify-js`), which takes a fifth
-/// off its gzip size.
+/// only carry the bytes. The source is `driver.js`, beside this file. It is part of
+/// the page's inline script, [`EARLY_RESTORE_SCRIPT`](crate::EARLY_RESTORE_SCRIPT)
+/// (minified, with `src/session/early.js`, by `scripts/minify-js`), which puts them
+/// in the page's `__oidcLeptos` object: a module file of their own would be one more
+/// request before the app can start, and a file whose name has no hash of its content
+/// is checked with the server again on every load. A page without the script cannot
+/// start a session ([`script_ready`]).
 ///
 /// - `request(url, method, headers, body, timeout, cap)`: `fetch` with a timeout (an
 ///   `AbortController`) and a size cap, counted as the body arrives (a chunked body
@@ -118,7 +122,7 @@ const RESPONSE_HEADERS: [&str; 4] = [
 /// - `verify(jwk, importAlg, verifyAlg, signature, input)`: a WebCrypto signature
 ///   check (the key and the algorithms as JSON). Resolves to whether the signature is
 ///   valid; rejects (with the message) when the key cannot be imported.
-#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/browser/driver.min.js")]
+#[wasm_bindgen::prelude::wasm_bindgen(js_namespace = __oidcLeptos)]
 extern "C" {
     #[wasm_bindgen(js_name = request)]
     fn js_request(
@@ -182,6 +186,15 @@ extern "C" {
         signature: Vec<u8>,
         input: Vec<u8>,
     ) -> js_sys::Promise;
+}
+
+/// Whether the page ran the library's script, [`EARLY_RESTORE_SCRIPT`]: its functions
+/// are the driver's IO, and nothing of the driver may be called without them. (The
+/// wasm does not carry the script to add it itself: that would be its size again.)
+///
+/// [`EARLY_RESTORE_SCRIPT`]: crate::EARLY_RESTORE_SCRIPT
+pub(crate) fn script_ready() -> bool {
+    js_sys::Reflect::has(&js_sys::global(), &"__oidcLeptos".into()) == Ok(true)
 }
 
 /// What the auto-logout warning shows, besides the seconds left.

@@ -12,7 +12,7 @@ use wasm_bindgen_test::*;
 use super::{fetch, Driver, WebCryptoVerifier, MAX_RESPONSE_BYTES};
 use crate::core::jose::{AlgorithmPolicy, JoseError, Jwk, JwkSet, UnverifiedJws};
 use crate::core::{HttpRequest, HttpResponse};
-use crate::session::{AuthState, OidcConfig, Slot};
+use crate::session::{AuthError, AuthState, OidcConfig, Slot};
 use crate::{use_oidc, AutoLogoutWarning, MockUser, OidcProvider, RequireAuth, User};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -63,6 +63,7 @@ fn session_storage() -> web_sys::Storage {
 
 #[wasm_bindgen_test]
 fn callback_leaves_the_address_bar_before_start_returns_and_other_params_stay() {
+    driver_script();
     set_address("/?keep=1&code=abc&state=st&iss=x&session_state=s#top");
     let driver = Driver::start(OidcConfig::new(DEAD_ISS, "spa"), |_| {});
     assert_eq!(location().pathname().unwrap(), "/");
@@ -86,6 +87,7 @@ fn callback_leaves_the_address_bar_before_start_returns_and_other_params_stay() 
 
 #[wasm_bindgen_test]
 async fn fetch_times_out_with_a_clear_error() {
+    driver_script();
     let url = format!("{}/", location().origin().unwrap());
     let err = fetch(HttpRequest::get_json(url), 0).await.unwrap_err();
     assert!(err.contains("timed out after 0 ms"), "{err}");
@@ -93,6 +95,7 @@ async fn fetch_times_out_with_a_clear_error() {
 
 #[wasm_bindgen_test]
 async fn fetch_with_a_timeout_longer_than_timers_take_still_waits_for_the_answer() {
+    driver_script();
     // Over 2^31 ms a timer fires at once: the timeout is held to what timers take.
     let url = format!("{}/no-such-file", location().origin().unwrap());
     let answer = fetch(HttpRequest::get_json(url), 2_200_000_000).await;
@@ -101,6 +104,7 @@ async fn fetch_with_a_timeout_longer_than_timers_take_still_waits_for_the_answer
 
 #[wasm_bindgen_test]
 async fn fetch_refuses_a_body_over_the_cap() {
+    driver_script();
     let big = vec![b'a'; MAX_RESPONSE_BYTES + 1];
     let url = format!("data:application/json;base64,{}", base64_std(&big));
     let err = fetch(HttpRequest::get_json(url), 10_000).await.unwrap_err();
@@ -149,6 +153,7 @@ fn recording_answer() -> Recorder {
 #[wasm_bindgen_test]
 async fn frame_messages_are_accepted_only_from_the_frame_on_our_origin() {
     use wasm_bindgen::JsValue;
+    driver_script();
     set_address("/");
     let (heard, answer) = recording_answer();
     let window = web_sys::window().unwrap();
@@ -188,6 +193,7 @@ async fn frame_messages_are_accepted_only_from_the_frame_on_our_origin() {
 #[wasm_bindgen_test]
 async fn frame_answer_is_read_from_the_frame_once_it_is_back_at_the_redirect_uri() {
     use wasm_bindgen::JsValue;
+    driver_script();
     set_address("/");
     let (heard, answer) = recording_answer();
     let origin = location().origin().unwrap();
@@ -231,6 +237,7 @@ async fn frame_answer_is_read_from_the_frame_once_it_is_back_at_the_redirect_uri
 
 #[wasm_bindgen_test]
 async fn access_token_without_session_is_a_typed_error() {
+    driver_script();
     set_address("/");
     let driver = Driver::start(OidcConfig::new(DEAD_ISS, "spa"), |_| {});
     let result = sendable(driver.access_token()).await;
@@ -249,6 +256,7 @@ fn vectors() -> serde_json::Value {
 
 #[wasm_bindgen_test]
 async fn webcrypto_verifies_rfc_vectors_and_refuses_tampering() {
+    driver_script();
     let v = vectors();
     for name in [
         "rfc7515_a2_rs256",
@@ -278,6 +286,7 @@ async fn webcrypto_verifies_rfc_vectors_and_refuses_tampering() {
 
 /// Renders the provider with a child that records what it saw.
 fn mount_provider(issuer: &str) -> (RwSignal<Vec<String>>, RwSignal<String>) {
+    driver_script();
     let seen = RwSignal::new(Vec::<String>::new());
     let search_at_render = RwSignal::new(String::new());
     let config = OidcConfig::new(issuer, "spa");
@@ -344,6 +353,7 @@ async fn unreachable_provider_is_a_failed_state_not_a_panic() {
 #[wasm_bindgen_test]
 async fn logout_is_told_to_the_other_tabs_on_the_app_channel() {
     use wasm_bindgen::closure::Closure;
+    driver_script();
     set_address("/");
     let config = OidcConfig::new(DEAD_ISS, "spa");
     let name = crate::session::Client::bind(config.clone(), "x").channel();
@@ -393,6 +403,7 @@ fn mount_until_dropped<V: IntoView + 'static>(
     web_sys::Element,
     leptos::mount::UnmountHandle<impl leptos::tachys::view::Mountable>,
 ) {
+    driver_script();
     let document = web_sys::window().unwrap().document().unwrap();
     let host = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&host).unwrap();
@@ -756,6 +767,7 @@ async fn is_allowed_is_a_tri_state_over_the_typed_user() {
 #[wasm_bindgen_test]
 async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
     use wasm_bindgen::JsValue;
+    driver_script();
     let window = web_sys::window().unwrap();
     // The test server's own address: a request that is not the exchange goes out for
     // real and gets the server's answer (not the script's).
@@ -827,6 +839,7 @@ async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
 #[wasm_bindgen_test]
 async fn a_frame_left_on_a_page_of_its_own_is_told_as_failed() {
     use wasm_bindgen::JsValue;
+    driver_script();
     set_address("/");
     let (heard, answer) = recording_answer();
     let origin = location().origin().unwrap();
@@ -855,6 +868,7 @@ async fn a_frame_left_on_a_page_of_its_own_is_told_as_failed() {
 
 #[wasm_bindgen_test]
 async fn the_early_scripts_frame_left_on_an_error_page_is_told_as_failed() {
+    driver_script();
     set_address("/");
     let window = web_sys::window().unwrap();
     // What a session cached on an earlier visit: the provider (unreachable now) and
@@ -884,6 +898,7 @@ async fn the_early_scripts_frame_left_on_an_error_page_is_told_as_failed() {
 
 #[wasm_bindgen_test]
 fn the_early_silent_sign_in_is_handed_to_one_session_only() {
+    driver_script();
     let window = web_sys::window().unwrap();
     let early =
         js_sys::JSON::parse(r#"{"key":"k","state":"s","nonce":"n","verifier":"v","created":1}"#)
@@ -918,6 +933,7 @@ fn timer_delays_stay_within_what_set_timeout_reads() {
 
 #[wasm_bindgen_test]
 async fn a_dropped_session_ends_and_answers_its_waiters_even_with_a_request_in_flight() {
+    driver_script();
     set_address("/");
     let window = web_sys::window().unwrap();
     let fetch = js_sys::Reflect::get(&window, &"fetch".into()).unwrap();
@@ -938,6 +954,7 @@ async fn a_dropped_session_ends_and_answers_its_waiters_even_with_a_request_in_f
 #[wasm_bindgen_test]
 async fn handles_kept_past_their_provider_do_nothing() {
     use std::sync::{Arc, Mutex};
+    driver_script();
     set_address("/");
     let document = web_sys::window().unwrap().document().unwrap();
     let host = document.create_element("div").unwrap();
@@ -971,6 +988,7 @@ async fn handles_kept_past_their_provider_do_nothing() {
 #[wasm_bindgen_test]
 fn a_return_from_the_back_forward_cache_is_passed_on() {
     use wasm_bindgen::closure::Closure;
+    driver_script();
     let kinds = Rc::new(RefCell::new(Vec::new()));
     let seen = Rc::clone(&kinds);
     let post = Closure::<dyn FnMut(u32, wasm_bindgen::JsValue)>::new(move |kind, _| {
@@ -1026,6 +1044,7 @@ async fn the_access_token_resource_follows_renewals() {
 #[wasm_bindgen_test]
 async fn hydration_takes_over_the_servers_pending_view_then_shows_the_session() {
     use crate::leptos::hydration::{status, SERVER_HTML};
+    driver_script();
     let document = web_sys::window().unwrap().document().unwrap();
     let host = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&host).unwrap();
@@ -1076,6 +1095,7 @@ type States = Rc<RefCell<Vec<AuthState<crate::session::RawClaims>>>>;
 
 /// Starts a session for `config`, recording the states it publishes.
 fn start_recording(config: OidcConfig) -> (Rc<Driver>, States) {
+    driver_script();
     let states = States::default();
     let seen = Rc::clone(&states);
     let driver = Driver::start(config, move |update| {
@@ -1119,6 +1139,7 @@ fn pending_entry(ns: &str, silent: bool, return_to: Option<&str>, age: f64) -> s
 
 #[wasm_bindgen_test]
 async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_session() {
+    driver_script();
     set_address("/");
     let window = web_sys::window().unwrap();
     let storage = session_storage();
@@ -1191,6 +1212,15 @@ async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_se
     drop(driver);
 }
 
+/// Has the page run the library's script (the driver's functions), as an app's
+/// `index.html` does (once: its early part then finds nothing to start).
+fn driver_script() {
+    if !super::script_ready() {
+        run_early_script();
+    }
+    assert!(super::script_ready());
+}
+
 /// Runs the page's early restore script as the page would, before the app.
 fn run_early_script() {
     let document = web_sys::window().unwrap().document().unwrap();
@@ -1202,6 +1232,7 @@ fn run_early_script() {
 
 /// Removes what the early restore script and the sessions of other tests left.
 fn clear_early_state() {
+    driver_script();
     let window = web_sys::window().unwrap();
     super::js_close_early();
     for name in ["__oidcLeptosEarly", "__oidcLeptosExchange"] {
@@ -1425,4 +1456,34 @@ fn the_early_script_redeems_a_callback_only_within_the_pending_lifetime() {
     }
     assert_eq!(crate::core::PENDING_MAX_AGE, 3_600);
     clear_early_state();
+}
+
+#[wasm_bindgen_test]
+async fn a_page_without_the_library_script_shows_a_failed_state_not_a_panic() {
+    set_address("/");
+    let window = web_sys::window().unwrap();
+    js_sys::Reflect::delete_property(&window, &"__oidcLeptos".into()).unwrap();
+    let document = window.document().unwrap();
+    let host = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&host).unwrap();
+    let config = mock("no-script", MockUser::new("cy"));
+    leptos::mount::mount_to(host.clone().unchecked_into(), move || {
+        view! {
+            <OidcProvider config=config.clone()>
+                {
+                    let oidc = use_oidc();
+                    move || match oidc.state().get() {
+                        AuthState::Failed(e) => format!("failed: {e}"),
+                        _ => "not failed".to_owned(),
+                    }
+                }
+            </OidcProvider>
+        }
+    })
+    .forget();
+    driver_script();
+    sleep(50).await;
+    let shown = text(&host);
+    assert_eq!(shown, format!("failed: {}", AuthError::Script));
+    assert!(shown.contains("EARLY_RESTORE_SCRIPT"), "{shown}");
 }

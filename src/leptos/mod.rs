@@ -71,7 +71,8 @@ pub fn OidcProvider(
 #[cfg(feature = "browser")]
 fn start_session(config: OidcConfig, ctx: OidcContext) -> Option<SessionRef> {
     use crate::browser::Update;
-    // The machine's publications are the only writers of these signals.
+    // The machine's publications are the only writers of these signals (and, on a
+    // page that cannot run the library's script, the failure below).
     let apply = move |update| match update {
         Update::State(s) => {
             ctx.state.try_set(s);
@@ -83,17 +84,22 @@ fn start_session(config: OidcConfig, ctx: OidcContext) -> Option<SessionRef> {
             ctx.info.try_set(i);
         }
     };
-    Some(crate::browser::Driver::start(config, move |update| {
-        // Hydrating: the server rendered the session pending (it cannot see the
-        // browser's), and the views must first be built for the HTML they take over.
-        // Hydration runs in one go, so what the session publishes meanwhile (a mock
-        // session, a restore that knows at once) is shown after it.
+    // Hydrating: the server rendered the session pending (it cannot see the browser's),
+    // and the views must first be built for the HTML they take over. Hydration runs
+    // in one go, so what the session publishes meanwhile (a mock session, a restore
+    // that knows at once) is shown after it.
+    let publish = move |update| {
         if cfg!(feature = "hydrate") {
             queue_microtask(move || apply(update));
         } else {
             apply(update);
         }
-    }))
+    };
+    if !crate::browser::script_ready() {
+        publish(Update::State(AuthState::Failed(AuthError::Script)));
+        return None;
+    }
+    Some(crate::browser::Driver::start(config, publish))
 }
 
 #[cfg(not(feature = "browser"))]

@@ -1,3 +1,8 @@
+// EARLY_RESTORE_SCRIPT: the page's inline script. It brings the driver's functions
+// (the app's wasm calls them), then starts what a reload or a callback can start
+// before the app has loaded.
+import '../browser/driver.js';
+
 (function () {
   try {
     var ss = sessionStorage, q = new URLSearchParams(location.search), key = null, cache, meta, i, k;

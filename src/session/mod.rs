@@ -46,8 +46,14 @@ pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><
 /// frame that stays on a page of its own (the browser's error page when the provider
 /// cannot be reached) is given up after the grace the app stored (a fifth of its
 /// silent timeout), and the app starts signed out without waiting for that timeout.
-/// It does nothing on a first visit or after an explicit logout. Without it the app
-/// starts the same sign-in itself, a little later.
+/// It does nothing on a first visit or after an explicit logout.
+///
+/// It also carries the library's JavaScript, the functions the app's wasm calls for
+/// the browser's IO (in the page's `__oidcLeptos` object): inline, they cost no request
+/// before the app can start. The app needs it: on a page without it (or under a
+/// Content-Security-Policy that does not allow it: allow it by its hash or a nonce)
+/// the session fails with [`AuthError::Script`](crate::AuthError::Script), which says
+/// so.
 ///
 /// When an authorization response arrives before the app has started (the frame's
 /// answer, or the page is a callback), it also starts the code exchange at the
