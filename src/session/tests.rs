@@ -2254,3 +2254,39 @@ fn the_cached_provider_tells_the_early_script_how_long_its_frame_may_wait() {
         .as_str()
         .is_some_and(|s| s.contains("prompt=none")));
 }
+
+#[test]
+fn the_page_script_can_be_inlined_and_brings_every_function_the_driver_imports() {
+    // Inline in a <script> element, `</` would end it early, and `<!--` changes
+    // how the HTML parser reads it.
+    assert!(!EARLY_RESTORE_SCRIPT.contains("</"));
+    assert!(!EARLY_RESTORE_SCRIPT.contains("<!--"));
+    // The wasm imports these from the page's `__oidcLeptos` object
+    // (`src/browser/mod.rs`): a name missing there throws at the first call.
+    let object = EARLY_RESTORE_SCRIPT
+        .split_once("window.__oidcLeptos=Object.freeze({")
+        .and_then(|(_, rest)| rest.split_once("})"))
+        .map(|(members, _)| members)
+        .expect("the script defines the driver's object");
+    let names: Vec<&str> = object
+        .split(',')
+        .filter_map(|m| m.split_once(':').map(|(name, _)| name))
+        .collect();
+    for wanted in [
+        "request",
+        "listen",
+        "page",
+        "go",
+        "store",
+        "clock",
+        "warning",
+        "warnings",
+        "frame",
+        "early",
+        "adoptEarly",
+        "closeEarly",
+        "verify",
+    ] {
+        assert!(names.contains(&wanted), "{wanted} is missing: {names:?}");
+    }
+}
