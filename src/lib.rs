@@ -9,7 +9,8 @@
 //!   ([`use_oidc`], [`use_oidc_with_claims`], [`use_user`], [`use_access_token`],
 //!   [`use_auto_logout_countdown`], [`use_session_info`]), the guard [`RequireAuth`] and
 //!   the [`AutoLogoutWarning`] dialog; [`OidcConfig::mock`] runs all of it with no
-//!   provider.
+//!   provider. The page carries the library's script, [`EARLY_RESTORE_SCRIPT`], inline
+//!   in its `index.html`.
 //! - [`server`] (feature `server`): a [`server::Validator`] and the axum extractor
 //!   [`server::Auth`].
 //!
@@ -61,6 +62,10 @@ pub use crate::leptos::{
     use_session_info, use_user, use_user_with_claims, AutoLogoutWarning, Oidc, OidcProvider,
     RequireAuth,
 };
+
+#[cfg(feature = "browser")]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "csr", feature = "hydrate"))))]
+pub use crate::browser::add_page_script;
 
 // The README's examples are compiled as doctests, so they cannot rot.
 #[cfg(all(doctest, feature = "server", feature = "ssr"))]

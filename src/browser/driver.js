@@ -221,5 +221,8 @@ async function verify(jwk, importAlg, verifyAlg, signature, input) {
   }
 }
 
-// What the app's wasm imports: `__oidcLeptos.request(..)` and so on.
-window.__oidcLeptos = Object.freeze({ request, listen, page, go, store, clock, warning, warnings, frame, early, adoptEarly, closeEarly, verify });
+// What the app's wasm imports: `__oidcLeptos.request(..)` and so on. `v` is this
+// script's own version (scripts/minify-js puts a hash of it in place of
+// SCRIPT_VERSION): the app starts only with the script of its own version, not with
+// a copy an older version of the library left in its index.html.
+window.__oidcLeptos = Object.freeze({ v: SCRIPT_VERSION, request, listen, page, go, store, clock, warning, warnings, frame, early, adoptEarly, closeEarly, verify });

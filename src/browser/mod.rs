@@ -188,13 +188,44 @@ extern "C" {
     ) -> js_sys::Promise;
 }
 
-/// Whether the page ran the library's script, [`EARLY_RESTORE_SCRIPT`]: its functions
-/// are the driver's IO, and nothing of the driver may be called without them. (The
-/// wasm does not carry the script to add it itself: that would be its size again.)
+/// Whether the page ran the library's script, [`EARLY_RESTORE_SCRIPT`], of this
+/// version of the library: its functions are the driver's IO, and nothing of the
+/// driver may be called without them. A copy of another version (an `index.html`
+/// not updated with the crate) may lack a function or take other arguments.
 ///
 /// [`EARLY_RESTORE_SCRIPT`]: crate::EARLY_RESTORE_SCRIPT
 pub(crate) fn script_ready() -> bool {
-    js_sys::Reflect::has(&js_sys::global(), &"__oidcLeptos".into()) == Ok(true)
+    js_sys::Reflect::get(&js_sys::global(), &"__oidcLeptos".into())
+        .and_then(|object| js_sys::Reflect::get(&object, &"v".into()))
+        .ok()
+        .and_then(|v| v.as_string())
+        .is_some_and(|v| v == crate::session::SCRIPT_VERSION)
+}
+
+/// Runs [`EARLY_RESTORE_SCRIPT`] in the page, for a page whose HTML does not carry it:
+/// a test page (`wasm-bindgen-test` makes its own), say. Call it before an
+/// [`OidcProvider`](crate::OidcProvider) starts. Returns whether the page has the
+/// script now (a Content-Security-Policy that does not allow it refuses it here too).
+///
+/// An app's `index.html` should carry the script instead: with this, the wasm carries
+/// it too (3.8 KB gzip), and what it starts before the app loads (a reload's silent
+/// sign-in, a callback's code exchange) starts only when this is called.
+///
+/// [`EARLY_RESTORE_SCRIPT`]: crate::EARLY_RESTORE_SCRIPT
+pub fn add_page_script() -> bool {
+    if !script_ready() {
+        if let Some((script, root)) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| Some((d.create_element("script").ok()?, d.document_element()?)))
+        {
+            script.set_text_content(Some(crate::EARLY_RESTORE_SCRIPT));
+            // An inline script runs as it is inserted, and has no use in the page after.
+            if root.append_child(&script).is_ok() {
+                script.remove();
+            }
+        }
+    }
+    script_ready()
 }
 
 /// What the auto-logout warning shows, besides the seconds left.

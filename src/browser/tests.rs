@@ -1215,10 +1215,7 @@ async fn an_early_frame_taken_over_from_inside_a_page_event_does_not_stop_the_se
 /// Has the page run the library's script (the driver's functions), as an app's
 /// `index.html` does (once: its early part then finds nothing to start).
 fn driver_script() {
-    if !super::script_ready() {
-        run_early_script();
-    }
-    assert!(super::script_ready());
+    assert!(crate::add_page_script());
 }
 
 /// Runs the page's early restore script as the page would, before the app.
@@ -1459,31 +1456,45 @@ fn the_early_script_redeems_a_callback_only_within_the_pending_lifetime() {
 }
 
 #[wasm_bindgen_test]
-async fn a_page_without_the_library_script_shows_a_failed_state_not_a_panic() {
+async fn a_page_without_the_library_script_of_its_version_shows_a_failed_state_not_a_panic() {
     set_address("/");
-    let window = web_sys::window().unwrap();
-    js_sys::Reflect::delete_property(&window, &"__oidcLeptos".into()).unwrap();
-    let document = window.document().unwrap();
-    let host = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&host).unwrap();
-    let config = mock("no-script", MockUser::new("cy"));
-    leptos::mount::mount_to(host.clone().unchecked_into(), move || {
-        view! {
-            <OidcProvider config=config.clone()>
-                {
-                    let oidc = use_oidc();
-                    move || match oidc.state().get() {
-                        AuthState::Failed(e) => format!("failed: {e}"),
-                        _ => "not failed".to_owned(),
-                    }
-                }
-            </OidcProvider>
-        }
-    })
-    .forget();
     driver_script();
-    sleep(50).await;
-    let shown = text(&host);
-    assert_eq!(shown, format!("failed: {}", AuthError::Script));
-    assert!(shown.contains("EARLY_RESTORE_SCRIPT"), "{shown}");
+    let window = web_sys::window().unwrap();
+    let name = wasm_bindgen::JsValue::from("__oidcLeptos");
+    let script = js_sys::Reflect::get(&window, &name).unwrap();
+    // A copy an older version of the library left in the page: the same functions,
+    // another version.
+    let older = js_sys::Object::assign(&js_sys::Object::new(), script.unchecked_ref());
+    js_sys::Reflect::set(&older, &"v".into(), &"0123456789abcdef".into()).unwrap();
+    for page in [wasm_bindgen::JsValue::UNDEFINED, older.into()] {
+        js_sys::Reflect::set(&window, &name, &page).unwrap();
+        let document = window.document().unwrap();
+        let host = document.create_element("div").unwrap();
+        document.body().unwrap().append_child(&host).unwrap();
+        let config = mock("no-script", MockUser::new("cy"));
+        let handle = RwSignal::new(None::<crate::Oidc>);
+        let unmount = leptos::mount::mount_to(host.clone().unchecked_into(), move || {
+            view! {
+                <OidcProvider config=config.clone()>
+                    {
+                        let oidc = use_oidc();
+                        handle.set(Some(oidc));
+                        move || match oidc.state().get() {
+                            AuthState::Failed(e) => format!("failed: {e}"),
+                            _ => "not failed".to_owned(),
+                        }
+                    }
+                </OidcProvider>
+            }
+        });
+        js_sys::Reflect::set(&window, &name, &script).unwrap();
+        sleep(50).await;
+        let shown = text(&host);
+        assert_eq!(shown, format!("failed: {}", AuthError::Script));
+        assert!(shown.contains("EARLY_RESTORE_SCRIPT"), "{shown}");
+        let token = handle.get_untracked().unwrap().get_access_token();
+        assert_eq!(token.await.unwrap_err(), AuthError::Script);
+        drop(unmount);
+        host.remove();
+    }
 }

@@ -309,23 +309,20 @@ fn login(ctx: OidcContext, options: LoginOptions) {
 fn access_token(
     ctx: OidcContext,
 ) -> impl Future<Output = Result<AccessToken, AuthError>> + 'static {
+    // A provider in the page whose session could not start (the page lacks the
+    // library's script) says why; one gone from the page is signed out.
     #[cfg(feature = "browser")]
-    let pending = ctx
-        .session
-        .try_get_value()
-        .flatten()
-        .map(|s| s.access_token());
-    #[cfg(not(feature = "browser"))]
-    let pending: Option<std::future::Ready<Result<AccessToken, AuthError>>> = {
-        let _ = ctx;
-        None
+    let pending = match ctx.session.try_get_value() {
+        Some(Some(session)) => Ok(session.access_token()),
+        Some(None) => Err(AuthError::Script),
+        None => Err(AuthError::NotLoggedIn),
     };
-    async move {
-        match pending {
-            Some(f) => f.await,
-            None => Err(AuthError::NotLoggedIn),
-        }
-    }
+    #[cfg(not(feature = "browser"))]
+    let pending: Result<std::future::Ready<Result<AccessToken, AuthError>>, AuthError> = {
+        let _ = ctx;
+        Err(AuthError::NotLoggedIn)
+    };
+    async move { pending?.await }
 }
 
 /// The session the nearest provider runs (tests drive its publications).

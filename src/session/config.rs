@@ -121,7 +121,10 @@ impl OidcConfig {
 
     /// Mock mode: no provider is contacted; the session signs in as `user` (see
     /// [`MockUser`]). For tests, demos and deployments without sign-in. Every hook,
-    /// guard and the idle countdown behave as with a provider.
+    /// guard and the idle countdown behave as with a provider. The page needs
+    /// [`EARLY_RESTORE_SCRIPT`](crate::EARLY_RESTORE_SCRIPT) as with a provider: a
+    /// test page without it (`wasm-bindgen-test` makes its own) gets it from
+    /// `add_page_script()` (features `csr`, `hydrate`).
     pub fn mock(mut self, user: MockUser) -> Self {
         self.mock = Some(user);
         self

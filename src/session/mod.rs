@@ -75,5 +75,11 @@ pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><
 /// ```
 ///
 /// The constant is the script minified; its readable source is `src/session/early.js`
-/// in the crate.
+/// in the crate. Paste it again after each upgrade of the crate: the app starts only
+/// with the script of its own version.
 pub const EARLY_RESTORE_SCRIPT: &str = include_str!("early.min.js");
+
+/// The version of [`EARLY_RESTORE_SCRIPT`] (a hash of it, which the script carries):
+/// the session starts only with the page's script of this version.
+#[cfg_attr(not(feature = "browser"), allow(dead_code))]
+pub(crate) const SCRIPT_VERSION: &str = include_str!("early.version");

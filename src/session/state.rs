@@ -223,10 +223,10 @@ pub enum AuthError {
     /// The access token expired and could not be renewed yet.
     #[error("the access token expired and could not be renewed")]
     TokenExpired,
-    /// The page cannot run the library's script
-    /// ([`EARLY_RESTORE_SCRIPT`](crate::EARLY_RESTORE_SCRIPT)): the session cannot
-    /// start.
-    #[error("the page cannot run oidc-leptos's script: put EARLY_RESTORE_SCRIPT in the <head> of index.html, and allow it in a Content-Security-Policy")]
+    /// The page lacks the library's script of this version
+    /// ([`EARLY_RESTORE_SCRIPT`](crate::EARLY_RESTORE_SCRIPT)), or cannot run it: the
+    /// session cannot start.
+    #[error("the page lacks oidc-leptos's script of this version: put EARLY_RESTORE_SCRIPT (again, after an upgrade) in the <head> of index.html, and allow it in a Content-Security-Policy")]
     Script,
 }
 

@@ -2261,32 +2261,30 @@ fn the_page_script_can_be_inlined_and_brings_every_function_the_driver_imports()
     // how the HTML parser reads it.
     assert!(!EARLY_RESTORE_SCRIPT.contains("</"));
     assert!(!EARLY_RESTORE_SCRIPT.contains("<!--"));
-    // The wasm imports these from the page's `__oidcLeptos` object
-    // (`src/browser/mod.rs`): a name missing there throws at the first call.
     let object = EARLY_RESTORE_SCRIPT
         .split_once("window.__oidcLeptos=Object.freeze({")
         .and_then(|(_, rest)| rest.split_once("})"))
         .map(|(members, _)| members)
         .expect("the script defines the driver's object");
-    let names: Vec<&str> = object
+    let members: Vec<(&str, &str)> = object
         .split(',')
-        .filter_map(|m| m.split_once(':').map(|(name, _)| name))
+        .filter_map(|m| m.split_once(':'))
         .collect();
-    for wanted in [
-        "request",
-        "listen",
-        "page",
-        "go",
-        "store",
-        "clock",
-        "warning",
-        "warnings",
-        "frame",
-        "early",
-        "adoptEarly",
-        "closeEarly",
-        "verify",
-    ] {
-        assert!(names.contains(&wanted), "{wanted} is missing: {names:?}");
+    // Its version is the one the app checks.
+    let version = format!("{SCRIPT_VERSION:?}");
+    assert!(members.contains(&("v", version.as_str())), "{members:?}");
+    // Every function the wasm imports from it (`src/browser/mod.rs`): a name missing
+    // there would throw at its first call.
+    let imports: Vec<&str> = include_str!("../browser/mod.rs")
+        .split("#[wasm_bindgen(js_name = ")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(')').map(|(name, _)| name))
+        .collect();
+    assert_eq!(imports.len(), 13, "{imports:?}");
+    for name in imports {
+        assert!(
+            members.iter().any(|(member, _)| *member == name),
+            "{name} is missing: {members:?}"
+        );
     }
 }
