@@ -175,9 +175,12 @@ function frame(url, answer, grace) {
   };
   const back = new URL(url).searchParams.get('redirect_uri') || url, at = back.split('?')[0];
   let open = true, loads = 0;
+  // The frame's address, read through its document: null while the frame is on
+  // another origin (the provider), where reading its location would throw, and an
+  // exception at each poll costs the page far more than the check (over 200 times in
+  // Chromium).
   const poll = () => {
-    let h = '';
-    try { h = f.contentWindow.location.href; } catch (e) {}
+    const d = f.contentDocument, h = d ? d.URL : '';
     if (!open) return;
     if (h !== back && h.split('?')[0] === at) answer(search(h));
     else if (f.isConnected) setTimeout(poll, 1);

@@ -100,9 +100,10 @@ setTimeout(function () {
         f.remove();
         if (early.listener) early.listener(href);
       };
+      // Through the frame's document, null on the provider's origin: no exception
+      // at each poll (see `frame` in driver.js).
       var poll = function () {
-        var h = '';
-        try { h = f.contentWindow.location.href; } catch (e) {}
+        var d = f.contentDocument, h = d ? d.URL : '';
         if (h !== back && h.split('?')[0] === at) answer(h, 'poll');
         else if (!early.result && f.isConnected) setTimeout(poll, 1);
       };
