@@ -4,7 +4,7 @@
 import '../browser/driver.js';
 
 // A page's first use of its origin's local storage loads it, which holds the page up
-// for some milliseconds (5 ms measured in Chromium): done in a task of its own, while
+// for some milliseconds (5 to 11 ms measured in Chromium): done in a task of its own, while
 // the page waits on the network for the wasm and the provider, not as the app starts
 // (it reads its markers there first).
 setTimeout(function () {
