@@ -209,7 +209,9 @@ pub(crate) fn script_ready() -> bool {
 ///
 /// An app's `index.html` should carry the script instead: with this, the wasm carries
 /// it too (3.8 KB gzip), and what it starts before the app loads (a reload's silent
-/// sign-in, a callback's code exchange) starts only when this is called.
+/// sign-in, a callback's code exchange) starts only when this is called. Nor is it a
+/// fix for a page with another version's copy: that copy has already started its
+/// early part.
 ///
 /// [`EARLY_RESTORE_SCRIPT`]: crate::EARLY_RESTORE_SCRIPT
 pub fn add_page_script() -> bool {

@@ -50,10 +50,10 @@ pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><
 ///
 /// It also carries the library's JavaScript, the functions the app's wasm calls for
 /// the browser's IO (in the page's `__oidcLeptos` object): inline, they cost no request
-/// before the app can start. The app needs it: on a page without it (or under a
-/// Content-Security-Policy that does not allow it: allow it by its hash or a nonce)
-/// the session fails with [`AuthError::Script`](crate::AuthError::Script), which says
-/// so.
+/// before the app can start. The app needs it: on a page without it, with a copy from
+/// another version of the crate, or under a Content-Security-Policy that does not
+/// allow it (allow it by its hash or a nonce), the session fails with
+/// [`AuthError::Script`](crate::AuthError::Script), which says so.
 ///
 /// When an authorization response arrives before the app has started (the frame's
 /// answer, or the page is a callback), it also starts the code exchange at the
@@ -75,11 +75,13 @@ pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><
 /// ```
 ///
 /// The constant is the script minified; its readable source is `src/session/early.js`
-/// in the crate. Paste it again after each upgrade of the crate: the app starts only
-/// with the script of its own version.
+/// in the crate. An `index.html` needs it pasted again after each upgrade of the
+/// crate: the app starts only with the script of its own version. (An app that
+/// renders the constant into its page from Rust, as an SSR shell does, has the right
+/// one by construction.)
 pub const EARLY_RESTORE_SCRIPT: &str = include_str!("early.min.js");
 
-/// The version of [`EARLY_RESTORE_SCRIPT`] (a hash of it, which the script carries):
-/// the session starts only with the page's script of this version.
-#[cfg_attr(not(feature = "browser"), allow(dead_code))]
-pub(crate) const SCRIPT_VERSION: &str = include_str!("early.version");
+/// The version of [`EARLY_RESTORE_SCRIPT`] (a hash of the script built with an empty
+/// version, which the script carries): the session starts only with the page's script
+/// of this version.
+pub(crate) const SCRIPT_VERSION: &str = include_str!("early.version").trim_ascii();

@@ -226,7 +226,7 @@ pub enum AuthError {
     /// The page lacks the library's script of this version
     /// ([`EARLY_RESTORE_SCRIPT`](crate::EARLY_RESTORE_SCRIPT)), or cannot run it: the
     /// session cannot start.
-    #[error("the page lacks oidc-leptos's script of this version: put EARLY_RESTORE_SCRIPT (again, after an upgrade) in the <head> of index.html, and allow it in a Content-Security-Policy")]
+    #[error("the page lacks oidc-leptos's script of this version ({}): put EARLY_RESTORE_SCRIPT (again, after an upgrade) in the <head> of index.html, and allow it in a Content-Security-Policy", crate::session::SCRIPT_VERSION)]
     Script,
 }
 
