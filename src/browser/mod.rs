@@ -216,18 +216,24 @@ pub(crate) fn script_ready() -> bool {
 /// [`EARLY_RESTORE_SCRIPT`]: crate::EARLY_RESTORE_SCRIPT
 pub fn add_page_script() -> bool {
     if !script_ready() {
-        if let Some((script, root)) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| Some((d.create_element("script").ok()?, d.document_element()?)))
-        {
-            script.set_text_content(Some(crate::EARLY_RESTORE_SCRIPT));
-            // An inline script runs as it is inserted, and has no use in the page after.
-            if root.append_child(&script).is_ok() {
-                script.remove();
-            }
-        }
+        run_page_script();
     }
     script_ready()
+}
+
+/// Runs [`EARLY_RESTORE_SCRIPT`](crate::EARLY_RESTORE_SCRIPT) in the page now, as an
+/// inline script of the page would run.
+pub(crate) fn run_page_script() {
+    if let Some((script, root)) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| Some((d.create_element("script").ok()?, d.document_element()?)))
+    {
+        script.set_text_content(Some(crate::EARLY_RESTORE_SCRIPT));
+        // An inline script runs as it is inserted, and has no use in the page after.
+        if root.append_child(&script).is_ok() {
+            script.remove();
+        }
+    }
 }
 
 /// What the auto-logout warning shows, besides the seconds left.

@@ -1220,11 +1220,7 @@ fn driver_script() {
 
 /// Runs the page's early restore script as the page would, before the app.
 fn run_early_script() {
-    let document = web_sys::window().unwrap().document().unwrap();
-    let script = document.create_element("script").unwrap();
-    script.set_text_content(Some(crate::EARLY_RESTORE_SCRIPT));
-    document.head().unwrap().append_child(&script).unwrap();
-    script.remove();
+    super::run_page_script();
 }
 
 /// Removes what the early restore script and the sessions of other tests left.

@@ -2275,10 +2275,12 @@ fn the_page_script_can_be_inlined_and_brings_every_function_the_driver_imports()
     assert!(members.contains(&("v", version.as_str())), "{members:?}");
     // Every function the wasm imports from it (`src/browser/mod.rs`): a name missing
     // there would throw at its first call.
-    let imports: Vec<&str> = include_str!("../browser/mod.rs")
-        .split("#[wasm_bindgen(js_name = ")
-        .skip(1)
-        .filter_map(|rest| rest.split_once(')').map(|(name, _)| name))
+    let driver = include_str!("../browser/mod.rs");
+    let marker = "#[wasm_bindgen(js_name = ";
+    let imports: Vec<&str> = driver
+        .match_indices(marker)
+        .filter_map(|(at, _)| driver[at + marker.len()..].split_once(')'))
+        .map(|(name, _)| name)
         .collect();
     assert_eq!(imports.len(), 13, "{imports:?}");
     for name in imports {
