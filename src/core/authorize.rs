@@ -63,7 +63,9 @@ impl AuthorizationRequest {
     }
 
     /// Adds an extra parameter (`prompt`, `ui_locales`, `login_hint`, ...). Parameters that
-    /// the library controls (`state`, `nonce`, `code_challenge`, ...) are ignored.
+    /// the library controls (`state`, `nonce`, `code_challenge`, ...) are ignored. A
+    /// parameter added again replaces the earlier value: a request carries each
+    /// parameter once (RFC 6749 section 3.1), and a provider may refuse one sent twice.
     pub fn extra(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         let key = key.into();
         const RESERVED: [&str; 9] = [
@@ -77,9 +79,11 @@ impl AuthorizationRequest {
             "code_challenge_method",
             "max_age",
         ];
-        if !RESERVED.contains(&key.as_str()) {
-            self.extra.push((key, value.into()));
+        if RESERVED.contains(&key.as_str()) {
+            return self;
         }
+        self.extra.retain(|(k, _)| *k != key);
+        self.extra.push((key, value.into()));
         self
     }
 
@@ -580,6 +584,20 @@ mod tests {
             .return_to("/todos")
             .build(&metadata(true), 1000)
             .unwrap()
+    }
+
+    #[test]
+    fn a_parameter_added_again_replaces_the_first_value_rfc_6749_3_1() {
+        let (url, _) = AuthorizationRequest::new("spa", "https://app.example/")
+            .extra("prompt", "select_account")
+            .extra("login_hint", "ada")
+            .extra("prompt", "none")
+            .build(&metadata(true), 1000)
+            .unwrap();
+        let q: Vec<_> = form::parse(url.split_once('?').unwrap().1);
+        let prompts: Vec<_> = q.iter().filter(|(k, _)| k == "prompt").collect();
+        assert_eq!(prompts, [&("prompt".to_owned(), "none".to_owned())]);
+        assert!(q.contains(&("login_hint".to_owned(), "ada".to_owned())));
     }
 
     #[test]

@@ -1402,9 +1402,14 @@ impl Machine {
         let mut request = self.authorization_request(&redirect, &options);
         if silent {
             request = request.extra("prompt", "none");
-        } else if self.logged_out_marker && !options.extra.iter().any(|(k, _)| k == "prompt") {
+        } else if self.logged_out_marker
+            && !(self.client.extra_params.iter())
+                .chain(&options.extra)
+                .any(|(k, _)| k == "prompt")
+        {
             // After an explicit logout the next sign-in asks for the user, so that a
-            // provider session left behind does not sign them straight back in.
+            // provider session left behind does not sign them straight back in. A
+            // `prompt` the app asks for (every sign-in, or this one) holds instead.
             request = request.extra("prompt", "login");
         }
         let built = request.build(&metadata, self.wall_secs());

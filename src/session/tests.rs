@@ -1387,6 +1387,35 @@ fn logout_marker_blocks_silent_restore_and_the_next_login_asks_for_the_user() {
 }
 
 #[test]
+fn a_prompt_the_app_configures_is_replaced_by_prompt_none_and_holds_after_a_logout() {
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/");
+    tab.tweak = |c| c.extra_param("prompt", "select_account");
+    tab.start();
+    tab.run();
+    let mut tab = tab.login_as("alice");
+    // Every request carries one `prompt` (the fake provider refuses a parameter sent
+    // twice): the silent restore's `none` replaces the app's.
+    let mut reloaded = tab.reload();
+    reloaded.start();
+    reloaded.run();
+    assert_eq!(reloaded.user().as_deref(), Some("alice"));
+    tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
+    let mut reloaded = tab.reload();
+    reloaded.start();
+    reloaded.run();
+    reloaded.dispatch(Event::Login(LoginOptions::default()));
+    let nav = reloaded.navigations.last().unwrap().clone();
+    let query = nav.split_once('?').unwrap().1;
+    let prompts: Vec<_> = crate::core::form::parse(query)
+        .into_iter()
+        .filter(|(k, _)| k == "prompt")
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(prompts, ["select_account"], "{nav}");
+}
+
+#[test]
 fn rp_initiated_logout_navigates_with_the_hint() {
     let idp = Idp::new();
     let mut tab = signed_in(&idp);

@@ -282,7 +282,10 @@ impl Idp {
         let mut st = self.0.borrow_mut();
         st.paths.push("/auth".into());
         let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
-        let params: HashMap<String, String> = form::parse(query).into_iter().collect();
+        let pairs = form::parse(query);
+        let params: HashMap<String, String> = pairs.iter().cloned().collect();
+        // RFC 6749 section 3.1: no parameter twice (a provider may refuse the request).
+        assert_eq!(params.len(), pairs.len(), "a parameter sent twice: {query}");
         if let Some(user) = login {
             st.session = Some(user.to_owned());
         }
