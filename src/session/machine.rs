@@ -1898,7 +1898,10 @@ impl Machine {
                         Outcome::Fail(Failure::Transient(e.into(), None))
                     }
                     // A server error: the provider may have done the work behind it.
-                    Err(e) if response.status >= 500 => {
+                    // So may a 4xx without an OAuth error (RFC 6749 section 5.2
+                    // answers with one): a proxy's, a gateway's or a firewall's
+                    // page, not the provider's refusal.
+                    Err(e) if response.status >= 500 || matches!(e, TokenError::Status(_)) => {
                         Outcome::Fail(Failure::Unanswered(e.into()))
                     }
                     Err(e @ TokenError::Malformed(_)) => {

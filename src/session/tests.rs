@@ -1038,6 +1038,11 @@ fn only_answers_that_may_hide_a_rotation_keep_a_refresh_token_from_being_sent_ag
         (500, r#"{"error":"unknown_error"}"#, false),
         (503, r#"{"error":"Service Unavailable"}"#, false),
         (429, r#"{"error":"too_many_requests"}"#, true),
+        // A 4xx with no OAuth error (a proxy's or a firewall's page): not the
+        // provider's refusal, and nothing says what became of the request.
+        (403, "<html>Forbidden</html>", false),
+        (401, "", false),
+        (404, r#"{"message":"no route"}"#, false),
     ];
     for (status, body, resent) in cases {
         let idp = Idp::new();
