@@ -7,7 +7,7 @@ const HEADERS = ['content-type', 'content-length', 'dpop-nonce', 'www-authentica
 const members = (body) =>
   JSON.stringify([...new URLSearchParams(body)].sort((a, b) =>
     a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-async function request(url, method, headers, body, timeout, cap) {
+export async function request(url, method, headers, body, timeout, cap) {
   const tooLarge = 'the response is larger than ' + cap + ' bytes';
   const early = window.__oidcLeptosExchange;
   if (early && early.url === url && body.length &&
@@ -18,10 +18,12 @@ async function request(url, method, headers, body, timeout, cap) {
     const late = new Promise((done) => { timer = setTimeout(() => done(null), timeout); });
     const answer = timeout > 0 ? await Promise.race([early.response, late]) : null;
     clearTimeout(timer);
-    if (answer === null) return null;
-    if (answer.error) return answer.error;
-    const bytes = new TextEncoder().encode(answer.body);
-    return bytes.length > cap ? tooLarge : [answer.status, bytes, answer.type];
+    if (!Array.isArray(answer)) return answer;
+    if (answer[1].length > cap) return tooLarge;
+    // How long the answer waited for the app (ms): its tokens' times count from when
+    // it came, not from now.
+    answer[6] = clock(false) - early.at;
+    return answer;
   }
   const controller = new AbortController();
   if (timeout <= 0) controller.abort();
@@ -198,7 +200,10 @@ function early(key) {
   const e = window.__oidcLeptosEarly;
   if (!e || e.taken || e.key !== key) return undefined;
   e.taken = true;
-  return [e.key, e.state, e.nonce, e.verifier, e.created];
+  const taken = [e.key, e.state, e.nonce, e.verifier, e.created];
+  // The secrets now live in the app alone.
+  e.state = e.nonce = e.verifier = null;
+  return taken;
 }
 function adoptEarly(answer) {
   const e = window.__oidcLeptosEarly;
@@ -209,9 +214,17 @@ function adoptEarly(answer) {
 }
 function closeEarly() {
   const e = window.__oidcLeptosEarly;
-  if (e) {
-    e.listener = null;
-    if (e.frame) e.frame.remove();
+  if (!e) return;
+  // Also a frame not made yet: it never will be.
+  e.closed = true;
+  e.listener = null;
+  if (e.frame) e.frame.remove();
+  // A code exchange the app did not take: its tokens go (out of the page), and the
+  // grant they hold goes at the provider (RFC 7009).
+  const exchange = window.__oidcLeptosExchange;
+  if (exchange && exchange === e.exchange) {
+    delete window.__oidcLeptosExchange;
+    exchange.response.then(e.revoke);
   }
 }
 async function verify(jwk, importAlg, verifyAlg, signature, input) {

@@ -256,6 +256,15 @@ pub(crate) struct WarningParts<'a> {
 /// reads the answer with [`answer_of`] itself, awaiting only the promise.)
 #[cfg(test)]
 pub(crate) async fn fetch(request: HttpRequest, timeout_ms: u64) -> Result<HttpResponse, String> {
+    fetch_waited(request, timeout_ms).await.0
+}
+
+/// [`fetch`], and how long its answer waited for the app (see [`answer_of`]).
+#[cfg(test)]
+pub(crate) async fn fetch_waited(
+    request: HttpRequest,
+    timeout_ms: u64,
+) -> (Result<HttpResponse, String>, u64) {
     let (url, sent) = send(request, timeout_ms);
     answer_of(&url, timeout_ms, JsFuture::from(sent).await)
 }
@@ -287,27 +296,35 @@ fn send(request: HttpRequest, timeout_ms: u64) -> (String, js_sys::Promise) {
 }
 
 /// Reads the answer of [`send`]'s promise.
+/// Also how long (ms) the answer waited for the app: the one to the code exchange the
+/// page's script sent before the app started can be older than the request.
 fn answer_of(
     url: &str,
     timeout_ms: u64,
     answer: Result<JsValue, JsValue>,
-) -> Result<HttpResponse, String> {
-    let answer = answer.map_err(js_error)?;
+) -> (Result<HttpResponse, String>, u64) {
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(e) => return (Err(js_error(e)), 0),
+    };
     if let Some(answer) = answer.dyn_ref::<Array>() {
         let headers = (2..)
             .zip(RESPONSE_HEADERS)
             .filter_map(|(i, name)| Some((name.to_owned(), answer.get(i).as_string()?)))
             .collect();
-        return Ok(HttpResponse {
+        let response = HttpResponse {
             status: answer.get(0).as_f64().unwrap_or(0.0).clamp(0.0, 999.0) as u16,
             headers,
             body: Uint8Array::new(&answer.get(1)).to_vec(),
-        });
+        };
+        let waited = answer.get(6).as_f64().unwrap_or(0.0).max(0.0) as u64;
+        return (Ok(response), waited);
     }
-    Err(match answer.as_string() {
+    let error = match answer.as_string() {
         Some(e) => format!("request to {url} failed: {e}"),
         None => format!("request to {url} timed out after {timeout_ms} ms"),
-    })
+    };
+    (Err(error), 0)
 }
 
 fn now() -> Now {
@@ -745,10 +762,14 @@ impl Driver {
             awaited.swap_remove(i).1
         };
         Some(match then {
-            Awaited::Http { url, timeout_ms } => Event::Http {
-                req,
-                result: answer_of(&url, timeout_ms, answer),
-            },
+            Awaited::Http { url, timeout_ms } => {
+                let (result, waited) = answer_of(&url, timeout_ms, answer);
+                Event::Http {
+                    req,
+                    result,
+                    waited,
+                }
+            }
             Awaited::Verify(jws) => Event::Verified {
                 req,
                 result: verified(answer).map(|()| jws.into_verified()),

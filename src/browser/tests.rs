@@ -772,8 +772,11 @@ async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
     // The test server's own address: a request that is not the exchange goes out for
     // real and gets the server's answer (not the script's).
     let token_url = format!("{}/early-exchange-token", location().origin().unwrap());
+    // `answer`: what the script's `request` answered (JavaScript), 1.5 s ago.
     let set_exchange = |body: &str, answer: &str| {
-        let answer = js_sys::JSON::parse(answer).unwrap();
+        let answer = js_sys::Function::new_no_args(&format!("return {answer}"))
+            .call0(&JsValue::UNDEFINED)
+            .unwrap();
         let exchange = js_sys::Object::new();
         js_sys::Reflect::set(&exchange, &"url".into(), &token_url.as_str().into()).unwrap();
         js_sys::Reflect::set(&exchange, &"body".into(), &body.into()).unwrap();
@@ -783,6 +786,8 @@ async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
             &js_sys::Promise::resolve(&answer),
         )
         .unwrap();
+        let at = super::js_clock(false) - 1_500.0;
+        js_sys::Reflect::set(&exchange, &"at".into(), &at.into()).unwrap();
         js_sys::Reflect::set(&window, &"__oidcLeptosExchange".into(), &exchange).unwrap();
     };
     let request = |code: &str| {
@@ -797,8 +802,7 @@ async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
             ],
         )
     };
-    let script_answer =
-        r#"{"status":200,"type":"application/json","body":"{\"access_token\":\"a\"}"}"#;
+    let script_answer = r#"[200, new TextEncoder().encode('{"access_token":"a"}'), "application/json", null, null, null]"#;
     let is_script_answer = |r: &Result<HttpResponse, String>| matches!(r, Ok(r) if r.status == 200 && r.body == br#"{"access_token":"a"}"#);
     // The script's body, its members in another order and encoded by URLSearchParams.
     let script_body = "client_id=spa&code=c1&code_verifier=v&grant_type=authorization_code&redirect_uri=https%3A%2F%2Fapp.test%2F";
@@ -808,8 +812,10 @@ async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
     let mut other_url = request("c1");
     other_url.url = format!("{token_url}-elsewhere");
     assert!(!is_script_answer(&fetch(other_url, 10_000).await));
-    // The same request: its answer, once.
-    let response = fetch(request("c1"), 10_000).await.unwrap();
+    // The same request: its answer, once, and how long it waited for the app.
+    let (response, waited) = super::fetch_waited(request("c1"), 10_000).await;
+    let response = response.unwrap();
+    assert!((1_500..10_000).contains(&waited), "{waited}");
     assert_eq!(response.status, 200);
     assert_eq!(response.body, br#"{"access_token":"a"}"#);
     assert_eq!(
@@ -823,7 +829,7 @@ async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
     );
     assert!(!is_script_answer(&fetch(request("c1"), 10_000).await));
     // A failed early fetch is a network error, as the driver's own.
-    set_exchange(script_body, r#"{"error":"TypeError: Failed to fetch"}"#);
+    set_exchange(script_body, r#""Failed to fetch""#);
     let err = fetch(request("c1"), 10_000).await.unwrap_err();
     assert!(err.contains("Failed to fetch"), "{err}");
     // An early fetch still unanswered when the app's own timeout runs out: a timeout,
@@ -1249,6 +1255,7 @@ fn cache_provider(ns: &str, age_ms: f64) {
         "issuer": DEAD_ISS,
         "authorization_endpoint": format!("{DEAD_ISS}/auth"),
         "token_endpoint": format!("{DEAD_ISS}/token"),
+        "revocation_endpoint": format!("{DEAD_ISS}/revoke"),
     });
     let silent = format!(
         "{DEAD_ISS}/auth?client_id={ns}&response_type=code&scope=openid&prompt=none&redirect_uri={}",
@@ -1403,15 +1410,14 @@ fn the_early_script_sends_a_code_once_though_the_callback_page_loads_again() {
             .unwrap();
         // A browser where the script cannot send it: nothing is marked, and the app
         // sends it itself.
-        let timeout = js_sys::Function::new_no_args(
-            "const t = AbortSignal.timeout; AbortSignal.timeout = undefined; return t;",
+        let encoder = js_sys::Function::new_no_args(
+            "const t = window.TextEncoder; window.TextEncoder = undefined; return t;",
         )
         .call0(&wasm_bindgen::JsValue::UNDEFINED)
         .unwrap();
         set_address("/?code=c0de&state=st8&keep=1#top");
         run_early_script();
-        let abort = js_sys::Reflect::get(&window, &"AbortSignal".into()).unwrap();
-        js_sys::Reflect::set(&abort, &"timeout".into(), &timeout).unwrap();
+        js_sys::Reflect::set(&window, &"TextEncoder".into(), &encoder).unwrap();
         assert!(!exchange());
         assert_eq!(stored()["sent"], serde_json::Value::Null);
         // The first load sends the code, and the app finds its sign-in still pending.
@@ -1426,6 +1432,102 @@ fn the_early_script_sends_a_code_once_though_the_callback_page_loads_again() {
         assert_eq!(address(), back);
     }
     set_address("/");
+    clear_early_state();
+}
+
+#[wasm_bindgen_test]
+async fn an_early_sign_in_the_app_closes_makes_no_frame_and_its_exchange_is_revoked() {
+    use wasm_bindgen::JsValue;
+    set_address("/");
+    let window = web_sys::window().unwrap();
+    let document = window.document().unwrap();
+    let frames = || document.get_elements_by_tag_name("iframe").length();
+    // Closed before its frame is made (the hash of the verifier is computed first).
+    clear_early_state();
+    let before = frames();
+    cache_provider("rv", 1_000.0);
+    run_early_script();
+    let early = js_sys::Reflect::get(&window, &"__oidcLeptosEarly".into()).unwrap();
+    assert!(!early.is_undefined());
+    super::js_close_early();
+    sleep(50).await;
+    assert_eq!(frames(), before, "a frame made after the app closed it");
+    // A code the frame brought was exchanged; the app closed the frame without taking
+    // that answer: it leaves the page, and its refresh token is revoked (RFC 7009).
+    let sent = js_sys::Array::new();
+    js_sys::Reflect::set(&window, &"__sent".into(), &sent).unwrap();
+    let fetch = js_sys::Reflect::get(&window, &"fetch".into()).unwrap();
+    let record = js_sys::Function::new_with_args(
+        "url, init",
+        "window.__sent.push([String(url), init.method, new TextDecoder().decode(init.body)]); \
+         return Promise.resolve(new Response('', { status: 200 }));",
+    );
+    js_sys::Reflect::set(&window, &"fetch".into(), &record).unwrap();
+    let exchange = js_sys::Function::new_no_args(
+        r#"const x = { url: "t", body: "b", at: performance.now(),
+             response: Promise.resolve([200, new TextEncoder().encode('{"refresh_token":"rt-1"}'), null, null, null, null]) };
+           window.__oidcLeptosEarly.exchange = x; window.__oidcLeptosExchange = x;"#,
+    );
+    exchange.call0(&JsValue::UNDEFINED).unwrap();
+    super::js_close_early();
+    let revoked = wait_for(|| sent.length() > 0).await;
+    js_sys::Reflect::set(&window, &"fetch".into(), &fetch).unwrap();
+    assert!(revoked, "no revocation");
+    let call = js_sys::Array::from(&sent.get(0));
+    assert_eq!(
+        call.get(0).as_string().unwrap(),
+        format!("{DEAD_ISS}/revoke")
+    );
+    assert_eq!(call.get(1).as_string().unwrap(), "POST");
+    let body = call.get(2).as_string().unwrap();
+    let form = crate::core::form::parse(&body);
+    assert!(form.contains(&("token".into(), "rt-1".into())), "{body}");
+    assert!(form.contains(&("client_id".into(), "rv".into())), "{body}");
+    assert!(
+        js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into())
+            .unwrap()
+            .is_undefined(),
+        "the tokens stay in the page"
+    );
+    // The secrets the app took are no longer in the page either.
+    clear_early_state();
+    cache_provider("rv", 1_000.0);
+    run_early_script();
+    let taken = super::early_frame("oidc-leptos:rv:provider");
+    assert!(taken.is_some());
+    let early = js_sys::Reflect::get(&window, &"__oidcLeptosEarly".into()).unwrap();
+    for secret in ["state", "nonce", "verifier"] {
+        let value = js_sys::Reflect::get(&early, &secret.into()).unwrap();
+        assert!(value.is_null(), "{secret}: {value:?}");
+    }
+    js_sys::Reflect::delete_property(&window, &"__sent".into()).unwrap();
+    clear_early_state();
+}
+
+#[wasm_bindgen_test]
+fn the_early_script_redeems_a_callback_only_with_recent_metadata() {
+    let window = web_sys::window().unwrap();
+    // Metadata cached 10 minutes ago or more, or dated ahead, is not what the app
+    // would use (it discovers again); one pending entry without any is passed over.
+    for (age, sent) in [(1_000.0, true), (600_001.0, false), (-60_000.0, false)] {
+        clear_early_state();
+        session_storage()
+            .set_item(
+                "oidc-leptos:none:pending",
+                &pending_entry("none", false, None, 0.0).to_string(),
+            )
+            .unwrap();
+        cache_provider("age", age);
+        let pending = pending_entry("age", false, None, 0.0);
+        session_storage()
+            .set_item("oidc-leptos:age:pending", &pending.to_string())
+            .unwrap();
+        set_address("/?code=c0de&state=st8");
+        run_early_script();
+        set_address("/");
+        let exchange = js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap();
+        assert_eq!(!exchange.is_undefined(), sent, "cached {age} ms ago");
+    }
     clear_early_state();
 }
 

@@ -1,7 +1,7 @@
 // EARLY_RESTORE_SCRIPT: the page's inline script. It brings the driver's functions
 // (the app's wasm calls them), then starts what a reload or a callback can start
 // before the app has loaded.
-import '../browser/driver.js';
+import { request } from '../browser/driver.js';
 
 // A page's first use of its origin's local storage loads it, which holds the page up
 // for some milliseconds (5 to 11 ms measured in Chromium): done in a task of its own, while
@@ -14,14 +14,23 @@ setTimeout(function () {
 (function () {
   try {
     var ss = sessionStorage, q = new URLSearchParams(location.search), key = null, cache, meta, i, k;
+    // A form POST as the app's driver sends it (timeout, size cap: the app's 1 MiB).
+    var post = function (endpoint, form) {
+      return request(endpoint, 'POST', 'content-type\napplication/x-www-form-urlencoded\naccept\napplication/json', new TextEncoder().encode(new URLSearchParams(form).toString()), 15000, 1048576);
+    };
+    // The code exchange, sent now: the app's request for it takes its answer (see
+    // `request` in driver.js), with the time it came.
     var exchange = function (endpoint, code, verifier, redirect, client) {
       try {
-        var body = new URLSearchParams({ grant_type: 'authorization_code', code: code, redirect_uri: redirect, client_id: client, code_verifier: verifier }).toString();
-        window.__oidcLeptosExchange = { url: endpoint, body: body, response: fetch(endpoint, { method: 'POST', mode: 'cors', credentials: 'omit', redirect: 'error', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Accept': 'application/json' }, body: body, signal: AbortSignal.timeout(15000) })
-          .then(function (r) { return r.text().then(function (t) { return { status: r.status, type: r.headers.get('content-type'), body: t }; }); }, function (e) { return { error: String(e) }; }) };
-        return true;
+        var form = { grant_type: 'authorization_code', code: code, redirect_uri: redirect, client_id: client, code_verifier: verifier };
+        var x = { url: endpoint, body: new URLSearchParams(form).toString() };
+        x.response = post(endpoint, form).then(function (a) { x.at = performance.now(); return a; });
+        return window.__oidcLeptosExchange = x;
       } catch (e) { /* the app sends it itself */ }
     };
+    // Metadata the app would use too: cached in this tab under 10 minutes ago (the
+    // app's PROVIDER_CACHE_TTL_MS), not dated ahead.
+    var recent = function (c) { var now = Date.now(); return c && c.at <= now && now - c.at < 600000; };
     var answers = function (p, iss) {
       var once = function (n) { return p.getAll(n).length < 2; };
       return p.get('code') && !p.has('error') && ['code', 'state', 'iss', 'error_description', 'error_uri'].every(once) &&
@@ -31,8 +40,9 @@ setTimeout(function () {
       for (i = 0; i < ss.length; i++) {
         k = ss.key(i);
         if (k.indexOf('oidc-leptos:') !== 0 || k.slice(-8) !== ':pending') continue;
-        var s = JSON.parse(ss.getItem(k)), p = s.pending;
-        meta = JSON.parse(JSON.parse(ss.getItem(k.slice(0, -8) + ':provider')).metadata);
+        var s = JSON.parse(ss.getItem(k)), p = s.pending, c = JSON.parse(ss.getItem(k.slice(0, -8) + ':provider'));
+        if (!recent(c)) continue;
+        meta = JSON.parse(c.metadata);
         // A silent sign-in's answer after a logout (in another tab) is refused by the
         // app: its code is not redeemed either.
         if (s.silent && localStorage.getItem(k.slice(0, -8) + ':logged-out')) continue;
@@ -68,7 +78,7 @@ setTimeout(function () {
       k = ss.key(i);
       if (k.indexOf('oidc-leptos:') !== 0 || k.slice(-9) !== ':provider') continue;
       cache = JSON.parse(ss.getItem(k));
-      if (!cache.silent || !(Date.now() - cache.at < 600000) || localStorage.getItem(k.slice(0, -9) + ':logged-out')) continue;
+      if (!cache.silent || !recent(cache) || localStorage.getItem(k.slice(0, -9) + ':logged-out')) continue;
       if (key) return;
       key = k;
     }
@@ -81,22 +91,34 @@ setTimeout(function () {
       return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
     };
     var fresh = function () { var b = new Uint8Array(32); crypto.getRandomValues(b); return b64(b); };
-    var early = { key: key, state: fresh(), nonce: fresh(), verifier: fresh(), created: Date.now(), result: null, listener: null, frame: null };
+    // Kept here too: the app takes them out of `early`.
+    var state = fresh(), nonce = fresh(), verifier = fresh(), t = new URL(cache.silent).searchParams, client = t.get('client_id');
+    var early = { key: key, state: state, nonce: nonce, verifier: verifier, created: Date.now(), result: null, listener: null, frame: null };
+    // When the app closes the frame without taking its exchange (see `closeEarly`):
+    // the refresh token that exchange brought is revoked.
+    early.revoke = function (a) {
+      try {
+        var r = Array.isArray(a) && a[0] === 200 && JSON.parse(new TextDecoder().decode(a[1])).refresh_token;
+        if (r && meta.revocation_endpoint) post(meta.revocation_endpoint, { token: r, token_type_hint: 'refresh_token', client_id: client });
+      } catch (e) { /* nothing to revoke */ }
+    };
     window.__oidcLeptosEarly = early;
-    crypto.subtle.digest('SHA-256', new TextEncoder().encode(early.verifier)).then(function (d) {
+    crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)).then(function (d) {
+      // The app closed it before it was made.
+      if (early.closed) return;
       var f = document.createElement('iframe');
       f.setAttribute('aria-hidden', 'true');
       f.tabIndex = -1;
       f.style.cssText = 'position:absolute;width:0;height:0;border:0;visibility:hidden';
-      f.src = cache.silent + '&state=' + early.state + '&nonce=' + early.nonce + '&code_challenge=' + b64(new Uint8Array(d)) + '&code_challenge_method=S256';
-      var t = new URL(cache.silent).searchParams, back = t.get('redirect_uri'), at = back.split('?')[0];
+      f.src = cache.silent + '&state=' + state + '&nonce=' + nonce + '&code_challenge=' + b64(new Uint8Array(d)) + '&code_challenge_method=S256';
+      var back = t.get('redirect_uri'), at = back.split('?')[0];
       var answer = function (href, via) {
-        if (early.result) return;
+        if (early.result || early.closed) return;
         early.result = href;
         early.via = via;
         var r = new URL(href).searchParams;
-        if (r.get('state') === early.state && answers(r, meta.issuer))
-          exchange(meta.token_endpoint, r.get('code'), early.verifier, back, t.get('client_id'));
+        if (r.get('state') === state && answers(r, meta.issuer))
+          early.exchange = exchange(meta.token_endpoint, r.get('code'), verifier, back, client);
         f.remove();
         if (early.listener) early.listener(href);
       };

@@ -44,6 +44,24 @@ pub(crate) struct Now {
     pub wall: u64,
 }
 
+impl Now {
+    /// `ms` earlier.
+    fn before(self, ms: u64) -> Now {
+        Now {
+            mono: self.mono.saturating_sub(ms),
+            wall: self.wall.saturating_sub(ms),
+        }
+    }
+
+    /// The earlier of the two, clock by clock.
+    fn min(self, other: Now) -> Now {
+        Now {
+            mono: self.mono.min(other.mono),
+            wall: self.wall.min(other.wall),
+        }
+    }
+}
+
 /// Lifetime assumed for an access token when neither `expires_in` nor a JWT `exp`
 /// tells it.
 pub(crate) const DEFAULT_LIFETIME_MS: u64 = 5 * 60 * 1000;
@@ -205,10 +223,13 @@ pub(crate) enum Event {
     Visibility(bool),
     /// The browser went online (true) or offline (false).
     Online(bool),
-    /// The answer to `Command::Fetch`.
+    /// The answer to `Command::Fetch`. `waited`: how long (ms) the answer had been
+    /// there when the app asked for it (the page's script sent the request before
+    /// the app started, and got its answer), 0 for an answer that just came.
     Http {
         req: ReqId,
         result: Result<HttpResponse, String>,
+        waited: u64,
     },
     /// The answer to `Command::Verify`.
     Verified {
@@ -785,7 +806,11 @@ impl Machine {
                     self.retry_offline();
                 }
             }
-            Event::Http { req, result } => self.on_http(req, result),
+            Event::Http {
+                req,
+                result,
+                waited,
+            } => self.on_http(req, result, self.now.before(waited)),
             Event::Verified { req, result } => self.on_verified(req, result),
             Event::Timer => self.on_timer(),
             Event::Tab {
@@ -1019,6 +1044,11 @@ impl Machine {
         self.last_seen = self.now;
         self.logged_out_marker = info.logged_out.is_some();
         if let Some(mock) = self.client.mock.clone() {
+            // No provider: the silent sign-in the page started for this client is
+            // not wanted.
+            if info.early.is_some() {
+                self.emit(Command::CloseSilentFrame);
+            }
             if mock.signed_in && !self.logged_out_marker {
                 (mock.sign_in.0)(self, &mock);
             } else {
@@ -1646,7 +1676,8 @@ impl Machine {
 
     // ----- answers -----------------------------------------------------------
 
-    fn on_http(&mut self, req: ReqId, result: Result<HttpResponse, String>) {
+    /// The answer to request `req`, received at `received`.
+    fn on_http(&mut self, req: ReqId, result: Result<HttpResponse, String>, received: Now) {
         if self.revocation.as_ref().and_then(|r| r.req) == Some(req) {
             self.revocation_answered(&result);
             return;
@@ -1704,14 +1735,14 @@ impl Machine {
                 }
             }
             Phase::SigningIn { silent, step } if step.req() == req => {
-                let outcome = self.step_http(step, result, true);
+                let outcome = self.step_http(step, result, received, true);
                 self.signing_in(silent, outcome);
             }
             Phase::SignedIn(mut s) if s.renewal.as_ref().is_some_and(|st| st.req() == req) => {
                 let step = s.renewal.take();
                 self.phase = Phase::SignedIn(s);
                 if let Some(step) = step {
-                    let outcome = self.step_http(step, result, false);
+                    let outcome = self.step_http(step, result, received, false);
                     self.renewed(outcome);
                 }
             }
@@ -1868,6 +1899,7 @@ impl Machine {
         &mut self,
         step: Step,
         result: Result<HttpResponse, String>,
+        received: Now,
         signing_in: bool,
     ) -> Outcome {
         match step {
@@ -1882,7 +1914,14 @@ impl Machine {
                     Err(e) => return Outcome::Fail(Failure::Unanswered(AuthError::Network(e))),
                 };
                 match TokenResponse::from_response(&response) {
-                    Ok(tokens) => self.start_check(tokens, (nonce, max_age), sent, signing_in),
+                    // An answer that waited for the app was sent before it too: the
+                    // request's time is not known, only that it was no later.
+                    Ok(tokens) => self.start_check(
+                        tokens,
+                        (nonce, max_age),
+                        (sent.min(received), received),
+                        signing_in,
+                    ),
                     // RFC 6749 section 5.2: the grant is invalid, expired or revoked.
                     Err(TokenError::Provider(e)) if e.error == "invalid_grant" => {
                         Outcome::Fail(Failure::GrantGone)
@@ -1951,7 +1990,7 @@ impl Machine {
         &mut self,
         response: TokenResponse,
         expected: (Option<Nonce>, Option<u64>),
-        sent: Now,
+        (sent, received): (Now, Now),
         signing_in: bool,
     ) -> Outcome {
         let (nonce, max_age) = expected;
@@ -1973,7 +2012,6 @@ impl Machine {
                     TokenError::Malformed("no id_token in the response".into()).into(),
                 ));
             }
-            let received = self.now;
             return Outcome::Done(Box::new(Acquired {
                 response,
                 user: None,
@@ -1987,7 +2025,7 @@ impl Machine {
             nonce,
             max_age,
             sent,
-            received: self.now,
+            received,
             refetched: false,
         });
         if self.keys.is_some() {

@@ -1631,6 +1631,61 @@ fn an_early_sign_in_made_for_another_configuration_is_dropped() {
 }
 
 #[test]
+fn a_mock_session_closes_the_silent_sign_in_the_page_started_early() {
+    let idp = Idp::new();
+    let tab = signed_in(&idp);
+    let mut reloaded = tab.reload();
+    let key = Client::bind(OidcConfig::new(ISS, "spa"), APP).key(Slot::Provider);
+    early_start(&mut reloaded, &key);
+    reloaded.tweak = |c| c.mock(crate::MockUser::new("mock-alice"));
+    reloaded.start();
+    reloaded.run();
+    assert_eq!(reloaded.user().as_deref(), Some("mock-alice"));
+    assert_eq!(reloaded.frames_closed, 1, "the early frame is removed");
+    assert_eq!(reloaded.frames_adopted, 0);
+}
+
+/// A callback page whose app asks for the code exchange `waited` ms after the page's
+/// script got its answer (an app that mounts its provider late).
+fn callback_answered_early(idp: &Idp, waited: u64) -> Tab {
+    let mut tab = Tab::new(idp, "/");
+    tab.advance(3_600_000);
+    tab.start();
+    tab.run();
+    tab.dispatch(Event::Login(LoginOptions::default()));
+    let mut back = tab.follow_interactive("alice");
+    back.exchange_waited = waited;
+    back.start();
+    back.run();
+    back
+}
+
+#[test]
+fn an_answer_that_waited_for_the_app_counts_from_when_it_came() {
+    let idp = Idp::new();
+    // Access tokens live 60 s: one answered 20 s before the app took it has 40 s
+    // left, not 60.
+    let tab = callback_answered_early(&idp, 20_000);
+    assert!(tab.state().is_logged_in(), "{:?}", tab.state());
+    assert_eq!(idp.refreshes(), 0);
+    assert_eq!(
+        tab.info.access_token_expires_at,
+        Some(tab.now.wall + 40_000)
+    );
+    // The ID token (10 minutes) ran out while its answer waited, leeway (60 s)
+    // included: refused, though its `iat` alone would make it look fresh.
+    let tab = callback_answered_early(&idp, 661_000);
+    assert!(
+        matches!(
+            tab.state(),
+            AuthState::Failed(AuthError::IdToken(IdTokenError::Expired))
+        ),
+        "{:?}",
+        tab.state()
+    );
+}
+
+#[test]
 fn start_info_debug_shows_no_secret() {
     let info = super::machine::StartInfo {
         page: super::machine::PageUrl {

@@ -601,6 +601,9 @@ pub struct Tab {
     pub resolved: Vec<(WaiterId, Result<AccessToken, AuthError>)>,
     next_waiter: WaiterId,
     pub last_frame: Option<ReqId>,
+    /// The next code exchange's answer came this long (ms) before the app asked for
+    /// it (the page's script sent it before the app started).
+    pub exchange_waited: u64,
 }
 
 fn slot_name(slot: Slot) -> &'static str {
@@ -654,6 +657,7 @@ impl Tab {
             resolved: vec![],
             next_waiter: 0,
             last_frame: None,
+            exchange_waited: 0,
         }
     }
 
@@ -707,8 +711,22 @@ impl Tab {
                 if self.hold_fetches {
                     self.held.push((req, request));
                 } else {
-                    let result = self.idp.handle(&request, self.now);
-                    self.queue.push_back(Event::Http { req, result });
+                    let exchange = String::from_utf8_lossy(&request.body)
+                        .contains("grant_type=authorization_code");
+                    let waited = match exchange {
+                        true => std::mem::take(&mut self.exchange_waited),
+                        false => 0,
+                    };
+                    let answered = Now {
+                        mono: self.now.mono - waited,
+                        wall: self.now.wall - waited,
+                    };
+                    let result = self.idp.handle(&request, answered);
+                    self.queue.push_back(Event::Http {
+                        req,
+                        result,
+                        waited,
+                    });
                 }
             }
             Command::Verify {
@@ -782,14 +800,22 @@ impl Tab {
     pub fn release_one(&mut self) {
         let (req, request) = self.held.remove(0);
         let result = self.idp.handle(&request, self.now);
-        self.queue.push_back(Event::Http { req, result });
+        self.queue.push_back(Event::Http {
+            req,
+            result,
+            waited: 0,
+        });
         self.run();
     }
 
     pub fn release_all(&mut self) {
         for (req, request) in std::mem::take(&mut self.held) {
             let result = self.idp.handle(&request, self.now);
-            self.queue.push_back(Event::Http { req, result });
+            self.queue.push_back(Event::Http {
+                req,
+                result,
+                waited: 0,
+            });
         }
         self.run();
     }

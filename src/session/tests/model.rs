@@ -344,6 +344,7 @@ impl Model {
                         Event::Http {
                             req,
                             result: response.clone(),
+                            waited: 0,
                         },
                     )
                 }),
