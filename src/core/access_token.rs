@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::claims::{audience, numeric_date, NoAdditionalClaims};
-use super::jose::{AlgorithmPolicy, JoseError, JwkSet, SignatureVerifier, UnverifiedJws};
+use super::jose::{typ_is, AlgorithmPolicy, JoseError, JwkSet, SignatureVerifier, UnverifiedJws};
 
 /// Confirmation claim (RFC 7800), used by DPoP-bound tokens (RFC 9449 section 6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,12 +259,11 @@ impl AccessTokenValidator {
         }
         // Parsing refuses `none`, HMAC and any `crit` (RFC 7515 section 4.1.11).
         let jws = UnverifiedJws::parse(token)?;
-        // RFC 9068 section 4: typ must be `at+jwt` (or `application/at+jwt`); media types
-        // compare case-insensitively (RFC 7515 section 4.1.9).
+        // RFC 9068 section 4: typ must be `at+jwt` (or `application/at+jwt`, RFC 7515
+        // section 4.1.9).
         let typ = jws.header().typ.as_deref().unwrap_or_default();
-        let typ_ok = typ.eq_ignore_ascii_case("at+jwt")
-            || typ.eq_ignore_ascii_case("application/at+jwt")
-            || (self.accept_jwt_typ && (typ.is_empty() || typ.eq_ignore_ascii_case("JWT")));
+        let typ_ok = typ_is(typ, "at+jwt")
+            || (self.accept_jwt_typ && (typ.is_empty() || typ_is(typ, "jwt")));
         if !typ_ok {
             return Err(AccessTokenError::WrongType(typ.to_owned()));
         }
@@ -484,6 +483,11 @@ mod tests {
         assert!(check_with(&relaxed, &key, &untyped).is_ok());
         assert!(check_with(&relaxed, &key, &id_token_like).is_err());
         assert!(check(&key.jwt(Some("application/at+jwt"), &claims())).is_ok());
+        assert!(check(&key.jwt(Some("Application/AT+JWT"), &claims())).is_ok());
+        assert!(check(&key.jwt(Some("text/at+jwt"), &claims())).is_err());
+        let app_jwt = key.jwt(Some("application/jwt"), &claims());
+        assert!(check(&app_jwt).is_err());
+        assert!(check_with(&relaxed, &key, &app_jwt).is_ok());
     }
 
     // RFC 9068 section 4: the issuer compares exactly.

@@ -201,7 +201,7 @@ impl DpopProofValidator {
         let typ_ok = header
             .typ
             .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case("dpop+jwt"));
+            .is_some_and(|t| crate::core::jose::typ_is(t, "dpop+jwt"));
         if !typ_ok {
             return Err(DpopError::WrongType);
         }

@@ -187,6 +187,12 @@ async fn a_bound_token_with_a_valid_proof_is_accepted() {
     let answer = dpop_get(&validator, &token, &proof).await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.challenges);
     assert_eq!(answer.body, r#"{"sub":"alice"}"#);
+    // The media type, named in full (RFC 7515 section 4.1.9), is the same type.
+    let proof = Proof::new(&holder, "GET", &url, &token)
+        .header("typ", json!("application/dpop+jwt"))
+        .sign(&holder);
+    let answer = dpop_get(&validator, &token, &proof).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.challenges);
     // The scheme is case-insensitive; the htu compares after normalization, without
     // query or fragment.
     let htu = "HTTPS://API.EXAMPLE.COM:443/todos?x=1#f";
@@ -259,6 +265,10 @@ async fn each_proof_check_fails_on_its_own() {
         // Check 4: typ.
         (
             base().header("typ", json!("jwt")).sign(&holder),
+            "not typed dpop+jwt",
+        ),
+        (
+            base().header("typ", json!("text/dpop+jwt")).sign(&holder),
             "not typed dpop+jwt",
         ),
         (

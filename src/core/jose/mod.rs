@@ -23,6 +23,18 @@ use std::future::Future;
 
 use super::b64::Base64Error;
 
+/// Whether a JWS header's `typ` names the media type `application/<subtype>`: with or
+/// without the `application/` prefix (RFC 7515 section 4.1.9: a value without `/`
+/// reads as if it were there), case-insensitively (media types are).
+pub(crate) fn typ_is(typ: &str, subtype: &str) -> bool {
+    let named = match typ.split_once('/') {
+        Some((top, named)) if top.eq_ignore_ascii_case("application") => named,
+        Some(_) => return false,
+        None => typ,
+    };
+    named.eq_ignore_ascii_case(subtype)
+}
+
 /// A JWS signature algorithm this library accepts. `none` and the HMAC family are not
 /// representable: they are refused at parse time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
