@@ -219,13 +219,15 @@ function closeEarly() {
   e.closed = true;
   e.listener = null;
   if (e.frame) e.frame.remove();
-  // A code exchange the app did not take: its tokens go (out of the page), and the
-  // grant they hold goes at the provider (RFC 7009).
-  const exchange = window.__oidcLeptosExchange;
-  if (exchange && exchange === e.exchange) {
+  // The code exchange the frame's answer was sent to, if the app does not take it
+  // (its request for it comes with this close, in the same task, when it does): its
+  // tokens leave the page, and the grant they hold ends at the provider (RFC 7009).
+  const exchange = e.exchange;
+  if (exchange) setTimeout(() => {
+    if (window.__oidcLeptosExchange !== exchange) return;
     delete window.__oidcLeptosExchange;
     exchange.response.then(e.revoke);
-  }
+  });
 }
 async function verify(jwk, importAlg, verifyAlg, signature, input) {
   try {

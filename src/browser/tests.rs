@@ -1468,6 +1468,16 @@ async fn an_early_sign_in_the_app_closes_makes_no_frame_and_its_exchange_is_revo
              response: Promise.resolve([200, new TextEncoder().encode('{"refresh_token":"rt-1"}'), null, null, null, null]) };
            window.__oidcLeptosEarly.exchange = x; window.__oidcLeptosExchange = x;"#,
     );
+    // Taken by the app's request in the task that closes the frame (the machine
+    // closes it as it goes on with the frame's answer): kept, and not revoked.
+    exchange.call0(&JsValue::UNDEFINED).unwrap();
+    super::js_close_early();
+    let taken = js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap();
+    js_sys::Reflect::delete_property(&window, &"__oidcLeptosExchange".into()).unwrap();
+    sleep(50).await;
+    assert_eq!(sent.length(), 0, "an exchange the app took was revoked");
+    assert!(!taken.is_undefined());
+    // Not taken: gone, and revoked.
     exchange.call0(&JsValue::UNDEFINED).unwrap();
     super::js_close_early();
     let revoked = wait_for(|| sent.length() > 0).await;
