@@ -693,7 +693,7 @@ impl Driver {
                 js_store(slot.shared(), &key, true, value.as_deref());
             }
             Command::Broadcast(message) => {
-                let text = format!("{} {}", self.tab, message.as_str());
+                let text = format!("{} {}", self.tab, message.to_wire());
                 let _ = self
                     .events
                     .send

@@ -86,8 +86,10 @@ const MOCK_LIFETIME_MS: u64 = 24 * 60 * 60 * 1000;
 /// What one tab tells the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum TabMessage {
-    /// A user signed in interactively: signed-out tabs restore silently.
-    Login,
+    /// A user signed in interactively: signed-out tabs restore silently, and so do
+    /// tabs signed in as another user (an account switch), after ending that
+    /// session. The user is told by [`user_tag`] (none from a tab that does not say).
+    Login(Option<u64>),
     /// An explicit logout: every tab signs out.
     Logout,
     /// The session ended at the provider: every tab signs out.
@@ -98,25 +100,43 @@ pub(crate) enum TabMessage {
 
 impl TabMessage {
     /// The message on the wire.
-    pub(crate) fn as_str(self) -> &'static str {
+    pub(crate) fn to_wire(self) -> String {
         match self {
-            TabMessage::Login => "login",
-            TabMessage::Logout => "logout",
-            TabMessage::Lost => "lost",
-            TabMessage::Activity => "activity",
+            TabMessage::Login(Some(user)) => format!("login {user:x}"),
+            TabMessage::Login(None) => "login".into(),
+            TabMessage::Logout => "logout".into(),
+            TabMessage::Lost => "lost".into(),
+            TabMessage::Activity => "activity".into(),
         }
     }
 
     /// Reads a message from the wire.
     pub(crate) fn parse(s: &str) -> Option<Self> {
-        match s {
-            "login" => Some(TabMessage::Login),
-            "logout" => Some(TabMessage::Logout),
-            "lost" => Some(TabMessage::Lost),
-            "activity" => Some(TabMessage::Activity),
+        let (word, user) = match s.split_once(' ') {
+            Some((word, user)) => (word, Some(u64::from_str_radix(user, 16).ok()?)),
+            None => (s, None),
+        };
+        match (word, user) {
+            ("login", user) => Some(TabMessage::Login(user)),
+            ("logout", None) => Some(TabMessage::Logout),
+            ("lost", None) => Some(TabMessage::Lost),
+            ("activity", None) => Some(TabMessage::Activity),
             _ => None,
         }
     }
+}
+
+/// Tells a user apart from another in tab messages, without naming them: a hash
+/// (64-bit FNV-1a) of the issuer and the subject.
+pub(crate) fn user_tag(claims: &crate::core::IdTokenClaims<RawClaims>) -> u64 {
+    let bytes = claims
+        .iss
+        .bytes()
+        .chain([0])
+        .chain(claims.standard.sub.bytes());
+    bytes.fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The page the app started on.
@@ -1479,6 +1499,14 @@ impl Machine {
         }
     }
 
+    /// What this tab tells the others when its user signed in.
+    fn login_message(&self) -> TabMessage {
+        TabMessage::Login(match &self.phase {
+            Phase::SignedIn(s) => Some(user_tag(s.user.claims())),
+            _ => None,
+        })
+    }
+
     // ----- user actions ------------------------------------------------------
 
     fn login(&mut self, options: LoginOptions) {
@@ -1486,7 +1514,7 @@ impl Machine {
         if let Some(mock) = self.client.mock.clone() {
             if !matches!(self.phase, Phase::Idle | Phase::SignedIn(_)) {
                 (mock.sign_in.0)(self, &mock);
-                self.emit(Command::Broadcast(TabMessage::Login));
+                self.emit(Command::Broadcast(self.login_message()));
             }
             return;
         }
@@ -1855,12 +1883,28 @@ impl Machine {
                 self.last_seen = self.now;
                 self.worked = self.now.mono;
             }
-            TabMessage::Login if self.client.mock.is_some() => {
+            TabMessage::Login(_) if self.client.mock.is_some() => {
                 if let (Phase::SignedOut, Some(mock)) = (&self.phase, self.client.mock.clone()) {
                     (mock.sign_in.0)(self, &mock);
                 }
             }
-            TabMessage::Login => {
+            TabMessage::Login(user) => {
+                // Another user signed in there (an account switch, the provider's
+                // session now theirs): this tab's session, of the user before, ends,
+                // and its grant with it; the tab restores as a signed-out one does.
+                let other = match (&self.phase, user) {
+                    (Phase::SignedIn(s), Some(user)) => user_tag(s.user.claims()) != user,
+                    _ => false,
+                };
+                if other {
+                    let abandoned = self.abandoned_tokens();
+                    let refresh = match &mut self.phase {
+                        Phase::SignedIn(s) => s.refresh.take().or(s.doubtful.take()),
+                        _ => None,
+                    };
+                    self.leave(Phase::SignedOut);
+                    self.revoke_left(refresh, abandoned);
+                }
                 self.logged_out_marker = false;
                 // A redirect restore comes back to the page the tab is on now.
                 self.here = here;
@@ -2232,7 +2276,7 @@ impl Machine {
                     });
                 }
                 if !silent {
-                    self.emit(Command::Broadcast(TabMessage::Login));
+                    self.emit(Command::Broadcast(self.login_message()));
                 }
             }
             // A silent attempt that needs the user, or that failed, leaves the app

@@ -40,7 +40,10 @@ fn interactive_login_signs_in_and_returns_to_the_path() {
         assert!(!value.contains(&idp.last_access_token()), "{value}");
     }
     // The first sign-in tells the other tabs.
-    assert!(tab.broadcasts.contains(&TabMessage::Login));
+    assert!(tab
+        .broadcasts
+        .iter()
+        .any(|m| matches!(m, TabMessage::Login(Some(_)))));
     assert!(tab.token().is_ok());
 }
 
@@ -117,7 +120,7 @@ fn a_top_level_silent_sign_in_comes_back_to_the_page_it_left() {
 fn login_heard(from: &str, here: &str) -> Event {
     Event::Tab {
         from: from.into(),
-        message: TabMessage::Login,
+        message: TabMessage::Login(None),
         here: here.into(),
     }
 }
@@ -1429,6 +1432,59 @@ fn rp_initiated_logout_navigates_with_the_hint() {
     assert!(nav.starts_with(&format!("{ISS}/session/end?")), "{nav}");
     assert!(nav.contains("id_token_hint="));
     assert!(nav.contains("client_id=spa"));
+}
+
+#[test]
+fn a_tab_signed_in_as_another_user_follows_an_account_switch() {
+    let idp = Idp::new();
+    let a = signed_in(&idp);
+    let mut b = a.reload();
+    b.tab_id = "b".into();
+    b.start();
+    b.run();
+    assert_eq!(b.user().as_deref(), Some("alice"));
+    // A signs in again as bob: the provider's session is now bob's.
+    let mut a = a;
+    a.dispatch(Event::Login(LoginOptions::default()));
+    let a = a.follow_interactive("bob");
+    let mut a = a;
+    a.start();
+    a.run();
+    assert_eq!(a.user().as_deref(), Some("bob"));
+    let said = a.broadcasts.last().copied().unwrap();
+    assert!(matches!(said, TabMessage::Login(Some(_))), "{said:?}");
+    // B hears it: alice's session there ends (its grant revoked) and B restores as
+    // bob.
+    let revoked = idp.0.borrow().revoked.len();
+    let heard = |b: &mut harness::Tab, message| {
+        b.dispatch(Event::Tab {
+            from: "a".into(),
+            message,
+            here: "/".into(),
+        })
+    };
+    heard(&mut b, said);
+    b.run();
+    assert_eq!(b.user().as_deref(), Some("bob"));
+    assert_eq!(idp.0.borrow().revoked.len(), revoked + 1);
+    // The same user signing in again elsewhere changes nothing here, nor does a tab
+    // that does not say who signed in.
+    let frames = b.frames_opened;
+    heard(&mut b, said);
+    heard(&mut b, TabMessage::Login(None));
+    assert_eq!(b.frames_opened, frames);
+    assert_eq!(b.user().as_deref(), Some("bob"));
+    // On the wire.
+    for m in [
+        said,
+        TabMessage::Login(None),
+        TabMessage::Logout,
+        TabMessage::Activity,
+    ] {
+        assert_eq!(TabMessage::parse(&m.to_wire()), Some(m));
+    }
+    assert_eq!(TabMessage::parse("logout 12"), None);
+    assert_eq!(TabMessage::parse("login zz"), None);
 }
 
 #[test]
