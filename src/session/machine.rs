@@ -2425,7 +2425,8 @@ impl Machine {
                         _ => Ok(()),
                     };
                     if let Err(e) = continuity {
-                        self.end_failed(e.into());
+                        // The refresh token this answer brings is the live one.
+                        self.end_failed(e.into(), response.refresh_token);
                         return;
                     }
                     if let Phase::SignedIn(s) = &mut self.phase {
@@ -2524,17 +2525,26 @@ impl Machine {
                     "the silent sign-in got no answer".into(),
                 ))
             }
-            Outcome::Fail(Failure::Fatal(e)) => self.end_failed(e),
+            Outcome::Fail(Failure::Fatal(e)) => self.end_failed(e, None),
         }
     }
 
-    /// Ends the session with an error the app shows.
-    fn end_failed(&mut self, error: AuthError) {
+    /// Ends the session after a renewal failed for good, with an error the app shows.
+    /// Its grant ends at the provider (RFC 7009): `live`, a refresh token the failed
+    /// answer brought, else the one held.
+    fn end_failed(&mut self, error: AuthError, live: Option<RefreshToken>) {
+        let held = match &mut self.phase {
+            Phase::SignedIn(s) => s.refresh.take().or(s.doubtful.take()),
+            _ => None,
+        };
         self.leave(Phase::Failed(error));
         self.emit(Command::Store {
             slot: Slot::SignedIn,
             value: None,
         });
+        if let Some(token) = live.or(held) {
+            self.revoke(token);
+        }
     }
 
     /// Takes the tokens of a renewal.

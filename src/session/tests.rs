@@ -1231,6 +1231,10 @@ fn refreshed_id_token_with_another_subject_ends_the_session() {
         tab.state(),
         AuthState::Failed(crate::core::IdTokenError::RefreshMismatch("sub").into())
     );
+    // The grant ends (RFC 7009), through the refresh token the refused answer brought.
+    let revoked = idp.0.borrow().revoked.clone();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert!(revoked[0].ends_with(":1"), "the live one: {revoked:?}");
 }
 
 #[test]
@@ -1247,6 +1251,8 @@ fn a_backdated_refreshed_id_token_is_refused() {
         AuthState::Failed(AuthError::IdToken(IdTokenError::StaleRefresh)) => {}
         other => panic!("{other:?}"),
     }
+    // The grant ends: the refresh token held is the one this tab knows.
+    assert_eq!(idp.0.borrow().revoked.len(), 1);
 }
 
 #[test]
