@@ -102,7 +102,7 @@ impl TabMessage {
     /// The message on the wire.
     pub(crate) fn to_wire(self) -> String {
         match self {
-            TabMessage::Login(Some(user)) => format!("login {user:x}"),
+            TabMessage::Login(Some(user)) => format!("login {user}"),
             TabMessage::Login(None) => "login".into(),
             TabMessage::Logout => "logout".into(),
             TabMessage::Lost => "lost".into(),
@@ -113,7 +113,7 @@ impl TabMessage {
     /// Reads a message from the wire.
     pub(crate) fn parse(s: &str) -> Option<Self> {
         let (word, user) = match s.split_once(' ') {
-            Some((word, user)) => (word, Some(u64::from_str_radix(user, 16).ok()?)),
+            Some((word, user)) => (word, Some(user.parse().ok()?)),
             None => (s, None),
         };
         match (word, user) {
