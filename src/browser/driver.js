@@ -18,6 +18,8 @@ export async function request(url, method, headers, body, timeout, cap) {
     const late = new Promise((done) => { timer = setTimeout(() => done(null), timeout); });
     const answer = timeout > 0 ? await Promise.race([early.response, late]) : null;
     clearTimeout(timer);
+    // The app's own timeout ran out first: the answer, when it comes, is nobody's.
+    if (answer === null) early.response.then(early.revoke);
     if (!Array.isArray(answer)) return answer;
     if (answer[1].length > cap) return tooLarge;
     // How long the answer waited for the app (ms): its tokens' times count from when
@@ -226,7 +228,7 @@ function closeEarly() {
   if (exchange) setTimeout(() => {
     if (window.__oidcLeptosExchange !== exchange) return;
     delete window.__oidcLeptosExchange;
-    exchange.response.then(e.revoke);
+    exchange.response.then(exchange.revoke);
   });
 }
 async function verify(jwk, importAlg, verifyAlg, signature, input) {

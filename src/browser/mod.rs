@@ -70,7 +70,9 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   Resolves to `[status, body, ...RESPONSE_HEADERS values]`, an error message, or
 ///   `null` when the timeout ran out first. When the page's early restore script
 ///   already sent this very code exchange (the same URL and the same form members, in
-///   any order), its answer is taken instead, once, within the same timeout.
+///   any order), its answer is taken instead, once, within the same timeout, with a
+///   seventh element: how long (ms) it had waited for the app. (When the timeout runs
+///   out first, that answer is revoked once it comes: nobody takes it.)
 /// - `listen(channel, post)`: the page events the session follows, each handed to
 ///   `post(kind, data)` (see [`PageEvent`]): user activity (pointer, keys, focus,
 ///   wheel, touch, scroll), online and offline, visibility, a return from the
@@ -112,7 +114,11 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   then `undefined` (one session takes it: its request is single use; a session
 ///   of another app does not); `adoptEarly` hands its answer's query to `answer`
 ///   (now, or when it comes), or `null` when that frame stayed on a page of its own
-///   as above; `closeEarly` removes its frame.
+///   as above. `early` clears the state, nonce and verifier it hands over from the
+///   page. `closeEarly` removes its frame (and stops one not made yet); the code
+///   exchange the script sent for the frame's answer, if the app does not take it in
+///   the same task (the machine closes the frame as it goes on with the answer),
+///   leaves the page and is revoked.
 /// - `warning(list, dialog, seconds, class, title, label, testId, custom, stay)`:
 ///   makes `dialog` an auto-logout warning (see [`Driver::add_warning`]) and adds it
 ///   to `list`, in a microtask: the dialog is being built, its message (the first

@@ -840,6 +840,24 @@ async fn the_early_code_exchange_is_used_only_for_the_very_same_request() {
     js_sys::Reflect::set(&exchange, &"response".into(), &never).unwrap();
     let err = fetch(request("c1"), 50).await.unwrap_err();
     assert!(err.contains("timed out after 50 ms"), "{err}");
+    // Its answer, when it comes, is nobody's: the script revokes its refresh token.
+    set_exchange(script_body, "null");
+    let exchange = js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap();
+    let later = js_sys::Function::new_no_args(
+        "return new Promise((done) => setTimeout(() => done('late'), 100))",
+    )
+    .call0(&JsValue::UNDEFINED)
+    .unwrap();
+    js_sys::Reflect::set(&exchange, &"response".into(), &later).unwrap();
+    let revoked = js_sys::Array::new();
+    js_sys::Reflect::set(&window, &"__revoked".into(), &revoked).unwrap();
+    let revoke = js_sys::Function::new_with_args("a", "window.__revoked.push(a)");
+    js_sys::Reflect::set(&exchange, &"revoke".into(), &revoke).unwrap();
+    let err = fetch(request("c1"), 50).await.unwrap_err();
+    assert!(err.contains("timed out after 50 ms"), "{err}");
+    assert!(wait_for(|| revoked.length() > 0).await, "not revoked");
+    assert_eq!(revoked.get(0).as_string().as_deref(), Some("late"));
+    js_sys::Reflect::delete_property(&window, &"__revoked".into()).unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -1442,18 +1460,60 @@ async fn an_early_sign_in_the_app_closes_makes_no_frame_and_its_exchange_is_revo
     let window = web_sys::window().unwrap();
     let document = window.document().unwrap();
     let frames = || document.get_elements_by_tag_name("iframe").length();
+    let get = |name: &str| js_sys::Reflect::get(&window, &name.into()).unwrap();
     // Closed before its frame is made (the hash of the verifier is computed first).
     clear_early_state();
     let before = frames();
     cache_provider("rv", 1_000.0);
     run_early_script();
-    let early = js_sys::Reflect::get(&window, &"__oidcLeptosEarly".into()).unwrap();
-    assert!(!early.is_undefined());
+    assert!(!get("__oidcLeptosEarly").is_undefined());
     super::js_close_early();
     sleep(50).await;
     assert_eq!(frames(), before, "a frame made after the app closed it");
-    // A code the frame brought was exchanged; the app closed the frame without taking
-    // that answer: it leaves the page, and its refresh token is revoked (RFC 7009).
+    // The frame's answer was exchanged. Taken by the app's request in the task that
+    // closes the frame (the machine closes it as it goes on with the answer): kept,
+    // not revoked. Not taken: it leaves the page, and is revoked.
+    let revoked = js_sys::Array::new();
+    js_sys::Reflect::set(&window, &"__revoked".into(), &revoked).unwrap();
+    let exchange = js_sys::Function::new_no_args(
+        r#"const x = { url: "t", body: "b", at: performance.now(), response: Promise.resolve("the answer"),
+             revoke: (a) => window.__revoked.push(a) };
+           window.__oidcLeptosEarly.exchange = x; window.__oidcLeptosExchange = x;"#,
+    );
+    exchange.call0(&JsValue::UNDEFINED).unwrap();
+    super::js_close_early();
+    let taken = get("__oidcLeptosExchange");
+    js_sys::Reflect::delete_property(&window, &"__oidcLeptosExchange".into()).unwrap();
+    sleep(50).await;
+    assert!(!taken.is_undefined());
+    assert_eq!(revoked.length(), 0, "an exchange the app took was revoked");
+    exchange.call0(&JsValue::UNDEFINED).unwrap();
+    super::js_close_early();
+    assert!(wait_for(|| revoked.length() > 0).await, "not revoked");
+    assert_eq!(revoked.get(0).as_string().as_deref(), Some("the answer"));
+    assert!(
+        get("__oidcLeptosExchange").is_undefined(),
+        "the tokens stay in the page"
+    );
+    js_sys::Reflect::delete_property(&window, &"__revoked".into()).unwrap();
+    // The secrets the app took are no longer in the page either.
+    clear_early_state();
+    cache_provider("rv", 1_000.0);
+    run_early_script();
+    assert!(super::early_frame("oidc-leptos:rv:provider").is_some());
+    let early = get("__oidcLeptosEarly");
+    for secret in ["state", "nonce", "verifier"] {
+        let value = js_sys::Reflect::get(&early, &secret.into()).unwrap();
+        assert!(value.is_null(), "{secret}: {value:?}");
+    }
+    clear_early_state();
+}
+
+#[wasm_bindgen_test]
+async fn an_early_exchange_revokes_the_refresh_token_of_its_answer_rfc_7009() {
+    use wasm_bindgen::JsValue;
+    let window = web_sys::window().unwrap();
+    // The requests the page sends, recorded and answered with an empty 200.
     let sent = js_sys::Array::new();
     js_sys::Reflect::set(&window, &"__sent".into(), &sent).unwrap();
     let fetch = js_sys::Reflect::get(&window, &"fetch".into()).unwrap();
@@ -1463,54 +1523,59 @@ async fn an_early_sign_in_the_app_closes_makes_no_frame_and_its_exchange_is_revo
          return Promise.resolve(new Response('', { status: 200 }));",
     );
     js_sys::Reflect::set(&window, &"fetch".into(), &record).unwrap();
-    let exchange = js_sys::Function::new_no_args(
-        r#"const x = { url: "t", body: "b", at: performance.now(),
-             response: Promise.resolve([200, new TextEncoder().encode('{"refresh_token":"rt-1"}'), null, null, null, null]) };
-           window.__oidcLeptosEarly.exchange = x; window.__oidcLeptosExchange = x;"#,
-    );
-    // Taken by the app's request in the task that closes the frame (the machine
-    // closes it as it goes on with the frame's answer): kept, and not revoked.
-    exchange.call0(&JsValue::UNDEFINED).unwrap();
-    super::js_close_early();
-    let taken = js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap();
-    js_sys::Reflect::delete_property(&window, &"__oidcLeptosExchange".into()).unwrap();
-    sleep(50).await;
-    assert_eq!(sent.length(), 0, "an exchange the app took was revoked");
-    assert!(!taken.is_undefined());
-    // Not taken: gone, and revoked.
-    exchange.call0(&JsValue::UNDEFINED).unwrap();
-    super::js_close_early();
-    let revoked = wait_for(|| sent.length() > 0).await;
-    js_sys::Reflect::set(&window, &"fetch".into(), &fetch).unwrap();
-    assert!(revoked, "no revocation");
-    let call = js_sys::Array::from(&sent.get(0));
-    assert_eq!(
-        call.get(0).as_string().unwrap(),
-        format!("{DEAD_ISS}/revoke")
-    );
-    assert_eq!(call.get(1).as_string().unwrap(), "POST");
-    let body = call.get(2).as_string().unwrap();
-    let form = crate::core::form::parse(&body);
-    assert!(form.contains(&("token".into(), "rt-1".into())), "{body}");
-    assert!(form.contains(&("client_id".into(), "rv".into())), "{body}");
-    assert!(
-        js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into())
-            .unwrap()
-            .is_undefined(),
-        "the tokens stay in the page"
-    );
-    // The secrets the app took are no longer in the page either.
+    // A callback: the script sends the code exchange.
     clear_early_state();
     cache_provider("rv", 1_000.0);
+    session_storage()
+        .set_item(
+            "oidc-leptos:rv:pending",
+            &pending_entry("rv", false, None, 0.0).to_string(),
+        )
+        .unwrap();
+    set_address("/?code=c0de&state=st8");
     run_early_script();
-    let taken = super::early_frame("oidc-leptos:rv:provider");
-    assert!(taken.is_some());
-    let early = js_sys::Reflect::get(&window, &"__oidcLeptosEarly".into()).unwrap();
-    for secret in ["state", "nonce", "verifier"] {
-        let value = js_sys::Reflect::get(&early, &secret.into()).unwrap();
-        assert!(value.is_null(), "{secret}: {value:?}");
+    set_address("/");
+    let exchange = js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap();
+    let revoke: js_sys::Function = js_sys::Reflect::get(&exchange, &"revoke".into())
+        .unwrap()
+        .into();
+    // An answer with a refresh token: revoked at the provider's revocation endpoint.
+    let answer = js_sys::Function::new_no_args(
+        r#"return [200, new TextEncoder().encode('{"refresh_token":"rt-1"}'), null, null, null, null]"#,
+    )
+    .call0(&JsValue::UNDEFINED)
+    .unwrap();
+    revoke.call1(&JsValue::UNDEFINED, &answer).unwrap();
+    // One without (or an error, or no answer): nothing to revoke.
+    for nothing in [JsValue::NULL, "failed".into()] {
+        revoke.call1(&JsValue::UNDEFINED, &nothing).unwrap();
     }
+    let revocations = || {
+        sent.iter()
+            .map(|c| js_sys::Array::from(&c))
+            .filter(|c| c.get(0).as_string().unwrap().ends_with("/revoke"))
+            .collect::<Vec<_>>()
+    };
+    let done = wait_for(|| !revocations().is_empty()).await;
+    sleep(20).await;
+    js_sys::Reflect::set(&window, &"fetch".into(), &fetch).unwrap();
     js_sys::Reflect::delete_property(&window, &"__sent".into()).unwrap();
+    assert!(done, "no revocation");
+    let calls = revocations();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].get(0).as_string().unwrap(),
+        format!("{DEAD_ISS}/revoke")
+    );
+    assert_eq!(calls[0].get(1).as_string().unwrap(), "POST");
+    let body = calls[0].get(2).as_string().unwrap();
+    let form = crate::core::form::parse(&body);
+    assert!(form.contains(&("token".into(), "rt-1".into())), "{body}");
+    assert!(
+        form.contains(&("token_type_hint".into(), "refresh_token".into())),
+        "{body}"
+    );
+    assert!(form.contains(&("client_id".into(), "rv".into())), "{body}");
     clear_early_state();
 }
 
@@ -1521,12 +1586,16 @@ fn the_early_script_redeems_a_callback_only_with_recent_metadata() {
     // would use (it discovers again); one pending entry without any is passed over.
     for (age, sent) in [(1_000.0, true), (600_001.0, false), (-60_000.0, false)] {
         clear_early_state();
-        session_storage()
-            .set_item(
-                "oidc-leptos:none:pending",
-                &pending_entry("none", false, None, 0.0).to_string(),
-            )
-            .unwrap();
+        // Pending entries without metadata, under names before and after the one
+        // that has some: whatever order the storage lists them in, some come first.
+        for ns in ["a", "aa", "n", "none", "z", "zz"] {
+            session_storage()
+                .set_item(
+                    &format!("oidc-leptos:{ns}:pending"),
+                    &pending_entry(ns, false, None, 0.0).to_string(),
+                )
+                .unwrap();
+        }
         cache_provider("age", age);
         let pending = pending_entry("age", false, None, 0.0);
         session_storage()

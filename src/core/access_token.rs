@@ -308,7 +308,7 @@ impl AccessTokenValidator {
             return Err(malformed("alg is not none"));
         }
         let typ = header.typ.unwrap_or_default();
-        if !typ.eq_ignore_ascii_case("at+jwt") {
+        if !typ_is(&typ, "at+jwt") {
             return Err(AccessTokenError::WrongType(typ));
         }
         let payload = crate::core::b64::decode(payload).map_err(|_| malformed("bad payload"))?;

@@ -64,8 +64,9 @@ impl AuthorizationRequest {
 
     /// Adds an extra parameter (`prompt`, `ui_locales`, `login_hint`, ...). Parameters that
     /// the library controls (`state`, `nonce`, `code_challenge`, ...) are ignored. A
-    /// parameter added again replaces the earlier value: a request carries each
-    /// parameter once (RFC 6749 section 3.1), and a provider may refuse one sent twice.
+    /// parameter added twice is sent twice (RFC 8707 `resource` may be); a request
+    /// carries other parameters once (RFC 6749 section 3.1): for `prompt`, see
+    /// [`prompt`](Self::prompt).
     pub fn extra(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         let key = key.into();
         const RESERVED: [&str; 9] = [
@@ -82,9 +83,23 @@ impl AuthorizationRequest {
         if RESERVED.contains(&key.as_str()) {
             return self;
         }
-        self.extra.retain(|(k, _)| *k != key);
         self.extra.push((key, value.into()));
         self
+    }
+
+    /// Sets `prompt` (OIDC Core 3.1.2.1: space-separated values such as `none`,
+    /// `login`, `consent`, `select_account`), in place of any added through
+    /// [`extra`](Self::extra): the parameter goes once.
+    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.extra.retain(|(k, _)| k != "prompt");
+        self.extra.push(("prompt".into(), prompt.into()));
+        self
+    }
+
+    /// The `prompt` added so far (the last one added), if any.
+    pub(crate) fn prompt_value(&self) -> Option<&str> {
+        let mut added = self.extra.iter().filter(|(k, _)| k == "prompt");
+        added.next_back().map(|(_, v)| v.as_str())
     }
 
     /// Asks the provider to authenticate the user again if the last authentication is
@@ -587,17 +602,25 @@ mod tests {
     }
 
     #[test]
-    fn a_parameter_added_again_replaces_the_first_value_rfc_6749_3_1() {
-        let (url, _) = AuthorizationRequest::new("spa", "https://app.example/")
+    fn prompt_goes_once_rfc_6749_3_1_and_resource_as_often_as_added_rfc_8707() {
+        let request = AuthorizationRequest::new("spa", "https://app.example/")
             .extra("prompt", "select_account")
-            .extra("login_hint", "ada")
-            .extra("prompt", "none")
-            .build(&metadata(true), 1000)
-            .unwrap();
+            .extra("resource", "https://a.example/")
+            .extra("resource", "https://b.example/");
+        assert_eq!(request.prompt_value(), Some("select_account"));
+        let (url, _) = request.prompt("none").build(&metadata(true), 1000).unwrap();
         let q: Vec<_> = form::parse(url.split_once('?').unwrap().1);
-        let prompts: Vec<_> = q.iter().filter(|(k, _)| k == "prompt").collect();
-        assert_eq!(prompts, [&("prompt".to_owned(), "none".to_owned())]);
-        assert!(q.contains(&("login_hint".to_owned(), "ada".to_owned())));
+        let values = |key: &str| -> Vec<String> {
+            q.iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .collect()
+        };
+        assert_eq!(values("prompt"), ["none"]);
+        assert_eq!(
+            values("resource"),
+            ["https://a.example/", "https://b.example/"]
+        );
     }
 
     #[test]

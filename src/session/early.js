@@ -19,17 +19,24 @@ setTimeout(function () {
       return request(endpoint, 'POST', 'content-type\napplication/x-www-form-urlencoded\naccept\napplication/json', new TextEncoder().encode(new URLSearchParams(form).toString()), 15000, 1048576);
     };
     // The code exchange, sent now: the app's request for it takes its answer (see
-    // `request` in driver.js), with the time it came.
+    // `request` in driver.js), with the time it came. `revoke`: for an answer the app
+    // does not take, the refresh token it brought is revoked (RFC 7009).
     var exchange = function (endpoint, code, verifier, redirect, client) {
       try {
         var form = { grant_type: 'authorization_code', code: code, redirect_uri: redirect, client_id: client, code_verifier: verifier };
         var x = { url: endpoint, body: new URLSearchParams(form).toString() };
         x.response = post(endpoint, form).then(function (a) { x.at = performance.now(); return a; });
+        x.revoke = function (a) {
+          try {
+            var r = Array.isArray(a) && a[0] === 200 && JSON.parse(new TextDecoder().decode(a[1])).refresh_token;
+            if (r && meta.revocation_endpoint) post(meta.revocation_endpoint, { token: r, token_type_hint: 'refresh_token', client_id: client });
+          } catch (e) { /* nothing to revoke */ }
+        };
         return window.__oidcLeptosExchange = x;
       } catch (e) { /* the app sends it itself */ }
     };
     // Metadata the app would use too: cached in this tab under 10 minutes ago (the
-    // app's PROVIDER_CACHE_TTL_MS), not dated ahead.
+    // app's PROVIDER_CACHE_TTL_MS, which a test holds to this number), not dated ahead.
     var recent = function (c) { var now = Date.now(); return c && c.at <= now && now - c.at < 600000; };
     var answers = function (p, iss) {
       var once = function (n) { return p.getAll(n).length < 2; };
@@ -94,14 +101,6 @@ setTimeout(function () {
     // Kept here too: the app takes them out of `early`.
     var state = fresh(), nonce = fresh(), verifier = fresh(), t = new URL(cache.silent).searchParams, client = t.get('client_id');
     var early = { key: key, state: state, nonce: nonce, verifier: verifier, created: Date.now(), result: null, listener: null, frame: null };
-    // When the app closes the frame without taking its exchange (see `closeEarly`):
-    // the refresh token that exchange brought is revoked.
-    early.revoke = function (a) {
-      try {
-        var r = Array.isArray(a) && a[0] === 200 && JSON.parse(new TextDecoder().decode(a[1])).refresh_token;
-        if (r && meta.revocation_endpoint) post(meta.revocation_endpoint, { token: r, token_type_hint: 'refresh_token', client_id: client });
-      } catch (e) { /* nothing to revoke */ }
-    };
     window.__oidcLeptosEarly = early;
     crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)).then(function (d) {
       // The app closed it before it was made.

@@ -86,10 +86,12 @@ const MOCK_LIFETIME_MS: u64 = 24 * 60 * 60 * 1000;
 /// What one tab tells the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum TabMessage {
-    /// A user signed in interactively: signed-out tabs restore silently, and so do
-    /// tabs signed in as another user (an account switch), after ending that
-    /// session. The user is told by [`user_tag`] (none from a tab that does not say).
-    Login(Option<u64>),
+    /// A user signed in interactively: signed-out tabs restore silently.
+    Login,
+    /// Sent after `Login`: who signed in, by [`user_tag`]. A tab signed in as another
+    /// user (an account switch) ends that session. (A message of its own: a tab of
+    /// an earlier version, which does not know it, still reads `Login`.)
+    User(u64),
     /// An explicit logout: every tab signs out.
     Logout,
     /// The session ended at the provider: every tab signs out.
@@ -102,8 +104,8 @@ impl TabMessage {
     /// The message on the wire.
     pub(crate) fn to_wire(self) -> String {
         match self {
-            TabMessage::Login(Some(user)) => format!("login {user}"),
-            TabMessage::Login(None) => "login".into(),
+            TabMessage::Login => "login".into(),
+            TabMessage::User(user) => format!("user {user}"),
             TabMessage::Logout => "logout".into(),
             TabMessage::Lost => "lost".into(),
             TabMessage::Activity => "activity".into(),
@@ -112,16 +114,12 @@ impl TabMessage {
 
     /// Reads a message from the wire.
     pub(crate) fn parse(s: &str) -> Option<Self> {
-        let (word, user) = match s.split_once(' ') {
-            Some((word, user)) => (word, Some(user.parse().ok()?)),
-            None => (s, None),
-        };
-        match (word, user) {
-            ("login", user) => Some(TabMessage::Login(user)),
-            ("logout", None) => Some(TabMessage::Logout),
-            ("lost", None) => Some(TabMessage::Lost),
-            ("activity", None) => Some(TabMessage::Activity),
-            _ => None,
+        match s {
+            "login" => Some(TabMessage::Login),
+            "logout" => Some(TabMessage::Logout),
+            "lost" => Some(TabMessage::Lost),
+            "activity" => Some(TabMessage::Activity),
+            _ => Some(TabMessage::User(s.strip_prefix("user ")?.parse().ok()?)),
         }
     }
 }
@@ -423,11 +421,15 @@ enum Failure {
     /// whose ID token could not be checked yet is kept (the old one is spent).
     Transient(AuthError, Option<RefreshToken>),
     /// The token request got no answer the client can read (a network error, a
-    /// timeout, a gateway's 5xx, a garbled body): the provider may have carried it
-    /// out, and so have spent the refresh token it was sent.
+    /// timeout, a 5xx, a renewal's 4xx without an OAuth error, a garbled body): the
+    /// provider may have carried it out, and so have spent the refresh token it was
+    /// sent.
     Unanswered(AuthError),
     /// A definite error.
     Fatal(AuthError),
+    /// A token answer refused for its ID token (a definite error): the refresh token
+    /// it brought is live at the provider, and goes with it (RFC 7009).
+    Refused(AuthError, Option<RefreshToken>),
 }
 
 enum Outcome {
@@ -1151,7 +1153,7 @@ impl Machine {
         let redirect = self.client.silent_redirect_uri.clone();
         let template = self
             .authorization_request(&redirect, &LoginOptions::default())
-            .extra("prompt", "none")
+            .prompt("none")
             .template(metadata);
         Some(template)
     }
@@ -1406,8 +1408,13 @@ impl Machine {
         if let Some(path) = &options.return_to {
             request = request.return_to(sanitize_return_path(path));
         }
+        // The sign-in's own parameters after the configured ones; a `prompt` of its
+        // own replaces the configured one.
         for (k, v) in self.client.extra_params.iter().chain(options.extra.iter()) {
-            request = request.extra(k.clone(), v.clone());
+            request = match k.as_str() {
+                "prompt" => request.prompt(v.clone()),
+                _ => request.extra(k.clone(), v.clone()),
+            };
         }
         request
     }
@@ -1417,7 +1424,7 @@ impl Machine {
         let redirect = self.client.silent_redirect_uri.clone();
         let request = self
             .authorization_request(&redirect, &LoginOptions::default())
-            .extra("prompt", "none");
+            .prompt("none");
         match request.build(&metadata, self.wall_secs()) {
             Ok((url, pending)) => {
                 let req = self.req();
@@ -1451,16 +1458,17 @@ impl Machine {
         let redirect = self.client.redirect_uri.clone();
         let mut request = self.authorization_request(&redirect, &options);
         if silent {
-            request = request.extra("prompt", "none");
-        } else if self.logged_out_marker
-            && !(self.client.extra_params.iter())
-                .chain(&options.extra)
-                .any(|(k, _)| k == "prompt")
-        {
-            // After an explicit logout the next sign-in asks for the user, so that a
-            // provider session left behind does not sign them straight back in. A
-            // `prompt` the app asks for (every sign-in, or this one) holds instead.
-            request = request.extra("prompt", "login");
+            request = request.prompt("none");
+        } else if self.logged_out_marker {
+            // After an explicit logout the next sign-in asks the user to sign in
+            // again, so that a provider session left behind does not sign them
+            // straight back in; with what the app asks for besides (OIDC Core 3.1.2.1:
+            // space-separated values), unless that is `login` or `none` already.
+            let asked = request.prompt_value().unwrap_or_default();
+            if !asked.split(' ').any(|p| p == "login" || p == "none") {
+                let prompt = format!("{asked} login").trim_start().to_owned();
+                request = request.prompt(prompt);
+            }
         }
         let built = request.build(&metadata, self.wall_secs());
         let (url, pending) = match built {
@@ -1499,12 +1507,21 @@ impl Machine {
         }
     }
 
-    /// What this tab tells the others when its user signed in.
-    fn login_message(&self) -> TabMessage {
-        TabMessage::Login(match &self.phase {
-            Phase::SignedIn(s) => Some(user_tag(s.user.claims())),
+    /// Tells the other tabs that a user signed in here, and who.
+    fn tell_login(&mut self) {
+        self.emit(Command::Broadcast(TabMessage::Login));
+        if let Phase::SignedIn(s) = &self.phase {
+            let user = user_tag(s.user.claims());
+            self.emit(Command::Broadcast(TabMessage::User(user)));
+        }
+    }
+
+    /// The refresh token the session holds (a doubtful one if none other), taken.
+    fn held_refresh(&mut self) -> Option<RefreshToken> {
+        match &mut self.phase {
+            Phase::SignedIn(s) => s.refresh.take().or(s.doubtful.take()),
             _ => None,
-        })
+        }
     }
 
     // ----- user actions ------------------------------------------------------
@@ -1514,7 +1531,7 @@ impl Machine {
         if let Some(mock) = self.client.mock.clone() {
             if !matches!(self.phase, Phase::Idle | Phase::SignedIn(_)) {
                 (mock.sign_in.0)(self, &mock);
-                self.emit(Command::Broadcast(self.login_message()));
+                self.tell_login();
             }
             return;
         }
@@ -1537,10 +1554,11 @@ impl Machine {
         }
         self.retry = None;
         let abandoned = self.abandoned_tokens();
-        let (hint, refresh) = match &mut self.phase {
-            Phase::SignedIn(s) => (s.id_token.clone(), s.refresh.take().or(s.doubtful.take())),
-            _ => (None, None),
+        let hint = match &self.phase {
+            Phase::SignedIn(s) => s.id_token.clone(),
+            _ => None,
         };
+        let refresh = self.held_refresh();
         self.idle_logged_out = false;
         self.lost = false;
         self.forget_session();
@@ -1866,10 +1884,7 @@ impl Machine {
                     self.logged_out_marker = true;
                 }
                 let abandoned = self.abandoned_tokens();
-                let refresh = match &mut self.phase {
-                    Phase::SignedIn(s) => s.refresh.take().or(s.doubtful.take()),
-                    _ => None,
-                };
+                let refresh = self.held_refresh();
                 if matches!(self.phase, Phase::SignedIn(_) | Phase::SigningIn { .. }) {
                     self.leave(Phase::SignedOut);
                     self.lost = message == TabMessage::Lost;
@@ -1883,28 +1898,35 @@ impl Machine {
                 self.last_seen = self.now;
                 self.worked = self.now.mono;
             }
-            TabMessage::Login(_) if self.client.mock.is_some() => {
+            TabMessage::Login if self.client.mock.is_some() => {
                 if let (Phase::SignedOut, Some(mock)) = (&self.phase, self.client.mock.clone()) {
                     (mock.sign_in.0)(self, &mock);
                 }
             }
-            TabMessage::Login(user) => {
+            TabMessage::User(user) => {
                 // Another user signed in there (an account switch, the provider's
                 // session now theirs): this tab's session, of the user before, ends,
-                // and its grant with it; the tab restores as a signed-out one does.
-                let other = match (&self.phase, user) {
-                    (Phase::SignedIn(s), Some(user)) => user_tag(s.user.claims()) != user,
+                // and its grant with it. The hidden frame restores the tab as the
+                // new user; a top-level redirect would take the page from under
+                // the user, who signs in again instead.
+                let other = match &self.phase {
+                    Phase::SignedIn(s) => user_tag(s.user.claims()) != user,
                     _ => false,
                 };
-                if other {
-                    let abandoned = self.abandoned_tokens();
-                    let refresh = match &mut self.phase {
-                        Phase::SignedIn(s) => s.refresh.take().or(s.doubtful.take()),
-                        _ => None,
-                    };
-                    self.leave(Phase::SignedOut);
-                    self.revoke_left(refresh, abandoned);
+                if !other || self.client.mock.is_some() {
+                    return;
                 }
+                let abandoned = self.abandoned_tokens();
+                let refresh = self.held_refresh();
+                self.leave(Phase::SignedOut);
+                self.revoke_left(refresh, abandoned);
+                if self.client.frame {
+                    if let Some(step) = self.open_frame() {
+                        self.phase = Phase::SigningIn { silent: true, step };
+                    }
+                }
+            }
+            TabMessage::Login => {
                 self.logged_out_marker = false;
                 // A redirect restore comes back to the page the tab is on now.
                 self.here = here;
@@ -1981,10 +2003,14 @@ impl Machine {
                         Outcome::Fail(Failure::Transient(e.into(), None))
                     }
                     // A server error: the provider may have done the work behind it.
-                    // So may a 4xx without an OAuth error (RFC 6749 section 5.2
-                    // answers with one): a proxy's, a gateway's or a firewall's
-                    // page, not the provider's refusal.
-                    Err(e) if response.status >= 500 || matches!(e, TokenError::Status(_)) => {
+                    // So may a renewal's 4xx without an OAuth error (RFC 6749 section
+                    // 5.2 answers with one): a proxy's, a gateway's or a firewall's
+                    // page, not the provider's refusal. (A sign-in's ends it: its
+                    // code is not sent again anyway.)
+                    Err(e)
+                        if response.status >= 500
+                            || (!signing_in && matches!(e, TokenError::Status(_))) =>
+                    {
                         Outcome::Fail(Failure::Unanswered(e.into()))
                     }
                     Err(e @ TokenError::Malformed(_)) => {
@@ -2052,8 +2078,9 @@ impl Machine {
             // frame (its nonce says so), must carry an ID token (OIDC Core 3.1.3.3):
             // without one nothing shows that the user is the same.
             if signing_in || nonce.is_some() {
-                return Outcome::Fail(Failure::Fatal(
+                return Outcome::Fail(Failure::Refused(
                     TokenError::Malformed("no id_token in the response".into()).into(),
+                    response.refresh_token,
                 ));
             }
             return Outcome::Done(Box::new(Acquired {
@@ -2142,7 +2169,10 @@ impl Machine {
             ) if !check.refetched => {
                 return self.fetch_keys(check);
             }
-            Err(e) => return Outcome::Fail(Failure::Fatal(IdTokenError::from(e).into())),
+            Err(e) => {
+                let live = check.response.refresh_token;
+                return Outcome::Fail(Failure::Refused(IdTokenError::from(e).into(), live));
+            }
         };
         let iat = match crate::core::json::from_bytes(verified.payload()) {
             Ok(IssuedAt { iat }) => iat,
@@ -2159,7 +2189,11 @@ impl Machine {
                     .saturating_add(check.sent.mono.saturating_sub(at) / 1000)
                     .saturating_sub(1);
                 if iat.saturating_add(self.client.leeway) < earliest {
-                    return Outcome::Fail(Failure::Fatal(IdTokenError::StaleRefresh.into()));
+                    let live = check.response.refresh_token;
+                    return Outcome::Fail(Failure::Refused(
+                        IdTokenError::StaleRefresh.into(),
+                        live,
+                    ));
                 }
             }
         }
@@ -2199,7 +2233,7 @@ impl Machine {
                     received: check.received,
                 }))
             }
-            Err(e) => Outcome::Fail(Failure::Fatal(e.into())),
+            Err(e) => Outcome::Fail(Failure::Refused(e.into(), check.response.refresh_token)),
         }
     }
 
@@ -2249,6 +2283,17 @@ impl Machine {
     // ----- outcomes ----------------------------------------------------------
 
     fn signing_in(&mut self, silent: bool, outcome: Outcome) {
+        // The refresh token of an answer refused for its ID token is live at the
+        // provider: its grant ends (RFC 7009).
+        let outcome = match outcome {
+            Outcome::Fail(Failure::Refused(e, live)) => {
+                if let Some(token) = live {
+                    self.revoke(token);
+                }
+                Outcome::Fail(Failure::Fatal(e))
+            }
+            other => other,
+        };
         match outcome {
             Outcome::Next(step) => self.phase = Phase::SigningIn { silent, step },
             Outcome::Done(acquired) => {
@@ -2276,7 +2321,7 @@ impl Machine {
                     });
                 }
                 if !silent {
-                    self.emit(Command::Broadcast(self.login_message()));
+                    self.tell_login();
                 }
             }
             // A silent attempt that needs the user, or that failed, leaves the app
@@ -2295,7 +2340,10 @@ impl Machine {
             Outcome::Fail(_) if silent => self.forget_session(),
             Outcome::Fail(failure) => {
                 let error = match failure {
-                    Failure::Transient(e, _) | Failure::Unanswered(e) | Failure::Fatal(e) => e,
+                    Failure::Transient(e, _)
+                    | Failure::Unanswered(e)
+                    | Failure::Fatal(e)
+                    | Failure::Refused(e, _) => e,
                     Failure::GrantGone => TokenError::Provider(crate::core::OAuthError {
                         error: "invalid_grant".into(),
                         error_description: None,
@@ -2526,6 +2574,7 @@ impl Machine {
                 ))
             }
             Outcome::Fail(Failure::Fatal(e)) => self.end_failed(e, None),
+            Outcome::Fail(Failure::Refused(e, live)) => self.end_failed(e, live),
         }
     }
 
@@ -2533,10 +2582,7 @@ impl Machine {
     /// Its grant ends at the provider (RFC 7009): `live`, a refresh token the failed
     /// answer brought, else the one held.
     fn end_failed(&mut self, error: AuthError, live: Option<RefreshToken>) {
-        let held = match &mut self.phase {
-            Phase::SignedIn(s) => s.refresh.take().or(s.doubtful.take()),
-            _ => None,
-        };
+        let held = self.held_refresh();
         self.leave(Phase::Failed(error));
         self.emit(Command::Store {
             slot: Slot::SignedIn,

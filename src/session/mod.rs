@@ -62,9 +62,12 @@ pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><
 /// a code and no error, no repeated parameter as RFC 6749 section 3.1 asks, a pending
 /// request not expired): the app uses that answer if, when it gets to
 /// the exchange after its own checks, it would send exactly the same request. The
-/// code only ever goes to the token endpoint of the stored metadata, with this tab's
-/// verifier. Where the script cannot send it (a browser without
-/// `AbortSignal.timeout`), the app sends it itself. A callback page loaded again
+/// code only ever goes to the token endpoint of the stored metadata (recent, as the
+/// app would use it), with this tab's verifier. The app takes that answer as received
+/// when it came, not when the app asked (the token's times count from then). An answer
+/// the app does not take (it closed the early frame, or its own timeout ran out first)
+/// leaves the page, and the refresh token it brought is revoked (RFC 7009). Where the
+/// script cannot send the exchange, the app sends it itself. A callback page loaded again
 /// before the app took it over (a reload, a duplicated tab) does not send its code a
 /// second time (the provider may have redeemed it already): the script takes the
 /// address back to where the sign-in started, and the app starts as on any load (a

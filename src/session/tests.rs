@@ -40,10 +40,8 @@ fn interactive_login_signs_in_and_returns_to_the_path() {
         assert!(!value.contains(&idp.last_access_token()), "{value}");
     }
     // The first sign-in tells the other tabs.
-    assert!(tab
-        .broadcasts
-        .iter()
-        .any(|m| matches!(m, TabMessage::Login(Some(_)))));
+    assert!(tab.broadcasts.contains(&TabMessage::Login));
+    assert!(matches!(tab.broadcasts.last(), Some(TabMessage::User(_))));
     assert!(tab.token().is_ok());
 }
 
@@ -120,7 +118,7 @@ fn a_top_level_silent_sign_in_comes_back_to_the_page_it_left() {
 fn login_heard(from: &str, here: &str) -> Event {
     Event::Tab {
         from: from.into(),
-        message: TabMessage::Login(None),
+        message: TabMessage::Login,
         here: here.into(),
     }
 }
@@ -1251,8 +1249,11 @@ fn a_backdated_refreshed_id_token_is_refused() {
         AuthState::Failed(AuthError::IdToken(IdTokenError::StaleRefresh)) => {}
         other => panic!("{other:?}"),
     }
-    // The grant ends: the refresh token held is the one this tab knows.
-    assert_eq!(idp.0.borrow().revoked.len(), 1);
+    // The grant ends, through the refresh token the refused answer brought (the one
+    // held was spent by the refresh).
+    let revoked = idp.0.borrow().revoked.clone();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert!(revoked[0].ends_with(":1"), "the live one: {revoked:?}");
 }
 
 #[test]
@@ -1401,7 +1402,7 @@ fn logout_marker_blocks_silent_restore_and_the_next_login_asks_for_the_user() {
 }
 
 #[test]
-fn a_prompt_the_app_configures_is_replaced_by_prompt_none_and_holds_after_a_logout() {
+fn a_prompt_the_app_configures_gives_way_to_prompt_none_and_joins_login_after_a_logout() {
     let idp = Idp::new();
     let mut tab = Tab::new(&idp, "/");
     tab.tweak = |c| c.extra_param("prompt", "select_account");
@@ -1426,7 +1427,7 @@ fn a_prompt_the_app_configures_is_replaced_by_prompt_none_and_holds_after_a_logo
         .filter(|(k, _)| k == "prompt")
         .map(|(_, v)| v)
         .collect();
-    assert_eq!(prompts, ["select_account"], "{nav}");
+    assert_eq!(prompts, ["select_account login"], "{nav}");
 }
 
 #[test]
@@ -1452,16 +1453,18 @@ fn a_tab_signed_in_as_another_user_follows_an_account_switch() {
     // A signs in again as bob: the provider's session is now bob's.
     let mut a = a;
     a.dispatch(Event::Login(LoginOptions::default()));
-    let a = a.follow_interactive("bob");
-    let mut a = a;
+    let mut a = a.follow_interactive("bob");
     a.start();
     a.run();
     assert_eq!(a.user().as_deref(), Some("bob"));
-    let said = a.broadcasts.last().copied().unwrap();
-    assert!(matches!(said, TabMessage::Login(Some(_))), "{said:?}");
-    // B hears it: alice's session there ends (its grant revoked) and B restores as
-    // bob.
-    let revoked = idp.0.borrow().revoked.len();
+    let said = a.broadcasts.clone();
+    assert!(
+        matches!(
+            said.as_slice(),
+            [.., TabMessage::Login, TabMessage::User(_)]
+        ),
+        "{said:?}"
+    );
     let heard = |b: &mut harness::Tab, message| {
         b.dispatch(Event::Tab {
             from: "a".into(),
@@ -1469,28 +1472,63 @@ fn a_tab_signed_in_as_another_user_follows_an_account_switch() {
             here: "/".into(),
         })
     };
-    heard(&mut b, said);
+    // B hears it: alice's session there ends (its grant revoked) and B restores as
+    // bob through the hidden frame.
+    let revoked = idp.0.borrow().revoked.len();
+    for &m in &said[said.len() - 2..] {
+        heard(&mut b, m);
+    }
     b.run();
     assert_eq!(b.user().as_deref(), Some("bob"));
     assert_eq!(idp.0.borrow().revoked.len(), revoked + 1);
-    // The same user signing in again elsewhere changes nothing here, nor does a tab
-    // that does not say who signed in.
+    // The same user signing in again elsewhere changes nothing here.
     let frames = b.frames_opened;
-    heard(&mut b, said);
-    heard(&mut b, TabMessage::Login(None));
+    for &m in &said[said.len() - 2..] {
+        heard(&mut b, m);
+    }
     assert_eq!(b.frames_opened, frames);
     assert_eq!(b.user().as_deref(), Some("bob"));
-    // On the wire.
-    for m in [
-        said,
-        TabMessage::Login(None),
+    // On the wire; a tab of an earlier version reads `login` alone.
+    let all = [
+        TabMessage::Login,
+        TabMessage::User(u64::MAX),
         TabMessage::Logout,
+        TabMessage::Lost,
         TabMessage::Activity,
-    ] {
+    ];
+    for m in all {
         assert_eq!(TabMessage::parse(&m.to_wire()), Some(m));
     }
-    assert_eq!(TabMessage::parse("logout 12"), None);
-    assert_eq!(TabMessage::parse("login zz"), None);
+    for wrong in ["user", "user x", "logout 1", "login 1"] {
+        assert_eq!(TabMessage::parse(wrong), None, "{wrong}");
+    }
+}
+
+#[test]
+fn an_account_switch_does_not_take_a_page_away_without_a_frame() {
+    let idp = Idp::new();
+    let a = signed_in_across_sites(&idp, "/");
+    let mut b = a.reload();
+    b.tab_id = "b".into();
+    b.start();
+    b.run();
+    let mut b = b.follow_redirect();
+    b.run();
+    assert_eq!(b.user().as_deref(), Some("alice"));
+    let navigations = b.navigations.len();
+    // Bob signed in in another tab: B's session of alice ends, and B stays where it
+    // is, signed out (a top-level redirect would take the page from the user).
+    let bob: crate::core::IdTokenClaims<RawClaims> = serde_json::from_value(
+        serde_json::json!({ "iss": ISS, "sub": "bob", "aud": "spa", "exp": 2, "iat": 1 }),
+    )
+    .unwrap();
+    b.dispatch(Event::Tab {
+        from: "a".into(),
+        message: TabMessage::User(super::machine::user_tag(&bob)),
+        here: "/".into(),
+    });
+    assert_eq!(b.state(), AuthState::LoggedOut);
+    assert_eq!(b.navigations.len(), navigations);
 }
 
 #[test]
@@ -2389,6 +2427,13 @@ fn the_early_script_redeems_a_callback_only_within_the_pending_lifetime() {
         "Date.now() / 1000 - p.created_at < {}",
         crate::core::PENDING_MAX_AGE
     );
+    assert!(include_str!("early.js").contains(&rule));
+}
+
+#[test]
+fn the_early_script_uses_cached_metadata_only_as_long_as_the_app_does() {
+    // Its copy of `PROVIDER_CACHE_TTL_MS` (as above, read in the script's source).
+    let rule = format!("now - c.at < {}", super::machine::PROVIDER_CACHE_TTL_MS);
     assert!(include_str!("early.js").contains(&rule));
 }
 

@@ -718,8 +718,8 @@ impl Tab {
                         false => 0,
                     };
                     let answered = Now {
-                        mono: self.now.mono - waited,
-                        wall: self.now.wall - waited,
+                        mono: self.now.mono.saturating_sub(waited),
+                        wall: self.now.wall.saturating_sub(waited),
                     };
                     let result = self.idp.handle(&request, answered);
                     self.queue.push_back(Event::Http {
