@@ -1273,7 +1273,7 @@ fn cache_provider(ns: &str, age_ms: f64) {
         "issuer": DEAD_ISS,
         "authorization_endpoint": format!("{DEAD_ISS}/auth"),
         "token_endpoint": format!("{DEAD_ISS}/token"),
-        "revocation_endpoint": format!("{DEAD_ISS}/revoke"),
+        "revocation_endpoint": format!("{DEAD_ISS}/revoke/{ns}"),
     });
     let silent = format!(
         "{DEAD_ISS}/auth?client_id={ns}&response_type=code&scope=openid&prompt=none&redirect_uri={}",
@@ -1523,7 +1523,8 @@ async fn an_early_exchange_revokes_the_refresh_token_of_its_answer_rfc_7009() {
          return Promise.resolve(new Response('', { status: 200 }));",
     );
     js_sys::Reflect::set(&window, &"fetch".into(), &record).unwrap();
-    // A callback: the script sends the code exchange.
+    // A callback: the script sends the code exchange. Beside it, sign-ins of other
+    // apps of the origin, pending in this tab (listed before it or after).
     clear_early_state();
     cache_provider("rv", 1_000.0);
     session_storage()
@@ -1532,6 +1533,14 @@ async fn an_early_exchange_revokes_the_refresh_token_of_its_answer_rfc_7009() {
             &pending_entry("rv", false, None, 0.0).to_string(),
         )
         .unwrap();
+    for ns in ["a", "m", "z"] {
+        cache_provider(ns, 1_000.0);
+        let mut other = pending_entry(ns, false, None, 0.0);
+        other["pending"]["state"] = format!("other-{ns}").into();
+        session_storage()
+            .set_item(&format!("oidc-leptos:{ns}:pending"), &other.to_string())
+            .unwrap();
+    }
     set_address("/?code=c0de&state=st8");
     run_early_script();
     set_address("/");
@@ -1539,7 +1548,7 @@ async fn an_early_exchange_revokes_the_refresh_token_of_its_answer_rfc_7009() {
     let revoke: js_sys::Function = js_sys::Reflect::get(&exchange, &"revoke".into())
         .unwrap()
         .into();
-    // An answer with a refresh token: revoked at the provider's revocation endpoint.
+    // An answer with a refresh token: revoked at its provider's revocation endpoint.
     let answer = js_sys::Function::new_no_args(
         r#"return [200, new TextEncoder().encode('{"refresh_token":"rt-1"}'), null, null, null, null]"#,
     )
@@ -1553,7 +1562,7 @@ async fn an_early_exchange_revokes_the_refresh_token_of_its_answer_rfc_7009() {
     let revocations = || {
         sent.iter()
             .map(|c| js_sys::Array::from(&c))
-            .filter(|c| c.get(0).as_string().unwrap().ends_with("/revoke"))
+            .filter(|c| c.get(0).as_string().unwrap().contains("/revoke/"))
             .collect::<Vec<_>>()
     };
     let done = wait_for(|| !revocations().is_empty()).await;
@@ -1565,7 +1574,7 @@ async fn an_early_exchange_revokes_the_refresh_token_of_its_answer_rfc_7009() {
     assert_eq!(calls.len(), 1);
     assert_eq!(
         calls[0].get(0).as_string().unwrap(),
-        format!("{DEAD_ISS}/revoke")
+        format!("{DEAD_ISS}/revoke/rv")
     );
     assert_eq!(calls[0].get(1).as_string().unwrap(), "POST");
     let body = calls[0].get(2).as_string().unwrap();

@@ -62,7 +62,7 @@ impl AuthorizationRequest {
         self
     }
 
-    /// Adds an extra parameter (`prompt`, `ui_locales`, `login_hint`, ...). Parameters that
+    /// Adds an extra parameter (`ui_locales`, `login_hint`, `resource`, ...). Parameters that
     /// the library controls (`state`, `nonce`, `code_challenge`, ...) are ignored. A
     /// parameter added twice is sent twice (RFC 8707 `resource` may be); a request
     /// carries other parameters once (RFC 6749 section 3.1): for `prompt`, see

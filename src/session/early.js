@@ -24,12 +24,14 @@ setTimeout(function () {
     var exchange = function (endpoint, code, verifier, redirect, client) {
       try {
         var form = { grant_type: 'authorization_code', code: code, redirect_uri: redirect, client_id: client, code_verifier: verifier };
-        var x = { url: endpoint, body: new URLSearchParams(form).toString() };
+        // The revocation endpoint of this exchange's provider (as it is now:
+        // `meta` may be another entry's later).
+        var x = { url: endpoint, body: new URLSearchParams(form).toString() }, end = meta.revocation_endpoint;
         x.response = post(endpoint, form).then(function (a) { x.at = performance.now(); return a; });
         x.revoke = function (a) {
           try {
             var r = Array.isArray(a) && a[0] === 200 && JSON.parse(new TextDecoder().decode(a[1])).refresh_token;
-            if (r && meta.revocation_endpoint) post(meta.revocation_endpoint, { token: r, token_type_hint: 'refresh_token', client_id: client });
+            if (r && end) post(end, { token: r, token_type_hint: 'refresh_token', client_id: client });
           } catch (e) { /* nothing to revoke */ }
         };
         return window.__oidcLeptosExchange = x;
@@ -73,6 +75,8 @@ setTimeout(function () {
             s.sent = true;
             ss.setItem(k, JSON.stringify(s));
           }
+          // The one request this answer is for.
+          return;
         }
       }
       return;

@@ -1408,9 +1408,12 @@ impl Machine {
         if let Some(path) = &options.return_to {
             request = request.return_to(sanitize_return_path(path));
         }
-        // The sign-in's own parameters after the configured ones; a `prompt` of its
-        // own replaces the configured one.
-        for (k, v) in self.client.extra_params.iter().chain(options.extra.iter()) {
+        // A parameter the sign-in sets replaces the configured one (RFC 6749 section
+        // 3.1: no parameter twice; one given more than once in one place, such as
+        // RFC 8707 `resource`, goes as given). `prompt` goes once.
+        let own = |key: &str| options.extra.iter().any(|(k, _)| k == key);
+        let configured = self.client.extra_params.iter().filter(|(k, _)| !own(k));
+        for (k, v) in configured.chain(options.extra.iter()) {
             request = match k.as_str() {
                 "prompt" => request.prompt(v.clone()),
                 _ => request.extra(k.clone(), v.clone()),
@@ -1465,8 +1468,10 @@ impl Machine {
             // straight back in; with what the app asks for besides (OIDC Core 3.1.2.1:
             // space-separated values), unless that is `login` or `none` already.
             let asked = request.prompt_value().unwrap_or_default();
-            if !asked.split(' ').any(|p| p == "login" || p == "none") {
-                let prompt = format!("{asked} login").trim_start().to_owned();
+            let mut values: Vec<&str> = asked.split_whitespace().collect();
+            if !values.iter().any(|p| *p == "login" || *p == "none") {
+                values.push("login");
+                let prompt = values.join(" ");
                 request = request.prompt(prompt);
             }
         }
@@ -2038,13 +2043,18 @@ impl Machine {
                     // The answer's tokens are not taken while its ID token is
                     // unchecked (OIDC Core 12.2, 3.1.3.7). Only a refresh's rotated
                     // refresh token is kept: the one sent is spent (RFC 9700 section
-                    // 4.14.2), and a new authentication's (`nonce`) may be another
-                    // user's.
+                    // 4.14.2). A new authentication's (`nonce`) may be another
+                    // user's: its grant ends (RFC 7009).
                     Err(e) => {
                         let check = *check;
                         let rotated = match check.nonce {
                             None => check.response.refresh_token,
-                            Some(_) => None,
+                            Some(_) => {
+                                if let Some(token) = check.response.refresh_token {
+                                    self.revoke(token);
+                                }
+                                None
+                            }
                         };
                         Outcome::Fail(Failure::Transient(e, rotated))
                     }

@@ -1516,19 +1516,103 @@ fn an_account_switch_does_not_take_a_page_away_without_a_frame() {
     b.run();
     assert_eq!(b.user().as_deref(), Some("alice"));
     let navigations = b.navigations.len();
-    // Bob signed in in another tab: B's session of alice ends, and B stays where it
-    // is, signed out (a top-level redirect would take the page from the user).
+    let revoked = idp.0.borrow().revoked.len();
+    // Bob signed in in another tab: B's session of alice ends (its grant revoked),
+    // and B stays where it is, signed out (a top-level redirect would take the page
+    // from the user).
     let bob: crate::core::IdTokenClaims<RawClaims> = serde_json::from_value(
         serde_json::json!({ "iss": ISS, "sub": "bob", "aud": "spa", "exp": 2, "iat": 1 }),
     )
     .unwrap();
-    b.dispatch(Event::Tab {
-        from: "a".into(),
-        message: TabMessage::User(super::machine::user_tag(&bob)),
-        here: "/".into(),
-    });
+    for message in [
+        TabMessage::Login,
+        TabMessage::User(super::machine::user_tag(&bob)),
+    ] {
+        b.dispatch(Event::Tab {
+            from: "a".into(),
+            message,
+            here: "/".into(),
+        });
+    }
     assert_eq!(b.state(), AuthState::LoggedOut);
     assert_eq!(b.navigations.len(), navigations);
+    assert_eq!(idp.0.borrow().revoked.len(), revoked + 1);
+}
+
+#[test]
+fn a_sign_in_sets_its_own_parameters_in_place_of_the_configured_ones() {
+    let idp = Idp::new();
+    let mut tab = Tab::new(&idp, "/");
+    tab.tweak = |c| {
+        c.extra_param("login_hint", "ada")
+            .extra_param("ui_locales", "fr")
+            .extra_param("prompt", "select_account")
+    };
+    tab.start();
+    tab.run();
+    let options = LoginOptions::default()
+        .extra("login_hint", "bob")
+        .extra("prompt", "consent");
+    tab.dispatch(Event::Login(options));
+    let nav = tab.navigations.last().unwrap().clone();
+    let query = crate::core::form::parse(nav.split_once('?').unwrap().1);
+    let values = |key: &str| -> Vec<String> {
+        query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    assert_eq!(values("login_hint"), ["bob"], "{nav}");
+    assert_eq!(values("ui_locales"), ["fr"], "{nav}");
+    assert_eq!(values("prompt"), ["consent"], "{nav}");
+}
+
+#[test]
+fn a_sign_in_refused_for_its_id_token_revokes_the_grant_it_brought() {
+    let idp = Idp::new();
+    // The ID token names an audience the client does not trust (OIDC Core 3.1.3.7).
+    idp.set_extra_audience(Some("https://api.example"));
+    let mut tab = Tab::new(&idp, "/");
+    tab.start();
+    tab.run();
+    let tab = tab.login_as("alice");
+    assert!(
+        matches!(tab.state(), AuthState::Failed(AuthError::IdToken(_))),
+        "{:?}",
+        tab.state()
+    );
+    assert_eq!(idp.0.borrow().revoked.len(), 1);
+}
+
+#[test]
+fn a_silent_restore_answered_by_a_4xx_page_forgets_the_session() {
+    let idp = Idp::new();
+    let tab = signed_in(&idp);
+    let mut reloaded = tab.reload();
+    idp.fail_next_token(403, "<html>Forbidden</html>");
+    reloaded.start();
+    reloaded.run();
+    assert_eq!(reloaded.state(), AuthState::LoggedOut);
+    assert!(
+        !idp.0.borrow().local.contains_key("signed-in"),
+        "the marker stays"
+    );
+}
+
+#[test]
+fn a_silent_sign_in_whose_keys_cannot_be_fetched_revokes_the_grant_it_brought() {
+    let idp = Idp::new();
+    let tab = signed_in(&idp);
+    let mut reloaded = tab.reload();
+    // The provider signs with a key the cached set lacks; its key set cannot be read.
+    idp.rotate_key();
+    idp.set_jwks_down(true);
+    let revoked = idp.0.borrow().revoked.len();
+    reloaded.start();
+    reloaded.run();
+    assert!(!reloaded.state().is_logged_in());
+    assert_eq!(idp.0.borrow().revoked.len(), revoked + 1);
 }
 
 #[test]
