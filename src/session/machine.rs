@@ -634,9 +634,16 @@ struct Revocation {
     token: RefreshToken,
     /// The request in flight.
     req: Option<ReqId>,
-    /// Where to go once it is done (an idle logout's destination).
+    /// Where to go once it is done, and those after it (an idle logout's
+    /// destination).
     then: Option<String>,
+    /// Tokens to revoke after this one (another grant each, or another token of it:
+    /// each one sent, in turn), at most [`REVOCATIONS_WAITING`].
+    next: Vec<RefreshToken>,
 }
+
+/// Refresh tokens kept waiting behind the revocation under way.
+const REVOCATIONS_WAITING: usize = 4;
 
 /// The provider is busy or failed (OAuth 2.0 4.1.2.1, 5.2): worth another try.
 const BUSY: [&str; 2] = ["temporarily_unavailable", "server_error"];
@@ -985,11 +992,25 @@ impl Machine {
                     replace: false,
                 });
             }
-        } else if let Some(path) = self.revocation.take().and_then(|r| r.then) {
-            self.emit(Command::Navigate {
-                url: path,
-                replace: false,
-            });
+        } else if let Some(mut done) = self.revocation.take() {
+            if done.next.is_empty() {
+                if let Some(path) = done.then {
+                    self.emit(Command::Navigate {
+                        url: path,
+                        replace: false,
+                    });
+                }
+            } else {
+                // The next one, with the destination after them all.
+                let token = done.next.remove(0);
+                self.revocation = Some(Revocation {
+                    token,
+                    req: None,
+                    then: done.then,
+                    next: done.next,
+                });
+                self.send_revocation();
+            }
         }
     }
 
@@ -1671,15 +1692,23 @@ impl Machine {
         }
     }
 
-    /// Revokes `token` at the provider, in place of a revocation not yet answered
-    /// (whose destination, if any, it takes over).
+    /// Revokes `token` at the provider: now, or after the revocations under way.
     fn revoke(&mut self, token: RefreshToken) {
-        let then = self.revocation.take().and_then(|r| r.then);
-        self.revocation = Some(Revocation {
-            token,
-            req: None,
-            then,
-        });
+        match &mut self.revocation {
+            Some(r) => {
+                if r.next.len() < REVOCATIONS_WAITING {
+                    r.next.push(token);
+                }
+            }
+            None => {
+                self.revocation = Some(Revocation {
+                    token,
+                    req: None,
+                    then: None,
+                    next: Vec::new(),
+                })
+            }
+        }
         self.send_revocation();
     }
 
@@ -2589,8 +2618,8 @@ impl Machine {
     }
 
     /// Ends the session after a renewal failed for good, with an error the app shows.
-    /// Its grant ends at the provider (RFC 7009): `live`, a refresh token the failed
-    /// answer brought, else the one held.
+    /// Its grants end at the provider (RFC 7009): `live`, a refresh token the failed
+    /// answer brought (a new one of the grant, or a new grant's), and the one held.
     fn end_failed(&mut self, error: AuthError, live: Option<RefreshToken>) {
         let held = self.held_refresh();
         self.leave(Phase::Failed(error));
@@ -2598,7 +2627,7 @@ impl Machine {
             slot: Slot::SignedIn,
             value: None,
         });
-        if let Some(token) = live.or(held) {
+        for token in live.into_iter().chain(held) {
             self.revoke(token);
         }
     }

@@ -1229,10 +1229,16 @@ fn refreshed_id_token_with_another_subject_ends_the_session() {
         tab.state(),
         AuthState::Failed(crate::core::IdTokenError::RefreshMismatch("sub").into())
     );
-    // The grant ends (RFC 7009), through the refresh token the refused answer brought.
+    // The grant ends (RFC 7009): the refresh token the refused answer brought first
+    // (the live one), then the one held (spent by the refresh: a no-op for the
+    // provider, which may also take it as the end of the grant).
     let revoked = idp.0.borrow().revoked.clone();
-    assert_eq!(revoked.len(), 1, "{revoked:?}");
-    assert!(revoked[0].ends_with(":1"), "the live one: {revoked:?}");
+    assert_eq!(revoked.len(), 2, "{revoked:?}");
+    assert!(
+        revoked[0].ends_with(":1"),
+        "the live one first: {revoked:?}"
+    );
+    assert!(revoked[1].ends_with(":0"), "{revoked:?}");
 }
 
 #[test]
@@ -1249,11 +1255,34 @@ fn a_backdated_refreshed_id_token_is_refused() {
         AuthState::Failed(AuthError::IdToken(IdTokenError::StaleRefresh)) => {}
         other => panic!("{other:?}"),
     }
-    // The grant ends, through the refresh token the refused answer brought (the one
-    // held was spent by the refresh).
+    // The grant ends, through the refresh token the refused answer brought first.
     let revoked = idp.0.borrow().revoked.clone();
-    assert_eq!(revoked.len(), 1, "{revoked:?}");
-    assert!(revoked[0].ends_with(":1"), "the live one: {revoked:?}");
+    assert_eq!(revoked.len(), 2, "{revoked:?}");
+    assert!(
+        revoked[0].ends_with(":1"),
+        "the live one first: {revoked:?}"
+    );
+}
+
+#[test]
+fn a_frame_renewal_that_ends_the_session_revokes_both_grants() {
+    // A refresh whose answer was lost leaves its token doubtful (perhaps still live):
+    // the frame renews, and comes back with another user. The session ends, and so
+    // do both grants: the frame's new one first, then the one held.
+    let idp = Idp::new();
+    let mut tab = with_an_unanswered_refresh(&idp, |c| c);
+    idp.0.borrow_mut().session = Some("mallory".into());
+    tab.advance(1_100);
+    tab.fire_timers();
+    assert_eq!(tab.frames_opened, 1);
+    assert_eq!(
+        tab.state(),
+        AuthState::Failed(IdTokenError::RefreshMismatch("sub").into())
+    );
+    let revoked = idp.0.borrow().revoked.clone();
+    assert_eq!(revoked.len(), 2, "{revoked:?}");
+    assert_ne!(revoked[0], revoked[1]);
+    assert!(revoked[1].ends_with(":0"), "the held one last: {revoked:?}");
 }
 
 #[test]

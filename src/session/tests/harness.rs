@@ -61,7 +61,7 @@ struct Grant {
 
 pub struct IdpState {
     key: EcKey,
-    session: Option<String>,
+    pub session: Option<String>,
     codes: HashMap<String, Grant>,
     families: HashMap<u32, Family>,
     next: u32,
