@@ -231,6 +231,12 @@ function closeEarly() {
     exchange.response.then(exchange.revoke);
   });
 }
+function forgoEarly() {
+  const exchange = window.__oidcLeptosExchange;
+  if (!exchange) return;
+  delete window.__oidcLeptosExchange;
+  exchange.response.then(exchange.revoke);
+}
 async function verify(jwk, importAlg, verifyAlg, signature, input) {
   try {
     const subtle = crypto.subtle;
@@ -245,4 +251,4 @@ async function verify(jwk, importAlg, verifyAlg, signature, input) {
 // script's own version (scripts/minify-js puts a hash of it in place of
 // SCRIPT_VERSION): the app starts only with the script of its own version, not with
 // a copy an older version of the library left in its index.html.
-window.__oidcLeptos = Object.freeze({ v: SCRIPT_VERSION, request, listen, page, go, store, clock, warning, warnings, frame, early, adoptEarly, closeEarly, verify });
+window.__oidcLeptos = Object.freeze({ v: SCRIPT_VERSION, request, listen, page, go, store, clock, warning, warnings, frame, early, adoptEarly, closeEarly, forgoEarly, verify });

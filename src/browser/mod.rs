@@ -119,6 +119,8 @@ const RESPONSE_HEADERS: [&str; 4] = [
 ///   exchange the script sent for the frame's answer, if the app does not take it in
 ///   the same task (the machine closes the frame as it goes on with the answer),
 ///   leaves the page and is revoked.
+/// - `forgoEarly()`: the code exchange the script sent for the page's callback is not
+///   wanted (the app refused the callback): it leaves the page and is revoked.
 /// - `warning(list, dialog, seconds, class, title, label, testId, custom, stay)`:
 ///   makes `dialog` an auto-logout warning (see [`Driver::add_warning`]) and adds it
 ///   to `list`, in a microtask: the dialog is being built, its message (the first
@@ -183,6 +185,9 @@ extern "C" {
 
     #[wasm_bindgen(js_name = closeEarly)]
     fn js_close_early();
+
+    #[wasm_bindgen(js_name = forgoEarly)]
+    fn js_forgo_early();
 
     #[wasm_bindgen(js_name = verify)]
     fn js_verify(
@@ -707,6 +712,7 @@ impl Driver {
             }
             Command::OpenSilentFrame { req, url, grace_ms } => self.open_frame(req, &url, grace_ms),
             Command::AdoptSilentFrame { req } => self.adopt_frame(req),
+            Command::ForgoEarlyExchange => js_forgo_early(),
             Command::CloseSilentFrame => {
                 let frame = self.frame.borrow_mut().take();
                 close_frame(frame);

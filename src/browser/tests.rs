@@ -1495,6 +1495,12 @@ async fn an_early_sign_in_the_app_closes_makes_no_frame_and_its_exchange_is_revo
         get("__oidcLeptosExchange").is_undefined(),
         "the tokens stay in the page"
     );
+    // A callback's exchange the app does not want (it refused the callback): gone at
+    // once, and revoked.
+    exchange.call0(&JsValue::UNDEFINED).unwrap();
+    super::js_forgo_early();
+    assert!(get("__oidcLeptosExchange").is_undefined());
+    assert!(wait_for(|| revoked.length() > 1).await, "not revoked");
     js_sys::Reflect::delete_property(&window, &"__revoked".into()).unwrap();
     // The secrets the app took are no longer in the page either.
     clear_early_state();

@@ -318,6 +318,10 @@ pub(crate) enum Command {
     AdoptSilentFrame { req: ReqId },
     /// Remove the hidden iframe, if any.
     CloseSilentFrame,
+    /// The code exchange the page's script may have sent for this page's callback is
+    /// not wanted (the callback was refused, or a logout came first): its answer goes
+    /// (out of the page), and the grant it brings is revoked.
+    ForgoEarlyExchange,
     /// Answer a `WantToken`.
     Resolve {
         waiter: WaiterId,
@@ -1355,6 +1359,11 @@ impl Machine {
                 .pending
                 .validate_callback(&p, &metadata, self.wall_secs())
         });
+        // Only a code the app sends itself takes the script's answer.
+        let exchanged = code.is_ok() && !(stored.silent && self.logged_out_marker);
+        if !exchanged {
+            self.emit(Command::ForgoEarlyExchange);
+        }
         match code {
             // A silent restore's answer, while another tab logged out since it left:
             // the logout stands.

@@ -65,9 +65,10 @@ pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><
 /// code only ever goes to the token endpoint of the stored metadata (recent, as the
 /// app would use it), with this tab's verifier. The app takes that answer as received
 /// when it came, not when the app asked (the token's times count from then). The
-/// answer of a frame the app closed without taking it, or one that came after the
-/// app's own timeout ran out, leaves the page, and the refresh token it brought is
-/// revoked (RFC 7009). Where the
+/// answer of a frame the app closed without taking it, of a callback the app refused
+/// (or a logout in another tab came first), or one that came after the app's own
+/// timeout ran out, leaves the page, and the refresh token it brought is revoked
+/// (RFC 7009). Where the
 /// script cannot send the exchange, the app sends it itself. A callback page loaded again
 /// before the app took it over (a reload, a duplicated tab) does not send its code a
 /// second time (the provider may have redeemed it already): the script takes the

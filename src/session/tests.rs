@@ -290,6 +290,33 @@ fn forged_callback_fails_with_a_clear_error_and_cleans_the_address() {
 }
 
 #[test]
+fn only_a_callback_the_app_exchanges_itself_keeps_the_page_scripts_exchange() {
+    let idp = Idp::new();
+    // Taken: the app sends the very same request.
+    let mut tab = Tab::new(&idp, "/");
+    tab.start();
+    tab.run();
+    let tab = tab.login_as("alice");
+    assert!(tab.state().is_logged_in());
+    assert_eq!(tab.exchanges_forgone, 0);
+    // A callback the app refuses (here the provider's error for its own request).
+    let mut tab = Tab::new(&idp, "/");
+    tab.start();
+    tab.run();
+    tab.dispatch(Event::Login(LoginOptions::default()));
+    idp.set_authorize_error(Some("access_denied"));
+    let mut back = tab.follow_interactive("alice");
+    back.start();
+    back.run();
+    assert!(
+        matches!(back.state(), AuthState::Failed(_)),
+        "{:?}",
+        back.state()
+    );
+    assert_eq!(back.exchanges_forgone, 1);
+}
+
+#[test]
 fn a_tab_started_offline_restores_once_back_online() {
     let idp = Idp::new();
     let signed = signed_in(&idp);
@@ -1186,6 +1213,8 @@ fn a_logout_in_another_tab_stands_against_a_silent_restore_under_way() {
     let mut back = away.follow_redirect();
     back.run();
     assert_eq!(back.state(), AuthState::LoggedOut);
+    // An exchange the page's script may have sent for it is not wanted.
+    assert_eq!(back.exchanges_forgone, 1);
     assert!(
         !idp.paths_since(before).contains(&"/token".to_owned()),
         "{:?}",
@@ -2591,7 +2620,7 @@ fn the_page_script_can_be_inlined_and_brings_every_function_the_driver_imports()
         .filter_map(|(at, _)| driver[at + marker.len()..].split_once(')'))
         .map(|(name, _)| name)
         .collect();
-    assert_eq!(imports.len(), 13, "{imports:?}");
+    assert_eq!(imports.len(), 14, "{imports:?}");
     for name in imports {
         assert!(
             members.iter().any(|(member, _)| *member == name),

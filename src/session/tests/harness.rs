@@ -604,6 +604,8 @@ pub struct Tab {
     /// The next code exchange's answer came this long (ms) before the app asked for
     /// it (the page's script sent it before the app started).
     pub exchange_waited: u64,
+    /// Times the machine said the page script's code exchange is not wanted.
+    pub exchanges_forgone: u32,
 }
 
 fn slot_name(slot: Slot) -> &'static str {
@@ -658,6 +660,7 @@ impl Tab {
             next_waiter: 0,
             last_frame: None,
             exchange_waited: 0,
+            exchanges_forgone: 0,
         }
     }
 
@@ -789,6 +792,7 @@ impl Tab {
                 }
             }
             Command::CloseSilentFrame => self.frames_closed += 1,
+            Command::ForgoEarlyExchange => self.exchanges_forgone += 1,
             Command::Resolve { waiter, result } => self.resolved.push((waiter, result)),
             Command::Publish(state) => self.published.push(state),
             Command::Countdown(c) => self.countdowns.push(c),

@@ -301,7 +301,8 @@ impl Model {
                 | Command::Store { .. }
                 | Command::Countdown(_)
                 | Command::Info(_)
-                | Command::CloseSilentFrame => {}
+                | Command::CloseSilentFrame
+                | Command::ForgoEarlyExchange => {}
             }
         }
         Ok(())
