@@ -1596,7 +1596,6 @@ async fn an_early_exchange_revokes_the_refresh_token_of_its_answer_rfc_7009() {
 
 #[wasm_bindgen_test]
 fn the_early_script_redeems_a_callback_only_with_recent_metadata() {
-    let window = web_sys::window().unwrap();
     // Metadata cached 10 minutes ago or more, or dated ahead, is not what the app
     // would use (it discovers again); one pending entry without any is passed over.
     for (age, sent) in [(1_000.0, true), (600_001.0, false), (-60_000.0, false)] {
@@ -1612,36 +1611,34 @@ fn the_early_script_redeems_a_callback_only_with_recent_metadata() {
                 .unwrap();
         }
         cache_provider("age", age);
-        let pending = pending_entry("age", false, None, 0.0);
-        session_storage()
-            .set_item("oidc-leptos:age:pending", &pending.to_string())
-            .unwrap();
-        set_address("/?code=c0de&state=st8");
-        run_early_script();
-        set_address("/");
-        let exchange = js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap();
-        assert_eq!(!exchange.is_undefined(), sent, "cached {age} ms ago");
+        assert_eq!(callback_exchanged("age", 0.0), sent, "cached {age} ms ago");
     }
     clear_early_state();
 }
 
+/// Whether the page's script, on a callback for a sign-in of namespace `ns` pending
+/// for `age` seconds, sends the code exchange.
+fn callback_exchanged(ns: &str, age: f64) -> bool {
+    let pending = pending_entry(ns, false, None, age);
+    session_storage()
+        .set_item(&format!("oidc-leptos:{ns}:pending"), &pending.to_string())
+        .unwrap();
+    set_address("/?code=c0de&state=st8");
+    run_early_script();
+    set_address("/");
+    let window = web_sys::window().unwrap();
+    let exchange = js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap();
+    !exchange.is_undefined()
+}
+
 #[wasm_bindgen_test]
 fn the_early_script_redeems_a_callback_only_within_the_pending_lifetime() {
-    let window = web_sys::window().unwrap();
     // Just within the hour, and just past it (the app's own limit,
     // `PENDING_MAX_AGE`).
     for (age, sent) in [(3_500.0, true), (3_601.0, false)] {
         clear_early_state();
         cache_provider("age", 1_000.0);
-        let pending = pending_entry("age", false, None, age);
-        session_storage()
-            .set_item("oidc-leptos:age:pending", &pending.to_string())
-            .unwrap();
-        set_address("/?code=c0de&state=st8");
-        run_early_script();
-        set_address("/");
-        let exchange = js_sys::Reflect::get(&window, &"__oidcLeptosExchange".into()).unwrap();
-        assert_eq!(!exchange.is_undefined(), sent, "{age} s old");
+        assert_eq!(callback_exchanged("age", age), sent, "{age} s old");
     }
     assert_eq!(crate::core::PENDING_MAX_AGE, 3_600);
     clear_early_state();
