@@ -945,7 +945,7 @@ fn a_refresh_whose_answer_was_lost_is_not_sent_again() {
     assert_eq!(unique, presented, "a refresh token sent twice");
     // A logout revokes the token in use.
     tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
-    assert_eq!(idp.0.borrow().revoked.len(), 1);
+    assert_eq!(idp.revoked().len(), 1);
 }
 
 #[test]
@@ -1093,7 +1093,7 @@ fn a_logout_revokes_a_refresh_token_whose_answer_was_lost() {
     let idp = Idp::new();
     let mut tab = with_an_unanswered_refresh(&idp, |c| c);
     tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
-    let revoked = idp.0.borrow().revoked.clone();
+    let revoked = idp.revoked();
     assert_eq!(revoked.len(), 1, "{revoked:?}");
     assert!(
         revoked[0].ends_with(":0"),
@@ -1261,7 +1261,7 @@ fn refreshed_id_token_with_another_subject_ends_the_session() {
     // The grant ends (RFC 7009): the refresh token the refused answer brought first
     // (the live one), then the one held (spent by the refresh: a no-op for the
     // provider, which may also take it as the end of the grant).
-    let revoked = idp.0.borrow().revoked.clone();
+    let revoked = idp.revoked();
     assert_eq!(revoked.len(), 2, "{revoked:?}");
     assert!(
         revoked[0].ends_with(":1"),
@@ -1285,7 +1285,7 @@ fn a_backdated_refreshed_id_token_is_refused() {
         other => panic!("{other:?}"),
     }
     // The grant ends, through the refresh token the refused answer brought first.
-    let revoked = idp.0.borrow().revoked.clone();
+    let revoked = idp.revoked();
     assert_eq!(revoked.len(), 2, "{revoked:?}");
     assert!(
         revoked[0].ends_with(":1"),
@@ -1308,7 +1308,7 @@ fn a_frame_renewal_that_ends_the_session_revokes_both_grants() {
         tab.state(),
         AuthState::Failed(IdTokenError::RefreshMismatch("sub").into())
     );
-    let revoked = idp.0.borrow().revoked.clone();
+    let revoked = idp.revoked();
     assert_eq!(revoked.len(), 2, "{revoked:?}");
     assert_ne!(revoked[0], revoked[1]);
     assert!(revoked[1].ends_with(":0"), "the held one last: {revoked:?}");
@@ -1532,13 +1532,13 @@ fn a_tab_signed_in_as_another_user_follows_an_account_switch() {
     };
     // B hears it: alice's session there ends (its grant revoked) and B restores as
     // bob through the hidden frame.
-    let revoked = idp.0.borrow().revoked.len();
+    let revoked = idp.revoked().len();
     for &m in &said[said.len() - 2..] {
         heard(&mut b, m);
     }
     b.run();
     assert_eq!(b.user().as_deref(), Some("bob"));
-    assert_eq!(idp.0.borrow().revoked.len(), revoked + 1);
+    assert_eq!(idp.revoked().len(), revoked + 1);
     // The same user signing in again elsewhere changes nothing here.
     let frames = b.frames_opened;
     for &m in &said[said.len() - 2..] {
@@ -1574,7 +1574,7 @@ fn an_account_switch_does_not_take_a_page_away_without_a_frame() {
     b.run();
     assert_eq!(b.user().as_deref(), Some("alice"));
     let navigations = b.navigations.len();
-    let revoked = idp.0.borrow().revoked.len();
+    let revoked = idp.revoked().len();
     // Bob signed in in another tab: B's session of alice ends (its grant revoked),
     // and B stays where it is, signed out (a top-level redirect would take the page
     // from the user).
@@ -1594,7 +1594,7 @@ fn an_account_switch_does_not_take_a_page_away_without_a_frame() {
     }
     assert_eq!(b.state(), AuthState::LoggedOut);
     assert_eq!(b.navigations.len(), navigations);
-    assert_eq!(idp.0.borrow().revoked.len(), revoked + 1);
+    assert_eq!(idp.revoked().len(), revoked + 1);
 }
 
 #[test]
@@ -1640,7 +1640,7 @@ fn a_sign_in_refused_for_its_id_token_revokes_the_grant_it_brought() {
         "{:?}",
         tab.state()
     );
-    assert_eq!(idp.0.borrow().revoked.len(), 1);
+    assert_eq!(idp.revoked().len(), 1);
 }
 
 #[test]
@@ -1666,11 +1666,11 @@ fn a_silent_sign_in_whose_keys_cannot_be_fetched_revokes_the_grant_it_brought() 
     // The provider signs with a key the cached set lacks; its key set cannot be read.
     idp.rotate_key();
     idp.set_jwks_down(true);
-    let revoked = idp.0.borrow().revoked.len();
+    let revoked = idp.revoked().len();
     reloaded.start();
     reloaded.run();
     assert!(!reloaded.state().is_logged_in());
-    assert_eq!(idp.0.borrow().revoked.len(), revoked + 1);
+    assert_eq!(idp.revoked().len(), revoked + 1);
 }
 
 #[test]
@@ -2079,7 +2079,7 @@ fn idle_countdown_starts_at_the_warning_and_logs_out_at_zero_to_the_second() {
     assert!(tab.info.idle_logged_out);
     // Every tab is told, the refresh token is revoked, and no silent restore follows.
     assert!(tab.broadcasts.contains(&TabMessage::Logout));
-    assert_eq!(idp.0.borrow().revoked.len(), 1);
+    assert_eq!(idp.revoked().len(), 1);
     assert!(tab.navigations.is_empty(), "stays on the current page");
     assert!(idp.0.borrow().local.contains_key("logged-out"));
     // No token is handed out any more.
@@ -2259,7 +2259,7 @@ fn an_offline_tab_logs_out_locally_and_revokes_when_back_online() {
     assert_eq!(tab.state(), AuthState::LoggedOut);
     assert_eq!(idp.requests(), before, "nothing sent while offline");
     tab.dispatch(Event::Online(true));
-    assert_eq!(idp.0.borrow().revoked.len(), 1);
+    assert_eq!(idp.revoked().len(), 1);
     // The provider unreachable although the browser says online: kept for later.
     let idp = Idp::new();
     let mut tab = idle_tab(&idp);
@@ -2269,9 +2269,9 @@ fn an_offline_tab_logs_out_locally_and_revokes_when_back_online() {
     assert_eq!(tab.state(), AuthState::LoggedOut);
     idp.set_down(false);
     tab.dispatch(Event::Online(true));
-    assert_eq!(idp.0.borrow().revoked.len(), 1);
+    assert_eq!(idp.revoked().len(), 1);
     tab.dispatch(Event::Online(true));
-    assert_eq!(idp.0.borrow().revoked.len(), 1, "revoked once");
+    assert_eq!(idp.revoked().len(), 1, "revoked once");
 }
 
 #[test]
@@ -2319,7 +2319,7 @@ fn a_logout_revokes_the_grant_a_token_request_in_flight_brings() {
     tab.hold_fetches = false;
     tab.release_all();
     tab.run();
-    let revoked = idp.0.borrow().revoked.clone();
+    let revoked = idp.revoked();
     assert!(revoked.iter().any(|t| t.ends_with(":1")), "{revoked:?}");
     assert_eq!(tab.state(), AuthState::LoggedOut);
     // Another tab's logout during this tab's silent sign-in: the grant its code
@@ -2335,7 +2335,7 @@ fn a_logout_revokes_the_grant_a_token_request_in_flight_brings() {
     tab.hold_fetches = true;
     tab.start();
     tab.run();
-    let before = idp.0.borrow().revoked.len();
+    let before = idp.revoked().len();
     // Everything up to the token request, which stays in flight.
     while tab.held.iter().all(|(_, r)| !r.url.ends_with("/token")) {
         assert!(!tab.held.is_empty(), "no token request");
@@ -2350,7 +2350,7 @@ fn a_logout_revokes_the_grant_a_token_request_in_flight_brings() {
     tab.release_all();
     tab.run();
     assert_eq!(tab.state(), AuthState::LoggedOut);
-    assert_eq!(idp.0.borrow().revoked.len(), before + 1);
+    assert_eq!(idp.revoked().len(), before + 1);
 }
 
 #[test]
@@ -2377,7 +2377,7 @@ fn a_logout_from_another_tab_revokes_this_tabs_grant() {
         here: "/".into(),
     });
     assert_eq!(tab.state(), AuthState::LoggedOut);
-    assert_eq!(idp.0.borrow().revoked.len(), 1);
+    assert_eq!(idp.revoked().len(), 1);
 }
 
 #[test]

@@ -174,6 +174,10 @@ impl Idp {
     pub fn paths_since(&self, n: usize) -> Vec<String> {
         self.0.borrow().paths[n..].to_vec()
     }
+    /// The refresh tokens revoked so far, in order.
+    pub fn revoked(&self) -> Vec<String> {
+        self.0.borrow().revoked.clone()
+    }
     pub fn refreshes(&self) -> u32 {
         self.0.borrow().refreshes
     }
