@@ -423,7 +423,7 @@ fn mock(client: &str, user: MockUser) -> OidcConfig {
 }
 
 #[wasm_bindgen_test]
-async fn require_auth_shows_the_fallback_while_pending_and_when_sign_in_failed() {
+async fn require_auth_shows_the_fallback_while_pending_and_a_sign_in_button_when_sign_in_failed() {
     set_address("/");
     let host = mount_in_provider(OidcConfig::new(DEAD_ISS, "guard-pending"), || {
         view! {
@@ -431,9 +431,16 @@ async fn require_auth_shows_the_fallback_while_pending_and_when_sign_in_failed()
         }
     });
     assert_eq!(text(&host), "WAIT");
-    // The provider cannot be reached: failed, still the fallback, no login loop.
-    sleep(300).await;
-    assert_eq!(text(&host), "WAIT");
+    // The provider cannot be reached: failed, said so (not a fallback that reads as
+    // loading for good), with a button, and no login loop.
+    assert!(
+        wait_for(|| text(&host) == "Sign-in did not succeed. Sign in").await,
+        "{}",
+        text(&host)
+    );
+    sleep(200).await;
+    assert_eq!(text(&host), "Sign-in did not succeed. Sign in");
+    assert!(host.query_selector("button").unwrap().is_some());
     assert_eq!(location().pathname().unwrap(), "/");
 }
 
@@ -632,7 +639,10 @@ async fn a_warning_built_mid_countdown_shows_at_once_and_stops_once_removed() {
         .active_element()
         .unwrap()
         .is_same_node(Some(&button)));
-    let message = dialog.query_selector("p + p").unwrap().unwrap();
+    let message = dialog
+        .query_selector(".oidc-auto-logout-message")
+        .unwrap()
+        .unwrap();
     assert!(message
         .text_content()
         .unwrap()
@@ -720,6 +730,71 @@ async fn require_auth_does_not_sign_back_in_after_a_logout_under_its_eyes() {
     let button = host.query_selector("button").unwrap().unwrap();
     button.unchecked_ref::<web_sys::HtmlElement>().click();
     assert!(wait_for(|| text(&host) == "IN").await, "{}", text(&host));
+}
+
+#[wasm_bindgen_test]
+async fn require_auth_keeps_its_children_when_the_session_publishes_the_same_branch() {
+    set_address("/");
+    let builds = RwSignal::new(0u32);
+    let session = RwSignal::new_local(None::<Rc<Driver>>);
+    let host = mount_in_provider(mock("guard-rebuild", MockUser::new("ike")), move || {
+        session.set(crate::leptos::current_session());
+        view! {
+            <RequireAuth fallback=|| "WAIT">
+                {builds.update_untracked(|n| *n += 1);
+                "IN"}
+            </RequireAuth>
+        }
+    });
+    assert_eq!(text(&host), "IN");
+    let built = builds.get_untracked();
+    // A renewal that brings other claims publishes the signed-in state anew: the
+    // children (their signals, a form being filled in) stay as they are.
+    let driver = session.get_untracked().unwrap();
+    let signed_in = driver.machine.borrow().state();
+    assert!(signed_in.is_logged_in());
+    (driver.listener)(super::Update::State(signed_in.clone()));
+    (driver.listener)(super::Update::State(signed_in));
+    sleep(50).await;
+    assert_eq!(text(&host), "IN");
+    assert_eq!(
+        builds.get_untracked(),
+        built,
+        "the children were built again"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn require_auth_sees_a_sign_in_and_a_logout_published_between_two_renders() {
+    set_address("/");
+    let show = RwSignal::new(false);
+    let session = RwSignal::new_local(None::<Rc<Driver>>);
+    let host = mount_in_provider(mock("guard-between", MockUser::new("jo")), move || {
+        session.set(crate::leptos::current_session());
+        move || {
+            show.get()
+                .then(|| view! { <RequireAuth fallback=|| "WAIT">"IN"</RequireAuth> })
+        }
+    });
+    let driver = session.get_untracked().unwrap();
+    let signed_in = driver.machine.borrow().state();
+    assert!(signed_in.is_logged_in());
+    // The guard appears while the session is pending...
+    (driver.listener)(super::Update::State(AuthState::Pending));
+    show.set(true);
+    assert!(wait_for(|| text(&host) == "WAIT").await, "{}", text(&host));
+    // ...and a sign-in and a logout come in the same task, before it renders again.
+    (driver.listener)(super::Update::State(signed_in));
+    (driver.listener)(super::Update::State(AuthState::LoggedOut));
+    // The user was signed in under its eyes: no login starts (in mock mode one
+    // would sign straight back in and show the children).
+    assert!(
+        wait_for(|| text(&host).starts_with("Signed out")).await,
+        "{}",
+        text(&host)
+    );
+    sleep(200).await;
+    assert!(text(&host).starts_with("Signed out"), "{}", text(&host));
 }
 
 #[wasm_bindgen_test]

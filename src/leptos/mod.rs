@@ -2,8 +2,6 @@
 //! auto-logout warning.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::Arc;
 
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
@@ -23,6 +21,10 @@ struct OidcContext {
     state: RwSignal<AuthState<RawClaims>>,
     countdown: RwSignal<Option<u32>>,
     info: RwSignal<SessionInfo>,
+    /// How many times the session has published a signed-in state: a guard tells
+    /// from it whether a user was signed in while it was on screen, even when a
+    /// sign-in and a logout came between two of its renders.
+    sign_ins: StoredValue<u64>,
     // On the server there is no session to drive.
     #[cfg_attr(not(feature = "browser"), allow(dead_code))]
     // Read with `try_`: a handle kept past its provider (in a task, say) finds no
@@ -61,6 +63,7 @@ pub fn OidcProvider(
         state: RwSignal::new(AuthState::<RawClaims>::Pending),
         countdown: RwSignal::new(None),
         info: RwSignal::new(SessionInfo::default()),
+        sign_ins: StoredValue::new(0),
         session: StoredValue::new_local(None),
     };
     ctx.session.set_value(start_session(config, ctx));
@@ -75,6 +78,9 @@ fn start_session(config: OidcConfig, ctx: OidcContext) -> Option<SessionRef> {
     // page that cannot run the library's script, the failure below).
     let apply = move |update| match update {
         Update::State(s) => {
+            if s.is_logged_in() {
+                ctx.sign_ins.try_update_value(|n| *n += 1);
+            }
             ctx.state.try_set(s);
         }
         Update::Countdown(c) => {
@@ -276,7 +282,10 @@ where
     }
 
     /// A fresh access token (renewed when about to expire; one renewal at a time).
-    /// The future is `Send`: it can be awaited in `Action::new` and `Resource::new`.
+    /// The future is `Send`: it can be awaited in `Action::new`, `LocalResource::new`
+    /// or `spawn_local`. Not in a `Resource` of an app rendered on the server: there
+    /// the server's answer (`NotLoggedIn`, as the server has no session) is sent to
+    /// the browser, which keeps it instead of asking its own session.
     pub fn get_access_token(
         &self,
     ) -> impl Future<Output = Result<AccessToken, AuthError>> + 'static {
@@ -497,11 +506,12 @@ pub fn get_access_token() -> impl Future<Output = Result<AccessToken, AuthError>
 /// - Signed out when the guard appears: starts login, returning to the current address
 ///   afterwards, and shows `fallback` meanwhile; with `signed_out`, shows that view
 ///   instead of redirecting.
-/// - Signed out while the guard is on screen (a logout in this or another tab, the
-///   idle timeout): `signed_out`, or by default a "Signed out" line with a sign-in
-///   button; no new login starts by itself (in mock mode it would sign straight back
-///   in).
-/// - Sign-in failed: `signed_out` if given, else `fallback` (never a login loop).
+/// - Signed out, or failed, after a user was signed in while the guard was on screen
+///   (a logout in this or another tab, the idle timeout, a session that ended at the
+///   provider): `signed_out`, or by default a "Signed out" line with a sign-in button;
+///   no new login starts by itself (in mock mode it would sign straight back in).
+/// - Sign-in failed: `signed_out`, or by default a "Sign-in did not succeed" line with
+///   a sign-in button (never a login loop).
 /// - Signed in but refused by `allow` (a predicate over the user, e.g. a role read
 ///   with [`User::claims_as`]): `forbidden` (default: nothing).
 ///
@@ -552,47 +562,67 @@ pub fn RequireAuth(
     children: ChildrenFn,
 ) -> impl IntoView {
     let ctx = context();
-    let redirect = signed_out.is_none();
-    // Whether a user was signed in while the guard was on screen.
-    let was_in = Arc::new(AtomicBool::new(false));
-    let seen_in = Arc::clone(&was_in);
+    let (state, sign_ins) = (ctx.state, ctx.sign_ins);
+    // Whether a user was signed in while the guard was on screen: when it appeared,
+    // or since (the session's sign-ins, counted as they are published).
+    let was_in = state.with_untracked(AuthState::is_logged_in);
+    let sign_ins_then = sign_ins.try_get_value();
+    // What to show, decided once per change of the session: the children are built
+    // again only when the branch changes, not when a renewal brings new claims (their
+    // signals and unsaved input stay).
+    let guarded = Memo::new(move |_| {
+        let was_in = was_in || sign_ins.try_get_value() != sign_ins_then;
+        state.with(|s| match s {
+            AuthState::Pending => Guarded::Pending,
+            AuthState::LoggedIn(user) => {
+                Guarded::In(allow.is_none_or(|allow| allow.run(user.clone())))
+            }
+            _ if was_in => Guarded::Ended,
+            AuthState::LoggedOut => Guarded::Out,
+            AuthState::Failed(_) => Guarded::Failed,
+        })
+    });
     // Login starts once per signed-out state (not on every render), and only when the
     // guard finds nobody signed in, not after a logout under its eyes.
+    let redirect = signed_out.is_none();
     Effect::new(move |_| {
-        let out = ctx.state.with(|s| matches!(s, AuthState::LoggedOut));
-        if redirect && out && !seen_in.load(Relaxed) {
+        if redirect && guarded.get() == Guarded::Out {
             // No history entry for this page: Back from the provider goes to the
             // page before it, not to a guard that sends the user off again.
             login(ctx, LoginOptions::default().replace_history(true));
         }
     });
-    move || {
-        let state = ctx.state.get();
-        match state {
-            AuthState::LoggedOut if was_in.load(Relaxed) && signed_out.is_none() => view! {
-                <p class="oidc-signed-out">
-                    "Signed out. "
-                    <button type="button" on:click=move |_| login(ctx, LoginOptions::default())>
-                        "Sign in"
-                    </button>
-                </p>
-            }
-            .into_any(),
-            AuthState::LoggedIn(user) => {
-                was_in.store(true, Relaxed);
-                if allow.is_none_or(|allow| allow.run(user)) {
-                    children()
-                } else {
-                    forbidden.run()
-                }
-            }
-            AuthState::LoggedOut | AuthState::Failed(_) => match &signed_out {
-                Some(view) => view.run(),
-                None => fallback.run(),
-            },
-            AuthState::Pending => fallback.run(),
+    move || match guarded.get() {
+        Guarded::Pending => fallback.run(),
+        Guarded::In(true) => children(),
+        Guarded::In(false) => forbidden.run(),
+        _ if signed_out.is_some() => signed_out.as_ref().map(ViewFn::run).into_any(),
+        // Login is starting.
+        Guarded::Out => fallback.run(),
+        ended => view! {
+            <p class="oidc-signed-out">
+                {if ended == Guarded::Ended { "Signed out. " } else { "Sign-in did not succeed. " }}
+                <button type="button" on:click=move |_| login(ctx, LoginOptions::default())>
+                    "Sign in"
+                </button>
+            </p>
         }
+        .into_any(),
     }
+}
+
+/// What a [`RequireAuth`] shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Guarded {
+    Pending,
+    /// Signed out, and nobody was signed in while the guard was on screen.
+    Out,
+    /// Signed out or failed after a user was signed in while the guard was on screen.
+    Ended,
+    /// Sign-in failed, and nobody was signed in while the guard was on screen.
+    Failed,
+    /// Signed in: whether `allow` lets the user see the children.
+    In(bool),
 }
 
 /// A warning shown while the idle countdown runs: "signing out in N seconds", with
@@ -680,10 +710,10 @@ pub fn AutoLogoutWarning(
         <div
             use:setup
             role="alertdialog"
-            aria-modal="true"
             hidden=true
         >
-            <p>{children.map(|children| children())}</p>
+            // A `div`: custom content may hold paragraphs of its own.
+            <div>{children.map(|children| children())}</div>
         </div>
     }
 }
@@ -743,5 +773,23 @@ mod handle_tests {
             .to_html()
         });
         assert_eq!(html, "true");
+    }
+
+    #[test]
+    fn the_warning_renders_html_a_browser_parses_as_written_around_custom_paragraphs() {
+        use crate::{AutoLogoutWarning, MockUser, OidcConfig, OidcProvider};
+        let config = OidcConfig::new("https://mock.test", "warning").mock(MockUser::new("alice"));
+        let html = Owner::new().with(|| {
+            view! {
+                <OidcProvider config=config>
+                    <AutoLogoutWarning><p>"Still there?"</p></AutoLogoutWarning>
+                </OidcProvider>
+            }
+            .to_html()
+        });
+        // A paragraph inside a paragraph would be split by the browser's parser, and
+        // the page it hydrates would no longer match.
+        assert!(html.contains("<div><p>Still there?</p></div>"), "{html}");
+        assert!(!html.contains("<p><p"), "{html}");
     }
 }

@@ -2789,7 +2789,7 @@ impl Machine {
         }
     }
 
-    fn state(&self) -> AuthState<RawClaims> {
+    pub(crate) fn state(&self) -> AuthState<RawClaims> {
         match &self.phase {
             Phase::Idle
             | Phase::Discovering { .. }
