@@ -103,7 +103,9 @@ impl Client {
             redirect_restore,
             renew_margin_ms: ms(config.renew_margin),
             renew_ahead: config.renew_ahead,
-            keep_alive_ms: config.keep_alive.map(ms),
+            // Zero is no idle lifetime (as a provider's `refresh_expires_in: 0`), not
+            // a session that is always due for renewal.
+            keep_alive_ms: config.keep_alive.map(ms).filter(|t| *t > 0),
             silent_timeout_ms: ms(config.silent_timeout).max(1),
             request_timeout_ms: ms(config.request_timeout).max(1),
             max_age: config.max_age.map(|d| d.as_secs()),

@@ -186,7 +186,7 @@ impl OidcConfig {
     /// The provider session's idle lifetime, when the tokens do not tell it (no
     /// `refresh_expires_in`, no JWT refresh token). While the user works, the session
     /// is renewed before it idles out. Defaults to none (renewal follows the access
-    /// token only).
+    /// token only); zero is none too.
     pub fn keep_alive(mut self, idle_lifetime: Duration) -> Self {
         self.keep_alive = Some(idle_lifetime);
         self

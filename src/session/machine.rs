@@ -407,6 +407,8 @@ struct Check {
 struct Acquired {
     response: TokenResponse,
     user: Option<User<RawClaims>>,
+    /// When the request was sent, and its answer received.
+    sent: Now,
     received: Now,
     /// A new authentication (with its own nonce), not a refresh.
     authenticated: bool,
@@ -598,6 +600,10 @@ pub(crate) struct Machine {
     last_seen: Now,
     /// When this tab last told the others of activity (mono).
     shared_at: Option<u64>,
+    /// Activity here that the other tabs were not told of yet (it came sooner after
+    /// the last share than `share_every`): told when that time comes, so that the
+    /// user's last moves count in every tab.
+    unshared: bool,
     /// Seconds left before the idle logout, while the countdown runs.
     countdown: Option<u32>,
     published_countdown: Option<Option<u32>>,
@@ -706,6 +712,7 @@ impl Machine {
             worked: 0,
             last_seen: Now::default(),
             shared_at: None,
+            unshared: false,
             countdown: None,
             published_countdown: None,
             published_info: None,
@@ -740,10 +747,14 @@ impl Machine {
                 step: Step::Frame { until, .. },
                 ..
             } => Some(*until),
-            Phase::SignedIn(s) => match (self.signed_in_deadline(s), self.idle_deadline(s)) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            },
+            Phase::SignedIn(s) => [
+                self.signed_in_deadline(s),
+                self.idle_deadline(s),
+                self.share_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
             _ => None,
         }
     }
@@ -865,6 +876,7 @@ impl Machine {
         }
         if self.idle_held.is_none() {
             self.idle_check();
+            self.share_activity();
             self.poll();
             self.settle();
         }
@@ -902,20 +914,42 @@ impl Machine {
         self.last_activity = self.now.mono;
         self.worked = self.now.mono;
         self.last_seen = self.now;
+        self.unshared = true;
+        self.share_activity();
+    }
+
+    /// How often (ms) this tab tells the others of activity: often enough that no
+    /// tab's warning starts while the user works in another. `None` without a
+    /// session that idles out.
+    fn share_every(&self) -> Option<u64> {
         let Phase::SignedIn(s) = &self.phase else {
-            return;
+            return None;
         };
-        let Some(timeout) = self.idle_timeout(s).or(s.idle.map(|(_, ms)| ms)) else {
-            return;
-        };
-        // Often enough that no tab's warning starts while the user works in another.
+        let timeout = self.idle_timeout(s).or(s.idle.map(|(_, ms)| ms))?;
         let quiet = timeout.saturating_sub(self.client.auto_logout_warning_ms.min(timeout));
-        let every = (quiet / 2).clamp(250, ACTIVITY_SHARE_MS);
-        let due = self
-            .shared_at
-            .is_none_or(|at| self.now.mono >= at.saturating_add(every));
-        if due || self.countdown.is_some() {
+        Some((quiet / 2).clamp(250, ACTIVITY_SHARE_MS))
+    }
+
+    /// When (mono) the activity not told yet is due to be told.
+    fn share_deadline(&self) -> Option<u64> {
+        if !self.unshared {
+            return None;
+        }
+        let every = self.share_every()?;
+        Some(self.shared_at.map_or(0, |at| at.saturating_add(every)))
+    }
+
+    /// Tells the other tabs of the activity not told yet, when it is due (or at once
+    /// while the countdown runs). Told late, it counts there from when it is told: at
+    /// most `share_every` later than it happened.
+    fn share_activity(&mut self) {
+        let Some(due) = self.share_deadline() else {
+            self.unshared = false;
+            return;
+        };
+        if self.now.mono >= due || self.countdown.is_some() {
             self.shared_at = Some(self.now.mono);
+            self.unshared = false;
             self.emit(Command::Broadcast(TabMessage::Activity));
         }
     }
@@ -2134,6 +2168,7 @@ impl Machine {
             return Outcome::Done(Box::new(Acquired {
                 response,
                 user: None,
+                sent,
                 received,
                 authenticated: false,
             }));
@@ -2278,6 +2313,7 @@ impl Machine {
                     authenticated: check.nonce.is_some(),
                     response: check.response,
                     user: Some(User::new(claims, payload.into())),
+                    sent: check.sent,
                     received: check.received,
                 }))
             }
@@ -2348,6 +2384,7 @@ impl Machine {
                 let Acquired {
                     response,
                     user,
+                    sent,
                     received,
                     ..
                 } = *acquired;
@@ -2355,7 +2392,7 @@ impl Machine {
                     self.phase = Phase::Failed(AuthError::NotLoggedIn);
                     return;
                 };
-                let signed_in = self.new_signed_in(user, response, received);
+                let signed_in = self.new_signed_in(user, response, (sent, received));
                 self.phase = Phase::SignedIn(Box::new(signed_in));
                 self.last_seen = self.now;
                 self.idle_logged_out = false;
@@ -2405,14 +2442,17 @@ impl Machine {
         }
     }
 
+    /// The session of tokens requested at `sent` and received at `received`: their
+    /// lifetimes count from `sent`, as the provider may have issued them any time
+    /// after (a slow answer must not make them look valid longer than they are).
     fn new_signed_in(
         &self,
         user: User<RawClaims>,
         response: TokenResponse,
-        received: Now,
+        (sent, received): (Now, Now),
     ) -> SignedIn {
         let lifetime = self.lifetime(&response, received);
-        let idle = self.idle_lifetime(&response).map(|ms| (received, ms));
+        let idle = self.idle_lifetime(&response).map(|ms| (sent, ms));
         SignedIn {
             user,
             id_token: response.id_token,
@@ -2420,7 +2460,7 @@ impl Machine {
             refresh: response.refresh_token,
             doubtful: None,
             frame_wants_user: false,
-            got: received,
+            got: sent,
             lifetime,
             idle,
             renewal: None,
@@ -2499,6 +2539,7 @@ impl Machine {
                 let Acquired {
                     response,
                     user,
+                    sent,
                     received,
                     authenticated,
                 } = *acquired;
@@ -2534,7 +2575,7 @@ impl Machine {
                         s.user = user;
                     }
                 }
-                self.adopt(response, received);
+                self.adopt(response, (sent, received));
                 if let Phase::SignedIn(s) = &mut self.phase {
                     s.renewals = s.renewals.saturating_add(1);
                     let how = if authenticated {
@@ -2570,6 +2611,16 @@ impl Machine {
             Outcome::Fail(Failure::GrantGone) => {
                 let refused_refresh = matches!(&self.phase,
                     Phase::SignedIn(s) if s.refresh.is_some() && !s.frame_wants_user);
+                // A grant refused after its own idle lifetime ran out (the tab was
+                // asleep or frozen past it) tells nothing of the other tabs' grants,
+                // which their tabs kept alive: this tab's session ends, alone.
+                let idled_out = matches!(&self.phase,
+                    Phase::SignedIn(s) if s.idle.is_some_and(|(at, ms)| elapsed(self.now, at) >= ms));
+                if refused_refresh && idled_out && !self.client.frame {
+                    self.forget_session();
+                    self.lost = true;
+                    return;
+                }
                 if !(refused_refresh && self.client.frame) {
                     self.session_lost();
                     return;
@@ -2641,15 +2692,16 @@ impl Machine {
         }
     }
 
-    /// Takes the tokens of a renewal.
-    fn adopt(&mut self, response: TokenResponse, received: Now) {
+    /// Takes the tokens of a renewal (their lifetimes count from `sent`, as in
+    /// [`new_signed_in`](Self::new_signed_in)).
+    fn adopt(&mut self, response: TokenResponse, (sent, received): (Now, Now)) {
         let lifetime = self.lifetime(&response, received);
         let idle = self.idle_lifetime(&response);
         let Phase::SignedIn(s) = &mut self.phase else {
             return;
         };
         s.access = response.access_token;
-        s.got = received;
+        s.got = sent;
         s.lifetime = lifetime;
         // RFC 6749 section 6: without a new refresh token the old one stays valid.
         if let Some(rt) = response.refresh_token {
@@ -2666,7 +2718,7 @@ impl Machine {
         // `refresh_expires_in` would otherwise leave keep-alive due after every
         // renewal, and each activity would start another).
         if let Some(ms) = idle.or(s.idle.map(|(_, ms)| ms)) {
-            s.idle = Some((received, ms));
+            s.idle = Some((sent, ms));
         }
         s.retry = None;
         s.error = None;
@@ -2943,6 +2995,7 @@ impl Machine {
             worked,
             last_seen,
             shared_at,
+            unshared,
             countdown,
             published_countdown,
             published_info,
@@ -2979,7 +3032,15 @@ impl Machine {
             here,
         )
             .hash(h);
-        (offline, visible, logged_out_marker, lost, idle_held).hash(h);
+        (
+            offline,
+            visible,
+            logged_out_marker,
+            lost,
+            idle_held,
+            unshared,
+        )
+            .hash(h);
         crate::core::reveal::with(|| {
             format!(
                 "{early:?}|{keys_prefetch:?}|{phase:?}|{next_req:?}|{waiters:?}|{offset:?}|\

@@ -713,6 +713,45 @@ fn keep_alive_goes_on_at_its_pace_when_renewals_stop_telling_the_idle_lifetime()
 }
 
 #[test]
+fn a_keep_alive_of_zero_is_none_not_a_refresh_at_every_move() {
+    let idp = Idp::new();
+    let mut tab = signed_in_with(&idp, |c| {
+        c.renew_ahead(false)
+            .keep_alive(std::time::Duration::ZERO)
+            .auto_logout(false)
+    });
+    for _ in 0..60 {
+        tab.advance(1_000);
+        tab.dispatch(Event::Activity);
+        tab.fire_timers();
+    }
+    assert_eq!(idp.refreshes(), 0, "refreshes in a minute of work");
+}
+
+#[test]
+fn a_slow_answer_counts_its_tokens_lifetime_from_when_it_was_asked_for() {
+    let idp = Idp::new();
+    let mut tab = signed_in_with(&idp, |c| c.renew_ahead(false).auto_logout(false));
+    let lifetime = idp.lifetime_ms();
+    tab.advance(lifetime);
+    tab.hold_fetches = true;
+    tab.want_token();
+    let sent = tab.now.wall;
+    // Issued as the request came, its answer 10 s on the way back.
+    let (req, request) = tab.held.remove(0);
+    let result = idp.handle(&request, tab.now);
+    tab.advance(10_000);
+    tab.dispatch(Event::Http {
+        req,
+        result,
+        waited: 0,
+    });
+    assert!(tab.last_answer().is_ok());
+    // It expires `expires_in` after it was issued, not after it came.
+    assert_eq!(tab.info.access_token_expires_at, Some(sent + lifetime));
+}
+
+#[test]
 fn transient_failures_back_off_and_keep_the_current_token() {
     let idp = Idp::new();
     let mut tab = signed_in(&idp);
@@ -780,6 +819,48 @@ fn a_refused_refresh_token_is_replaced_through_the_frame_while_the_provider_sess
     assert_eq!(tab.state(), AuthState::LoggedOut);
     assert!(tab.broadcasts.contains(&TabMessage::Lost));
     assert!(tab.info.session_lost);
+}
+
+#[test]
+fn a_grant_that_idled_out_in_a_tab_asleep_ends_that_tab_only() {
+    // Without a frame (the provider on another site), with grants that idle out
+    // after 10 minutes, and no idle logout.
+    let across_sites = |idp: &Idp| {
+        let mut tab = Tab::with_origin(idp, "http://127.0.0.1:3000", "/");
+        tab.tweak = |c| c.auto_logout(false);
+        tab.start();
+        tab.run();
+        tab.login_as("alice")
+    };
+    let idp = Idp::new();
+    idp.set_refresh_expires_in(Some(600));
+    let mut tab = across_sites(&idp);
+    assert!(tab.state().is_logged_in());
+    // The tab sleeps for 40 minutes (no timer runs), and its grant idles out at the
+    // provider; the other tabs kept theirs alive. Its refresh is refused.
+    tab.broadcasts.clear();
+    idp.revoke_all();
+    tab.advance(40 * 60_000);
+    tab.want_token();
+    assert_eq!(idp.invalid_grants(), 1);
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert!(tab.info.session_lost, "the user is told to sign in again");
+    assert!(
+        !tab.broadcasts.contains(&TabMessage::Lost),
+        "the other tabs were signed out: {:?}",
+        tab.broadcasts
+    );
+    // Refused within its idle lifetime, the grant was ended at the provider: every
+    // tab is told.
+    let idp = Idp::new();
+    idp.set_refresh_expires_in(Some(600));
+    let mut tab = across_sites(&idp);
+    idp.revoke_all();
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert_eq!(idp.invalid_grants(), 1);
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert!(tab.broadcasts.contains(&TabMessage::Lost));
 }
 
 #[test]
@@ -2489,6 +2570,44 @@ fn mock_mode_signs_in_without_a_provider_and_toggles() {
     out.start();
     out.run();
     assert_eq!(out.state(), AuthState::LoggedOut);
+}
+
+#[test]
+fn the_last_activity_before_a_pause_is_told_to_the_other_tabs_too() {
+    // Shared every 5 s at most (300 s timeout, 60 s warning): the user's last move,
+    // 4.9 s after one told, is told when those 5 s are up. Untold, the other tabs
+    // would log out (and this one with them) 4.9 s early, into its countdown.
+    let idp = Idp::new();
+    let mut tab = idle_tab(&idp);
+    tab.dispatch(Event::Activity);
+    assert_eq!(tab.broadcasts.last(), Some(&TabMessage::Activity));
+    tab.broadcasts.clear();
+    tab.advance(4_900);
+    tab.dispatch(Event::Activity);
+    assert!(tab.broadcasts.is_empty(), "{:?}", tab.broadcasts);
+    tab.advance(99);
+    tab.fire_timers();
+    assert!(tab.broadcasts.is_empty(), "{:?}", tab.broadcasts);
+    tab.advance(1);
+    tab.fire_timers();
+    assert_eq!(tab.broadcasts, [TabMessage::Activity]);
+    // Told once: nothing more until the user moves again.
+    tab.advance(60_000);
+    tab.fire_timers();
+    assert_eq!(tab.broadcasts, [TabMessage::Activity]);
+    // Signed out with a move held back: nothing is told.
+    tab.advance(1_000);
+    tab.dispatch(Event::Activity);
+    tab.advance(1_000);
+    tab.dispatch(Event::Activity);
+    assert_eq!(tab.broadcasts.len(), 2, "{:?}", tab.broadcasts);
+    tab.dispatch(Event::Logout(
+        crate::LogoutOptions::default().local_only(true),
+    ));
+    tab.broadcasts.clear();
+    tab.advance(10_000);
+    tab.fire_timers();
+    assert!(tab.broadcasts.is_empty(), "{:?}", tab.broadcasts);
 }
 
 #[test]
