@@ -622,6 +622,8 @@ pub(crate) struct Machine {
     /// back (`true`: the return counts as activity if the session stays), or this
     /// tab's own timer came late. Tokens wait for it too.
     idle_held: Option<bool>,
+    /// The page came back from the back-forward cache with that decision to make.
+    restored: bool,
     /// A token request in flight when the session ended: the refresh token its
     /// answer brings (a grant nobody will use) is revoked when it comes.
     abandoned: Option<ReqId>,
@@ -720,6 +722,7 @@ impl Machine {
             lost: false,
             retry: None,
             idle_held: None,
+            restored: false,
             abandoned: None,
             signing_via: SignInMethod::Interactive,
             revocation: None,
@@ -872,7 +875,15 @@ impl Machine {
             Event::PageRestored if matches!(self.phase, Phase::Redirecting) => {
                 self.emit(Command::Reload);
             }
-            Event::PageRestored => {}
+            // No message of the other tabs reached the page while it was in the
+            // cache: an idle timeout it finds run out is this tab's alone.
+            Event::PageRestored => {
+                self.restored = true;
+                if self.idle_held.is_none() {
+                    self.idle_check();
+                    self.restored = false;
+                }
+            }
         }
         if self.idle_held.is_none() {
             self.idle_check();
@@ -974,7 +985,14 @@ impl Machine {
     /// The idle timeout ran out: a local logout in every tab, the refresh token
     /// revoked at the provider, and the app's chosen page.
     fn auto_logout(&mut self) {
-        self.logout(LogoutOptions::default().local_only(true));
+        if std::mem::take(&mut self.restored) {
+            // Kept in the back-forward cache, this page heard none of the other
+            // tabs' activity (a BroadcastChannel does not deliver to such a page):
+            // the user may be working in one of them. Only this tab's session ends.
+            self.end_here();
+        } else {
+            self.logout(LogoutOptions::default().local_only(true));
+        }
         self.idle_logged_out = true;
         if let Some(path) = self.client.auto_logout_to.as_deref() {
             let path = sanitize_return_path(path);
@@ -1687,6 +1705,15 @@ impl Machine {
         self.phase = next;
     }
 
+    /// Ends this tab's session alone: the other tabs, which may still be signed in,
+    /// and the markers they share are left as they are; the grant it held is revoked.
+    fn end_here(&mut self) {
+        let abandoned = self.abandoned_tokens();
+        let refresh = self.held_refresh();
+        self.leave(Phase::SignedOut);
+        self.revoke_left(refresh, abandoned);
+    }
+
     /// Ends the session here, without telling anyone: no marker of a recent sign-in.
     fn forget_session(&mut self) {
         self.leave(Phase::SignedOut);
@@ -1916,6 +1943,7 @@ impl Machine {
         match self.idle_held.take() {
             Some(user) => {
                 self.idle_check();
+                self.restored = false;
                 if user {
                     self.activity();
                 }
@@ -2617,7 +2645,7 @@ impl Machine {
                 let idled_out = matches!(&self.phase,
                     Phase::SignedIn(s) if s.idle.is_some_and(|(at, ms)| elapsed(self.now, at) >= ms));
                 if refused_refresh && idled_out && !self.client.frame {
-                    self.forget_session();
+                    self.end_here();
                     self.lost = true;
                     return;
                 }
@@ -3003,6 +3031,7 @@ impl Machine {
             lost,
             retry,
             idle_held,
+            restored,
             abandoned,
             signing_via,
             revocation,
@@ -3039,6 +3068,7 @@ impl Machine {
             lost,
             idle_held,
             unshared,
+            restored,
         )
             .hash(h);
         crate::core::reveal::with(|| {

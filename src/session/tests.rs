@@ -846,6 +846,10 @@ fn a_grant_that_idled_out_in_a_tab_asleep_ends_that_tab_only() {
     assert_eq!(tab.state(), AuthState::LoggedOut);
     assert!(tab.info.session_lost, "the user is told to sign in again");
     assert!(
+        idp.0.borrow().local.contains_key("signed-in"),
+        "the other tabs' marker of a session was taken away"
+    );
+    assert!(
         !tab.broadcasts.contains(&TabMessage::Lost),
         "the other tabs were signed out: {:?}",
         tab.broadcasts
@@ -2179,6 +2183,7 @@ fn a_tab_back_after_the_idle_timeout_ran_out_unseen_is_logged_out() {
     ] {
         let idp = Idp::new();
         let mut tab = idle_tab(&idp);
+        let restored = matches!(event, Event::PageRestored);
         tab.dispatch(Event::Visibility(false));
         tab.advance(300_000);
         tab.dispatch(event);
@@ -2186,7 +2191,16 @@ fn a_tab_back_after_the_idle_timeout_ran_out_unseen_is_logged_out() {
         tab.fire_timers();
         assert_eq!(tab.state(), AuthState::LoggedOut, "{what}");
         assert!(tab.info.idle_logged_out, "{what}");
-        assert!(tab.broadcasts.contains(&TabMessage::Logout), "{what}");
+        assert_eq!(idp.revoked().len(), 1, "{what}");
+        // A page kept in the back-forward cache heard none of the other tabs'
+        // activity (no message reaches it there): it ends its own session only, and
+        // leaves the markers the other tabs share. A frozen page hears them on its
+        // return: its timeout is everyone's.
+        let told = tab.broadcasts.contains(&TabMessage::Logout);
+        assert_eq!(told, !restored, "{what}");
+        let local = &idp.0.borrow().local;
+        assert_eq!(local.contains_key("logged-out"), !restored, "{what}");
+        assert_eq!(local.contains_key("signed-in"), restored, "{what}");
     }
     // The other tabs' activity, held back with the frozen page and heard after its
     // return, keeps the session: the user was working in another tab.
