@@ -499,6 +499,9 @@ pub(crate) struct Driver {
     last_activity: Cell<f64>,
     /// This driver took the page's early silent sign-in (no other one can).
     took_early: Cell<bool>,
+    /// How many times the session has published a signed-in state (see
+    /// [`Driver::sign_ins`]).
+    sign_ins: Cell<u64>,
     /// The auto-logout warnings in the page, which follow the countdown.
     warnings: Array,
 }
@@ -558,6 +561,7 @@ impl Driver {
             last_activity: Cell::new(0.0),
             awaited: RefCell::new(Vec::new()),
             took_early: Cell::new(false),
+            sign_ins: Cell::new(0),
             warnings: Array::new(),
         });
         let early = early_frame(&driver.machine.borrow().client().key(Slot::Provider));
@@ -626,6 +630,13 @@ impl Driver {
             parts.custom,
             &stay,
         );
+    }
+
+    /// How many times the session has published a signed-in state: a guard tells
+    /// from it whether a user was signed in while it was on screen, even when a
+    /// sign-in and a logout came between two of its renders.
+    pub(crate) fn sign_ins(&self) -> u64 {
+        self.sign_ins.get()
     }
 
     /// The user did something the page's listeners may not see (e.g. "Stay signed
@@ -732,7 +743,12 @@ impl Driver {
                     tx.send(result);
                 }
             }
-            Command::Publish(state) => (self.listener)(Update::State(state)),
+            Command::Publish(state) => {
+                if state.is_logged_in() {
+                    self.sign_ins.set(self.sign_ins.get() + 1);
+                }
+                (self.listener)(Update::State(state));
+            }
             Command::Countdown(left) => {
                 js_warnings(&self.warnings, left);
                 (self.listener)(Update::Countdown(left));

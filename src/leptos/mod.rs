@@ -21,10 +21,6 @@ struct OidcContext {
     state: RwSignal<AuthState<RawClaims>>,
     countdown: RwSignal<Option<u32>>,
     info: RwSignal<SessionInfo>,
-    /// How many times the session has published a signed-in state: a guard tells
-    /// from it whether a user was signed in while it was on screen, even when a
-    /// sign-in and a logout came between two of its renders.
-    sign_ins: StoredValue<u64>,
     // On the server there is no session to drive.
     #[cfg_attr(not(feature = "browser"), allow(dead_code))]
     // Read with `try_`: a handle kept past its provider (in a task, say) finds no
@@ -63,7 +59,6 @@ pub fn OidcProvider(
         state: RwSignal::new(AuthState::<RawClaims>::Pending),
         countdown: RwSignal::new(None),
         info: RwSignal::new(SessionInfo::default()),
-        sign_ins: StoredValue::new(0),
         session: StoredValue::new_local(None),
     };
     ctx.session.set_value(start_session(config, ctx));
@@ -78,9 +73,6 @@ fn start_session(config: OidcConfig, ctx: OidcContext) -> Option<SessionRef> {
     // page that cannot run the library's script, the failure below).
     let apply = move |update| match update {
         Update::State(s) => {
-            if s.is_logged_in() {
-                ctx.sign_ins.try_update_value(|n| *n += 1);
-            }
             ctx.state.try_set(s);
         }
         Update::Countdown(c) => {
@@ -291,6 +283,21 @@ where
     ) -> impl Future<Output = Result<AccessToken, AuthError>> + 'static {
         access_token(self.ctx)
     }
+}
+
+/// How many times the session has published a signed-in state.
+fn sign_ins(ctx: OidcContext) -> u64 {
+    #[cfg(feature = "browser")]
+    let n = ctx
+        .session
+        .try_with_value(|s| s.as_ref().map_or(0, |s| s.sign_ins()))
+        .unwrap_or(0);
+    #[cfg(not(feature = "browser"))]
+    let n = {
+        let _ = ctx;
+        0
+    };
+    n
 }
 
 fn stay_signed_in(ctx: OidcContext) {
@@ -562,16 +569,16 @@ pub fn RequireAuth(
     children: ChildrenFn,
 ) -> impl IntoView {
     let ctx = context();
-    let (state, sign_ins) = (ctx.state, ctx.sign_ins);
+    let state = ctx.state;
     // Whether a user was signed in while the guard was on screen: when it appeared,
     // or since (the session's sign-ins, counted as they are published).
     let was_in = state.with_untracked(AuthState::is_logged_in);
-    let sign_ins_then = sign_ins.try_get_value();
+    let sign_ins_then = sign_ins(ctx);
     // What to show, decided once per change of the session: the children are built
     // again only when the branch changes, not when a renewal brings new claims (their
     // signals and unsaved input stay).
     let guarded = Memo::new(move |_| {
-        let was_in = was_in || sign_ins.try_get_value() != sign_ins_then;
+        let was_in = was_in || sign_ins(ctx) != sign_ins_then;
         state.with(|s| match s {
             AuthState::Pending => Guarded::Pending,
             AuthState::LoggedIn(user) => {
