@@ -12,6 +12,7 @@ use wasm_bindgen_test::*;
 use super::{fetch, Driver, WebCryptoVerifier, MAX_RESPONSE_BYTES};
 use crate::core::jose::{AlgorithmPolicy, JoseError, Jwk, JwkSet, UnverifiedJws};
 use crate::core::{HttpRequest, HttpResponse};
+use crate::session::machine::Command;
 use crate::session::{AuthError, AuthState, OidcConfig, Slot};
 use crate::{use_oidc, AutoLogoutWarning, MockUser, OidcProvider, RequireAuth, User};
 
@@ -753,8 +754,8 @@ async fn require_auth_keeps_its_children_when_the_session_publishes_the_same_bra
     let driver = session.get_untracked().unwrap();
     let signed_in = driver.machine.borrow().state();
     assert!(signed_in.is_logged_in());
-    (driver.listener)(super::Update::State(signed_in.clone()));
-    (driver.listener)(super::Update::State(signed_in));
+    driver.exec(Command::Publish(signed_in.clone()));
+    driver.exec(Command::Publish(signed_in));
     sleep(50).await;
     assert_eq!(text(&host), "IN");
     assert_eq!(
@@ -780,12 +781,12 @@ async fn require_auth_sees_a_sign_in_and_a_logout_published_between_two_renders(
     let signed_in = driver.machine.borrow().state();
     assert!(signed_in.is_logged_in());
     // The guard appears while the session is pending...
-    (driver.listener)(super::Update::State(AuthState::Pending));
+    driver.exec(Command::Publish(AuthState::Pending));
     show.set(true);
     assert!(wait_for(|| text(&host) == "WAIT").await, "{}", text(&host));
     // ...and a sign-in and a logout come in the same task, before it renders again.
-    (driver.listener)(super::Update::State(signed_in));
-    (driver.listener)(super::Update::State(AuthState::LoggedOut));
+    driver.exec(Command::Publish(signed_in));
+    driver.exec(Command::Publish(AuthState::LoggedOut));
     // The user was signed in under its eyes: no login starts (in mock mode one
     // would sign straight back in and show the children).
     assert!(
