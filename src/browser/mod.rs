@@ -840,7 +840,7 @@ fn listen(weak: Weak<Driver>, channel: &str) -> PageEvents {
             PageEvent::OFFLINE => Event::Online(false),
             PageEvent::VISIBLE => Event::Visibility(true),
             PageEvent::HIDDEN => Event::Visibility(false),
-            PageEvent::RESTORED => Event::PageRestored,
+            PageEvent::RESTORED => Event::PageRestored(this.read(Slot::Activity)),
             PageEvent::TIMER => Event::Timer,
             PageEvent::STAY => {
                 this.activity();

@@ -1168,6 +1168,45 @@ async fn hydration_takes_over_the_servers_pending_view_then_shows_the_session() 
     handle.forget();
 }
 
+/// Under `hydrate` the session's publications reach the page a microtask late: a
+/// guard hydrated while the session signed in (known at once in mock mode) still
+/// knows, after a logout, that the user was signed in under its eyes.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen_test]
+async fn hydration_a_guard_that_saw_the_user_does_not_send_them_off_after_a_logout() {
+    use crate::leptos::hydration::{guarded, GUARDED_HTML};
+    driver_script();
+    set_address("/");
+    let document = web_sys::window().unwrap().document().unwrap();
+    let host = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&host).unwrap();
+    host.set_inner_html(GUARDED_HTML);
+    let session = RwSignal::new_local(None::<Rc<Driver>>);
+    let config = mock("hydrate-guard", MockUser::new("ann"));
+    let handle = leptos::mount::hydrate_from(host.clone().unchecked_into(), move || {
+        view! {
+            <OidcProvider config=config>
+                {session.set(crate::leptos::current_session());
+                guarded()}
+            </OidcProvider>
+        }
+    });
+    assert!(wait_for(|| text(&host) == "IN").await, "{}", text(&host));
+    let driver = session.get_untracked().unwrap();
+    driver.post(crate::session::machine::Event::Logout(
+        crate::LogoutOptions::default(),
+    ));
+    assert!(
+        wait_for(|| text(&host).starts_with("Signed out")).await,
+        "{}",
+        text(&host)
+    );
+    // No login started (in mock mode it would sign straight back in).
+    sleep(200).await;
+    assert!(text(&host).starts_with("Signed out"), "{}", text(&host));
+    handle.forget();
+}
+
 /// Makes every request of the page answer [`DEAD_ISS`]'s metadata (its sign-in pages
 /// cannot be reached); returns the page's own `fetch`, to put back.
 fn answer_discovery() -> wasm_bindgen::JsValue {

@@ -577,8 +577,12 @@ pub fn RequireAuth(
     // What to show, decided once per change of the session: the children are built
     // again only when the branch changes, not when a renewal brings new claims (their
     // signals and unsaved input stay).
-    let guarded = Memo::new(move |_| {
-        let was_in = was_in || sign_ins(ctx) != sign_ins_then;
+    let guarded = Memo::new(move |shown| {
+        // (Under `hydrate` the count may run ahead of the state the guard sees: what
+        // it showed last counts too.)
+        let was_in = was_in
+            || matches!(shown, Some(Guarded::In(_) | Guarded::Ended))
+            || sign_ins(ctx) != sign_ins_then;
         state.with(|s| match s {
             AuthState::Pending => Guarded::Pending,
             AuthState::LoggedIn(user) => {
@@ -732,7 +736,7 @@ pub(crate) mod hydration {
     use leptos::either::EitherOf3;
     use leptos::prelude::*;
 
-    use crate::{use_oidc, AuthState};
+    use crate::{use_oidc, AuthState, RequireAuth};
 
     /// What the page shows for each state. (A function, not a component, with
     /// `Either` rather than `AnyView`: only those render HTML without `ssr`.)
@@ -748,6 +752,14 @@ pub(crate) mod hydration {
     /// The page as the server renders it (checked below, with `ssr`).
     pub(crate) const SERVER_HTML: &str = "<p>pending</p>";
 
+    /// A guarded page, pending as the server renders it (checked below).
+    pub(crate) fn guarded() -> impl IntoView {
+        view! { <RequireAuth fallback=|| "WAIT">"IN"</RequireAuth> }
+    }
+
+    /// [`guarded`] as the server renders it.
+    pub(crate) const GUARDED_HTML: &str = "WAIT";
+
     #[cfg(feature = "ssr")]
     #[test]
     fn the_server_renders_the_page_pending() {
@@ -756,6 +768,16 @@ pub(crate) mod hydration {
         let html = Owner::new()
             .with(|| view! { <OidcProvider config=config>{status()}</OidcProvider> }.to_html());
         assert_eq!(html, SERVER_HTML);
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_server_renders_a_guarded_page_pending() {
+        use crate::{MockUser, OidcConfig, OidcProvider};
+        let config = OidcConfig::new("https://mock.test", "hydrate").mock(MockUser::new("alice"));
+        let html = Owner::new()
+            .with(|| view! { <OidcProvider config=config>{guarded()}</OidcProvider> }.to_html());
+        assert_eq!(html, GUARDED_HTML);
     }
 }
 

@@ -17,6 +17,10 @@ pub(crate) enum Slot {
     /// The provider's metadata and public keys, so that a reload soon after needs
     /// only the authorization and token requests (session storage; no secrets).
     Provider,
+    /// When (wall-clock ms) a tab last told the others of the user's activity: read
+    /// by a page back from the back-forward cache, which heard none of their messages
+    /// (local storage).
+    Activity,
 }
 
 impl Slot {
@@ -31,6 +35,7 @@ impl Slot {
             Slot::SignedIn => "signed-in",
             Slot::LoggedOut => "logged-out",
             Slot::Provider => "provider",
+            Slot::Activity => "activity",
         }
     }
 }

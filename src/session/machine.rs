@@ -270,8 +270,10 @@ pub(crate) enum Event {
     /// no answer will come, and the frame's timeout need not be waited for.
     SilentFailed { req: ReqId },
     /// The page came back from the browser's back-forward cache (Back from the
-    /// provider's page): a redirect it was leaving for did not happen.
-    PageRestored,
+    /// provider's page): a redirect it was leaving for did not happen. With
+    /// `Slot::Activity` as it is now: the other tabs' messages did not reach the
+    /// page there.
+    PageRestored(Option<String>),
 }
 
 /// An action for the driver.
@@ -622,8 +624,6 @@ pub(crate) struct Machine {
     /// back (`true`: the return counts as activity if the session stays), or this
     /// tab's own timer came late. Tokens wait for it too.
     idle_held: Option<bool>,
-    /// The page came back from the back-forward cache with that decision to make.
-    restored: bool,
     /// A token request in flight when the session ended: the refresh token its
     /// answer brings (a grant nobody will use) is revoked when it comes.
     abandoned: Option<ReqId>,
@@ -722,7 +722,6 @@ impl Machine {
             lost: false,
             retry: None,
             idle_held: None,
-            restored: false,
             abandoned: None,
             signing_via: SignInMethod::Interactive,
             revocation: None,
@@ -872,18 +871,12 @@ impl Machine {
             // The user came back without signing in (or out) at the provider, to a
             // page as it was when it left (its route, a guard about to send the user
             // off again): it is loaded afresh instead.
-            Event::PageRestored if matches!(self.phase, Phase::Redirecting) => {
+            Event::PageRestored(_) if matches!(self.phase, Phase::Redirecting) => {
                 self.emit(Command::Reload);
             }
             // No message of the other tabs reached the page while it was in the
-            // cache: an idle timeout it finds run out is this tab's alone.
-            Event::PageRestored => {
-                self.restored = true;
-                if self.idle_held.is_none() {
-                    self.idle_check();
-                    self.restored = false;
-                }
-            }
+            // cache: the last activity they told of is read from storage.
+            Event::PageRestored(activity) => self.heard_activity(activity.as_deref()),
         }
         if self.idle_held.is_none() {
             self.idle_check();
@@ -929,6 +922,25 @@ impl Machine {
         self.share_activity();
     }
 
+    /// The other tabs' last activity as stored (`Slot::Activity`), for a page that
+    /// could not hear their messages: the idle clock counts from it when it is later
+    /// than what this tab knows.
+    fn heard_activity(&mut self, stored: Option<&str>) {
+        let Some(wall) = stored.and_then(|v| v.parse::<u64>().ok()) else {
+            return;
+        };
+        if wall <= self.last_seen.wall {
+            return;
+        }
+        let ago = self.now.wall.saturating_sub(wall);
+        let at = Now {
+            mono: self.now.mono.saturating_sub(ago),
+            wall: wall.min(self.now.wall),
+        };
+        self.last_seen = at;
+        self.worked = self.worked.max(at.mono);
+    }
+
     /// How often (ms) this tab tells the others of activity: often enough that no
     /// tab's warning starts while the user works in another. `None` without a
     /// session that idles out.
@@ -962,6 +974,10 @@ impl Machine {
             self.shared_at = Some(self.now.mono);
             self.unshared = false;
             self.emit(Command::Broadcast(TabMessage::Activity));
+            self.emit(Command::Store {
+                slot: Slot::Activity,
+                value: Some(self.now.wall.to_string()),
+            });
         }
     }
 
@@ -985,14 +1001,7 @@ impl Machine {
     /// The idle timeout ran out: a local logout in every tab, the refresh token
     /// revoked at the provider, and the app's chosen page.
     fn auto_logout(&mut self) {
-        if std::mem::take(&mut self.restored) {
-            // Kept in the back-forward cache, this page heard none of the other
-            // tabs' activity (a BroadcastChannel does not deliver to such a page):
-            // the user may be working in one of them. Only this tab's session ends.
-            self.end_here();
-        } else {
-            self.logout(LogoutOptions::default().local_only(true));
-        }
+        self.logout(LogoutOptions::default().local_only(true));
         self.idle_logged_out = true;
         if let Some(path) = self.client.auto_logout_to.as_deref() {
             let path = sanitize_return_path(path);
@@ -1708,6 +1717,7 @@ impl Machine {
     /// Ends this tab's session alone: the other tabs, which may still be signed in,
     /// and the markers they share are left as they are; the grant it held is revoked.
     fn end_here(&mut self) {
+        self.retry = None;
         let abandoned = self.abandoned_tokens();
         let refresh = self.held_refresh();
         self.leave(Phase::SignedOut);
@@ -1943,7 +1953,6 @@ impl Machine {
         match self.idle_held.take() {
             Some(user) => {
                 self.idle_check();
-                self.restored = false;
                 if user {
                     self.activity();
                 }
@@ -3031,7 +3040,6 @@ impl Machine {
             lost,
             retry,
             idle_held,
-            restored,
             abandoned,
             signing_via,
             revocation,
@@ -3068,7 +3076,6 @@ impl Machine {
             lost,
             idle_held,
             unshared,
-            restored,
         )
             .hash(h);
         crate::core::reveal::with(|| {

@@ -221,7 +221,7 @@ fn back_from_the_provider_into_the_cached_page_loads_it_afresh() {
     tab.dispatch(Event::Login(LoginOptions::default()));
     assert!(tab.state().is_pending());
     // The browser shows the page, still leaving, from its back-forward cache.
-    tab.dispatch(Event::PageRestored);
+    tab.dispatch(Event::PageRestored(None));
     assert_eq!(tab.reloads, 1);
     assert!(
         tab.state().is_pending(),
@@ -229,7 +229,7 @@ fn back_from_the_provider_into_the_cached_page_loads_it_afresh() {
     );
     // A signed-in page comes back as it was.
     let mut tab = signed_in(&idp);
-    tab.dispatch(Event::PageRestored);
+    tab.dispatch(Event::PageRestored(None));
     assert_eq!(tab.reloads, 0);
     assert!(tab.state().is_logged_in());
 }
@@ -2179,28 +2179,27 @@ fn a_tab_back_after_the_idle_timeout_ran_out_unseen_is_logged_out() {
     for (event, what) in [
         (Event::Visibility(true), "shown again"),
         (Event::Activity, "used again"),
-        (Event::PageRestored, "restored from the back-forward cache"),
+        (
+            Event::PageRestored(None),
+            "restored from the back-forward cache",
+        ),
     ] {
         let idp = Idp::new();
         let mut tab = idle_tab(&idp);
-        let restored = matches!(event, Event::PageRestored);
+        tab.dispatch(Event::Activity);
         tab.dispatch(Event::Visibility(false));
         tab.advance(300_000);
+        // What the tabs last stored of the user's activity: this tab's own.
+        let event = match event {
+            Event::PageRestored(_) => Event::PageRestored(stored_activity(&idp)),
+            other => other,
+        };
         tab.dispatch(event);
         // Decided at the next timer, due at once.
         tab.fire_timers();
         assert_eq!(tab.state(), AuthState::LoggedOut, "{what}");
         assert!(tab.info.idle_logged_out, "{what}");
-        assert_eq!(idp.revoked().len(), 1, "{what}");
-        // A page kept in the back-forward cache heard none of the other tabs'
-        // activity (no message reaches it there): it ends its own session only, and
-        // leaves the markers the other tabs share. A frozen page hears them on its
-        // return: its timeout is everyone's.
-        let told = tab.broadcasts.contains(&TabMessage::Logout);
-        assert_eq!(told, !restored, "{what}");
-        let local = &idp.0.borrow().local;
-        assert_eq!(local.contains_key("logged-out"), !restored, "{what}");
-        assert_eq!(local.contains_key("signed-in"), restored, "{what}");
+        assert!(tab.broadcasts.contains(&TabMessage::Logout), "{what}");
     }
     // The other tabs' activity, held back with the frozen page and heard after its
     // return, keeps the session: the user was working in another tab.
@@ -2312,6 +2311,51 @@ fn activity_in_another_tab_keeps_this_one_signed_in() {
         here: "/".into(),
     });
     tab.advance(50_000);
+    tab.fire_timers();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+}
+
+/// What the tabs last stored of the user's activity (`Slot::Activity`).
+fn stored_activity(idp: &Idp) -> Option<String> {
+    idp.0.borrow().local.get("activity").cloned()
+}
+
+#[test]
+fn a_page_back_from_the_cache_counts_the_activity_the_other_tabs_stored() {
+    // A page in the back-forward cache hears no message: the user worked in another
+    // tab meanwhile, which stored when.
+    let idp = Idp::new();
+    let mut cached = idle_tab(&idp);
+    let mut other = idle_tab(&idp);
+    for _ in 0..10 {
+        cached.advance(30_000);
+        other.advance(30_000);
+        other.dispatch(Event::Activity);
+    }
+    cached.dispatch(Event::PageRestored(stored_activity(&idp)));
+    cached.fire_timers();
+    assert!(cached.state().is_logged_in(), "{:?}", cached.state());
+    assert!(!cached.broadcasts.contains(&TabMessage::Logout));
+    // The idle clock runs from that activity: the countdown comes 240 s after it.
+    cached.advance(239_000);
+    cached.fire_timers();
+    assert_eq!(cached.countdowns.last().copied().flatten(), None);
+    cached.advance(1_000);
+    cached.fire_timers();
+    assert_eq!(cached.countdowns.last().copied().flatten(), Some(60));
+    // A stored time ahead of the clock counts as now, no later: the activity told
+    // after it still counts.
+    let idp = Idp::new();
+    let mut tab = idle_tab(&idp);
+    let ahead = (tab.now.wall + 3_600_000).to_string();
+    tab.dispatch(Event::PageRestored(Some(ahead)));
+    tab.advance(200_000);
+    let later = tab.now.wall.to_string();
+    tab.dispatch(Event::PageRestored(Some(later)));
+    tab.advance(200_000);
+    tab.fire_timers();
+    assert!(tab.state().is_logged_in(), "{:?}", tab.state());
+    tab.advance(100_000);
     tab.fire_timers();
     assert_eq!(tab.state(), AuthState::LoggedOut);
 }

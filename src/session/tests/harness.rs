@@ -618,6 +618,7 @@ fn slot_name(slot: Slot) -> &'static str {
         Slot::SignedIn => "signed-in",
         Slot::LoggedOut => "logged-out",
         Slot::Provider => "provider",
+        Slot::Activity => "activity",
     }
 }
 

@@ -8,7 +8,11 @@
 //! Properties, checked in every state reached:
 //! - no refresh token is ever presented twice (so reuse detection never fires), not
 //!   even the one whose answer was lost;
-//! - a tab leaves the signed-in state only through a logout (its own or another tab's);
+//! - a tab leaves the signed-in state only through a logout (its own or another tab's),
+//!   and logs out only when the user does (in it, or in a tab that told it);
+//! - a tab told of a logout is signed out at once, and from then on sends no refresh
+//!   and hands out no token;
+//! - a timer never fires again and again without a change;
 //! - when nothing is in flight, every request for a token has been answered, and after
 //!   a logout whose message was delivered no tab is signed in.
 //!
@@ -256,11 +260,16 @@ impl Model {
             match command {
                 Command::Fetch { req, request, .. } => {
                     let body = String::from_utf8(request.body).unwrap();
+                    if self.told[tab] && body.contains("grant_type=refresh_token") {
+                        return Err(format!("tab {tab} refreshes after its logout"));
+                    }
                     self.net.push(Item::Request { tab, req, body });
                 }
                 Command::Broadcast(message) => {
-                    if message == TabMessage::Logout {
-                        self.told[tab] = true;
+                    // No idle timeout here: only the user logs out (in this tab, or
+                    // in another one that told it).
+                    if message == TabMessage::Logout && !self.told[tab] {
+                        return Err(format!("tab {tab} logged out by itself"));
                     }
                     for to in (0..self.tabs.len()).filter(|t| *t != tab) {
                         self.net.push(Item::Message {
@@ -270,7 +279,10 @@ impl Model {
                         });
                     }
                 }
-                Command::Resolve { waiter, .. } => {
+                Command::Resolve { waiter, result } => {
+                    if self.told[tab] && result.is_ok() {
+                        return Err(format!("tab {tab} hands out a token after its logout"));
+                    }
                     self.waiting[tab].retain(|w| *w != waiter);
                 }
                 Command::Publish(state) => {
@@ -420,11 +432,20 @@ impl Model {
                     )
                 });
             }
-            if self.tabs[tab]
+            if let Some(due) = self.tabs[tab]
                 .next_deadline()
-                .is_some_and(|d| d <= self.now.mono)
+                .filter(|d| *d <= self.now.mono)
             {
-                push(&|m| m.handle(tab, Event::Timer));
+                push(&|m| {
+                    let before = m.prints[tab];
+                    m.handle(tab, Event::Timer)?;
+                    // A timer that changes nothing and stays due fires again at once,
+                    // for good (and this state would count as quiet never again).
+                    if m.prints[tab] == before && m.tabs[tab].next_deadline() == Some(due) {
+                        return Err(format!("tab {tab}: timer loop at {due}"));
+                    }
+                    Ok(())
+                });
             }
         }
         let frame_open = self
@@ -482,6 +503,15 @@ impl Model {
             return Err(format!("refresh token {token} presented twice"));
         }
         Ok(response)
+    }
+
+    /// Properties of every state: a tab told of a logout (its own, or another tab's
+    /// message delivered) is signed out from then on.
+    fn check(&self) -> Result<(), String> {
+        if let Some(tab) = (0..self.tabs.len()).find(|t| self.told[*t] && self.signed_in[*t]) {
+            return Err(format!("tab {tab} still signed in after its logout"));
+        }
+        self.check_quiet()
     }
 
     /// Properties of a state where nothing is in flight.
@@ -612,7 +642,7 @@ fn explore(budget: Budget) -> Explored {
             n < 400_000,
             "the state space is larger than the test allows"
         );
-        if let Err(e) = model.check_quiet() {
+        if let Err(e) = model.check() {
             panic!("after {n} states: {e}");
         }
         for next in model.successors() {
