@@ -13,6 +13,8 @@
 //! - a tab told of a logout is signed out at once, and from then on sends no refresh
 //!   and hands out no token;
 //! - a timer never fires again and again without a change;
+//! - with an idle timeout (the third check), a tab logs out by itself only once the
+//!   user has done nothing, in any tab, for that long;
 //! - when nothing is in flight, every request for a token has been answered, and after
 //!   a logout whose message was delivered no tab is signed in.
 //!
@@ -28,12 +30,12 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::harness::{signed_in, verify, Idp, Tab, ISS};
+use super::harness::{signed_in_with, verify, Idp, Tab, ISS};
 use crate::core::jose::{AlgorithmPolicy, JoseError, JwkSet, VerifiedJws};
 use crate::core::reveal;
 use crate::core::{form, HttpResponse};
 use crate::session::machine::{Command, Event, Machine, Now, ReqId, TabMessage};
-use crate::session::{AuthState, LogoutOptions};
+use crate::session::{AuthState, LogoutOptions, OidcConfig};
 use crate::test_support::EcKey;
 
 #[derive(Clone, Debug, Default)]
@@ -221,6 +223,10 @@ struct Model {
     logout_dropped: bool,
     /// Tabs told to sign out (own logout or a delivered message).
     told: Vec<bool>,
+    /// The idle timeout (ms), if the tabs have one.
+    idle: Option<u64>,
+    /// When (wall ms) the user last did something, in any tab.
+    last_move: u64,
 }
 
 const TAB_IDS: [&str; 3] = ["t0", "t1", "t2"];
@@ -246,7 +252,7 @@ impl Model {
             sorted(p.codes.iter()),
         )
             .hash(&mut h);
-        (&self.signed_in, &self.waiting, &self.told).hash(&mut h);
+        (&self.signed_in, &self.waiting, &self.told, self.last_move).hash(&mut h);
         (self.now.mono, self.now.wall).hash(&mut h);
         (&self.left, self.logged_out, self.logout_dropped).hash(&mut h);
         reveal::with(|| format!("{:?}", self.net)).hash(&mut h);
@@ -266,10 +272,18 @@ impl Model {
                     self.net.push(Item::Request { tab, req, body });
                 }
                 Command::Broadcast(message) => {
-                    // No idle timeout here: only the user logs out (in this tab, or
-                    // in another one that told it).
+                    // Only the user logs out (in this tab, or in another one that
+                    // told it), or the idle timeout, once the user has done nothing
+                    // in any tab for that long.
                     if message == TabMessage::Logout && !self.told[tab] {
-                        return Err(format!("tab {tab} logged out by itself"));
+                        let quiet = self.now.wall.saturating_sub(self.last_move);
+                        if self.idle.is_none_or(|idle| quiet < idle) {
+                            return Err(format!(
+                                "tab {tab} logged out by itself, {quiet} ms after the \
+                                 user's last move"
+                            ));
+                        }
+                        self.told[tab] = true;
                     }
                     for to in (0..self.tabs.len()).filter(|t| *t != tab) {
                         self.net.push(Item::Message {
@@ -411,6 +425,13 @@ impl Model {
                 }
             }
         }
+        // The user moves when no timer is overdue: a visible tab's timers fire on
+        // time, before anything the user does after their deadline (checked with an
+        // idle timeout, where it matters).
+        let overdue = self
+            .tabs
+            .iter()
+            .any(|t| t.next_deadline().is_some_and(|d| d <= self.now.mono));
         for tab in 0..self.tabs.len() {
             if self.left.wants > 0 {
                 push(&|m| {
@@ -419,6 +440,13 @@ impl Model {
                     let w = m.next_waiter;
                     m.waiting[tab].push(w);
                     m.handle(tab, Event::WantToken(w))
+                });
+            }
+            if self.left.moves > 0 && !overdue {
+                push(&|m| {
+                    m.left.moves -= 1;
+                    m.last_move = m.now.wall;
+                    m.handle(tab, Event::Activity)
                 });
             }
             if self.left.logouts > 0 {
@@ -448,10 +476,14 @@ impl Model {
                 });
             }
         }
-        let frame_open = self
-            .net
-            .iter()
-            .any(|item| matches!(item, Item::Frame { .. }));
+        // Time does not leap while a frame is open; nor, with an idle timeout, while a
+        // channel message is on its way or a timer is due (a BroadcastChannel
+        // delivers in moments and a visible tab's timers fire on time: held for
+        // seconds, either would make any idle logout look premature).
+        let frame_open = self.net.iter().any(|item| {
+            matches!(item, Item::Frame { .. })
+                || (self.idle.is_some() && matches!(item, Item::Message { .. }))
+        }) || (self.idle.is_some() && overdue);
         let next = self
             .tabs
             .iter()
@@ -464,6 +496,16 @@ impl Model {
             push(&|m| {
                 m.left.ticks -= 1;
                 let step = next - m.now.mono;
+                m.now.mono += step;
+                m.now.wall += step;
+                Ok(())
+            });
+        }
+        if self.left.steps > 0 && !frame_open {
+            // No further than the next deadline: timers fire in their order.
+            let step = next.map_or(2_000, |d| (d - self.now.mono).min(2_000));
+            push(&|m| {
+                m.left.steps -= 1;
                 m.now.mono += step;
                 m.now.wall += step;
                 Ok(())
@@ -564,6 +606,9 @@ struct Budget {
     duplicates: u8,
     /// Token answers lost after the provider carried the request out.
     losses: u8,
+    /// The user's moves (activity in a tab), and steps of 2 s between them.
+    moves: u8,
+    steps: u8,
 }
 
 /// What a check reached.
@@ -573,19 +618,31 @@ struct Explored {
     exchanges: u32,
     /// The most refresh tokens presented in one state.
     presented: usize,
+    /// States in which the idle timeout logged the tabs out.
+    idle_logouts: usize,
 }
 
 /// Explores every state three signed-in tabs reach within `budget`, checking the
 /// properties in each.
 fn explore(budget: Budget) -> Explored {
+    explore_with(3, budget, |c| c, None)
+}
+
+/// The same for `n` tabs configured by `tweak`, whose idle timeout is `idle` (ms).
+fn explore_with(
+    n: usize,
+    budget: Budget,
+    tweak: fn(OidcConfig) -> OidcConfig,
+    idle: Option<u64>,
+) -> Explored {
     let idp = Idp::new();
     // Revocation after a logout is checked elsewhere; here it would only multiply the
     // states without touching the property.
     idp.0.borrow_mut().no_revocation = true;
     let mut tabs: Vec<Tab> = Vec::new();
-    for id in TAB_IDS {
-        let mut tab = signed_in(&idp);
-        tab.tab_id = id.into();
+    for id in &TAB_IDS[..n] {
+        let mut tab = signed_in_with(&idp, tweak);
+        tab.tab_id = (*id).into();
         tabs.push(tab);
     }
     // Each tab signed in on its own (its own token family); restart them with their ids.
@@ -594,8 +651,8 @@ fn explore(budget: Budget) -> Explored {
     let mut start = Model {
         tabs: machines,
         prints: vec![],
-        signed_in: vec![true; 3],
-        waiting: vec![vec![]; 3],
+        signed_in: vec![true; n],
+        waiting: vec![vec![]; n],
         next_waiter: 0,
         // Codes and families numbered after the harness provider's.
         provider: Provider {
@@ -607,10 +664,12 @@ fn explore(budget: Budget) -> Explored {
         left: budget,
         logged_out: false,
         logout_dropped: false,
-        told: vec![false; 3],
+        told: vec![false; n],
+        idle,
+        last_move: 0,
     };
     // The tabs' own ids (their machines were started as "a").
-    for (i, id) in TAB_IDS.iter().enumerate() {
+    for (i, id) in TAB_IDS[..n].iter().enumerate() {
         start.tabs[i] = {
             let mut t = tabs[i].reload();
             t.tab_id = (*id).into();
@@ -622,6 +681,8 @@ fn explore(budget: Budget) -> Explored {
     }
 
     start.prints = start.tabs.iter().map(print).collect();
+    // The user's last move, as far as the tabs know: the earliest of their starts.
+    start.last_move = tabs.iter().map(|t| t.now.wall).min().unwrap();
 
     let began = Instant::now();
     let mut seen: HashSet<u64> = HashSet::new();
@@ -632,11 +693,15 @@ fn explore(budget: Budget) -> Explored {
         states: 0,
         exchanges: 0,
         presented: 0,
+        idle_logouts: 0,
     };
     while let Some(model) = queue.pop_front() {
         explored.states += 1;
         explored.exchanges = explored.exchanges.max(model.provider.exchanges);
         explored.presented = explored.presented.max(model.provider.presented.len());
+        if !model.logged_out && model.told.iter().any(|t| *t) {
+            explored.idle_logouts += 1;
+        }
         let n = explored.states;
         assert!(
             n < 400_000,
@@ -670,6 +735,8 @@ fn three_tabs_with_a_lossy_channel_never_spend_a_refresh_token_twice() {
         drops: 1,
         duplicates: 1,
         losses: 0,
+        moves: 0,
+        steps: 0,
     });
     // The refresh path was reached: tokens were presented (by several tabs).
     assert!(
@@ -690,11 +757,46 @@ fn a_lost_refresh_answer_is_never_spent_again_nor_ends_a_session() {
         drops: 0,
         duplicates: 0,
         losses: 1,
+        moves: 0,
+        steps: 0,
     });
     // The lost answer's path was reached: a tab renewed through the frame.
     assert!(
         explored.exchanges > 0,
         "no sign-in through the frame in {} states",
+        explored.states
+    );
+}
+
+#[test]
+fn tabs_with_an_idle_timeout_log_out_only_when_the_user_did_nothing_that_long() {
+    // Two tabs, 12 s of idle timeout, 1 s of countdown: activity is shared every 5 s
+    // at most. The user moves up to three times, in either tab, with steps of up to
+    // 2 s between; time runs on to the idle logout. A move held back (too soon after
+    // the last one told) and never told would let the other tab log out early.
+    fn idle(c: OidcConfig) -> OidcConfig {
+        c.idle_timeout(std::time::Duration::from_secs(12))
+            .auto_logout_warning(std::time::Duration::from_secs(1))
+    }
+    let explored = explore_with(
+        2,
+        Budget {
+            wants: 0,
+            logouts: 0,
+            advances: 0,
+            ticks: 8,
+            drops: 0,
+            duplicates: 0,
+            losses: 0,
+            moves: 3,
+            steps: 4,
+        },
+        idle,
+        Some(12_000),
+    );
+    assert!(
+        explored.idle_logouts > 0,
+        "no idle logout in {} states",
         explored.states
     );
 }
