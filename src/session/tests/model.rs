@@ -1,9 +1,11 @@
 //! A model check of the tabs of one browser: every interleaving (breadth-first, each
-//! distinct state once) of three signed-in tabs, a provider that rotates refresh tokens
-//! and revokes the family on reuse, a broadcast channel that can drop and duplicate,
-//! the user asking for tokens, logging out and letting time pass, and (in the second
-//! check) a token answer lost after the provider carried the request out, with the
-//! hidden frame the session then renews through.
+//! distinct state once) of signed-in tabs, a provider that rotates refresh tokens and
+//! revokes the family on reuse, a broadcast channel that can drop and duplicate, the
+//! user asking for tokens, logging out and letting time pass. Four checks, each with
+//! its own budget: three tabs; a token answer lost after the provider carried the
+//! request out, with the hidden frame the session then renews through; two tabs
+//! renewing again and again (rotated tokens presented); two tabs with an idle timeout
+//! and the user's moves. Each asserts that the paths it is for were reached.
 //!
 //! Properties, checked in every state reached:
 //! - no refresh token is ever presented twice (so reuse detection never fires), not
@@ -13,7 +15,7 @@
 //! - a tab told of a logout is signed out at once, and from then on sends no refresh
 //!   and hands out no token;
 //! - a timer never fires again and again without a change;
-//! - with an idle timeout (the third check), a tab logs out by itself only once the
+//! - with an idle timeout, a tab logs out by itself only once the
 //!   user has done nothing, in any tab, for that long;
 //! - when nothing is in flight, every request for a token has been answered, and after
 //!   a logout whose message was delivered no tab is signed in.
@@ -620,6 +622,12 @@ struct Explored {
     presented: usize,
     /// States in which the idle timeout logged the tabs out.
     idle_logouts: usize,
+    /// States in which a refresh token of a second generation or later (rotated by a
+    /// renewal) had been presented.
+    rotated: usize,
+    /// States in which a tab was told of a logout while its refresh request was on
+    /// its way (its answer comes to a signed-out tab).
+    logout_mid_refresh: usize,
 }
 
 /// Explores every state three signed-in tabs reach within `budget`, checking the
@@ -694,6 +702,8 @@ fn explore_with(
         exchanges: 0,
         presented: 0,
         idle_logouts: 0,
+        rotated: 0,
+        logout_mid_refresh: 0,
     };
     while let Some(model) = queue.pop_front() {
         explored.states += 1;
@@ -701,6 +711,15 @@ fn explore_with(
         explored.presented = explored.presented.max(model.provider.presented.len());
         if !model.logged_out && model.told.iter().any(|t| *t) {
             explored.idle_logouts += 1;
+        }
+        if model.provider.presented.iter().any(|t| !t.ends_with(":1")) {
+            explored.rotated += 1;
+        }
+        if model.net.iter().any(|item| {
+            matches!(item, Item::Request { tab, body, .. }
+                if model.told[*tab] && body.contains("grant_type=refresh_token"))
+        }) {
+            explored.logout_mid_refresh += 1;
         }
         let n = explored.states;
         assert!(
@@ -738,11 +757,17 @@ fn three_tabs_with_a_lossy_channel_never_spend_a_refresh_token_twice() {
         moves: 0,
         steps: 0,
     });
-    // The refresh path was reached: tokens were presented (by several tabs).
+    // The refresh path was reached: tokens were presented (by several tabs), and a
+    // logout came while a refresh was on its way.
     assert!(
         explored.presented > 1,
         "at most {} refresh token presented in {} states",
         explored.presented,
+        explored.states
+    );
+    assert!(
+        explored.logout_mid_refresh > 0,
+        "no logout during a refresh in {} states",
         explored.states
     );
 }
@@ -797,6 +822,33 @@ fn tabs_with_an_idle_timeout_log_out_only_when_the_user_did_nothing_that_long() 
     assert!(
         explored.idle_logouts > 0,
         "no idle logout in {} states",
+        explored.states
+    );
+}
+
+#[test]
+fn two_tabs_renewing_again_and_again_never_spend_a_refresh_token_twice() {
+    // Three leaps past the access token's lifetime: a tab renews with the refresh
+    // token an earlier renewal rotated, while the other may log out.
+    let explored = explore_with(
+        2,
+        Budget {
+            wants: 3,
+            logouts: 1,
+            advances: 3,
+            ticks: 0,
+            drops: 1,
+            duplicates: 1,
+            losses: 0,
+            moves: 0,
+            steps: 0,
+        },
+        |c| c,
+        None,
+    );
+    assert!(
+        explored.rotated > 0,
+        "no rotated refresh token presented in {} states",
         explored.states
     );
 }
