@@ -1,17 +1,21 @@
 //! A model check of the tabs of one browser: every interleaving (breadth-first, each
 //! distinct state once) of signed-in tabs, a provider that rotates refresh tokens and
 //! revokes the family on reuse, a broadcast channel that can drop and duplicate, the
-//! user asking for tokens, logging out and letting time pass. Four checks, each with
+//! user asking for tokens, logging out and letting time pass. Five checks, each with
 //! its own budget: three tabs; a token answer lost after the provider carried the
-//! request out, with the hidden frame the session then renews through; two tabs
-//! renewing again and again (rotated tokens presented); two tabs with an idle timeout
-//! and the user's moves. Each asserts that the paths it is for were reached.
+//! request out, with the hidden frame the session then renews through; the same with
+//! that frame failing (an error page, or `login_required` as the user's session at
+//! the provider ends); two tabs renewing again and again (rotated tokens presented);
+//! two tabs with an idle timeout and the user's moves. Each asserts that the paths it
+//! is for were reached.
 //!
 //! Properties, checked in every state reached:
 //! - no refresh token is ever presented twice (so reuse detection never fires), not
-//!   even the one whose answer was lost;
-//! - a tab leaves the signed-in state only through a logout (its own or another tab's),
-//!   and logs out only when the user does (in it, or in a tab that told it);
+//!   even the one whose answer was lost, except once as the last resort of a tab
+//!   whose frame failed;
+//! - a tab leaves the signed-in state only through a logout (its own or another tab's)
+//!   or the end of the user's session at the provider, and logs out only when the
+//!   user does (in it, or in a tab that told it);
 //! - a tab told of a logout is signed out at once, and from then on sends no refresh
 //!   and hands out no token;
 //! - a timer never fires again and again without a change;
@@ -20,9 +24,8 @@
 //! - when nothing is in flight, every request for a token has been answered, and after
 //!   a logout whose message was delivered no tab is signed in.
 //!
-//! The frame answers within its timeout: time does not leap while one is open. (A
-//! frame that never answers, and the last resort it leads to, are the harness's
-//! tests.)
+//! The frame answers (or fails) within its timeout: time does not leap while one is
+//! open. (A frame that never answers is the harness's tests'.)
 
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
@@ -53,6 +56,11 @@ struct Provider {
     next: u32,
     /// Codes redeemed: sign-ins through the frame.
     exchanges: u32,
+    /// The user's session at the provider ended: a frame gets `login_required`.
+    session_ended: bool,
+    /// Refresh tokens presented a second time, as the last resort after a frame
+    /// failed (the provider then ends their family).
+    replayed: HashSet<String>,
 }
 
 thread_local! {
@@ -94,11 +102,19 @@ fn verify_once(
 }
 
 impl Provider {
-    /// The silent frame's request: alice is signed in at the provider, so a code.
+    /// The silent frame's request: alice is signed in at the provider, so a code
+    /// (unless her session there ended).
     fn authorize(&mut self, url: &str) -> String {
         let query = url.split_once('?').map_or("", |(_, q)| q);
         let p: HashMap<String, String> = form::parse(query).into_iter().collect();
         assert_eq!(p.get("prompt").map(String::as_str), Some("none"));
+        if self.session_ended {
+            return form::serialize([
+                ("error", "login_required"),
+                ("state", p["state"].as_str()),
+                ("iss", ISS),
+            ]);
+        }
         self.next += 1;
         let code = format!("code{}", self.next);
         self.codes.insert(code.clone(), p.get("nonce").cloned());
@@ -229,6 +245,9 @@ struct Model {
     idle: Option<u64>,
     /// When (wall ms) the user last did something, in any tab.
     last_move: u64,
+    /// Tabs whose silent frame failed (an error page, or `login_required`): only they
+    /// may fall back on a refresh token whose answer was lost.
+    frame_failed: Vec<bool>,
 }
 
 const TAB_IDS: [&str; 3] = ["t0", "t1", "t2"];
@@ -255,6 +274,12 @@ impl Model {
         )
             .hash(&mut h);
         (&self.signed_in, &self.waiting, &self.told, self.last_move).hash(&mut h);
+        (
+            &self.frame_failed,
+            p.session_ended,
+            sorted(p.replayed.iter()),
+        )
+            .hash(&mut h);
         (self.now.mono, self.now.wall).hash(&mut h);
         (&self.left, self.logged_out, self.logout_dropped).hash(&mut h);
         reveal::with(|| format!("{:?}", self.net)).hash(&mut h);
@@ -303,7 +328,8 @@ impl Model {
                 }
                 Command::Publish(state) => {
                     let now_in = matches!(state, AuthState::LoggedIn(_));
-                    if self.signed_in[tab] && !now_in && !self.told[tab] {
+                    let ended = self.provider.session_ended;
+                    if self.signed_in[tab] && !now_in && !self.told[tab] && !ended {
                         return Err(format!("tab {tab} left the session unasked: {state:?}"));
                     }
                     self.signed_in[tab] = now_in;
@@ -354,7 +380,7 @@ impl Model {
                         }
                         push(&|m| {
                             m.net.remove(i);
-                            let response = m.provider_answer(&body)?;
+                            let response = m.provider_answer(tab, &body)?;
                             let response = if lose {
                                 m.left.losses -= 1;
                                 Err("the request timed out".to_owned())
@@ -377,11 +403,37 @@ impl Model {
                         },
                     )
                 }),
-                Item::Frame { tab, req, url } => push(&|m| {
-                    m.net.remove(i);
-                    let query = m.provider.authorize(&url);
-                    m.handle(tab, Event::SilentResult { req, query })
-                }),
+                Item::Frame { tab, req, url } => {
+                    push(&|m| {
+                        m.net.remove(i);
+                        if m.provider.session_ended {
+                            m.frame_failed[tab] = true;
+                        }
+                        let query = m.provider.authorize(&url);
+                        m.handle(tab, Event::SilentResult { req, query })
+                    });
+                    // The user's session at the provider ends (signed out there, or
+                    // idled out): this frame, and every one after, `login_required`.
+                    if self.left.refusals > 0 && !self.provider.session_ended {
+                        push(&|m| {
+                            m.net.remove(i);
+                            m.left.refusals -= 1;
+                            m.provider.session_ended = true;
+                            m.frame_failed[tab] = true;
+                            let query = m.provider.authorize(&url);
+                            m.handle(tab, Event::SilentResult { req, query })
+                        });
+                    }
+                    // The frame stops on a page of its own (the browser's error page).
+                    if self.left.frame_errors > 0 {
+                        push(&|m| {
+                            m.net.remove(i);
+                            m.left.frame_errors -= 1;
+                            m.frame_failed[tab] = true;
+                            m.handle(tab, Event::SilentFailed { req })
+                        });
+                    }
+                }
                 Item::Verified { tab, req, result } => push(&|m| {
                     m.net.remove(i);
                     m.handle(
@@ -526,7 +578,7 @@ impl Model {
 
     /// The provider's answer to a request's form `body`: a revocation, a refresh or
     /// a code exchange.
-    fn provider_answer(&mut self, body: &str) -> Result<HttpResponse, String> {
+    fn provider_answer(&mut self, tab: usize, body: &str) -> Result<HttpResponse, String> {
         let p: HashMap<String, String> = form::parse(body).into_iter().collect();
         if let Some(token) = p.get("token") {
             // A revocation after a logout (RFC 7009): the family ends.
@@ -543,7 +595,10 @@ impl Model {
         }
         let token = p.get("refresh_token").ok_or("not a refresh")?.clone();
         let (response, replay) = self.provider.refresh(&token);
-        if replay {
+        // Once, by a tab whose frame failed: the last resort, a token whose answer
+        // was lost (the provider ends its family, and the session goes on only
+        // through a new one).
+        if replay && !(self.frame_failed[tab] && self.provider.replayed.insert(token.clone())) {
             return Err(format!("refresh token {token} presented twice"));
         }
         Ok(response)
@@ -611,6 +666,10 @@ struct Budget {
     /// The user's moves (activity in a tab), and steps of 2 s between them.
     moves: u8,
     steps: u8,
+    /// Frames answered `login_required` (the provider session ends), and frames
+    /// that stop on an error page.
+    refusals: u8,
+    frame_errors: u8,
 }
 
 /// What a check reached.
@@ -628,6 +687,8 @@ struct Explored {
     /// States in which a tab was told of a logout while its refresh request was on
     /// its way (its answer comes to a signed-out tab).
     logout_mid_refresh: usize,
+    /// States in which a refresh token was presented again as the last resort.
+    last_resorts: usize,
 }
 
 /// Explores every state three signed-in tabs reach within `budget`, checking the
@@ -675,6 +736,7 @@ fn explore_with(
         told: vec![false; n],
         idle,
         last_move: 0,
+        frame_failed: vec![false; n],
     };
     // The tabs' own ids (their machines were started as "a").
     for (i, id) in TAB_IDS[..n].iter().enumerate() {
@@ -704,6 +766,7 @@ fn explore_with(
         idle_logouts: 0,
         rotated: 0,
         logout_mid_refresh: 0,
+        last_resorts: 0,
     };
     while let Some(model) = queue.pop_front() {
         explored.states += 1;
@@ -720,6 +783,9 @@ fn explore_with(
                 if model.told[*tab] && body.contains("grant_type=refresh_token"))
         }) {
             explored.logout_mid_refresh += 1;
+        }
+        if !model.provider.replayed.is_empty() {
+            explored.last_resorts += 1;
         }
         let n = explored.states;
         assert!(
@@ -756,6 +822,8 @@ fn three_tabs_with_a_lossy_channel_never_spend_a_refresh_token_twice() {
         losses: 0,
         moves: 0,
         steps: 0,
+        refusals: 0,
+        frame_errors: 0,
     });
     // The refresh path was reached: tokens were presented (by several tabs), and a
     // logout came while a refresh was on its way.
@@ -784,6 +852,8 @@ fn a_lost_refresh_answer_is_never_spent_again_nor_ends_a_session() {
         losses: 1,
         moves: 0,
         steps: 0,
+        refusals: 0,
+        frame_errors: 0,
     });
     // The lost answer's path was reached: a tab renewed through the frame.
     assert!(
@@ -815,6 +885,8 @@ fn tabs_with_an_idle_timeout_log_out_only_when_the_user_did_nothing_that_long() 
             losses: 0,
             moves: 3,
             steps: 4,
+            refusals: 0,
+            frame_errors: 0,
         },
         idle,
         Some(12_000),
@@ -842,6 +914,8 @@ fn two_tabs_renewing_again_and_again_never_spend_a_refresh_token_twice() {
             losses: 0,
             moves: 0,
             steps: 0,
+            refusals: 0,
+            frame_errors: 0,
         },
         |c| c,
         None,
@@ -849,6 +923,37 @@ fn two_tabs_renewing_again_and_again_never_spend_a_refresh_token_twice() {
     assert!(
         explored.rotated > 0,
         "no rotated refresh token presented in {} states",
+        explored.states
+    );
+}
+
+#[test]
+fn a_refresh_token_whose_answer_was_lost_is_presented_again_only_as_the_last_resort() {
+    // Two tabs; a refresh answer lost after the provider carried it out; the frame
+    // the tab then renews through fails (an error page, or `login_required` when the
+    // user's session at the provider ends). Only then, and once, may the lost answer's
+    // token be presented again; a provider session that ended signs every tab out.
+    let explored = explore_with(
+        2,
+        Budget {
+            wants: 2,
+            logouts: 0,
+            advances: 2,
+            ticks: 3,
+            drops: 0,
+            duplicates: 0,
+            losses: 1,
+            moves: 0,
+            steps: 0,
+            refusals: 1,
+            frame_errors: 1,
+        },
+        |c| c,
+        None,
+    );
+    assert!(
+        explored.last_resorts > 0,
+        "the last resort was never reached in {} states",
         explored.states
     );
 }
