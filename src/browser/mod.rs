@@ -840,7 +840,10 @@ fn listen(weak: Weak<Driver>, channel: &str) -> PageEvents {
             PageEvent::OFFLINE => Event::Online(false),
             PageEvent::VISIBLE => Event::Visibility(true),
             PageEvent::HIDDEN => Event::Visibility(false),
-            PageEvent::RESTORED => Event::PageRestored(this.read(Slot::Activity)),
+            PageEvent::RESTORED => Event::PageRestored {
+                activity: this.read(Slot::Activity),
+                logged_out: this.read(Slot::LoggedOut),
+            },
             PageEvent::TIMER => Event::Timer,
             PageEvent::STAY => {
                 this.activity();

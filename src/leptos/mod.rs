@@ -581,9 +581,13 @@ pub fn RequireAuth(
         // (Under `hydrate` the count may run ahead of the state the guard sees: what
         // it showed last counts too.)
         let was_in = was_in
-            || matches!(shown, Some(Guarded::In(_) | Guarded::Ended))
+            || matches!(
+                shown,
+                Some(Guarded::In(_) | Guarded::Ended | Guarded::Again)
+            )
             || sign_ins(ctx) != sign_ins_then;
         state.with(|s| match s {
+            AuthState::Pending if was_in => Guarded::Again,
             AuthState::Pending => Guarded::Pending,
             AuthState::LoggedIn(user) => {
                 Guarded::In(allow.is_none_or(|allow| allow.run(user.clone())))
@@ -604,7 +608,7 @@ pub fn RequireAuth(
         }
     });
     move || match guarded.get() {
-        Guarded::Pending => fallback.run(),
+        Guarded::Pending | Guarded::Again => fallback.run(),
         Guarded::In(true) => children(),
         Guarded::In(false) => forbidden.run(),
         _ if signed_out.is_some() => signed_out.as_ref().map(ViewFn::run).into_any(),
@@ -626,6 +630,9 @@ pub fn RequireAuth(
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Guarded {
     Pending,
+    /// Pending again, after a user was signed in while the guard was on screen (a
+    /// restore after another user signed in elsewhere).
+    Again,
     /// Signed out, and nobody was signed in while the guard was on screen.
     Out,
     /// Signed out or failed after a user was signed in while the guard was on screen.

@@ -270,10 +270,13 @@ pub(crate) enum Event {
     /// no answer will come, and the frame's timeout need not be waited for.
     SilentFailed { req: ReqId },
     /// The page came back from the browser's back-forward cache (Back from the
-    /// provider's page): a redirect it was leaving for did not happen. With
-    /// `Slot::Activity` as it is now: the other tabs' messages did not reach the
-    /// page there.
-    PageRestored(Option<String>),
+    /// provider's page): a redirect it was leaving for did not happen. With what the
+    /// other tabs' messages, which did not reach the page there, left in storage:
+    /// `Slot::Activity` and `Slot::LoggedOut`.
+    PageRestored {
+        activity: Option<String>,
+        logged_out: Option<String>,
+    },
 }
 
 /// An action for the driver.
@@ -843,6 +846,10 @@ impl Machine {
                 self.visible = visible;
                 if visible {
                     self.returned();
+                } else if self.share_deadline().is_some() {
+                    // Hidden, or leaving: a move not told yet is told now, as no
+                    // timer may run here for a while.
+                    self.share_now();
                 }
             }
             Event::Online(online) => {
@@ -871,12 +878,22 @@ impl Machine {
             // The user came back without signing in (or out) at the provider, to a
             // page as it was when it left (its route, a guard about to send the user
             // off again): it is loaded afresh instead.
-            Event::PageRestored(_) if matches!(self.phase, Phase::Redirecting) => {
+            Event::PageRestored { .. } if matches!(self.phase, Phase::Redirecting) => {
                 self.emit(Command::Reload);
             }
             // No message of the other tabs reached the page while it was in the
             // cache: the last activity they told of is read from storage.
-            Event::PageRestored(activity) => self.heard_activity(activity.as_deref()),
+            Event::PageRestored {
+                activity,
+                logged_out,
+            } => {
+                // A logout since this session began (a sign-in clears the marker)
+                // stands here too.
+                if logged_out.is_some() {
+                    self.ended_elsewhere(TabMessage::Logout);
+                }
+                self.heard_activity(activity.as_deref());
+            }
         }
         if self.idle_held.is_none() {
             self.idle_check();
@@ -922,23 +939,31 @@ impl Machine {
         self.share_activity();
     }
 
-    /// The other tabs' last activity as stored (`Slot::Activity`), for a page that
-    /// could not hear their messages: the idle clock counts from it when it is later
-    /// than what this tab knows.
+    /// The other tabs' last activity as stored (`Slot::Activity`: the time and the
+    /// user's tag), for a page that could not hear their messages: the idle clock
+    /// counts from it when it is this session's user's, later than what this tab
+    /// knows, and not ahead of the clock (a clock set back since).
     fn heard_activity(&mut self, stored: Option<&str>) {
-        let Some(wall) = stored.and_then(|v| v.parse::<u64>().ok()) else {
+        let Phase::SignedIn(s) = &self.phase else {
             return;
         };
-        if wall <= self.last_seen.wall {
+        let tag = user_tag(s.user.claims()).to_string();
+        let Some(wall) = stored
+            .and_then(|v| v.split_once(' '))
+            .filter(|(_, user)| *user == tag)
+            .and_then(|(wall, _)| wall.parse::<u64>().ok())
+        else {
+            return;
+        };
+        if wall <= self.last_seen.wall || wall > self.now.wall {
             return;
         }
-        let ago = self.now.wall.saturating_sub(wall);
-        let at = Now {
+        let ago = self.now.wall - wall;
+        self.last_seen = Now {
             mono: self.now.mono.saturating_sub(ago),
-            wall: wall.min(self.now.wall),
+            wall,
         };
-        self.last_seen = at;
-        self.worked = self.worked.max(at.mono);
+        self.worked = self.worked.max(self.last_seen.mono);
     }
 
     /// How often (ms) this tab tells the others of activity: often enough that no
@@ -971,12 +996,21 @@ impl Machine {
             return;
         };
         if self.now.mono >= due || self.countdown.is_some() {
-            self.shared_at = Some(self.now.mono);
-            self.unshared = false;
-            self.emit(Command::Broadcast(TabMessage::Activity));
+            self.share_now();
+        }
+    }
+
+    /// Tells the other tabs of activity now, and stores when and whose (for a page
+    /// that cannot hear them: see [`heard_activity`](Self::heard_activity)).
+    fn share_now(&mut self) {
+        self.shared_at = Some(self.now.mono);
+        self.unshared = false;
+        self.emit(Command::Broadcast(TabMessage::Activity));
+        if let Phase::SignedIn(s) = &self.phase {
+            let value = format!("{} {}", self.now.wall, user_tag(s.user.claims()));
             self.emit(Command::Store {
                 slot: Slot::Activity,
-                value: Some(self.now.wall.to_string()),
+                value: Some(value),
             });
         }
     }
@@ -1665,6 +1699,11 @@ impl Machine {
             value: Some(wall.to_string()),
         });
         self.emit(Command::Broadcast(TabMessage::Logout));
+        // When and whose the last activity was: nobody's business any more.
+        self.emit(Command::Store {
+            slot: Slot::Activity,
+            value: None,
+        });
         let endpoint = self
             .metadata
             .as_ref()
@@ -1988,26 +2027,30 @@ impl Machine {
         }
     }
 
+    /// Another tab logged out (`Logout`), or found the session gone at the provider
+    /// (`Lost`): so does this one.
+    fn ended_elsewhere(&mut self, message: TabMessage) {
+        if message == TabMessage::Logout {
+            self.logged_out_marker = true;
+        }
+        let abandoned = self.abandoned_tokens();
+        let refresh = self.held_refresh();
+        if matches!(self.phase, Phase::SignedIn(_) | Phase::SigningIn { .. }) {
+            self.leave(Phase::SignedOut);
+            self.lost = message == TabMessage::Lost;
+        }
+        // This tab's own grant ends too.
+        if message == TabMessage::Logout {
+            self.revoke_left(refresh, abandoned);
+        }
+    }
+
     fn on_tab(&mut self, from: &str, message: TabMessage, here: String) {
         if from == self.tab {
             return;
         }
         match message {
-            TabMessage::Logout | TabMessage::Lost => {
-                if message == TabMessage::Logout {
-                    self.logged_out_marker = true;
-                }
-                let abandoned = self.abandoned_tokens();
-                let refresh = self.held_refresh();
-                if matches!(self.phase, Phase::SignedIn(_) | Phase::SigningIn { .. }) {
-                    self.leave(Phase::SignedOut);
-                    self.lost = message == TabMessage::Lost;
-                }
-                // This tab's own grant ends too.
-                if message == TabMessage::Logout {
-                    self.revoke_left(refresh, abandoned);
-                }
-            }
+            TabMessage::Logout | TabMessage::Lost => self.ended_elsewhere(message),
             TabMessage::Activity => {
                 self.last_seen = self.now;
                 self.worked = self.now.mono;

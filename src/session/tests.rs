@@ -221,7 +221,7 @@ fn back_from_the_provider_into_the_cached_page_loads_it_afresh() {
     tab.dispatch(Event::Login(LoginOptions::default()));
     assert!(tab.state().is_pending());
     // The browser shows the page, still leaving, from its back-forward cache.
-    tab.dispatch(Event::PageRestored(None));
+    tab.dispatch(restored(&idp));
     assert_eq!(tab.reloads, 1);
     assert!(
         tab.state().is_pending(),
@@ -229,7 +229,7 @@ fn back_from_the_provider_into_the_cached_page_loads_it_afresh() {
     );
     // A signed-in page comes back as it was.
     let mut tab = signed_in(&idp);
-    tab.dispatch(Event::PageRestored(None));
+    tab.dispatch(restored(&idp));
     assert_eq!(tab.reloads, 0);
     assert!(tab.state().is_logged_in());
 }
@@ -2180,7 +2180,7 @@ fn a_tab_back_after_the_idle_timeout_ran_out_unseen_is_logged_out() {
         (Event::Visibility(true), "shown again"),
         (Event::Activity, "used again"),
         (
-            Event::PageRestored(None),
+            restored(&Idp::new()),
             "restored from the back-forward cache",
         ),
     ] {
@@ -2191,7 +2191,7 @@ fn a_tab_back_after_the_idle_timeout_ran_out_unseen_is_logged_out() {
         tab.advance(300_000);
         // What the tabs last stored of the user's activity: this tab's own.
         let event = match event {
-            Event::PageRestored(_) => Event::PageRestored(stored_activity(&idp)),
+            Event::PageRestored { .. } => restored(&idp),
             other => other,
         };
         tab.dispatch(event);
@@ -2315,9 +2315,13 @@ fn activity_in_another_tab_keeps_this_one_signed_in() {
     assert_eq!(tab.state(), AuthState::LoggedOut);
 }
 
-/// What the tabs last stored of the user's activity (`Slot::Activity`).
-fn stored_activity(idp: &Idp) -> Option<String> {
-    idp.0.borrow().local.get("activity").cloned()
+/// A page back from the back-forward cache, with what the tabs stored meanwhile.
+fn restored(idp: &Idp) -> Event {
+    let local = &idp.0.borrow().local;
+    Event::PageRestored {
+        activity: local.get("activity").cloned(),
+        logged_out: local.get("logged-out").cloned(),
+    }
 }
 
 #[test]
@@ -2332,7 +2336,7 @@ fn a_page_back_from_the_cache_counts_the_activity_the_other_tabs_stored() {
         other.advance(30_000);
         other.dispatch(Event::Activity);
     }
-    cached.dispatch(Event::PageRestored(stored_activity(&idp)));
+    cached.dispatch(restored(&idp));
     cached.fire_timers();
     assert!(cached.state().is_logged_in(), "{:?}", cached.state());
     assert!(!cached.broadcasts.contains(&TabMessage::Logout));
@@ -2343,21 +2347,52 @@ fn a_page_back_from_the_cache_counts_the_activity_the_other_tabs_stored() {
     cached.advance(1_000);
     cached.fire_timers();
     assert_eq!(cached.countdowns.last().copied().flatten(), Some(60));
-    // A stored time ahead of the clock counts as now, no later: the activity told
-    // after it still counts.
+
+    // Not another user's activity, nor a time ahead of the clock (set back since).
     let idp = Idp::new();
     let mut tab = idle_tab(&idp);
-    let ahead = (tab.now.wall + 3_600_000).to_string();
-    tab.dispatch(Event::PageRestored(Some(ahead)));
+    tab.dispatch(Event::Activity);
     tab.advance(200_000);
-    let later = tab.now.wall.to_string();
-    tab.dispatch(Event::PageRestored(Some(later)));
-    tab.advance(200_000);
-    tab.fire_timers();
-    assert!(tab.state().is_logged_in(), "{:?}", tab.state());
+    let bob = tab.now.wall.to_string() + " 42";
+    let ahead = format!(
+        "{} {}",
+        tab.now.wall + 3_600_000,
+        stored_tag(&idp).expect("a tag")
+    );
+    for activity in [bob, ahead] {
+        tab.dispatch(Event::PageRestored {
+            activity: Some(activity),
+            logged_out: None,
+        });
+    }
     tab.advance(100_000);
     tab.fire_timers();
     assert_eq!(tab.state(), AuthState::LoggedOut);
+}
+
+/// The user tag of the activity the tabs stored.
+fn stored_tag(idp: &Idp) -> Option<String> {
+    let local = &idp.0.borrow().local;
+    let activity = local.get("activity")?;
+    Some(activity.split_once(' ')?.1.to_owned())
+}
+
+#[test]
+fn a_page_back_from_the_cache_after_a_logout_elsewhere_is_logged_out() {
+    let idp = Idp::new();
+    let mut cached = signed_in(&idp);
+    let mut other = signed_in(&idp);
+    other.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
+    // The message did not reach the cached page; the marker is in storage.
+    cached.dispatch(restored(&idp));
+    assert_eq!(cached.state(), AuthState::LoggedOut);
+    assert!(
+        idp.revoked().len() >= 2,
+        "its own grant ends too: {:?}",
+        idp.revoked()
+    );
+    // And the activity the tabs stored is gone with the session.
+    assert!(!idp.0.borrow().local.contains_key("activity"));
 }
 
 #[test]
@@ -2653,12 +2688,22 @@ fn the_last_activity_before_a_pause_is_told_to_the_other_tabs_too() {
     tab.advance(60_000);
     tab.fire_timers();
     assert_eq!(tab.broadcasts, [TabMessage::Activity]);
+    // A move held back, then the page is hidden (or left): told at once, as no timer
+    // may run here for a while.
+    tab.dispatch(Event::Activity);
+    tab.advance(1_000);
+    tab.dispatch(Event::Activity);
+    tab.broadcasts.clear();
+    tab.dispatch(Event::Visibility(false));
+    assert_eq!(tab.broadcasts, [TabMessage::Activity]);
+    tab.dispatch(Event::Visibility(true));
+    tab.broadcasts.clear();
     // Signed out with a move held back: nothing is told.
-    tab.advance(1_000);
+    tab.advance(10_000);
     tab.dispatch(Event::Activity);
     tab.advance(1_000);
     tab.dispatch(Event::Activity);
-    assert_eq!(tab.broadcasts.len(), 2, "{:?}", tab.broadcasts);
+    assert_eq!(tab.broadcasts.len(), 1, "{:?}", tab.broadcasts);
     tab.dispatch(Event::Logout(
         crate::LogoutOptions::default().local_only(true),
     ));

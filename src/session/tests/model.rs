@@ -61,6 +61,8 @@ struct Provider {
     /// Refresh tokens presented a second time, as the last resort after a frame
     /// failed (the provider then ends their family).
     replayed: HashSet<String>,
+    /// Refresh tokens whose answer was lost on the way back.
+    lost: HashSet<String>,
 }
 
 thread_local! {
@@ -245,9 +247,13 @@ struct Model {
     idle: Option<u64>,
     /// When (wall ms) the user last did something, in any tab.
     last_move: u64,
-    /// Tabs whose silent frame failed (an error page, or `login_required`): only they
-    /// may fall back on a refresh token whose answer was lost.
+    /// Tabs whose silent frame failed (an error page, or `login_required`) since it
+    /// last succeeded: only they may fall back on a refresh token whose answer was
+    /// lost.
     frame_failed: Vec<bool>,
+    /// Tabs told that the user's session at the provider ended (their frame's
+    /// `login_required`, or another tab's `Lost`): they may leave the session.
+    ended: Vec<bool>,
 }
 
 const TAB_IDS: [&str; 3] = ["t0", "t1", "t2"];
@@ -274,12 +280,8 @@ impl Model {
         )
             .hash(&mut h);
         (&self.signed_in, &self.waiting, &self.told, self.last_move).hash(&mut h);
-        (
-            &self.frame_failed,
-            p.session_ended,
-            sorted(p.replayed.iter()),
-        )
-            .hash(&mut h);
+        (&self.frame_failed, &self.ended, p.session_ended).hash(&mut h);
+        (sorted(p.replayed.iter()), sorted(p.lost.iter())).hash(&mut h);
         (self.now.mono, self.now.wall).hash(&mut h);
         (&self.left, self.logged_out, self.logout_dropped).hash(&mut h);
         reveal::with(|| format!("{:?}", self.net)).hash(&mut h);
@@ -328,8 +330,7 @@ impl Model {
                 }
                 Command::Publish(state) => {
                     let now_in = matches!(state, AuthState::LoggedIn(_));
-                    let ended = self.provider.session_ended;
-                    if self.signed_in[tab] && !now_in && !self.told[tab] && !ended {
+                    if self.signed_in[tab] && !now_in && !self.told[tab] && !self.ended[tab] {
                         return Err(format!("tab {tab} left the session unasked: {state:?}"));
                     }
                     self.signed_in[tab] = now_in;
@@ -383,6 +384,12 @@ impl Model {
                             let response = m.provider_answer(tab, &body)?;
                             let response = if lose {
                                 m.left.losses -= 1;
+                                let token = form::parse(&body)
+                                    .into_iter()
+                                    .find(|(name, _)| name == "refresh_token");
+                                if let Some((_, token)) = token {
+                                    m.provider.lost.insert(token);
+                                }
                                 Err("the request timed out".to_owned())
                             } else {
                                 Ok(response)
@@ -406,9 +413,8 @@ impl Model {
                 Item::Frame { tab, req, url } => {
                     push(&|m| {
                         m.net.remove(i);
-                        if m.provider.session_ended {
-                            m.frame_failed[tab] = true;
-                        }
+                        m.frame_failed[tab] = m.provider.session_ended;
+                        m.ended[tab] |= m.provider.session_ended;
                         let query = m.provider.authorize(&url);
                         m.handle(tab, Event::SilentResult { req, query })
                     });
@@ -420,6 +426,7 @@ impl Model {
                             m.left.refusals -= 1;
                             m.provider.session_ended = true;
                             m.frame_failed[tab] = true;
+                            m.ended[tab] = true;
                             let query = m.provider.authorize(&url);
                             m.handle(tab, Event::SilentResult { req, query })
                         });
@@ -449,6 +456,9 @@ impl Model {
                         m.net.remove(i);
                         if message == TabMessage::Logout {
                             m.told[to] = true;
+                        }
+                        if message == TabMessage::Lost {
+                            m.ended[to] = true;
                         }
                         m.handle(
                             to,
@@ -598,7 +608,8 @@ impl Model {
         // Once, by a tab whose frame failed: the last resort, a token whose answer
         // was lost (the provider ends its family, and the session goes on only
         // through a new one).
-        if replay && !(self.frame_failed[tab] && self.provider.replayed.insert(token.clone())) {
+        let last_resort = self.frame_failed[tab] && self.provider.lost.contains(&token);
+        if replay && !(last_resort && self.provider.replayed.insert(token.clone())) {
             return Err(format!("refresh token {token} presented twice"));
         }
         Ok(response)
@@ -737,6 +748,7 @@ fn explore_with(
         idle,
         last_move: 0,
         frame_failed: vec![false; n],
+        ended: vec![false; n],
     };
     // The tabs' own ids (their machines were started as "a").
     for (i, id) in TAB_IDS[..n].iter().enumerate() {
