@@ -940,21 +940,24 @@ impl Machine {
     }
 
     /// The other tabs' last activity as stored (`Slot::Activity`: the time and the
-    /// user's tag), for a page that could not hear their messages: the idle clock
-    /// counts from it when it is this session's user's, later than what this tab
-    /// knows, and not ahead of the clock (a clock set back since).
+    /// user's tag), for a page that could not hear their messages. Another user's: an
+    /// account switch this page missed. This session's user's: the idle clock counts
+    /// from it when it is later than what this tab knows, and not ahead of the clock
+    /// (a clock set back since).
     fn heard_activity(&mut self, stored: Option<&str>) {
-        let Phase::SignedIn(s) = &self.phase else {
-            return;
-        };
-        let tag = user_tag(s.user.claims()).to_string();
-        let Some(wall) = stored
+        let Some((wall, user)) = stored
             .and_then(|v| v.split_once(' '))
-            .filter(|(_, user)| *user == tag)
-            .and_then(|(wall, _)| wall.parse::<u64>().ok())
+            .and_then(|(wall, user)| Some((wall.parse::<u64>().ok()?, user.parse().ok()?)))
         else {
             return;
         };
+        let Phase::SignedIn(s) = &self.phase else {
+            return;
+        };
+        if user_tag(s.user.claims()) != user {
+            self.user_elsewhere(user);
+            return;
+        }
         if wall <= self.last_seen.wall || wall > self.now.wall {
             return;
         }
@@ -1007,7 +1010,8 @@ impl Machine {
         self.unshared = false;
         self.emit(Command::Broadcast(TabMessage::Activity));
         if let Phase::SignedIn(s) = &self.phase {
-            let value = format!("{} {}", self.now.wall, user_tag(s.user.claims()));
+            // When the user last did something (here, or in a tab that told).
+            let value = format!("{} {}", self.last_seen.wall, user_tag(s.user.claims()));
             self.emit(Command::Store {
                 slot: Slot::Activity,
                 value: Some(value),
@@ -1871,6 +1875,10 @@ impl Machine {
         self.forget_session();
         self.lost = true;
         self.emit(Command::Broadcast(TabMessage::Lost));
+        self.emit(Command::Store {
+            slot: Slot::Activity,
+            value: None,
+        });
     }
 
     // ----- answers -----------------------------------------------------------
@@ -2045,6 +2053,30 @@ impl Machine {
         }
     }
 
+    /// A user signed in in another tab (`user`, their tag). Another user than this
+    /// session's (an account switch, the provider's session now theirs): this tab's
+    /// session, of the user before, ends, and its grant with it. The hidden frame
+    /// restores the tab as the new user; a top-level redirect would take the page
+    /// from under the user, who signs in again instead.
+    fn user_elsewhere(&mut self, user: u64) {
+        let other = match &self.phase {
+            Phase::SignedIn(s) => user_tag(s.user.claims()) != user,
+            _ => false,
+        };
+        if !other || self.client.mock.is_some() {
+            return;
+        }
+        let abandoned = self.abandoned_tokens();
+        let refresh = self.held_refresh();
+        self.leave(Phase::SignedOut);
+        self.revoke_left(refresh, abandoned);
+        if self.client.frame {
+            if let Some(step) = self.open_frame() {
+                self.phase = Phase::SigningIn { silent: true, step };
+            }
+        }
+    }
+
     fn on_tab(&mut self, from: &str, message: TabMessage, here: String) {
         if from == self.tab {
             return;
@@ -2060,29 +2092,7 @@ impl Machine {
                     (mock.sign_in.0)(self, &mock);
                 }
             }
-            TabMessage::User(user) => {
-                // Another user signed in there (an account switch, the provider's
-                // session now theirs): this tab's session, of the user before, ends,
-                // and its grant with it. The hidden frame restores the tab as the
-                // new user; a top-level redirect would take the page from under
-                // the user, who signs in again instead.
-                let other = match &self.phase {
-                    Phase::SignedIn(s) => user_tag(s.user.claims()) != user,
-                    _ => false,
-                };
-                if !other || self.client.mock.is_some() {
-                    return;
-                }
-                let abandoned = self.abandoned_tokens();
-                let refresh = self.held_refresh();
-                self.leave(Phase::SignedOut);
-                self.revoke_left(refresh, abandoned);
-                if self.client.frame {
-                    if let Some(step) = self.open_frame() {
-                        self.phase = Phase::SigningIn { silent: true, step };
-                    }
-                }
-            }
+            TabMessage::User(user) => self.user_elsewhere(user),
             TabMessage::Login => {
                 self.logged_out_marker = false;
                 // A redirect restore comes back to the page the tab is on now.

@@ -870,7 +870,9 @@ fn a_grant_that_idled_out_in_a_tab_asleep_ends_that_tab_only() {
 #[test]
 fn invalid_grant_ends_the_session_and_tells_the_tabs() {
     let idp = Idp::new();
-    let mut tab = signed_in(&idp);
+    let mut tab = idle_tab(&idp);
+    tab.dispatch(Event::Activity);
+    assert!(idp.0.borrow().local.contains_key("activity"));
     // The grant and the provider session are gone.
     idp.revoke_all();
     idp.end_sessions();
@@ -882,6 +884,8 @@ fn invalid_grant_ends_the_session_and_tells_the_tabs() {
     // With the reason, for the app to tell the user.
     assert!(tab.info.session_lost);
     assert!(!tab.info.idle_logged_out);
+    // When and whose the last activity was goes with the session.
+    assert!(!idp.0.borrow().local.contains_key("activity"));
     // Another signed-in tab hears it, with the same reason.
     let mut other = signed_in(&idp);
     assert!(!other.info.session_lost);
@@ -2348,26 +2352,44 @@ fn a_page_back_from_the_cache_counts_the_activity_the_other_tabs_stored() {
     cached.fire_timers();
     assert_eq!(cached.countdowns.last().copied().flatten(), Some(60));
 
-    // Not another user's activity, nor a time ahead of the clock (set back since).
+    // Not a time ahead of the clock (set back since).
     let idp = Idp::new();
     let mut tab = idle_tab(&idp);
     tab.dispatch(Event::Activity);
     tab.advance(200_000);
-    let bob = tab.now.wall.to_string() + " 42";
     let ahead = format!(
         "{} {}",
         tab.now.wall + 3_600_000,
         stored_tag(&idp).expect("a tag")
     );
-    for activity in [bob, ahead] {
-        tab.dispatch(Event::PageRestored {
-            activity: Some(activity),
-            logged_out: None,
-        });
-    }
+    tab.dispatch(Event::PageRestored {
+        activity: Some(ahead),
+        logged_out: None,
+    });
     tab.advance(100_000);
     tab.fire_timers();
     assert_eq!(tab.state(), AuthState::LoggedOut);
+}
+
+#[test]
+fn a_page_back_from_the_cache_after_an_account_switch_ends_its_own_session_only() {
+    // While the page was in the cache another user signed in (and worked) in another
+    // tab: this page's session, of the user before, ends here, without a logout
+    // that would end the new user's in every tab.
+    let idp = Idp::new();
+    let mut cached = idle_tab(&idp);
+    let frames = cached.frames_opened;
+    cached.advance(400_000);
+    let bob = format!("{} 42", cached.now.wall - 1_000);
+    cached.dispatch(Event::PageRestored {
+        activity: Some(bob),
+        logged_out: None,
+    });
+    assert!(!cached.broadcasts.contains(&TabMessage::Logout));
+    assert!(!idp.0.borrow().local.contains_key("logged-out"));
+    assert_eq!(idp.revoked().len(), 1, "its own grant ends");
+    // The hidden frame restores the tab as the provider's user now.
+    assert_eq!(cached.frames_opened, frames + 1);
 }
 
 /// The user tag of the activity the tabs stored.
