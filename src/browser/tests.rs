@@ -291,9 +291,7 @@ fn mount_provider(issuer: &str) -> (RwSignal<Vec<String>>, RwSignal<String>) {
     let seen = RwSignal::new(Vec::<String>::new());
     let search_at_render = RwSignal::new(String::new());
     let config = OidcConfig::new(issuer, "spa");
-    let document = web_sys::window().unwrap().document().unwrap();
-    let host = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&host).unwrap();
+    let host = page_host();
     let handle = leptos::mount::mount_to(host.unchecked_into(), move || {
         view! {
             <OidcProvider config=config>
@@ -405,13 +403,31 @@ fn mount_until_dropped<V: IntoView + 'static>(
     leptos::mount::UnmountHandle<impl leptos::tachys::view::Mountable>,
 ) {
     driver_script();
-    let document = web_sys::window().unwrap().document().unwrap();
-    let host = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&host).unwrap();
+    let host = page_host();
     let handle = leptos::mount::mount_to(host.clone().unchecked_into(), move || {
         view! { <OidcProvider config=config.clone()>{app()}</OidcProvider> }
     });
     (host, handle)
+}
+
+/// Waits for a guard's "Signed out" line, and checks that no login starts by itself
+/// (in mock mode one would sign straight back in and show the children).
+async fn signed_out_for_good(host: &web_sys::Element) {
+    assert!(
+        wait_for(|| text(host).starts_with("Signed out")).await,
+        "{}",
+        text(host)
+    );
+    sleep(200).await;
+    assert!(text(host).starts_with("Signed out"), "{}", text(host));
+}
+
+/// A new element at the end of the page's body, to mount an app in.
+fn page_host() -> web_sys::Element {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let host = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&host).unwrap();
+    host
 }
 
 fn text(host: &web_sys::Element) -> String {
@@ -719,14 +735,7 @@ async fn require_auth_does_not_sign_back_in_after_a_logout_under_its_eyes() {
         .get_untracked()
         .unwrap()
         .logout(crate::LogoutOptions::default());
-    assert!(
-        wait_for(|| text(&host).starts_with("Signed out")).await,
-        "{}",
-        text(&host)
-    );
-    // In mock mode a login would sign straight back in: none starts by itself.
-    sleep(200).await;
-    assert!(text(&host).starts_with("Signed out"), "{}", text(&host));
+    signed_out_for_good(&host).await;
     // Its button signs in again.
     let button = host.query_selector("button").unwrap().unwrap();
     button.unchecked_ref::<web_sys::HtmlElement>().click();
@@ -787,15 +796,8 @@ async fn require_auth_sees_a_sign_in_and_a_logout_published_between_two_renders(
     // ...and a sign-in and a logout come in the same task, before it renders again.
     driver.exec(Command::Publish(signed_in));
     driver.exec(Command::Publish(AuthState::LoggedOut));
-    // The user was signed in under its eyes: no login starts (in mock mode one
-    // would sign straight back in and show the children).
-    assert!(
-        wait_for(|| text(&host).starts_with("Signed out")).await,
-        "{}",
-        text(&host)
-    );
-    sleep(200).await;
-    assert!(text(&host).starts_with("Signed out"), "{}", text(&host));
+    // The user was signed in under its eyes: no login starts.
+    signed_out_for_good(&host).await;
 }
 
 #[wasm_bindgen_test]
@@ -1056,9 +1058,7 @@ async fn handles_kept_past_their_provider_do_nothing() {
     use std::sync::{Arc, Mutex};
     driver_script();
     set_address("/");
-    let document = web_sys::window().unwrap().document().unwrap();
-    let host = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&host).unwrap();
+    let host = page_host();
     let kept = Arc::new(Mutex::new(None));
     let slot = Arc::clone(&kept);
     let mounted = leptos::mount::mount_to(host.unchecked_into(), move || {
@@ -1145,9 +1145,7 @@ async fn the_access_token_resource_follows_renewals() {
 async fn hydration_takes_over_the_servers_pending_view_then_shows_the_session() {
     use crate::leptos::hydration::{status, SERVER_HTML};
     driver_script();
-    let document = web_sys::window().unwrap().document().unwrap();
-    let host = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&host).unwrap();
+    let host = page_host();
     host.set_inner_html(SERVER_HTML);
     let pending = host.first_element_child().unwrap();
     let config = mock("hydrate", MockUser::new("alice"));
@@ -1177,9 +1175,7 @@ async fn hydration_a_guard_that_saw_the_user_does_not_send_them_off_after_a_logo
     use crate::leptos::hydration::{guarded, GUARDED_HTML};
     driver_script();
     set_address("/");
-    let document = web_sys::window().unwrap().document().unwrap();
-    let host = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&host).unwrap();
+    let host = page_host();
     host.set_inner_html(GUARDED_HTML);
     let session = RwSignal::new_local(None::<Rc<Driver>>);
     let config = mock("hydrate-guard", MockUser::new("ann"));
@@ -1196,14 +1192,7 @@ async fn hydration_a_guard_that_saw_the_user_does_not_send_them_off_after_a_logo
     driver.post(crate::session::machine::Event::Logout(
         crate::LogoutOptions::default(),
     ));
-    assert!(
-        wait_for(|| text(&host).starts_with("Signed out")).await,
-        "{}",
-        text(&host)
-    );
-    // No login started (in mock mode it would sign straight back in).
-    sleep(200).await;
-    assert!(text(&host).starts_with("Signed out"), "{}", text(&host));
+    signed_out_for_good(&host).await;
     handle.forget();
 }
 
@@ -1772,9 +1761,7 @@ async fn a_page_without_the_library_script_of_its_version_shows_a_failed_state_n
     js_sys::Reflect::set(&older, &"v".into(), &"0123456789abcdef".into()).unwrap();
     for page in [wasm_bindgen::JsValue::UNDEFINED, older.into()] {
         js_sys::Reflect::set(&window, &name, &page).unwrap();
-        let document = window.document().unwrap();
-        let host = document.create_element("div").unwrap();
-        document.body().unwrap().append_child(&host).unwrap();
+        let host = page_host();
         let config = mock("no-script", MockUser::new("cy"));
         let handle = RwSignal::new(None::<crate::Oidc>);
         let unmount = leptos::mount::mount_to(host.clone().unchecked_into(), move || {

@@ -767,24 +767,20 @@ pub(crate) mod hydration {
     /// [`guarded`] as the server renders it.
     pub(crate) const GUARDED_HTML: &str = "WAIT";
 
+    /// `page` inside a provider, rendered on the server.
     #[cfg(feature = "ssr")]
-    #[test]
-    fn the_server_renders_the_page_pending() {
+    fn on_server<V: IntoView + 'static>(page: fn() -> V) -> String {
         use crate::{MockUser, OidcConfig, OidcProvider};
         let config = OidcConfig::new("https://mock.test", "hydrate").mock(MockUser::new("alice"));
-        let html = Owner::new()
-            .with(|| view! { <OidcProvider config=config>{status()}</OidcProvider> }.to_html());
-        assert_eq!(html, SERVER_HTML);
+        Owner::new()
+            .with(|| view! { <OidcProvider config=config>{page()}</OidcProvider> }.to_html())
     }
 
     #[cfg(feature = "ssr")]
     #[test]
-    fn the_server_renders_a_guarded_page_pending() {
-        use crate::{MockUser, OidcConfig, OidcProvider};
-        let config = OidcConfig::new("https://mock.test", "hydrate").mock(MockUser::new("alice"));
-        let html = Owner::new()
-            .with(|| view! { <OidcProvider config=config>{guarded()}</OidcProvider> }.to_html());
-        assert_eq!(html, GUARDED_HTML);
+    fn the_server_renders_the_pages_pending() {
+        assert_eq!(on_server(status), SERVER_HTML);
+        assert_eq!(on_server(guarded), GUARDED_HTML);
     }
 }
 

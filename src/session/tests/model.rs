@@ -683,6 +683,23 @@ struct Budget {
     frame_errors: u8,
 }
 
+impl Budget {
+    /// Nothing at all: each check names what it allows.
+    const NONE: Budget = Budget {
+        wants: 0,
+        logouts: 0,
+        advances: 0,
+        ticks: 0,
+        drops: 0,
+        duplicates: 0,
+        losses: 0,
+        moves: 0,
+        steps: 0,
+        refusals: 0,
+        frame_errors: 0,
+    };
+}
+
 /// What a check reached.
 struct Explored {
     states: usize,
@@ -828,14 +845,9 @@ fn three_tabs_with_a_lossy_channel_never_spend_a_refresh_token_twice() {
         wants: 3,
         logouts: 1,
         advances: 1,
-        ticks: 0,
         drops: 1,
         duplicates: 1,
-        losses: 0,
-        moves: 0,
-        steps: 0,
-        refusals: 0,
-        frame_errors: 0,
+        ..Budget::NONE
     });
     // The refresh path was reached: tokens were presented (by several tabs), and a
     // logout came while a refresh was on its way.
@@ -859,13 +871,8 @@ fn a_lost_refresh_answer_is_never_spent_again_nor_ends_a_session() {
         logouts: 1,
         advances: 1,
         ticks: 2,
-        drops: 0,
-        duplicates: 0,
         losses: 1,
-        moves: 0,
-        steps: 0,
-        refusals: 0,
-        frame_errors: 0,
+        ..Budget::NONE
     });
     // The lost answer's path was reached: a tab renewed through the frame.
     assert!(
@@ -888,17 +895,10 @@ fn tabs_with_an_idle_timeout_log_out_only_when_the_user_did_nothing_that_long() 
     let explored = explore_with(
         2,
         Budget {
-            wants: 0,
-            logouts: 0,
-            advances: 0,
             ticks: 8,
-            drops: 0,
-            duplicates: 0,
-            losses: 0,
             moves: 3,
             steps: 4,
-            refusals: 0,
-            frame_errors: 0,
+            ..Budget::NONE
         },
         idle,
         Some(12_000),
@@ -920,14 +920,9 @@ fn two_tabs_renewing_again_and_again_never_spend_a_refresh_token_twice() {
             wants: 3,
             logouts: 1,
             advances: 3,
-            ticks: 0,
             drops: 1,
             duplicates: 1,
-            losses: 0,
-            moves: 0,
-            steps: 0,
-            refusals: 0,
-            frame_errors: 0,
+            ..Budget::NONE
         },
         |c| c,
         None,
@@ -949,16 +944,12 @@ fn a_refresh_token_whose_answer_was_lost_is_presented_again_only_as_the_last_res
         2,
         Budget {
             wants: 2,
-            logouts: 0,
             advances: 2,
             ticks: 3,
-            drops: 0,
-            duplicates: 0,
             losses: 1,
-            moves: 0,
-            steps: 0,
             refusals: 1,
             frame_errors: 1,
+            ..Budget::NONE
         },
         |c| c,
         None,
