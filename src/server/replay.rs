@@ -1,7 +1,7 @@
 //! DPoP proof replay detection (RFC 9449 section 11.1): each proof's `jti` is
 //! remembered, per key, for as long as the proof would be accepted.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::sync::Mutex;
 
@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 /// What a replay store keys its entries by: SHA-256 over the proof key's thumbprint and
 /// the proof's `jti`, so entries have a fixed size whatever the client sends and two
 /// clients cannot collide by choosing the same `jti`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ReplayKey([u8; 32]);
 
 impl ReplayKey {
@@ -80,8 +80,10 @@ pub struct InMemoryReplayStore {
 #[derive(Debug, Default)]
 struct Entries {
     seen: HashSet<ReplayKey>,
-    /// Expiry order: with one TTL per validator, insertion order is expiry order.
-    order: VecDeque<(u64, ReplayKey)>,
+    /// Entries by expiry. Not insertion order: validators sharing the store may have
+    /// different proof windows, and a clock set back makes later entries expire
+    /// earlier than those recorded before it.
+    order: BTreeSet<(u64, ReplayKey)>,
 }
 
 /// Default capacity of [`InMemoryReplayStore`].
@@ -118,11 +120,11 @@ impl InMemoryReplayStore {
             .lock()
             .map_err(|_| ReplayStoreError::Backend("poisoned lock".into()))?;
         let Entries { seen, order } = &mut *state;
-        while let Some(&(expires, old)) = order.front() {
+        while let Some(&(expires, old)) = order.first() {
             if expires > now {
                 break;
             }
-            order.pop_front();
+            order.pop_first();
             seen.remove(&old);
         }
         if seen.contains(&key) {
@@ -132,7 +134,7 @@ impl InMemoryReplayStore {
             return Err(ReplayStoreError::Full(self.capacity));
         }
         seen.insert(key);
-        order.push_back((now.saturating_add(ttl), key));
+        order.insert((now.saturating_add(ttl), key));
         Ok(true)
     }
 }
@@ -197,5 +199,22 @@ mod tests {
             Ok(true)
         );
         assert_eq!(store.len(), 901);
+    }
+
+    /// Entries expire by their own time, whatever the order they came in: a longer
+    /// window (another validator sharing the store) or a clock set back does not hold
+    /// up the expiry of the entries recorded after it.
+    #[test]
+    fn each_entry_expires_at_its_own_time() {
+        let store = InMemoryReplayStore::new(2);
+        let (a, b) = (ReplayKey::new("k", "a"), ReplayKey::new("k", "b"));
+        // Recorded while the clock was ahead (or by a validator with a long window).
+        assert_eq!(store.record(a, 90, 10_000), Ok(true));
+        // The clock is set back.
+        assert_eq!(store.record(b, 90, 100), Ok(true));
+        // b expired at 190: its place is free although a is still live.
+        assert_eq!(store.record(ReplayKey::new("k", "c"), 90, 200), Ok(true));
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.record(a, 90, 200), Ok(false));
     }
 }

@@ -120,7 +120,7 @@ impl TestIssuer {
         let now = self.clock.now();
         let mut all = json!({
             "iss": self.issuer, "aud": self.audience, "sub": "test-user",
-            "iat": now, "exp": now + 300, "client_id": "test-client",
+            "iat": now, "exp": now.saturating_add(300), "client_id": "test-client",
             "jti": b64::encode(&now.to_be_bytes()) + &b64::encode(&rand_bytes(&self.rng)),
         });
         if let (Some(all), Some(extra)) = (all.as_object_mut(), claims.as_object()) {
@@ -209,5 +209,18 @@ mod tests {
             .validate::<NoAdditionalClaims>(&other.token("mallory"))
             .await
             .is_err());
+    }
+
+    /// A clock at the end of time mints a token whose `exp` is the last second, not a
+    /// wrapped one (nor a panic).
+    #[test]
+    fn a_clock_at_the_end_of_time_mints_without_overflow() {
+        let idp = TestIssuer::new("https://idp.test", "api")
+            .unwrap()
+            .clock(Arc::new(ManualClock::new(u64::MAX - 100)));
+        let token = idp.token("alice");
+        let payload = token.split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(&b64::decode(payload).unwrap()).unwrap();
+        assert_eq!(claims["exp"], json!(u64::MAX));
     }
 }

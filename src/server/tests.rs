@@ -617,3 +617,31 @@ async fn a_real_validator_refuses_the_mock_token() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(challenge.contains("invalid_token"), "{challenge}");
 }
+
+/// The clock is set back after the keys were fetched (a clock corrected at boot): the
+/// fetch time, now ahead of the clock, neither holds back the refetch a rotated key
+/// needs nor keeps the old keys counted as fresh.
+#[tokio::test]
+async fn keys_fetched_before_the_clock_was_set_back_are_refetched() {
+    let k1 = EcKey::new(1, "k1");
+    let k2 = EcKey::new(2, "k2");
+    let idp = FakeIdp::with_keys(set(&[k1.jwk()]));
+    let issuer = serve_idp(Arc::clone(&idp)).await;
+    let clock = ManualClock::new(NOW + 86_400);
+    let validator = discovered(&issuer, &clock).await;
+    clock.set(NOW);
+    idp.set_keys(set(&[k2.jwk()]));
+    let before = idp.fetches();
+    let token = k2.jwt(Some("at+jwt"), &claims(&issuer));
+    assert_eq!(status_of(&validator, &token).await, StatusCode::OK);
+    assert_eq!(idp.fetches(), before + 1);
+    // Fetched at the corrected time: the usual interval applies again.
+    let k3 = EcKey::new(3, "k3");
+    idp.set_keys(set(&[k3.jwk()]));
+    let token = k3.jwt(Some("at+jwt"), &claims(&issuer));
+    assert_eq!(
+        status_of(&validator, &token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(idp.fetches(), before + 1);
+}

@@ -399,6 +399,17 @@ impl std::fmt::Debug for Validator {
     }
 }
 
+/// Seconds from `then` to `now`. A time ahead of the clock (the clock was set back since)
+/// counts as long ago: keys stamped then are not trusted as fresh, and an attempt made
+/// then does not hold back the next fetch for as long as the clock was off.
+fn elapsed(now: u64, then: u64) -> u64 {
+    if then > now {
+        u64::MAX
+    } else {
+        now - then
+    }
+}
+
 impl Validator {
     /// Starts building a validator for tokens from `issuer`, found by discovery.
     pub fn discover(issuer: impl Into<String>) -> ValidatorBuilder {
@@ -610,7 +621,7 @@ impl Validator {
     async fn usable_keys(&self) -> Result<Arc<PreparedKeySet>, ValidationFailure> {
         let timing = self.inner.timing;
         let now = self.inner.clock.now();
-        let age = |state: &KeyState| state.fetched_at.map(|t| now.saturating_sub(t));
+        let age = |state: &KeyState| state.fetched_at.map(|t| elapsed(now, t));
         {
             let state = self.inner.keys.read().await;
             if self.inner.fixed {
@@ -649,7 +660,7 @@ impl Validator {
     fn rate_limited(&self, state: &KeyState, now: u64) -> bool {
         state
             .attempted_at
-            .is_some_and(|t| now.saturating_sub(t) < self.inner.timing.min_interval)
+            .is_some_and(|t| elapsed(now, t) < self.inner.timing.min_interval)
     }
 
     async fn refresh_in_background(&self) {
