@@ -67,8 +67,20 @@ function listen(channelName, post) {
     on(window, name, () => post(0));
   on(window, 'online', () => post(1));
   on(window, 'offline', () => post(2));
-  on(document, 'visibilitychange', () => post(document.hidden ? 4 : 3));
-  on(window, 'pageshow', (e) => { if (e.persisted) post(7); });
+  // A page back from the back-forward cache (7) is told so before it is told it is
+  // visible (3): browsers fire `visibilitychange` before `pageshow`, and the machine
+  // must read what the other tabs stored before the return counts as activity here.
+  // `cached`: 1 since the page went into the cache, 2 once its return was told.
+  let cached = 0;
+  on(window, 'pagehide', (e) => { if (e.persisted) cached = 1; });
+  on(document, 'visibilitychange', () => {
+    if (!document.hidden && cached === 1) { cached = 2; post(7); }
+    post(document.hidden ? 4 : 3);
+  });
+  on(window, 'pageshow', (e) => {
+    if (e.persisted && cached !== 2) post(7);
+    cached = 0;
+  });
   if (channel) on(channel, 'message', (e) => post(6, e.data));
   let timer = 0;
   off.push(() => clearTimeout(timer));

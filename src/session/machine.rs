@@ -464,6 +464,10 @@ struct SignedIn {
     /// The silent frame answered that the provider wants the user, and the doubtful
     /// token is being tried: if it is refused, the frame is not asked again.
     frame_wants_user: bool,
+    /// The doubtful token had its one last try: if that answer is lost too, it is
+    /// not tried again (each try risks the provider's reuse detection), only revoked
+    /// at logout.
+    last_resort: bool,
     /// When the access token arrived.
     got: Now,
     /// Its lifetime (ms).
@@ -627,9 +631,10 @@ pub(crate) struct Machine {
     /// back (`true`: the return counts as activity if the session stays), or this
     /// tab's own timer came late. Tokens wait for it too.
     idle_held: Option<bool>,
-    /// A token request in flight when the session ended: the refresh token its
-    /// answer brings (a grant nobody will use) is revoked when it comes.
-    abandoned: Option<ReqId>,
+    /// Token requests in flight when sessions ended (a session, then the next one
+    /// started meanwhile): the refresh token each answer brings (a grant nobody will
+    /// use) is revoked when it comes.
+    abandoned: Vec<ReqId>,
     /// How the sign-in under way was started.
     signing_via: SignInMethod,
     /// A refresh token to revoke at the provider after a local logout.
@@ -725,7 +730,7 @@ impl Machine {
             lost: false,
             retry: None,
             idle_held: None,
-            abandoned: None,
+            abandoned: Vec::new(),
             signing_via: SignInMethod::Interactive,
             revocation: None,
             offline: false,
@@ -1009,8 +1014,14 @@ impl Machine {
         self.shared_at = Some(self.now.mono);
         self.unshared = false;
         self.emit(Command::Broadcast(TabMessage::Activity));
+        self.store_activity();
+    }
+
+    /// Stores when the user last did something (here, or in a tab that told) and who
+    /// the user is, for a page that cannot hear the tabs' messages. Written at each
+    /// sign-in too, so that it never names a user who was signed in before.
+    fn store_activity(&mut self) {
         if let Phase::SignedIn(s) = &self.phase {
-            // When the user last did something (here, or in a tab that told).
             let value = format!("{} {}", self.last_seen.wall, user_tag(s.user.claims()));
             self.emit(Command::Store {
                 slot: Slot::Activity,
@@ -1807,8 +1818,8 @@ impl Machine {
         if let Some(held) = held {
             self.revoke(held);
         }
-        if req.is_some() {
-            self.abandoned = req;
+        if let Some(req) = req {
+            self.abandoned.push(req);
         }
         if let Some(token) = token {
             self.revoke(token);
@@ -1889,8 +1900,8 @@ impl Machine {
             self.revocation_answered(&result);
             return;
         }
-        if self.abandoned == Some(req) {
-            self.abandoned = None;
+        if self.abandoned.contains(&req) {
+            self.abandoned.retain(|r| *r != req);
             let token = result
                 .ok()
                 .and_then(|r| TokenResponse::from_response(&r).ok())
@@ -2488,6 +2499,7 @@ impl Machine {
                 self.idle_logged_out = false;
                 self.lost = false;
                 self.mark_signed_in();
+                self.store_activity();
                 if self.logged_out_marker {
                     self.logged_out_marker = false;
                     self.emit(Command::Store {
@@ -2550,6 +2562,7 @@ impl Machine {
             refresh: response.refresh_token,
             doubtful: None,
             frame_wants_user: false,
+            last_resort: false,
             got: sent,
             lifetime,
             idle,
@@ -2683,9 +2696,10 @@ impl Machine {
                 // it is tried, now, before the session is given up.
                 let now = self.now.mono;
                 match &mut self.phase {
-                    Phase::SignedIn(s) if s.doubtful.is_some() => {
+                    Phase::SignedIn(s) if s.doubtful.is_some() && !s.last_resort => {
                         s.refresh = s.doubtful.take();
                         s.frame_wants_user = true;
+                        s.last_resort = true;
                         let attempt = s.retry.map_or(1, |(_, a)| a);
                         s.retry = Some((now, attempt));
                     }
@@ -2745,6 +2759,8 @@ impl Machine {
                 // rest of that answer waits for a checked ID token (the next try).
                 if let (Some(token), Phase::SignedIn(s)) = (rotated, &mut self.phase) {
                     s.refresh = Some(token);
+                    // A new token, never presented: its own last resort stays.
+                    s.last_resort = false;
                 }
                 self.back_off(error);
             }
@@ -2754,8 +2770,9 @@ impl Machine {
                 // session could not go on without it.
                 let now = self.now;
                 if let Phase::SignedIn(s) = &mut self.phase {
-                    if s.expired(now) && s.doubtful.is_some() {
+                    if s.expired(now) && s.doubtful.is_some() && !s.last_resort {
                         s.refresh = s.doubtful.take();
+                        s.last_resort = true;
                     }
                 }
                 self.back_off(AuthError::Network(
@@ -2803,6 +2820,7 @@ impl Machine {
         // A new token family (the silent frame's): the doubtful one is left to expire.
         s.doubtful = None;
         s.frame_wants_user = false;
+        s.last_resort = false;
         // The renewal restarted the provider session's idle clock: with the length
         // this answer gives, or else the last one known (an answer without
         // `refresh_expires_in` would otherwise leave keep-alive due after every
@@ -3038,6 +3056,7 @@ fn mock_session(client: &Client, mock: &MockUser, now: Now) -> Result<SignedIn, 
         refresh: None,
         doubtful: None,
         frame_wants_user: false,
+        last_resort: false,
         got: now,
         lifetime: MOCK_LIFETIME_MS,
         idle: None,

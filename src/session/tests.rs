@@ -729,6 +729,38 @@ fn a_keep_alive_of_zero_is_none_not_a_refresh_at_every_move() {
 }
 
 #[test]
+fn grants_of_two_requests_abandoned_in_turn_are_both_revoked() {
+    // A refresh is in flight when another user signs in elsewhere: the session ends
+    // and the frame restores, its code exchange in flight when a logout comes. Each
+    // answer, when it comes, brings a grant nobody will use: both are revoked.
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    tab.advance(idp.lifetime_ms());
+    tab.hold_fetches = true;
+    tab.want_token();
+    assert_eq!(tab.held.len(), 1, "the refresh");
+    let heard = |tab: &mut Tab, message| {
+        tab.dispatch(Event::Tab {
+            from: "other".into(),
+            message,
+            here: "/".into(),
+        })
+    };
+    heard(&mut tab, TabMessage::User(42));
+    assert_eq!(tab.frames_opened, 1);
+    tab.run();
+    // The refresh, the revocation of the token the session held, and the frame's
+    // code exchange.
+    assert_eq!(tab.held.len(), 3);
+    heard(&mut tab, TabMessage::Logout);
+    let revoked = idp.revoked().len();
+    tab.hold_fetches = false;
+    tab.release_all();
+    // The token the session held, and the refresh tokens of the two answers.
+    assert_eq!(idp.revoked().len(), revoked + 3, "{:?}", idp.revoked());
+}
+
+#[test]
 fn a_slow_answer_counts_its_tokens_lifetime_from_when_it_was_asked_for() {
     let idp = Idp::new();
     let mut tab = signed_in_with(&idp, |c| c.renew_ahead(false).auto_logout(false));
@@ -1094,6 +1126,45 @@ fn a_last_resort_token_refused_after_the_frame_wanted_the_user_ends_the_session_
     assert_eq!(tab.state(), AuthState::LoggedOut);
     assert_eq!(tab.frames_opened, 1, "the frame asked once");
     assert!(tab.broadcasts.contains(&TabMessage::Lost));
+}
+
+#[test]
+fn the_last_resort_is_tried_once_even_when_its_answer_is_lost_too() {
+    // The doubtful token goes out as the last resort, and that answer is lost too
+    // (the provider rotated it): trying it again would be a replay of a spent token.
+    let idp = Idp::new();
+    let mut tab = with_an_unanswered_refresh(&idp, |c| c);
+    idp.end_sessions();
+    idp.lose_token_answers(1);
+    for _ in 0..10 {
+        tab.advance(61_000);
+        tab.fire_timers();
+    }
+    assert_eq!(idp.refreshes(), 1, "{:?}", idp.0.borrow().presented);
+    assert_eq!(idp.reuse_detected(), 0);
+    // The frame still wants the user, and nothing is left to try.
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+}
+
+#[test]
+fn a_last_resort_lost_after_frame_timeouts_is_not_tried_again_and_is_revoked_at_logout() {
+    // The frame cannot answer; once the access token has run out the doubtful token
+    // is tried, and that answer is lost too. It is not tried again, and a logout
+    // still revokes it.
+    let idp = Idp::new();
+    let mut tab = with_an_unanswered_refresh(&idp, |c| c);
+    idp.set_frame_hangs(true);
+    tab.advance(idp.lifetime_ms());
+    idp.lose_token_answers(1);
+    for _ in 0..10 {
+        tab.advance(61_000);
+        tab.fire_timers();
+    }
+    let presented = idp.0.borrow().presented.clone();
+    assert_eq!(presented.len(), 1, "{presented:?}");
+    assert_eq!(idp.reuse_detected(), 0);
+    tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
+    assert!(idp.revoked().contains(&presented[0]), "{:?}", idp.revoked());
 }
 
 #[test]
@@ -2390,6 +2461,57 @@ fn a_page_back_from_the_cache_after_an_account_switch_ends_its_own_session_only(
     assert_eq!(idp.revoked().len(), 1, "its own grant ends");
     // The hidden frame restores the tab as the provider's user now.
     assert_eq!(cached.frames_opened, frames + 1);
+}
+
+#[test]
+fn a_page_back_from_the_cache_sees_an_account_switch_without_an_idle_timeout() {
+    // No idle timeout, so no activity is ever shared: the sign-in itself stores who
+    // the user is now. A page of alice's, cached while bob signed in in another tab,
+    // finds bob's tag and follows.
+    let idp = Idp::new();
+    let a = signed_in(&idp);
+    let mut cached = a.reload();
+    cached.tab_id = "b".into();
+    cached.start();
+    cached.run();
+    let mut a = a;
+    a.dispatch(Event::Login(LoginOptions::default()));
+    let mut a = a.follow_interactive("bob");
+    a.start();
+    a.run();
+    assert_eq!(a.user().as_deref(), Some("bob"));
+    let frames = cached.frames_opened;
+    cached.dispatch(restored(&idp));
+    cached.run();
+    assert_eq!(cached.frames_opened, frames + 1);
+    assert_eq!(cached.user().as_deref(), Some("bob"));
+}
+
+#[test]
+fn the_stored_activity_names_the_user_signed_in_last() {
+    // With an idle timeout: alice worked, then bob signed in in another tab and has
+    // not moved yet. A page of bob's back from the cache must not take alice's stored
+    // activity for an account switch.
+    let idp = Idp::new();
+    let mut alice = idle_tab(&idp);
+    alice.advance(10_000);
+    alice.dispatch(Event::Activity);
+    let alice_tag = stored_tag(&idp);
+    assert!(alice_tag.is_some());
+    let mut bob = alice.reload();
+    bob.tab_id = "bob".into();
+    bob.start();
+    bob.run();
+    bob.dispatch(Event::Login(LoginOptions::default()));
+    let mut bob = bob.follow_interactive("bob");
+    bob.start();
+    bob.run();
+    assert_eq!(bob.user().as_deref(), Some("bob"));
+    assert_ne!(stored_tag(&idp), alice_tag);
+    let revoked = idp.revoked().len();
+    bob.dispatch(restored(&idp));
+    assert_eq!(bob.user().as_deref(), Some("bob"));
+    assert_eq!(idp.revoked().len(), revoked);
 }
 
 /// The user tag of the activity the tabs stored.

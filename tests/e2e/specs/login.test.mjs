@@ -51,8 +51,12 @@ test('sign in, add a TODO, renew, reload and sign out', { timeout: TEST_TIMEOUT_
         `session storage after sign-in: ${JSON.stringify(storage)}`,
       );
       assert.deepEqual(Object.keys(JSON.parse(Object.values(storage.session)[0])).sort(), ['at', 'grace', 'keys', 'metadata', 'silent']);
-      assert.deepEqual(Object.keys(storage.local).map((k) => k.split(':').pop()), ['signed-in']);
-      assert.match(Object.values(storage.local)[0], /^\d+$/);
+      // The local storage: the time until which this browser counts as signed in, and
+      // the last activity (a time and the user's tag).
+      const local = Object.fromEntries(Object.entries(storage.local).map(([k, v]) => [k.split(':').pop(), v]));
+      assert.deepEqual(Object.keys(local).sort(), ['activity', 'signed-in']);
+      assert.match(local['signed-in'], /^\d+$/);
+      assert.match(local.activity, /^\d+ \d+$/);
     });
 
     await step(session, t, '2. add a TODO', async () => {

@@ -32,7 +32,8 @@ const authStates = (page) => page.evaluate(() => window.__authStates.slice());
 const signIn = (app, idp) => signInAs(app, idp, user);
 const withTwoTabs = (t, body) => withTwoTabsOf(browser, t, body);
 
-/** What the app keeps in web storage: no token, only the sign-in time marker. */
+/** What the app keeps in web storage: no token, only time markers and the last activity
+ * (a time and the user's tag, a number). */
 async function expectNoTokensStored(app) {
   const storage = JSON.parse(await app.webStorage());
   // Session storage: at most the provider's public metadata and keys.
@@ -41,8 +42,9 @@ async function expectNoTokensStored(app) {
     assert.deepEqual(Object.keys(JSON.parse(value)).sort(), ['at', 'grace', 'keys', 'metadata', 'silent']);
   }
   for (const [key, value] of Object.entries(storage.local)) {
-    assert.match(key, /:(signed-in|logged-out)$/, `unexpected local storage key ${key}`);
-    assert.match(value, /^\d+$/, `${key} holds more than a time: ${value}`);
+    assert.match(key, /:(signed-in|logged-out|activity)$/, `unexpected local storage key ${key}`);
+    if (key.endsWith(':activity')) assert.match(value, /^\d+ \d+$/, `${key} holds more than a time and a tag: ${value}`);
+    else assert.match(value, /^\d+$/, `${key} holds more than a time: ${value}`);
   }
 }
 
