@@ -2703,7 +2703,15 @@ impl Machine {
                         let attempt = s.retry.map_or(1, |(_, a)| a);
                         s.retry = Some((now, attempt));
                     }
-                    _ => self.session_lost(),
+                    _ => {
+                        // A doubtful token that had its last try: its grant, and any
+                        // the lost answer began, end at the provider (RFC 7009).
+                        let held = self.held_refresh();
+                        self.session_lost();
+                        if let Some(token) = held {
+                            self.revoke(token);
+                        }
+                    }
                 }
             }
             // The refresh token is refused (revoked, idled out, its family ended).
@@ -2745,10 +2753,16 @@ impl Machine {
             Outcome::Fail(Failure::Unanswered(error)) => {
                 // Never the same refresh token twice while the silent frame can
                 // renew: the provider may have rotated it (RFC 9700 section 4.14.2).
+                let offline = self.offline;
                 if self.client.frame {
                     if let Phase::SignedIn(s) = &mut self.phase {
                         if let Some(token) = s.refresh.take() {
                             s.doubtful = Some(token);
+                            // Tried while the browser was offline, it most likely never
+                            // left: that was not the last try.
+                            if offline {
+                                s.last_resort = false;
+                            }
                         }
                     }
                 }

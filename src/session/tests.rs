@@ -1142,8 +1142,40 @@ fn the_last_resort_is_tried_once_even_when_its_answer_is_lost_too() {
     }
     assert_eq!(idp.refreshes(), 1, "{:?}", idp.0.borrow().presented);
     assert_eq!(idp.reuse_detected(), 0);
-    // The frame still wants the user, and nothing is left to try.
+    // The frame still wants the user, and nothing is left to try: the session ends,
+    // and the spent token (with the grant the lost answer began) is revoked.
     assert_eq!(tab.state(), AuthState::LoggedOut);
+    let spent = idp.0.borrow().presented[0].clone();
+    assert!(idp.revoked().contains(&spent), "{:?}", idp.revoked());
+}
+
+#[test]
+fn a_last_resort_tried_while_offline_is_not_used_up() {
+    // Offline, the frame meets the browser's error page, and once the access token
+    // has run out the doubtful token gets its last try: it fails, never having left.
+    // Back online the provider wants the user: the token still gets its last try,
+    // and the session goes on.
+    let idp = Idp::new();
+    let mut tab = with_an_unanswered_refresh(&idp, |c| c);
+    tab.dispatch(Event::Online(false));
+    idp.set_down(true);
+    idp.set_frame_stops(true);
+    tab.advance(idp.lifetime_ms());
+    for _ in 0..5 {
+        tab.advance(61_000);
+        tab.fire_timers();
+    }
+    assert_eq!(idp.refreshes(), 0);
+    idp.set_down(false);
+    idp.set_frame_stops(false);
+    idp.end_sessions();
+    tab.dispatch(Event::Online(true));
+    for _ in 0..5 {
+        tab.advance(61_000);
+        tab.fire_timers();
+    }
+    assert_eq!(idp.refreshes(), 1, "{:?}", idp.0.borrow().presented);
+    assert!(tab.state().is_logged_in(), "{:?}", tab.state());
 }
 
 #[test]
