@@ -507,14 +507,20 @@ fn pending_request_of_another_client_is_refused() {
     assert!(idp.paths().iter().filter(|p| *p == "/token").count() == 0);
 }
 
-#[test]
-fn logout_during_a_refresh_is_final() {
-    let idp = Idp::new();
-    let mut tab = signed_in(&idp);
+/// A signed-in tab whose access token has run out, its refresh held in flight.
+fn refresh_in_flight(idp: &Idp) -> Tab {
+    let mut tab = signed_in(idp);
     tab.advance(idp.lifetime_ms());
     tab.hold_fetches = true;
     tab.want_token();
     assert_eq!(tab.held.len(), 1, "one refresh in flight");
+    tab
+}
+
+#[test]
+fn logout_during_a_refresh_is_final() {
+    let idp = Idp::new();
+    let mut tab = refresh_in_flight(&idp);
     tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
     assert_eq!(tab.state(), AuthState::LoggedOut);
     // The refresh answers after the logout: it is dropped.
@@ -734,11 +740,7 @@ fn grants_of_two_requests_abandoned_in_turn_are_both_revoked() {
     // and the frame restores, its code exchange in flight when a logout comes. Each
     // answer, when it comes, brings a grant nobody will use: both are revoked.
     let idp = Idp::new();
-    let mut tab = signed_in(&idp);
-    tab.advance(idp.lifetime_ms());
-    tab.hold_fetches = true;
-    tab.want_token();
-    assert_eq!(tab.held.len(), 1, "the refresh");
+    let mut tab = refresh_in_flight(&idp);
     let heard = |tab: &mut Tab, message| {
         tab.dispatch(Event::Tab {
             from: "other".into(),
@@ -2661,10 +2663,7 @@ fn a_logout_revokes_the_grant_a_token_request_in_flight_brings() {
     // A refresh in flight: its answer's rotated refresh token is revoked when it
     // comes (the one sent is spent), not left live at the provider.
     let idp = Idp::new();
-    let mut tab = signed_in(&idp);
-    tab.advance(idp.lifetime_ms());
-    tab.hold_fetches = true;
-    tab.want_token();
+    let mut tab = refresh_in_flight(&idp);
     tab.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
     tab.hold_fetches = false;
     tab.release_all();
