@@ -1693,21 +1693,32 @@ fn rp_initiated_logout_navigates_with_the_hint() {
     assert!(nav.contains("client_id=spa"));
 }
 
+/// Another tab of the app, opened (and restored silently) beside `tab`.
+fn another_tab(tab: &Tab, id: &str) -> Tab {
+    let mut other = tab.reload();
+    other.tab_id = id.into();
+    other.start();
+    other.run();
+    other
+}
+
+/// `tab` signs in again at the provider, as `user`.
+fn signed_in_again_as(mut tab: Tab, user: &str) -> Tab {
+    tab.dispatch(Event::Login(LoginOptions::default()));
+    let mut tab = tab.follow_interactive(user);
+    tab.start();
+    tab.run();
+    tab
+}
+
 #[test]
 fn a_tab_signed_in_as_another_user_follows_an_account_switch() {
     let idp = Idp::new();
     let a = signed_in(&idp);
-    let mut b = a.reload();
-    b.tab_id = "b".into();
-    b.start();
-    b.run();
+    let mut b = another_tab(&a, "b");
     assert_eq!(b.user().as_deref(), Some("alice"));
     // A signs in again as bob: the provider's session is now bob's.
-    let mut a = a;
-    a.dispatch(Event::Login(LoginOptions::default()));
-    let mut a = a.follow_interactive("bob");
-    a.start();
-    a.run();
+    let a = signed_in_again_as(a, "bob");
     assert_eq!(a.user().as_deref(), Some("bob"));
     let said = a.broadcasts.clone();
     assert!(
@@ -2504,15 +2515,8 @@ fn a_page_back_from_the_cache_sees_an_account_switch_without_an_idle_timeout() {
     // finds bob's tag and follows.
     let idp = Idp::new();
     let a = signed_in(&idp);
-    let mut cached = a.reload();
-    cached.tab_id = "b".into();
-    cached.start();
-    cached.run();
-    let mut a = a;
-    a.dispatch(Event::Login(LoginOptions::default()));
-    let mut a = a.follow_interactive("bob");
-    a.start();
-    a.run();
+    let mut cached = another_tab(&a, "b");
+    let a = signed_in_again_as(a, "bob");
     assert_eq!(a.user().as_deref(), Some("bob"));
     let frames = cached.frames_opened;
     cached.dispatch(restored(&idp));
@@ -2532,14 +2536,7 @@ fn the_stored_activity_names_the_user_signed_in_last() {
     alice.dispatch(Event::Activity);
     let alice_tag = stored_tag(&idp);
     assert!(alice_tag.is_some());
-    let mut bob = alice.reload();
-    bob.tab_id = "bob".into();
-    bob.start();
-    bob.run();
-    bob.dispatch(Event::Login(LoginOptions::default()));
-    let mut bob = bob.follow_interactive("bob");
-    bob.start();
-    bob.run();
+    let mut bob = signed_in_again_as(another_tab(&alice, "bob"), "bob");
     assert_eq!(bob.user().as_deref(), Some("bob"));
     assert_ne!(stored_tag(&idp), alice_tag);
     let revoked = idp.revoked().len();
