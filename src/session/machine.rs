@@ -896,6 +896,14 @@ impl Machine {
                 // stands here too.
                 if logged_out.is_some() {
                     self.ended_elsewhere(TabMessage::Logout);
+                } else if activity.is_none()
+                    && self.client.mock.is_none()
+                    && matches!(self.phase, Phase::SignedIn(_))
+                {
+                    // Every sign-in stores the activity, and only a logout (which
+                    // leaves its marker) or a session lost at the provider clears it:
+                    // the session was lost while the page was away.
+                    self.ended_elsewhere(TabMessage::Lost);
                 }
                 self.heard_activity(activity.as_deref());
             }
@@ -2058,10 +2066,10 @@ impl Machine {
             self.leave(Phase::SignedOut);
             self.lost = message == TabMessage::Lost;
         }
-        // This tab's own grant ends too.
-        if message == TabMessage::Logout {
-            self.revoke_left(refresh, abandoned);
-        }
+        // This tab's own grant ends too (RFC 7009 section 2), `Lost` or not: it is a
+        // token family of its own, which the provider may still honour, and an answer
+        // in flight brings a fresh one.
+        self.revoke_left(refresh, abandoned);
     }
 
     /// A user signed in in another tab (`user`, their tag). Another user than this

@@ -2526,6 +2526,79 @@ fn a_page_back_from_the_cache_sees_an_account_switch_without_an_idle_timeout() {
 }
 
 #[test]
+fn a_page_back_from_the_cache_after_the_session_was_lost_elsewhere_ends_too() {
+    // While the page was in the cache, another tab found the session gone at the
+    // provider: its `Lost` did not reach the page. Storage tells it: the activity
+    // every sign-in stores was cleared, and no logout left its marker.
+    let idp = Idp::new();
+    let mut a = signed_in(&idp);
+    let mut cached = another_tab(&a, "b");
+    assert!(cached.state().is_logged_in());
+    // Back from the cache with the session alive elsewhere: it stays.
+    cached.dispatch(restored(&idp));
+    cached.run();
+    assert!(cached.state().is_logged_in(), "{:?}", cached.state());
+    idp.revoke_all();
+    idp.end_sessions();
+    a.advance(idp.lifetime_ms());
+    a.want_token();
+    assert!(a.broadcasts.contains(&TabMessage::Lost));
+    let revoked = idp.revoked().len();
+    let frames = cached.frames_opened;
+    cached.dispatch(restored(&idp));
+    cached.run();
+    assert_eq!(cached.state(), AuthState::LoggedOut);
+    assert!(cached.info.session_lost);
+    assert!(!cached.broadcasts.contains(&TabMessage::Logout));
+    // Its own token family ends too; no silent sign-in is tried.
+    assert_eq!(idp.revoked().len(), revoked + 1);
+    assert_eq!(cached.frames_opened, frames);
+
+    // A mock session stores no activity: it stays.
+    let mut mock = Tab::new(&idp, "/");
+    mock.tweak = |c| c.mock(crate::MockUser::new("mock-alice"));
+    mock.start();
+    mock.run();
+    mock.dispatch(Event::PageRestored {
+        activity: None,
+        logged_out: None,
+    });
+    assert_eq!(mock.user().as_deref(), Some("mock-alice"));
+}
+
+#[test]
+fn a_session_lost_elsewhere_revokes_this_tabs_own_grant() {
+    // Each tab holds a token family of its own, which the provider may still honour
+    // when another tab's was refused: it is revoked as after a logout elsewhere
+    // (RFC 7009 section 2), and so is the fresh one a refresh in flight brings.
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    let revoked = idp.revoked().len();
+    let lost = |tab: &mut Tab| {
+        tab.dispatch(Event::Tab {
+            from: "other".into(),
+            message: TabMessage::Lost,
+            here: "/".into(),
+        })
+    };
+    lost(&mut tab);
+    tab.run();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    assert_eq!(idp.revoked().len(), revoked + 1);
+
+    let mut tab = refresh_in_flight(&idp);
+    lost(&mut tab);
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    let revoked = idp.revoked().len();
+    tab.hold_fetches = false;
+    tab.release_all();
+    tab.run();
+    assert_eq!(tab.state(), AuthState::LoggedOut);
+    // The token the refresh presented, and the one its answer brought.
+    assert_eq!(idp.revoked().len(), revoked + 2, "{:?}", idp.revoked());
+}
+
+#[test]
 fn the_stored_activity_names_the_user_signed_in_last() {
     // With an idle timeout: alice worked, then bob signed in in another tab and has
     // not moved yet. A page of bob's back from the cache must not take alice's stored
