@@ -470,6 +470,10 @@ impl IdTokenValidator {
 /// to the original's (it is the time of the original authentication); `nonce`, when the
 /// new token has one, equal to the original's. `iat` and `exp` may differ. The refreshed
 /// token must also pass [`IdTokenValidator::check_claims`] (without nonce and max_age).
+///
+/// Compare each refreshed token with the claims of the original authentication (or of
+/// the last re-authentication), not with the last refreshed token: a refreshed token
+/// may leave `auth_time` out, and the next one must still carry the original's.
 pub fn check_refresh_continuity<A, B>(
     original: &IdTokenClaims<A>,
     refreshed: &IdTokenClaims<B>,

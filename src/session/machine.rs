@@ -453,6 +453,11 @@ enum Outcome {
 #[derive(Debug, Clone)]
 struct SignedIn {
     user: User<RawClaims>,
+    /// When the user authenticated, as the session's last authentication (the
+    /// sign-in, or a silent re-authentication) said: what a refreshed ID token's
+    /// `auth_time` must equal (OIDC Core 12.2). A refreshed token without one does
+    /// not move it.
+    auth_time: Option<u64>,
     id_token: Option<IdToken>,
     access: AccessToken,
     refresh: Option<RefreshToken>,
@@ -2564,6 +2569,7 @@ impl Machine {
         let lifetime = self.lifetime(&response, received);
         let idle = self.idle_lifetime(&response).map(|ms| (sent, ms));
         SignedIn {
+            auth_time: user.claims().auth_time,
             user,
             id_token: response.id_token,
             access: response.access_token,
@@ -2667,8 +2673,17 @@ impl Machine {
                         }
                         // OIDC Core 12.2: a refreshed ID token names the same iss,
                         // sub, aud, azp and auth_time as the first one.
+                        // The last token may have left `auth_time` out: the time
+                        // of the authentication is compared with the one it kept.
                         Phase::SignedIn(s) => {
-                            check_refresh_continuity(s.user.claims(), user.claims())
+                            check_refresh_continuity(s.user.claims(), user.claims()).and_then(
+                                |()| match (s.auth_time, user.claims().auth_time) {
+                                    (Some(a), Some(b)) if a != b => {
+                                        Err(IdTokenError::RefreshMismatch("auth_time"))
+                                    }
+                                    _ => Ok(()),
+                                },
+                            )
                         }
                         _ => Ok(()),
                     };
@@ -2683,6 +2698,12 @@ impl Machine {
                         // its new `nonce` and `auth_time`). The app re-renders only
                         // when the user's lasting claims changed: `publish` compares
                         // those.
+                        let auth_time = user.claims().auth_time;
+                        s.auth_time = if authenticated {
+                            auth_time
+                        } else {
+                            s.auth_time.or(auth_time)
+                        };
                         s.user = user;
                     }
                 }
@@ -3072,6 +3093,7 @@ fn mock_session(client: &Client, mock: &MockUser, now: Now) -> Result<SignedIn, 
         crate::core::b64::encode(at.as_bytes())
     );
     Ok(SignedIn {
+        auth_time: None,
         user,
         id_token: None,
         access: AccessToken::new(token),

@@ -1094,6 +1094,40 @@ fn after_a_silent_re_authentication_refreshes_are_checked_against_it() {
 }
 
 #[test]
+fn a_refreshed_id_token_without_auth_time_does_not_move_the_authentication_time() {
+    // OIDC Core 12.2: a refreshed ID token's `auth_time`, if present, is the time of
+    // the original authentication. A refresh that leaves it out is accepted; the
+    // next one must still name the original time.
+    use std::time::Duration;
+    let idp = Idp::new();
+    let mut tab = signed_in_with(&idp, |c| c.max_age(Duration::from_secs(3600)));
+    let original = tab.state().user().unwrap().claims().auth_time;
+    assert!(original.is_some());
+    idp.set_auth_time_on_refresh(Some(None));
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert!(tab.last_answer().is_ok(), "{:?}", tab.state());
+    assert_eq!(tab.state().user().unwrap().claims().auth_time, None);
+    // The original time again: accepted.
+    idp.set_auth_time_on_refresh(None);
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert!(tab.last_answer().is_ok(), "{:?}", tab.state());
+    // Another time: refused, though the token before had none.
+    idp.set_auth_time_on_refresh(Some(None));
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert!(tab.last_answer().is_ok(), "{:?}", tab.state());
+    idp.set_auth_time_on_refresh(Some(original.map(|t| t + 600)));
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert_eq!(
+        tab.state(),
+        AuthState::Failed(crate::core::IdTokenError::RefreshMismatch("auth_time").into())
+    );
+}
+
+#[test]
 fn a_refresh_token_whose_answer_was_lost_is_the_last_resort_when_the_frame_needs_the_user() {
     // The refresh request never reached the provider (it was down), and by the
     // next try its session cookie is gone: the frame needs the user, and the

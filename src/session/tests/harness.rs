@@ -83,6 +83,9 @@ pub struct IdpState {
     /// The silent frame stays on a page of the provider's (`prompt=none` ignored).
     frame_stops: bool,
     omit_auth_time: bool,
+    /// The `auth_time` of refreshed ID tokens, instead of the authentication's:
+    /// `Some(None)` leaves it out.
+    auth_time_on_refresh: Option<Option<u64>>,
     old_id_token: Option<OldIdToken>,
     /// The authorization endpoint answers this error, whoever asks.
     authorize_error: Option<&'static str>,
@@ -145,6 +148,7 @@ impl Idp {
             token_failure: None,
             frame_stops: false,
             omit_auth_time: false,
+            auth_time_on_refresh: None,
             old_id_token: None,
             code_without_id_token: false,
             authorize_error: None,
@@ -223,6 +227,9 @@ impl Idp {
     }
     pub fn set_authorize_error(&self, error: Option<&'static str>) {
         self.0.borrow_mut().authorize_error = error;
+    }
+    pub fn set_auth_time_on_refresh(&self, auth_time: Option<Option<u64>>) {
+        self.0.borrow_mut().auth_time_on_refresh = auth_time;
     }
     pub fn set_omit_auth_time(&self, on: bool) {
         self.0.borrow_mut().omit_auth_time = on;
@@ -542,6 +549,7 @@ impl Idp {
                     family.generation += 1;
                     let user = family.user.clone();
                     let (nonce, auth_time) = (family.nonce.clone(), family.auth_time);
+                    let auth_time = st.auth_time_on_refresh.unwrap_or(auth_time);
                     st.refreshes += 1;
                     (
                         st.subject_on_refresh.clone().unwrap_or(user),
