@@ -193,6 +193,18 @@ fn key_selection_rules() {
             .unwrap_err(),
         JoseError::AmbiguousKey
     );
+    // No kid, and beside the good key one whose members are invalid (RFC 7517
+    // section 5: ignored) or too weak: the good key is the only candidate.
+    let by_b = b.sign(&json!({"alg":"ES256"}), &json!({}));
+    let bad_point = json!({"kty": "EC", "crv": "P-256", "x": "!!", "y": "!!"});
+    let short_point = json!({"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"});
+    for bad in [bad_point, short_point] {
+        let keys = set(&[serde_json::from_value(bad).unwrap(), b.jwk()]);
+        assert!(UnverifiedJws::parse(&by_b)
+            .unwrap()
+            .verify(&keys, &policy, &RustCryptoVerifier)
+            .is_ok());
+    }
     // No kid with one fitting key: accepted.
     assert!(UnverifiedJws::parse(&t)
         .unwrap()

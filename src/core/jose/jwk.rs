@@ -249,6 +249,27 @@ impl Jwk {
         Ok(())
     }
 
+    /// Whether the key's members hold a public key of its type: base64url members of
+    /// the curve's size, an RSA modulus of at least [`MIN_RSA_BITS`]. A key type
+    /// this library does not verify with counts as usable (no algorithm fits it).
+    pub(crate) fn is_usable(&self) -> bool {
+        let fixed = |len| self.decode_fixed("x", len).is_ok();
+        match (self.kty.as_str(), self.crv.as_deref()) {
+            ("RSA", _) => self.decode_member("e").is_ok() && self.check_strength().is_ok(),
+            ("EC", Some(crv)) => {
+                let len = match crv {
+                    "P-256" => 32,
+                    "P-384" => 48,
+                    "P-521" => 66,
+                    _ => return true,
+                };
+                fixed(len) && self.decode_fixed("y", len).is_ok()
+            }
+            ("OKP", Some("Ed25519")) => fixed(32),
+            _ => true,
+        }
+    }
+
     /// Decodes a base64url key member.
     pub fn decode_member(&self, name: &'static str) -> Result<Vec<u8>, JoseError> {
         let value = match name {

@@ -210,13 +210,17 @@ impl UnverifiedJws {
                     .ok_or_else(|| JoseError::UnknownKid(kid.clone()))?;
                 Ok(key)
             }
+            // RFC 7517 section 5: a key with invalid members is ignored, so it makes
+            // no good key ambiguous. Alone, it is selected, for its own clear error.
             None => {
-                let mut fitting = keys.keys.iter().filter(|k| k.fits(alg));
-                let first = fitting.next().ok_or(JoseError::NoMatchingKey(alg))?;
-                if fitting.next().is_some() {
-                    return Err(JoseError::AmbiguousKey);
+                let fitting: Vec<&Jwk> = keys.keys.iter().filter(|k| k.fits(alg)).collect();
+                let usable: Vec<&Jwk> = fitting.iter().copied().filter(|k| k.is_usable()).collect();
+                let candidates = if usable.is_empty() { fitting } else { usable };
+                match candidates[..] {
+                    [] => Err(JoseError::NoMatchingKey(alg)),
+                    [key] => Ok(key),
+                    _ => Err(JoseError::AmbiguousKey),
                 }
-                Ok(first)
             }
         }
     }
