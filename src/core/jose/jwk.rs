@@ -253,7 +253,12 @@ impl Jwk {
     /// the curve's size, an RSA modulus of at least [`MIN_RSA_BITS`]. A key type
     /// this library does not verify with counts as usable (no algorithm fits it).
     pub(crate) fn is_usable(&self) -> bool {
-        let fixed = |len| self.decode_fixed("x", len).is_ok();
+        let sized = |member: &Option<String>, len| {
+            member
+                .as_deref()
+                .and_then(|v| b64::decode(v).ok())
+                .is_some_and(|v| v.len() == len)
+        };
         match (self.kty.as_str(), self.crv.as_deref()) {
             ("RSA", _) => self.decode_member("e").is_ok() && self.check_strength().is_ok(),
             ("EC", Some(crv)) => {
@@ -263,9 +268,9 @@ impl Jwk {
                     "P-521" => 66,
                     _ => return true,
                 };
-                fixed(len) && self.decode_fixed("y", len).is_ok()
+                sized(&self.x, len) && sized(&self.y, len)
             }
-            ("OKP", Some("Ed25519")) => fixed(32),
+            ("OKP", Some("Ed25519")) => sized(&self.x, 32),
             _ => true,
         }
     }

@@ -213,14 +213,14 @@ impl UnverifiedJws {
             // RFC 7517 section 5: a key with invalid members is ignored, so it makes
             // no good key ambiguous. Alone, it is selected, for its own clear error.
             None => {
-                let fitting: Vec<&Jwk> = keys.keys.iter().filter(|k| k.fits(alg)).collect();
-                let usable: Vec<&Jwk> = fitting.iter().copied().filter(|k| k.is_usable()).collect();
-                let candidates = if usable.is_empty() { fitting } else { usable };
-                match candidates[..] {
-                    [] => Err(JoseError::NoMatchingKey(alg)),
-                    [key] => Ok(key),
-                    _ => Err(JoseError::AmbiguousKey),
+                let fitting = || keys.keys.iter().filter(|k| k.fits(alg));
+                let any_usable = fitting().any(Jwk::is_usable);
+                let mut candidates = fitting().filter(|k| !any_usable || k.is_usable());
+                let first = candidates.next().ok_or(JoseError::NoMatchingKey(alg))?;
+                if candidates.next().is_some() {
+                    return Err(JoseError::AmbiguousKey);
                 }
+                Ok(first)
             }
         }
     }
