@@ -1399,16 +1399,38 @@ fn cache_provider(ns: &str, age_ms: f64) {
         .unwrap();
 }
 
+/// The key of the app whose silent sign-in the early script started, if any.
+fn early_key() -> Option<String> {
+    let early =
+        js_sys::Reflect::get(&web_sys::window().unwrap(), &"__oidcLeptosEarly".into()).unwrap();
+    js_sys::Reflect::get(&early, &"key".into())
+        .ok()
+        .and_then(|k| k.as_string())
+}
+
+#[wasm_bindgen_test]
+fn the_early_script_takes_a_query_for_a_callback_only_as_the_app_does() {
+    // `state` with `code` or `error` is a callback's (the app's rule): no silent
+    // sign-in starts, even for an empty `state`. `state` alone is the app's own
+    // parameter: the page restores as any other.
+    for (address, restores) in [
+        ("/?state=CA", true),
+        ("/?code=x&state=", false),
+        ("/?error=access_denied&state=s", false),
+    ] {
+        clear_early_state();
+        set_address(address);
+        cache_provider("a", 1_000.0);
+        run_early_script();
+        assert_eq!(early_key().is_some(), restores, "{address}");
+    }
+    clear_early_state();
+    set_address("/");
+}
+
 #[wasm_bindgen_test]
 fn the_early_script_restores_the_one_app_that_can_restore_now() {
     set_address("/");
-    let early_key = || {
-        let early =
-            js_sys::Reflect::get(&web_sys::window().unwrap(), &"__oidcLeptosEarly".into()).unwrap();
-        js_sys::Reflect::get(&early, &"key".into())
-            .ok()
-            .and_then(|k| k.as_string())
-    };
     // One recent entry beside an old one (another app, or this one configured
     // anew), in either order: the recent one, whichever the storage lists first.
     for (old, recent) in [("a", "b"), ("b", "a")] {

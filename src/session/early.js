@@ -45,7 +45,9 @@ setTimeout(function () {
       return p.get('code') && !p.has('error') && ['code', 'state', 'iss', 'error_description', 'error_uri'].every(once) &&
         (p.has('iss') ? p.get('iss') === iss : !meta.authorization_response_iss_parameter_supported);
     };
-    if (q.get('state')) {
+    // A callback's query, as the app reads one (`state`, with `code` or `error`):
+    // another query with `state` in it leaves the page to restore as any other.
+    if (q.has('state') && (q.has('code') || q.has('error'))) {
       for (i = 0; i < ss.length; i++) {
         k = ss.key(i);
         if (k.indexOf('oidc-leptos:') !== 0 || k.slice(-8) !== ':pending') continue;

@@ -1231,7 +1231,12 @@ impl Machine {
         let then = match self.take_callback(&info.page, info.pending.as_deref()) {
             // No sign-in of this client is pending: refused at once, before any
             // request (a forged or replayed callback).
+            // Nothing the page script started for it is wanted.
             Some((None, _)) => {
+                self.emit(Command::ForgoEarlyExchange);
+                if self.early.take().is_some() {
+                    self.emit(Command::CloseSilentFrame);
+                }
                 self.phase = Phase::Failed(CallbackError::NoPendingRequest.into());
                 return;
             }
@@ -1955,11 +1960,14 @@ impl Machine {
                     Err(e) => {
                         // Unreachable (offline, say): the start is made again once
                         // the browser is back online. A sign-in the user asked for
-                        // shows the error: the user asks again.
+                        // shows the error: the user asks again. A callback's code
+                        // exchange the page script sent is not taken: revoked.
                         if matches!(e, AuthError::Network(_))
                             && matches!(then, Then::Restore | Then::SignedOut)
                         {
                             self.retry = Some(then);
+                        } else if matches!(then, Then::Callback(_)) {
+                            self.emit(Command::ForgoEarlyExchange);
                         }
                         self.phase = Phase::Failed(e);
                     }

@@ -314,6 +314,25 @@ fn only_a_callback_the_app_exchanges_itself_keeps_the_page_scripts_exchange() {
         back.state()
     );
     assert_eq!(back.exchanges_forgone, 1);
+    // The provider's metadata, cached before the redirect, is too old by the
+    // callback, and the provider cannot be reached: the sign-in fails, and the
+    // exchange the page script sent is not taken either.
+    let mut tab = Tab::new(&idp, "/");
+    idp.set_authorize_error(None);
+    tab.start();
+    tab.run();
+    tab.dispatch(Event::Login(LoginOptions::default()));
+    tab.advance(11 * 60_000);
+    let mut back = tab.follow_interactive("alice");
+    idp.set_down(true);
+    back.start();
+    back.run();
+    assert!(
+        matches!(back.state(), AuthState::Failed(AuthError::Network(_))),
+        "{:?}",
+        back.state()
+    );
+    assert_eq!(back.exchanges_forgone, 1);
 }
 
 #[test]
@@ -505,6 +524,8 @@ fn pending_request_of_another_client_is_refused() {
         AuthState::Failed(crate::core::CallbackError::NoPendingRequest.into())
     );
     assert!(idp.paths().iter().filter(|p| *p == "/token").count() == 0);
+    // The page script's exchange for it, if it sent one, is not taken.
+    assert_eq!(back.exchanges_forgone, 1);
 }
 
 /// A signed-in tab whose access token has run out, its refresh held in flight.
