@@ -82,6 +82,8 @@ pub(crate) const MAX_BACKOFF_MS: u64 = 60 * 1000;
 pub(crate) const ACTIVITY_SHARE_MS: u64 = 5 * 1000;
 /// Lifetime of a mock session's tokens.
 const MOCK_LIFETIME_MS: u64 = 24 * 60 * 60 * 1000;
+/// What `Slot::Activity` holds after the session was lost at the provider.
+const SESSION_LOST: &str = "lost";
 
 /// What one tab tells the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -453,11 +455,11 @@ enum Outcome {
 #[derive(Debug, Clone)]
 struct SignedIn {
     user: User<RawClaims>,
-    /// When the user authenticated, as the session's last authentication (the
-    /// sign-in, or a silent re-authentication) said: what a refreshed ID token's
-    /// `auth_time` must equal (OIDC Core 12.2). A refreshed token without one does
-    /// not move it.
-    auth_time: Option<u64>,
+    /// The user as the session's last authentication (the sign-in, or a silent
+    /// re-authentication) told: what each refreshed ID token is checked against
+    /// (OIDC Core 12.2). A refreshed token may leave `auth_time` and `nonce` out;
+    /// the next one must still carry the authentication's, if any.
+    authenticated: User<RawClaims>,
     id_token: Option<IdToken>,
     access: AccessToken,
     refresh: Option<RefreshToken>,
@@ -901,13 +903,9 @@ impl Machine {
                 // stands here too.
                 if logged_out.is_some() {
                     self.ended_elsewhere(TabMessage::Logout);
-                } else if activity.is_none()
-                    && self.client.mock.is_none()
-                    && matches!(self.phase, Phase::SignedIn(_))
-                {
-                    // Every sign-in stores the activity, and only a logout (which
-                    // leaves its marker) or a session lost at the provider clears it:
-                    // the session was lost while the page was away.
+                } else if activity.as_deref() == Some(SESSION_LOST) {
+                    // The session was lost at the provider while the page was away
+                    // (a sign-in since would have stored its activity over the mark).
                     self.ended_elsewhere(TabMessage::Lost);
                 }
                 self.heard_activity(activity.as_deref());
@@ -1434,6 +1432,9 @@ impl Machine {
         // OIDC Discovery 4: the configuration is fetched over TLS; an issuer that is
         // not https (loopback aside) is refused before anything is sent.
         if !crate::core::is_secure_url(&self.client.issuer) {
+            if matches!(then, Then::Callback(_)) {
+                self.emit(Command::ForgoEarlyExchange);
+            }
             let url = self.client.issuer.clone();
             self.phase = Phase::Failed(crate::core::DiscoveryError::InsecureEndpoint(url).into());
             return;
@@ -1699,7 +1700,13 @@ impl Machine {
             return;
         }
         match &mut self.phase {
-            Phase::Discovering { then, .. } => *then = Then::Login(options),
+            Phase::Discovering { then, .. } => {
+                // A callback it replaces does not take the page script's exchange.
+                if matches!(then, Then::Callback(_)) {
+                    self.out.push(Command::ForgoEarlyExchange);
+                }
+                *then = Then::Login(options);
+            }
             Phase::Idle => {}
             _ => {
                 let _ = self.redirect_to_provider(options, false);
@@ -1716,6 +1723,15 @@ impl Machine {
             return;
         }
         self.retry = None;
+        if matches!(
+            self.phase,
+            Phase::Discovering {
+                then: Then::Callback(_),
+                ..
+            }
+        ) {
+            self.emit(Command::ForgoEarlyExchange);
+        }
         let abandoned = self.abandoned_tokens();
         let hint = match &self.phase {
             Phase::SignedIn(s) => s.id_token.clone(),
@@ -1899,14 +1915,16 @@ impl Machine {
         }
     }
 
-    /// The session ended at the provider: sign out here and in every tab.
+    /// The session ended at the provider: sign out here and in every tab. The
+    /// last activity gives way to a mark of it, for pages in the back-forward cache
+    /// (which the message does not reach) and until the next sign-in.
     fn session_lost(&mut self) {
         self.forget_session();
         self.lost = true;
         self.emit(Command::Broadcast(TabMessage::Lost));
         self.emit(Command::Store {
             slot: Slot::Activity,
-            value: None,
+            value: Some(SESSION_LOST.into()),
         });
     }
 
@@ -2577,7 +2595,7 @@ impl Machine {
         let lifetime = self.lifetime(&response, received);
         let idle = self.idle_lifetime(&response).map(|ms| (sent, ms));
         SignedIn {
-            auth_time: user.claims().auth_time,
+            authenticated: user.clone(),
             user,
             id_token: response.id_token,
             access: response.access_token,
@@ -2681,17 +2699,10 @@ impl Machine {
                         }
                         // OIDC Core 12.2: a refreshed ID token names the same iss,
                         // sub, aud, azp and auth_time as the first one.
-                        // The last token may have left `auth_time` out: the time
-                        // of the authentication is compared with the one it kept.
+                        // Checked against the authentication's: the last refreshed
+                        // token may have left `auth_time` or `nonce` out.
                         Phase::SignedIn(s) => {
-                            check_refresh_continuity(s.user.claims(), user.claims()).and_then(
-                                |()| match (s.auth_time, user.claims().auth_time) {
-                                    (Some(a), Some(b)) if a != b => {
-                                        Err(IdTokenError::RefreshMismatch("auth_time"))
-                                    }
-                                    _ => Ok(()),
-                                },
-                            )
+                            check_refresh_continuity(s.authenticated.claims(), user.claims())
                         }
                         _ => Ok(()),
                     };
@@ -2706,12 +2717,9 @@ impl Machine {
                         // its new `nonce` and `auth_time`). The app re-renders only
                         // when the user's lasting claims changed: `publish` compares
                         // those.
-                        let auth_time = user.claims().auth_time;
-                        s.auth_time = if authenticated {
-                            auth_time
-                        } else {
-                            s.auth_time.or(auth_time)
-                        };
+                        if authenticated {
+                            s.authenticated = user.clone();
+                        }
                         s.user = user;
                     }
                 }
@@ -3101,7 +3109,7 @@ fn mock_session(client: &Client, mock: &MockUser, now: Now) -> Result<SignedIn, 
         crate::core::b64::encode(at.as_bytes())
     );
     Ok(SignedIn {
-        auth_time: None,
+        authenticated: user.clone(),
         user,
         id_token: None,
         access: AccessToken::new(token),

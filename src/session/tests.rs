@@ -299,6 +299,20 @@ fn only_a_callback_the_app_exchanges_itself_keeps_the_page_scripts_exchange() {
     let tab = tab.login_as("alice");
     assert!(tab.state().is_logged_in());
     assert_eq!(tab.exchanges_forgone, 0);
+    // A sign-in asked for while the callback waits on the provider's metadata:
+    // the callback is given up, and so is the page script's exchange for it.
+    let mut tab = Tab::new(&idp, "/");
+    tab.start();
+    tab.run();
+    tab.dispatch(Event::Login(LoginOptions::default()));
+    tab.advance(11 * 60_000);
+    let mut back = tab.follow_interactive("alice");
+    back.hold_fetches = true;
+    back.start();
+    back.run();
+    assert_eq!(back.held.len(), 1, "the metadata request");
+    back.dispatch(Event::Login(LoginOptions::default()));
+    assert_eq!(back.exchanges_forgone, 1);
     // A callback the app refuses (here the provider's error for its own request).
     let mut tab = Tab::new(&idp, "/");
     tab.start();
@@ -939,8 +953,12 @@ fn invalid_grant_ends_the_session_and_tells_the_tabs() {
     // With the reason, for the app to tell the user.
     assert!(tab.info.session_lost);
     assert!(!tab.info.idle_logged_out);
-    // When and whose the last activity was goes with the session.
-    assert!(!idp.0.borrow().local.contains_key("activity"));
+    // When and whose the last activity was goes with the session: a mark of the
+    // loss stands in its place.
+    assert_eq!(
+        idp.0.borrow().local.get("activity").map(String::as_str),
+        Some("lost")
+    );
     // Another signed-in tab hears it, with the same reason.
     let mut other = signed_in(&idp);
     assert!(!other.info.session_lost);
@@ -1146,6 +1164,24 @@ fn a_refreshed_id_token_without_auth_time_does_not_move_the_authentication_time(
         tab.state(),
         AuthState::Failed(crate::core::IdTokenError::RefreshMismatch("auth_time").into())
     );
+}
+
+#[test]
+fn a_refreshed_id_token_may_leave_the_nonce_out_and_carry_it_again() {
+    // OIDC Core 12.2: a refreshed ID token should not carry a `nonce`; if it does,
+    // it is the authentication's. One without, then one with it: both accepted.
+    let idp = Idp::new();
+    let mut tab = signed_in(&idp);
+    assert!(tab.state().user().unwrap().claims().nonce.is_some());
+    idp.set_omit_nonce_on_refresh(true);
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert!(tab.last_answer().is_ok(), "{:?}", tab.state());
+    idp.set_omit_nonce_on_refresh(false);
+    tab.advance(idp.lifetime_ms());
+    tab.want_token();
+    assert!(tab.last_answer().is_ok(), "{:?}", tab.state());
+    assert!(tab.state().is_logged_in());
 }
 
 #[test]
@@ -2608,6 +2644,24 @@ fn a_page_back_from_the_cache_after_the_session_was_lost_elsewhere_ends_too() {
     // Its own token family ends too; no silent sign-in is tried.
     assert_eq!(idp.revoked().len(), revoked + 1);
     assert_eq!(cached.frames_opened, frames);
+    // A sign-in since stores its activity over the mark.
+    let a = signed_in_again_as(a, "alice");
+    assert!(a.state().is_logged_in());
+    assert_ne!(
+        idp.0.borrow().local.get("activity").map(String::as_str),
+        Some("lost")
+    );
+
+    // No activity stored at all (a write that failed, storage cleared by the app or
+    // the user) proves nothing: the session stays.
+    let idp = Idp::new();
+    let mut cached = signed_in(&idp);
+    cached.dispatch(Event::PageRestored {
+        activity: None,
+        logged_out: None,
+    });
+    cached.run();
+    assert!(cached.state().is_logged_in(), "{:?}", cached.state());
 
     // A mock session stores no activity: it stays.
     let mut mock = Tab::new(&idp, "/");

@@ -86,6 +86,8 @@ pub struct IdpState {
     /// The `auth_time` of refreshed ID tokens, instead of the authentication's:
     /// `Some(None)` leaves it out.
     auth_time_on_refresh: Option<Option<u64>>,
+    /// Refreshed ID tokens carry no `nonce`.
+    omit_nonce_on_refresh: bool,
     old_id_token: Option<OldIdToken>,
     /// The authorization endpoint answers this error, whoever asks.
     authorize_error: Option<&'static str>,
@@ -149,6 +151,7 @@ impl Idp {
             frame_stops: false,
             omit_auth_time: false,
             auth_time_on_refresh: None,
+            omit_nonce_on_refresh: false,
             old_id_token: None,
             code_without_id_token: false,
             authorize_error: None,
@@ -227,6 +230,9 @@ impl Idp {
     }
     pub fn set_authorize_error(&self, error: Option<&'static str>) {
         self.0.borrow_mut().authorize_error = error;
+    }
+    pub fn set_omit_nonce_on_refresh(&self, on: bool) {
+        self.0.borrow_mut().omit_nonce_on_refresh = on;
     }
     pub fn set_auth_time_on_refresh(&self, auth_time: Option<Option<u64>>) {
         self.0.borrow_mut().auth_time_on_refresh = auth_time;
@@ -550,6 +556,7 @@ impl Idp {
                     let user = family.user.clone();
                     let (nonce, auth_time) = (family.nonce.clone(), family.auth_time);
                     let auth_time = st.auth_time_on_refresh.unwrap_or(auth_time);
+                    let nonce = nonce.filter(|_| !st.omit_nonce_on_refresh);
                     st.refreshes += 1;
                     (
                         st.subject_on_refresh.clone().unwrap_or(user),
