@@ -126,6 +126,13 @@ impl TabMessage {
     }
 }
 
+/// The time (wall ms) and the user's tag of the last activity as stored in
+/// `Slot::Activity`; `None` for no activity or the mark of a lost session.
+fn parse_activity(stored: Option<&str>) -> Option<(u64, u64)> {
+    let (wall, user) = stored?.split_once(' ')?;
+    Some((wall.parse().ok()?, user.parse().ok()?))
+}
+
 /// Tells a user apart from another in tab messages, without naming them: a hash
 /// (64-bit FNV-1a) of the issuer and the subject.
 pub(crate) fn user_tag(claims: &crate::core::IdTokenClaims<RawClaims>) -> u64 {
@@ -648,6 +655,8 @@ pub(crate) struct Machine {
     revocation: Option<Revocation>,
     offline: bool,
     visible: bool,
+    /// When (wall ms) the page was last hidden; 0 before.
+    hidden_at: u64,
     logged_out_marker: bool,
     published: Option<AuthState<RawClaims>>,
     now: Now,
@@ -742,6 +751,7 @@ impl Machine {
             revocation: None,
             offline: false,
             visible: true,
+            hidden_at: 0,
             logged_out_marker: false,
             published: None,
             now: Now::default(),
@@ -858,7 +868,10 @@ impl Machine {
                 self.visible = visible;
                 if visible {
                     self.returned();
-                } else if self.share_deadline().is_some() {
+                } else {
+                    self.hidden_at = self.now.wall;
+                }
+                if !visible && self.share_deadline().is_some() {
                     // Hidden, or leaving: a move not told yet is told now, as no
                     // timer may run here for a while.
                     self.share_now();
@@ -907,6 +920,17 @@ impl Machine {
                     // The session was lost at the provider while the page was away
                     // (a sign-in since would have stored its activity over the mark).
                     self.ended_elsewhere(TabMessage::Lost);
+                } else if matches!(self.phase, Phase::SignedOut)
+                    && self.client.frame
+                    && parse_activity(activity.as_deref()).is_some_and(|(wall, _)| {
+                        wall > self.hidden_at && self.hidden_at > 0 && wall <= self.now.wall
+                    })
+                {
+                    // Signed out, and a session worked (or signed in) in another tab
+                    // since the page was hidden: its `Login` did not reach the page,
+                    // which follows now, through the hidden frame.
+                    let here = self.here.clone();
+                    self.on_tab("", TabMessage::Login, here);
                 }
                 self.heard_activity(activity.as_deref());
             }
@@ -961,10 +985,7 @@ impl Machine {
     /// from it when it is later than what this tab knows, and not ahead of the clock
     /// (a clock set back since).
     fn heard_activity(&mut self, stored: Option<&str>) {
-        let Some((wall, user)) = stored
-            .and_then(|v| v.split_once(' '))
-            .and_then(|(wall, user)| Some((wall.parse::<u64>().ok()?, user.parse().ok()?)))
-        else {
+        let Some((wall, user)) = parse_activity(stored) else {
             return;
         };
         let Phase::SignedIn(s) = &self.phase else {
@@ -3177,6 +3198,7 @@ impl Machine {
             revocation,
             offline,
             visible,
+            hidden_at,
             logged_out_marker,
             published,
             now,
@@ -3208,6 +3230,7 @@ impl Machine {
             lost,
             idle_held,
             unshared,
+            hidden_at,
         )
             .hash(h);
         crate::core::reveal::with(|| {

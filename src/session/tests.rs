@@ -2708,6 +2708,53 @@ fn a_session_lost_elsewhere_revokes_this_tabs_own_grant() {
 }
 
 #[test]
+fn a_signed_out_page_back_from_the_cache_follows_a_sign_in_made_meanwhile() {
+    // The page was signed out when it left; the user then signed in in another tab,
+    // whose `Login` did not reach the cached page. Back, it finds the activity that
+    // sign-in stored, later than when it was hidden, and restores through the frame.
+    let idp = Idp::new();
+    let mut cached = Tab::new(&idp, "/");
+    cached.start();
+    cached.run();
+    assert_eq!(cached.state(), AuthState::LoggedOut);
+    cached.dispatch(Event::Visibility(false));
+    let frames = cached.frames_opened;
+    // Back before anything happened elsewhere: nothing to follow.
+    cached.advance(1_000);
+    cached.dispatch(restored(&idp));
+    cached.run();
+    assert_eq!(cached.frames_opened, frames);
+    cached.dispatch(Event::Visibility(false));
+    let mut other = another_tab(&cached, "b");
+    other.advance(1_000);
+    let other = signed_in_again_as(other, "alice");
+    assert!(other.state().is_logged_in());
+    cached.advance(2_000);
+    cached.dispatch(restored(&idp));
+    cached.run();
+    assert_eq!(cached.frames_opened, frames + 1);
+    assert_eq!(cached.user().as_deref(), Some("alice"));
+
+    // Activity stored before the page was hidden (a session in a tab closed since)
+    // is not followed.
+    let idp = Idp::new();
+    let a = signed_in(&idp);
+    drop(a);
+    idp.end_sessions();
+    let mut cached = Tab::new(&idp, "/");
+    cached.advance(5_000);
+    cached.start();
+    cached.run();
+    assert_eq!(cached.state(), AuthState::LoggedOut);
+    cached.dispatch(Event::Visibility(false));
+    let frames = cached.frames_opened;
+    cached.advance(1_000);
+    cached.dispatch(restored(&idp));
+    cached.run();
+    assert_eq!(cached.frames_opened, frames);
+}
+
+#[test]
 fn the_stored_activity_names_the_user_signed_in_last() {
     // With an idle timeout: alice worked, then bob signed in in another tab and has
     // not moved yet. A page of bob's back from the cache must not take alice's stored
