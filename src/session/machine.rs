@@ -916,9 +916,13 @@ impl Machine {
                 // stands here too.
                 if logged_out.is_some() {
                     self.ended_elsewhere(TabMessage::Logout);
-                } else if activity.as_deref() == Some(SESSION_LOST) {
-                    // The session was lost at the provider while the page was away
-                    // (a sign-in since would have stored its activity over the mark).
+                } else if activity.as_deref() == Some(SESSION_LOST)
+                    && matches!(self.phase, Phase::SignedIn(_))
+                {
+                    // The session was lost at the provider while the page was away:
+                    // this page's sign-in stored its activity over any older mark, and
+                    // so would any sign-in since. (A sign-in under way here may have
+                    // begun after the mark: it goes on.)
                     self.ended_elsewhere(TabMessage::Lost);
                 } else if matches!(self.phase, Phase::SignedOut)
                     && self.client.frame
@@ -1453,9 +1457,6 @@ impl Machine {
         // OIDC Discovery 4: the configuration is fetched over TLS; an issuer that is
         // not https (loopback aside) is refused before anything is sent.
         if !crate::core::is_secure_url(&self.client.issuer) {
-            if matches!(then, Then::Callback(_)) {
-                self.emit(Command::ForgoEarlyExchange);
-            }
             let url = self.client.issuer.clone();
             self.phase = Phase::Failed(crate::core::DiscoveryError::InsecureEndpoint(url).into());
             return;

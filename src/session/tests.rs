@@ -313,6 +313,18 @@ fn only_a_callback_the_app_exchanges_itself_keeps_the_page_scripts_exchange() {
     assert_eq!(back.held.len(), 1, "the metadata request");
     back.dispatch(Event::Login(LoginOptions::default()));
     assert_eq!(back.exchanges_forgone, 1);
+    // So with a logout.
+    let mut tab = Tab::new(&idp, "/");
+    tab.start();
+    tab.run();
+    tab.dispatch(Event::Login(LoginOptions::default()));
+    tab.advance(11 * 60_000);
+    let mut back = tab.follow_interactive("alice");
+    back.hold_fetches = true;
+    back.start();
+    back.run();
+    back.dispatch(Event::Logout(LogoutOptions::default().local_only(true)));
+    assert_eq!(back.exchanges_forgone, 1);
     // A callback the app refuses (here the provider's error for its own request).
     let mut tab = Tab::new(&idp, "/");
     tab.start();
@@ -2651,6 +2663,18 @@ fn a_page_back_from_the_cache_after_the_session_was_lost_elsewhere_ends_too() {
         idp.0.borrow().local.get("activity").map(String::as_str),
         Some("lost")
     );
+
+    // A silent sign-in begun after the loss goes on when the page comes back.
+    let mut signing_in = Tab::new(&idp, "/");
+    idp.set_frame_hangs(true);
+    idp.0.borrow_mut().local.insert("activity", "lost".into());
+    signing_in.start();
+    signing_in.run();
+    assert_eq!(signing_in.state(), AuthState::Pending);
+    signing_in.dispatch(restored(&idp));
+    assert_eq!(signing_in.state(), AuthState::Pending);
+    assert!(!signing_in.info.session_lost);
+    idp.set_frame_hangs(false);
 
     // No activity stored at all (a write that failed, storage cleared by the app or
     // the user) proves nothing: the session stays.
