@@ -870,11 +870,11 @@ impl Machine {
                     self.returned();
                 } else {
                     self.hidden_at = self.now.wall;
-                }
-                if !visible && self.share_deadline().is_some() {
                     // Hidden, or leaving: a move not told yet is told now, as no
                     // timer may run here for a while.
-                    self.share_now();
+                    if self.share_deadline().is_some() {
+                        self.share_now();
+                    }
                 }
             }
             Event::Online(online) => {
@@ -933,8 +933,7 @@ impl Machine {
                     // Signed out, and a session worked (or signed in) in another tab
                     // since the page was hidden: its `Login` did not reach the page,
                     // which follows now, through the hidden frame.
-                    let here = self.here.clone();
-                    self.on_tab("", TabMessage::Login, here);
+                    self.login_elsewhere(None);
                 }
                 self.heard_activity(activity.as_deref());
             }
@@ -1253,8 +1252,8 @@ impl Machine {
         self.early = info.early.filter(|e| e.key == provider_key);
         let then = match self.take_callback(&info.page, info.pending.as_deref()) {
             // No sign-in of this client is pending: refused at once, before any
-            // request (a forged or replayed callback).
-            // Nothing the page script started for it is wanted.
+            // request (a forged or replayed callback). Nothing the page script
+            // started for it is wanted.
             Some((None, _)) => {
                 self.emit(Command::ForgoEarlyExchange);
                 if self.early.take().is_some() {
@@ -2159,40 +2158,48 @@ impl Machine {
                 self.last_seen = self.now;
                 self.worked = self.now.mono;
             }
-            TabMessage::Login if self.client.mock.is_some() => {
-                if let (Phase::SignedOut, Some(mock)) = (&self.phase, self.client.mock.clone()) {
-                    (mock.sign_in.0)(self, &mock);
-                }
-            }
             TabMessage::User(user) => self.user_elsewhere(user),
-            TabMessage::Login => {
-                self.logged_out_marker = false;
-                // A redirect restore comes back to the page the tab is on now.
-                self.here = here;
-                // Each tab signs in with its own code exchange: its own token family,
-                // so rotated refresh tokens are never shared between tabs. A tab whose
-                // start could not reach the provider starts again (the provider
-                // answers the other tab); one still discovering it restores next.
-                match &mut self.phase {
-                    Phase::Failed(_) if self.retry.take().is_some() => {
-                        self.start_again(Then::Restore);
-                        return;
-                    }
-                    Phase::Discovering { then, .. } if matches!(then, Then::SignedOut) => {
-                        *then = Then::Restore;
-                        return;
-                    }
-                    _ => {}
+            TabMessage::Login => self.login_elsewhere(Some(here)),
+        }
+    }
+
+    /// A sign-in in another tab: told by its message, or, for a page back from the
+    /// back-forward cache, read from the activity it stored. A signed-out tab signs
+    /// in too. `here`: the page the tab is on now, where a redirect restore comes
+    /// back to.
+    fn login_elsewhere(&mut self, here: Option<String>) {
+        if let Some(mock) = self.client.mock.clone() {
+            if matches!(self.phase, Phase::SignedOut) {
+                (mock.sign_in.0)(self, &mock);
+            }
+            return;
+        }
+        self.logged_out_marker = false;
+        if let Some(here) = here {
+            self.here = here;
+        }
+        // Each tab signs in with its own code exchange: its own token family, so
+        // rotated refresh tokens are never shared between tabs. A tab whose start
+        // could not reach the provider starts again (the provider answers the other
+        // tab); one still discovering it restores next.
+        match &mut self.phase {
+            Phase::Failed(_) if self.retry.take().is_some() => {
+                self.start_again(Then::Restore);
+                return;
+            }
+            Phase::Discovering { then, .. } if matches!(then, Then::SignedOut) => {
+                *then = Then::Restore;
+                return;
+            }
+            _ => {}
+        }
+        if matches!(self.phase, Phase::SignedOut) {
+            if self.client.frame {
+                if let Some(step) = self.open_frame() {
+                    self.phase = Phase::SigningIn { silent: true, step };
                 }
-                if matches!(self.phase, Phase::SignedOut) {
-                    if self.client.frame {
-                        if let Some(step) = self.open_frame() {
-                            self.phase = Phase::SigningIn { silent: true, step };
-                        }
-                    } else if self.client.redirect_restore {
-                        self.redirect_silently();
-                    }
-                }
+            } else if self.client.redirect_restore {
+                self.redirect_silently();
             }
         }
     }
