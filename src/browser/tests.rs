@@ -1114,6 +1114,35 @@ fn a_return_from_the_back_forward_cache_is_passed_on() {
 }
 
 #[wasm_bindgen_test]
+fn the_driver_stores_a_tabs_activity_only_over_an_older_one_of_the_same_user() {
+    driver_script();
+    let driver = Driver::start(OidcConfig::new(DEAD_ISS, "spa"), |_| {});
+    let key = driver.machine.borrow().client().key(Slot::Activity);
+    let local = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    let now = js_sys::Date::now() as u64;
+    let store = |value: Option<String>| {
+        driver.exec(Command::Store {
+            slot: Slot::Activity,
+            value,
+        })
+    };
+    // Another tab's later move stays under this tab's older one.
+    let later = format!("{} 7", now - 1_000);
+    local.set_item(&key, &later).unwrap();
+    store(Some(format!("{} 7", now - 5_000)));
+    assert_eq!(local.get_item(&key).unwrap(), Some(later));
+    // A newer move, or another user's, replaces it; a logout removes it.
+    let newer = format!("{now} 7");
+    store(Some(newer.clone()));
+    assert_eq!(local.get_item(&key).unwrap(), Some(newer));
+    let other = format!("{} 8", now - 9_000);
+    store(Some(other.clone()));
+    assert_eq!(local.get_item(&key).unwrap(), Some(other));
+    store(None);
+    assert_eq!(local.get_item(&key).unwrap(), None);
+}
+
+#[wasm_bindgen_test]
 async fn the_access_token_resource_follows_renewals() {
     thread_local! {
         static SESSION: RefCell<Option<Rc<Driver>>> = const { RefCell::new(None) };

@@ -83,7 +83,7 @@ pub(crate) const ACTIVITY_SHARE_MS: u64 = 5 * 1000;
 /// Lifetime of a mock session's tokens.
 const MOCK_LIFETIME_MS: u64 = 24 * 60 * 60 * 1000;
 /// What `Slot::Activity` holds after the session was lost at the provider.
-const SESSION_LOST: &str = "lost";
+pub(crate) const SESSION_LOST: &str = "lost";
 
 /// What one tab tells the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,6 +131,21 @@ impl TabMessage {
 fn parse_activity(stored: Option<&str>) -> Option<(u64, u64)> {
     let (wall, user) = stored?.split_once(' ')?;
     Some((wall.parse().ok()?, user.parse().ok()?))
+}
+
+/// Whether `value`, this tab's last activity, may be stored over `stored` in
+/// `Slot::Activity`. Not over a later activity of the same user: another tab's,
+/// stored while its message was still on the way here (a page going into the
+/// back-forward cache tells its last move as it leaves). Read by a page back from
+/// the cache, an older time would make its idle timeout run out early. A stored time
+/// ahead of `now` (the clock set back since) gives way.
+pub(crate) fn activity_replaces(stored: Option<&str>, value: &str, now: u64) -> bool {
+    match (parse_activity(stored), parse_activity(Some(value))) {
+        (Some((theirs, their_user)), Some((ours, user))) => {
+            their_user != user || theirs <= ours || theirs > now
+        }
+        _ => true,
+    }
 }
 
 /// Tells a user apart from another in tab messages, without naming them: a hash

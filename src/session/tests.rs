@@ -7,7 +7,7 @@ mod model;
 use crate::core::IdTokenError;
 use harness::*;
 
-use super::machine::{Command, Event, TabMessage, ACTIVE_WINDOW_MS};
+use super::machine::{activity_replaces, Command, Event, TabMessage, ACTIVE_WINDOW_MS};
 use super::*;
 
 #[test]
@@ -3273,4 +3273,40 @@ fn the_page_script_can_be_inlined_and_brings_every_function_the_driver_imports()
             "{name} is missing: {members:?}"
         );
     }
+}
+
+#[test]
+fn a_tab_stores_its_activity_only_over_an_older_one_of_the_same_user() {
+    let now = 1_700_000_010_000;
+    // Another tab's later move of the same user stays: the page leaving with an
+    // older move had not heard of it yet.
+    assert!(!activity_replaces(
+        Some("1700000002000 7"),
+        "1700000000000 7",
+        now
+    ));
+    // An older or equal one, another user's, one dated ahead of the clock (set back
+    // since), the mark of a lost session, or nothing: replaced.
+    assert!(activity_replaces(
+        Some("1700000000000 7"),
+        "1700000002000 7",
+        now
+    ));
+    assert!(activity_replaces(
+        Some("1700000002000 7"),
+        "1700000002000 7",
+        now
+    ));
+    assert!(activity_replaces(
+        Some("1700000002000 8"),
+        "1700000000000 7",
+        now
+    ));
+    assert!(activity_replaces(
+        Some("1700000020000 7"),
+        "1700000000000 7",
+        now
+    ));
+    assert!(activity_replaces(Some("lost"), "1700000000000 7", now));
+    assert!(activity_replaces(None, "1700000000000 7", now));
 }

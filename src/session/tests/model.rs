@@ -1,13 +1,15 @@
 //! A model check of the tabs of one browser: every interleaving (breadth-first, each
 //! distinct state once) of signed-in tabs, a provider that rotates refresh tokens and
 //! revokes the family on reuse, a broadcast channel that can drop and duplicate, the
-//! user asking for tokens, logging out and letting time pass. Five checks, each with
+//! user asking for tokens, logging out and letting time pass. Six checks, each with
 //! its own budget: three tabs; a token answer lost after the provider carried the
 //! request out, with the hidden frame the session then renews through; the same with
 //! that frame failing (an error page, or `login_required` as the user's session at
 //! the provider ends); two tabs renewing again and again (rotated tokens presented);
-//! two tabs with an idle timeout and the user's moves. Each asserts that the paths it
-//! is for were reached.
+//! two tabs with an idle timeout and the user's moves; two tabs, one of which goes
+//! into the back-forward cache (hidden, deaf to the channel, its timers held) and
+//! comes back to read what the other stored. Each asserts that the paths it is for
+//! were reached.
 //!
 //! Properties, checked in every state reached:
 //! - no refresh token is ever presented twice (so reuse detection never fires), not
@@ -17,7 +19,8 @@
 //!   or the end of the user's session at the provider, and logs out only when the
 //!   user does (in it, or in a tab that told it);
 //! - a tab told of a logout is signed out at once, and from then on sends no refresh
-//!   and hands out no token;
+//!   and hands out no token; a page back from the cache that finds a logout, or a
+//!   session lost at the provider, in storage is signed out as it comes back;
 //! - a timer never fires again and again without a change;
 //! - with an idle timeout, a tab logs out by itself only once the
 //!   user has done nothing, in any tab, for that long;
@@ -29,7 +32,7 @@
 
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
@@ -39,8 +42,10 @@ use super::harness::{signed_in_with, verify, Idp, Tab, ISS};
 use crate::core::jose::{AlgorithmPolicy, JoseError, JwkSet, VerifiedJws};
 use crate::core::reveal;
 use crate::core::{form, HttpResponse};
-use crate::session::machine::{Command, Event, Machine, Now, ReqId, TabMessage};
-use crate::session::{AuthState, LogoutOptions, OidcConfig};
+use crate::session::machine::{
+    activity_replaces, Command, Event, Machine, Now, ReqId, TabMessage, SESSION_LOST,
+};
+use crate::session::{AuthState, LogoutOptions, OidcConfig, Slot};
 use crate::test_support::EcKey;
 
 #[derive(Clone, Debug, Default)]
@@ -252,8 +257,17 @@ struct Model {
     /// lost.
     frame_failed: Vec<bool>,
     /// Tabs told that the user's session at the provider ended (their frame's
-    /// `login_required`, or another tab's `Lost`): they may leave the session.
+    /// `login_required`, another tab's `Lost`, or its mark read on a return from the
+    /// back-forward cache): they may leave the session.
     ended: Vec<bool>,
+    /// What the tabs share in local storage (`Slot::shared`), by slot.
+    store: BTreeMap<String, String>,
+    /// Tabs in the back-forward cache: no message reaches them, no timer fires and
+    /// the user is elsewhere, until they come back.
+    cached: Vec<bool>,
+    /// A tab came back from the cache to a logout, or a lost session, that it had
+    /// not heard of.
+    restored_to_end: bool,
 }
 
 const TAB_IDS: [&str; 3] = ["t0", "t1", "t2"];
@@ -284,6 +298,12 @@ impl Model {
         (sorted(p.replayed.iter()), sorted(p.lost.iter())).hash(&mut h);
         (self.now.mono, self.now.wall).hash(&mut h);
         (&self.left, self.logged_out, self.logout_dropped).hash(&mut h);
+        // Storage is read only by a page back from the cache: once none may come
+        // back, states that differ only there are one.
+        if self.left.caches > 0 || self.cached.contains(&true) {
+            (&self.store, &self.cached).hash(&mut h);
+        }
+        self.restored_to_end.hash(&mut h);
         reveal::with(|| format!("{:?}", self.net)).hash(&mut h);
         h.finish()
     }
@@ -349,6 +369,25 @@ impl Model {
                 }
                 Command::AdoptSilentFrame { .. } => {
                     return Err(format!("tab {tab}: unexpected {command:?}"));
+                }
+                Command::Store { slot, value } if slot.shared() => {
+                    let name = format!("{slot:?}");
+                    match value {
+                        // As the driver stores it: another tab's later activity stays.
+                        Some(value)
+                            if slot == Slot::Activity
+                                && !activity_replaces(
+                                    self.store.get(&name).map(String::as_str),
+                                    &value,
+                                    self.now.wall,
+                                ) => {}
+                        Some(value) => {
+                            self.store.insert(name, value);
+                        }
+                        None => {
+                            self.store.remove(&name);
+                        }
+                    }
                 }
                 Command::Navigate { .. }
                 | Command::ReplaceUrl(_)
@@ -451,6 +490,11 @@ impl Model {
                         },
                     )
                 }),
+                // A page in the back-forward cache hears no message: lost.
+                Item::Message { to, .. } if self.cached[to] => push(&|m| {
+                    m.net.remove(i);
+                    Ok(())
+                }),
                 Item::Message { to, from, message } => {
                     push(&|m| {
                         m.net.remove(i);
@@ -492,11 +536,37 @@ impl Model {
         // The user moves when no timer is overdue: a visible tab's timers fire on
         // time, before anything the user does after their deadline (checked with an
         // idle timeout, where it matters).
-        let overdue = self
-            .tabs
-            .iter()
-            .any(|t| t.next_deadline().is_some_and(|d| d <= self.now.mono));
+        let overdue = self.live().any(|t| {
+            self.tabs[t]
+                .next_deadline()
+                .is_some_and(|d| d <= self.now.mono)
+        });
         for tab in 0..self.tabs.len() {
+            if self.cached[tab] {
+                // The user comes back (from the provider's page, say), as any move
+                // once the other tabs' due timers have fired: the page reads what
+                // they stored, then it is shown.
+                if !overdue {
+                    push(&|m| m.restore(tab));
+                }
+                continue;
+            }
+            // Away, with nothing of its own in flight: pagehide hides it first.
+            let busy = self.net.iter().any(|item| match item {
+                Item::Request { tab: t, .. }
+                | Item::Response { tab: t, .. }
+                | Item::Frame { tab: t, .. }
+                | Item::Verified { tab: t, .. } => *t == tab,
+                Item::Message { .. } => false,
+            });
+            if self.left.caches > 0 && !busy && self.waiting[tab].is_empty() {
+                push(&|m| {
+                    m.left.caches -= 1;
+                    m.handle(tab, Event::Visibility(false))?;
+                    m.cached[tab] = true;
+                    Ok(())
+                });
+            }
             if self.left.wants > 0 {
                 push(&|m| {
                     m.left.wants -= 1;
@@ -548,10 +618,10 @@ impl Model {
             matches!(item, Item::Frame { .. })
                 || (self.idle.is_some() && matches!(item, Item::Message { .. }))
         }) || (self.idle.is_some() && overdue);
+        // A cached page's timers are held until it comes back.
         let next = self
-            .tabs
-            .iter()
-            .filter_map(Machine::next_deadline)
+            .live()
+            .filter_map(|t| self.tabs[t].next_deadline())
             .filter(|d| *d > self.now.mono)
             .min();
         if let Some(next) =
@@ -584,6 +654,38 @@ impl Model {
             });
         }
         out
+    }
+
+    /// The tabs not in the back-forward cache.
+    fn live(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.tabs.len()).filter(|t| !self.cached[*t])
+    }
+
+    /// Tab `tab` comes back from the back-forward cache: `PageRestored` with what the
+    /// other tabs stored, then `Visibility(true)`. A logout, or a lost session, that
+    /// it missed there ends its session now.
+    fn restore(&mut self, tab: usize) -> Result<(), String> {
+        self.cached[tab] = false;
+        let activity = self.store.get(&format!("{:?}", Slot::Activity)).cloned();
+        let logged_out = self.store.get(&format!("{:?}", Slot::LoggedOut)).cloned();
+        let lost = activity.as_deref() == Some(SESSION_LOST);
+        let ends = (logged_out.is_some() && !self.told[tab]) || (lost && !self.ended[tab]);
+        self.told[tab] |= logged_out.is_some();
+        self.ended[tab] |= lost;
+        self.restored_to_end |= ends && self.signed_in[tab];
+        self.handle(
+            tab,
+            Event::PageRestored {
+                activity,
+                logged_out,
+            },
+        )?;
+        if lost && self.signed_in[tab] {
+            return Err(format!(
+                "tab {tab} came back to a session lost at the provider, still signed in"
+            ));
+        }
+        self.handle(tab, Event::Visibility(true))
     }
 
     /// The provider's answer to a request's form `body`: a revocation, a refresh or
@@ -629,10 +731,11 @@ impl Model {
         if !self.net.is_empty() {
             return Ok(());
         }
-        let due = self
-            .tabs
-            .iter()
-            .any(|t| t.next_deadline().is_some_and(|d| d <= self.now.mono));
+        let due = self.live().any(|t| {
+            self.tabs[t]
+                .next_deadline()
+                .is_some_and(|d| d <= self.now.mono)
+        });
         if due {
             return Ok(());
         }
@@ -643,8 +746,9 @@ impl Model {
                 ));
             }
         }
+        // A cached page catches up when it comes back (`restore`).
         if self.logged_out && !self.logout_dropped {
-            if let Some(tab) = self.signed_in.iter().position(|s| *s) {
+            if let Some(tab) = self.live().find(|t| self.signed_in[*t]) {
                 return Err(format!("tab {tab} still signed in after a logout"));
             }
         }
@@ -681,6 +785,8 @@ struct Budget {
     /// that stop on an error page.
     refusals: u8,
     frame_errors: u8,
+    /// Visits of a tab to the back-forward cache (it comes back from each).
+    caches: u8,
 }
 
 impl Budget {
@@ -697,6 +803,7 @@ impl Budget {
         steps: 0,
         refusals: 0,
         frame_errors: 0,
+        caches: 0,
     };
 }
 
@@ -717,6 +824,9 @@ struct Explored {
     logout_mid_refresh: usize,
     /// States in which a refresh token was presented again as the last resort.
     last_resorts: usize,
+    /// States in which a signed-in tab came back from the cache to a logout or a
+    /// lost session that it had missed there.
+    restored_to_end: usize,
 }
 
 /// Explores every state three signed-in tabs reach within `budget`, checking the
@@ -766,6 +876,9 @@ fn explore_with(
         last_move: 0,
         frame_failed: vec![false; n],
         ended: vec![false; n],
+        store: BTreeMap::new(),
+        cached: vec![false; n],
+        restored_to_end: false,
     };
     // The tabs' own ids (their machines were started as "a").
     for (i, id) in TAB_IDS[..n].iter().enumerate() {
@@ -796,6 +909,7 @@ fn explore_with(
         rotated: 0,
         logout_mid_refresh: 0,
         last_resorts: 0,
+        restored_to_end: 0,
     };
     while let Some(model) = queue.pop_front() {
         explored.states += 1;
@@ -815,6 +929,9 @@ fn explore_with(
         }
         if !model.provider.replayed.is_empty() {
             explored.last_resorts += 1;
+        }
+        if model.restored_to_end {
+            explored.restored_to_end += 1;
         }
         let n = explored.states;
         assert!(
@@ -957,6 +1074,65 @@ fn a_refresh_token_whose_answer_was_lost_is_presented_again_only_as_the_last_res
     assert!(
         explored.last_resorts > 0,
         "the last resort was never reached in {} states",
+        explored.states
+    );
+}
+
+#[test]
+fn a_tab_back_from_the_cache_follows_the_logout_or_lost_session_it_missed() {
+    // Two tabs; one goes into the back-forward cache (no message reaches it there, its
+    // timers are held) and comes back, while the other renews, logs out, or loses the
+    // session at the provider (a lost refresh answer, then a frame answered
+    // `login_required`). Back, it reads what the other tab stored: signed out if the
+    // session ended meanwhile, signed in and renewing without a second use of any
+    // refresh token otherwise.
+    let explored = explore_with(
+        2,
+        Budget {
+            wants: 2,
+            logouts: 1,
+            advances: 1,
+            ticks: 2,
+            losses: 1,
+            refusals: 1,
+            caches: 1,
+            ..Budget::NONE
+        },
+        |c| c,
+        None,
+    );
+    assert!(
+        explored.restored_to_end > 0,
+        "no tab came back to an ended session in {} states",
+        explored.states
+    );
+}
+
+#[test]
+fn a_tab_back_from_the_cache_keeps_the_idle_time_the_other_tab_stored() {
+    // The idle timeout's two tabs, one of which goes into the back-forward cache and
+    // comes back: it reads the user's last move from storage, where no tab may have
+    // put an older one over it (a tab leaving tells its own last move as it goes,
+    // perhaps before the other tab's message reached it).
+    fn idle(c: OidcConfig) -> OidcConfig {
+        c.idle_timeout(std::time::Duration::from_secs(12))
+            .auto_logout_warning(std::time::Duration::from_secs(1))
+    }
+    let explored = explore_with(
+        2,
+        Budget {
+            ticks: 2,
+            moves: 3,
+            steps: 2,
+            caches: 1,
+            ..Budget::NONE
+        },
+        idle,
+        Some(12_000),
+    );
+    assert!(
+        explored.idle_logouts > 0,
+        "no idle logout in {} states",
         explored.states
     );
 }
