@@ -1428,6 +1428,22 @@ fn cache_provider(ns: &str, age_ms: f64) {
         .unwrap();
 }
 
+/// The connections the early script opened (`link rel=preconnect`): each link's
+/// address and `crossorigin`. The links go.
+fn preconnects() -> Vec<String> {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let mut found = Vec::new();
+    while let Some(link) = document.query_selector("link[rel=preconnect]").unwrap() {
+        link.remove();
+        found.push(format!(
+            "{} {}",
+            link.get_attribute("href").unwrap_or_default(),
+            link.get_attribute("crossorigin").unwrap_or_default()
+        ));
+    }
+    found
+}
+
 /// The key of the app whose silent sign-in the early script started, if any.
 fn early_key() -> Option<String> {
     let early =
@@ -1462,6 +1478,7 @@ fn the_early_script_restores_the_one_app_that_can_restore_now() {
     set_address("/");
     // One recent entry beside an old one (another app, or this one configured
     // anew), in either order: the recent one, whichever the storage lists first.
+    preconnects();
     for (old, recent) in [("a", "b"), ("b", "a")] {
         clear_early_state();
         cache_provider(old, 600_001.0);
@@ -1472,6 +1489,8 @@ fn the_early_script_restores_the_one_app_that_can_restore_now() {
             Some(format!("oidc-leptos:{recent}:provider")),
             "old {old}, recent {recent}"
         );
+        // The code exchange's connection, without credentials, is opened at once.
+        assert_eq!(preconnects(), [format!("{DEAD_ISS} anonymous")]);
     }
     // Beside one logged out of.
     clear_early_state();
@@ -1482,6 +1501,7 @@ fn the_early_script_restores_the_one_app_that_can_restore_now() {
     run_early_script();
     local.remove_item("oidc-leptos:a:logged-out").unwrap();
     assert_eq!(early_key(), Some("oidc-leptos:b:provider".to_owned()));
+    assert_eq!(preconnects(), [format!("{DEAD_ISS} anonymous")]);
     // Two that could: the script cannot tell which app this page runs, and leaves
     // the restore to the app.
     clear_early_state();
@@ -1489,6 +1509,7 @@ fn the_early_script_restores_the_one_app_that_can_restore_now() {
     cache_provider("b", 1_000.0);
     run_early_script();
     assert_eq!(early_key(), None);
+    assert_eq!(preconnects(), Vec::<String>::new());
     clear_early_state();
 }
 

@@ -98,6 +98,15 @@ setTimeout(function () {
     if (!key) return;
     cache = JSON.parse(ss.getItem(key));
     meta = JSON.parse(cache.metadata);
+    // The code exchange follows the frame's answer. A request without credentials
+    // goes over a connection of its own (not the frame's): opened now, while the
+    // frame goes to the provider and back, it is ready (its TLS handshake done) when
+    // the exchange is sent.
+    var warm = document.createElement('link');
+    warm.rel = 'preconnect';
+    warm.href = new URL(meta.token_endpoint).origin;
+    warm.crossOrigin = 'anonymous';
+    (document.head || document.documentElement).appendChild(warm);
     var b64 = function (b) {
       var s = '';
       for (var j = 0; j < b.length; j++) s += String.fromCharCode(b[j]);

@@ -46,7 +46,11 @@ pub const SILENT_CALLBACK_HTML: &str = "<!doctype html><meta charset=\"utf-8\"><
 /// frame that stays on a page of its own (the browser's error page when the provider
 /// cannot be reached) is given up after the grace the app stored (a fifth of its
 /// silent timeout), and the app starts signed out without waiting for that timeout.
-/// It does nothing on a first visit or after an explicit logout.
+/// Meanwhile it opens the connection the code exchange will take (a
+/// `<link rel="preconnect" crossorigin>` to the token endpoint's origin: a request
+/// without credentials does not share the frame's connection), so the exchange does
+/// not wait on a handshake. It does nothing on a first visit or after an explicit
+/// logout.
 ///
 /// It also carries the library's JavaScript, the functions the app's wasm calls for
 /// the browser's IO (in the page's `__oidcLeptos` object): inline, they cost no request
