@@ -999,32 +999,34 @@ fn a_lost_refresh_answer_is_never_spent_again_nor_ends_a_session() {
     );
 }
 
+/// Explores two tabs with an idle timeout of 12 s and a countdown of 1 s, within
+/// `budget`, and checks that the idle logout was reached.
+fn explore_idle(budget: Budget) -> Explored {
+    fn idle(c: OidcConfig) -> OidcConfig {
+        c.idle_timeout(std::time::Duration::from_secs(12))
+            .auto_logout_warning(std::time::Duration::from_secs(1))
+    }
+    let explored = explore_with(2, budget, idle, Some(12_000));
+    assert!(
+        explored.idle_logouts > 0,
+        "no idle logout in {} states",
+        explored.states
+    );
+    explored
+}
+
 #[test]
 fn tabs_with_an_idle_timeout_log_out_only_when_the_user_did_nothing_that_long() {
     // Two tabs, 12 s of idle timeout, 1 s of countdown: activity is shared every 5 s
     // at most. The user moves up to three times, in either tab, with steps of up to
     // 2 s between; time runs on to the idle logout. A move held back (too soon after
     // the last one told) and never told would let the other tab log out early.
-    fn idle(c: OidcConfig) -> OidcConfig {
-        c.idle_timeout(std::time::Duration::from_secs(12))
-            .auto_logout_warning(std::time::Duration::from_secs(1))
-    }
-    let explored = explore_with(
-        2,
-        Budget {
-            ticks: 8,
-            moves: 3,
-            steps: 4,
-            ..Budget::NONE
-        },
-        idle,
-        Some(12_000),
-    );
-    assert!(
-        explored.idle_logouts > 0,
-        "no idle logout in {} states",
-        explored.states
-    );
+    explore_idle(Budget {
+        ticks: 8,
+        moves: 3,
+        steps: 4,
+        ..Budget::NONE
+    });
 }
 
 #[test]
@@ -1114,25 +1116,11 @@ fn a_tab_back_from_the_cache_keeps_the_idle_time_the_other_tab_stored() {
     // comes back: it reads the user's last move from storage, where no tab may have
     // put an older one over it (a tab leaving tells its own last move as it goes,
     // perhaps before the other tab's message reached it).
-    fn idle(c: OidcConfig) -> OidcConfig {
-        c.idle_timeout(std::time::Duration::from_secs(12))
-            .auto_logout_warning(std::time::Duration::from_secs(1))
-    }
-    let explored = explore_with(
-        2,
-        Budget {
-            ticks: 2,
-            moves: 3,
-            steps: 2,
-            caches: 1,
-            ..Budget::NONE
-        },
-        idle,
-        Some(12_000),
-    );
-    assert!(
-        explored.idle_logouts > 0,
-        "no idle logout in {} states",
-        explored.states
-    );
+    explore_idle(Budget {
+        ticks: 2,
+        moves: 3,
+        steps: 2,
+        caches: 1,
+        ..Budget::NONE
+    });
 }
