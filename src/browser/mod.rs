@@ -23,8 +23,8 @@ use crate::core::jose::AsyncSignatureVerifier;
 use crate::core::jose::{Algorithm, JoseError, Jwk, UnverifiedJws};
 use crate::core::{AccessToken, HttpRequest, HttpResponse};
 use crate::session::machine::{
-    activity_replaces, Command, EarlyFrame, Event, Machine, Now, PageUrl, ReqId, StartInfo,
-    TabMessage, WaiterId,
+    store_wins, Command, EarlyFrame, Event, Machine, Now, PageUrl, ReqId, StartInfo, TabMessage,
+    WaiterId,
 };
 use crate::session::{AuthError, AuthState, Client, OidcConfig, RawClaims, SessionInfo, Slot};
 
@@ -713,14 +713,10 @@ impl Driver {
             Command::ReplaceUrl(url) => js_go(3, &url),
             Command::Store { slot, value } => {
                 let key = self.machine.borrow().client().key(slot);
-                // Another tab's later activity stays (see `activity_replaces`).
-                if let (Slot::Activity, Some(value)) = (slot, value.as_deref()) {
-                    let stored = js_store(true, &key, false, None);
-                    if !activity_replaces(stored.as_deref(), value, js_clock(true) as u64) {
-                        return;
-                    }
+                let stored = || js_store(slot.shared(), &key, false, None);
+                if store_wins(slot, value.as_deref(), stored, js_clock(true) as u64) {
+                    js_store(slot.shared(), &key, true, value.as_deref());
                 }
-                js_store(slot.shared(), &key, true, value.as_deref());
             }
             Command::Broadcast(message) => {
                 let text = format!("{} {}", self.tab, message.to_wire());

@@ -148,6 +148,22 @@ pub(crate) fn activity_replaces(stored: Option<&str>, value: &str, now: u64) -> 
     }
 }
 
+/// Whether a tab's write of `value` into `slot` goes ahead, given what is stored
+/// there (`stored`, read only for a slot whose rule needs it): `Slot::Activity` keeps
+/// a later activity of the same user (`activity_replaces`); every other write, and
+/// every removal, goes ahead. The driver and the model check both store through it.
+pub(crate) fn store_wins(
+    slot: Slot,
+    value: Option<&str>,
+    stored: impl FnOnce() -> Option<String>,
+    now: u64,
+) -> bool {
+    match (slot, value) {
+        (Slot::Activity, Some(value)) => activity_replaces(stored().as_deref(), value, now),
+        _ => true,
+    }
+}
+
 /// Tells a user apart from another in tab messages, without naming them: a hash
 /// (64-bit FNV-1a) of the issuer and the subject.
 pub(crate) fn user_tag(claims: &crate::core::IdTokenClaims<RawClaims>) -> u64 {

@@ -43,7 +43,7 @@ use crate::core::jose::{AlgorithmPolicy, JoseError, JwkSet, VerifiedJws};
 use crate::core::reveal;
 use crate::core::{form, HttpResponse};
 use crate::session::machine::{
-    activity_replaces, Command, Event, Machine, Now, ReqId, TabMessage, SESSION_LOST,
+    store_wins, Command, Event, Machine, Now, ReqId, TabMessage, SESSION_LOST,
 };
 use crate::session::{AuthState, LogoutOptions, OidcConfig, Slot};
 use crate::test_support::EcKey;
@@ -370,23 +370,15 @@ impl Model {
                 Command::AdoptSilentFrame { .. } => {
                     return Err(format!("tab {tab}: unexpected {command:?}"));
                 }
+                // As the driver stores (`store_wins`).
                 Command::Store { slot, value } if slot.shared() => {
                     let name = format!("{slot:?}");
-                    match value {
-                        // As the driver stores it: another tab's later activity stays.
-                        Some(value)
-                            if slot == Slot::Activity
-                                && !activity_replaces(
-                                    self.store.get(&name).map(String::as_str),
-                                    &value,
-                                    self.now.wall,
-                                ) => {}
-                        Some(value) => {
-                            self.store.insert(name, value);
-                        }
-                        None => {
-                            self.store.remove(&name);
-                        }
+                    let stored = || self.store.get(&name).cloned();
+                    if store_wins(slot, value.as_deref(), stored, self.now.wall) {
+                        match value {
+                            Some(value) => self.store.insert(name, value),
+                            None => self.store.remove(&name),
+                        };
                     }
                 }
                 Command::Navigate { .. }
